@@ -1,0 +1,32 @@
+package org.leanseg.backend;
+
+import org.leanseg.tensor.Tensor;
+import org.leanseg.tensor.TensorSpec;
+
+/**
+ * The small contract every device implements: arenas, views into them, copies in and out, and
+ * synchronisation. Running ops is the job of the kernels listed in the op table, which receive
+ * views of this backend. A backend knows nothing of ops, graphs or plans.
+ */
+public interface Backend extends AutoCloseable {
+    /** "reference" or "cuda". */
+    String name();
+
+    /** One arena of {@code bytes}; freed on close. */
+    Buffer allocate(long bytes);
+
+    /** A typed window into a buffer. */
+    View view(Buffer buffer, long byteOffset, TensorSpec spec);
+
+    /** A buffer holding a persistent host tensor (the reference backend shares its array). */
+    Buffer adopt(Tensor host);
+
+    void upload(Tensor src, View dst);
+
+    void download(View src, Tensor dst);
+
+    void synchronize();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,65 @@
+package org.leanseg.backend.reference;
+
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RecursiveAction;
+
+/**
+ * Splits loops over the machine's cores. Reference kernels parallelise over independent outputs
+ * only, so results do not depend on the thread count.
+ */
+public final class Parallel {
+    private static final ForkJoinPool POOL = ForkJoinPool.commonPool();
+
+    private Parallel() {
+    }
+
+    /** A body over the half-open range [lo, hi). */
+    @FunctionalInterface
+    public interface RangeBody {
+        void run(int lo, int hi);
+    }
+
+    public static int threads() {
+        return Math.max(1, POOL.getParallelism());
+    }
+
+    /**
+     * Runs {@code body} over [0, n) in chunks of at least {@code grain} items, in parallel when
+     * there is enough work.
+     */
+    public static void range(int n, int grain, RangeBody body) {
+        if (n <= 0) {
+            return;
+        }
+        int chunks = Math.min(threads() * 4, Math.max(1, n / Math.max(1, grain)));
+        if (chunks <= 1 || ForkJoinPool.getCommonPoolParallelism() <= 1) {
+            body.run(0, n);
+            return;
+        }
+        POOL.invoke(new Split(body, 0, n, (n + chunks - 1) / chunks));
+    }
+
+    private static final class Split extends RecursiveAction {
+        private final RangeBody body;
+        private final int lo;
+        private final int hi;
+        private final int chunk;
+
+        Split(RangeBody body, int lo, int hi, int chunk) {
+            this.body = body;
+            this.lo = lo;
+            this.hi = hi;
+            this.chunk = chunk;
+        }
+
+        @Override
+        protected void compute() {
+            if (hi - lo <= chunk) {
+                body.run(lo, hi);
+                return;
+            }
+            int mid = lo + (hi - lo) / 2;
+            invokeAll(new Split(body, lo, mid, chunk), new Split(body, mid, hi, chunk));
+        }
+    }
+}

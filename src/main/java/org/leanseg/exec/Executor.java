@@ -1,0 +1,170 @@
+package org.leanseg.exec;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.leanseg.backend.Backend;
+import org.leanseg.backend.Buffer;
+import org.leanseg.backend.View;
+import org.leanseg.backend.reference.RefView;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.Role;
+import org.leanseg.graph.Value;
+import org.leanseg.memory.MemoryPlan;
+import org.leanseg.memory.Planner;
+import org.leanseg.ops.Ops;
+import org.leanseg.tensor.Tensor;
+
+/**
+ * Runs a graph on a backend: removes dead ops, plans every input and activation into one arena,
+ * allocates it once, then runs the ops in order on views. Persistent variables live in the
+ * {@link VariableStore}.
+ *
+ * <pre>{@code
+ * try (Executor ex = new Executor(graph, new ReferenceBackend(), store)) {
+ *     ex.run(Map.of(x, image));
+ *     Tensor logits = ex.read(out);
+ * }
+ * }</pre>
+ */
+public final class Executor implements AutoCloseable {
+    private final Graph graph;
+    private final Backend backend;
+    private final VariableStore store;
+    private final List<Node> schedule;
+    private final MemoryPlan plan;
+    private final Buffer arena;
+    private final Map<Value, View> views = new IdentityHashMap<>();
+
+    public Executor(Graph graph, Backend backend, VariableStore store) {
+        this.graph = graph;
+        this.backend = backend;
+        this.store = store;
+        this.schedule = prune(graph);
+        List<Value> planned = new ArrayList<>();
+        for (Value v : graph.values()) {
+            if (v.role() == Role.INPUT || v.role() == Role.ACTIVATION) {
+                planned.add(v);
+            }
+        }
+        this.plan = Planner.plan(schedule, planned, graph.outputs());
+        this.arena = backend.allocate(Math.max(plan.arenaBytes(), 4));
+        for (Value v : plan.offsets().keySet()) {
+            views.put(v, backend.view(arena, plan.offset(v), v.spec()));
+        }
+    }
+
+    /** Dead-code removal: keeps ops with side effects and ops whose outputs something kept reads. */
+    static List<Node> prune(Graph g) {
+        Set<Value> needed = Collections.newSetFromMap(new IdentityHashMap<>());
+        needed.addAll(g.outputs());
+        List<Node> nodes = g.nodes();
+        boolean[] keep = new boolean[nodes.size()];
+        for (int i = nodes.size() - 1; i >= 0; i--) {
+            Node n = nodes.get(i);
+            boolean k = n.op().mutatedInputs().length > 0 || n.outputs().stream().anyMatch(needed::contains);
+            if (k) {
+                keep[i] = true;
+                needed.addAll(n.inputs());
+            }
+        }
+        List<Node> out = new ArrayList<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            if (keep[i]) {
+                out.add(nodes.get(i));
+            }
+        }
+        return out;
+    }
+
+    public List<Node> schedule() {
+        return Collections.unmodifiableList(schedule);
+    }
+
+    public MemoryPlan plan() {
+        return plan;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** Runs one step with {@code feeds} for every graph input. */
+    public void run(Map<Value, Tensor> feeds) {
+        Set<Value> missing = new HashSet<>(graph.inputs());
+        for (Map.Entry<Value, Tensor> e : feeds.entrySet()) {
+            Value v = e.getKey();
+            if (!missing.remove(v)) {
+                throw new IllegalArgumentException("fed value " + v + " is not an input of this graph");
+            }
+            if (!e.getValue().shape().equals(v.spec().shape())) {
+                throw new IllegalArgumentException("input '" + name(v) + "' expects shape " + v.spec().shape()
+                        + ", got " + e.getValue().shape());
+            }
+            View dst = views.get(v);
+            if (dst != null) {
+                backend.upload(e.getValue(), dst);
+            }
+        }
+        if (!missing.isEmpty()) {
+            throw new IllegalArgumentException("inputs not fed: " + missing);
+        }
+        for (Node n : schedule) {
+            runNode(n);
+        }
+        backend.synchronize();
+    }
+
+    private void runNode(Node n) {
+        RefView[] in = new RefView[n.inputs().size()];
+        for (int i = 0; i < in.length; i++) {
+            in[i] = (RefView) view(n.input(i));
+        }
+        RefView[] out = new RefView[n.outputs().size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (RefView) view(n.output(i));
+        }
+        try {
+            Ops.runReference(n.op(), in, out);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("op " + n.op().name() + " at stage '" + n.stage() + "' failed: " + e, e);
+        }
+    }
+
+    private View view(Value v) {
+        View view = views.get(v);
+        if (view == null && v.variable() != null) {
+            Tensor host = store.get(v.variable());
+            view = backend.view(backend.adopt(host), 0, v.spec());
+            views.put(v, view);
+        }
+        if (view == null) {
+            throw new IllegalStateException("value " + v + " has no storage (pruned producer?)");
+        }
+        return view;
+    }
+
+    /** Copies a graph output (or a variable) back to the host. */
+    public Tensor read(Value v) {
+        if (v.role() == Role.ACTIVATION && !graph.outputs().contains(v)) {
+            throw new IllegalArgumentException("value " + v + " is not a graph output; markOutput() it before building the executor");
+        }
+        Tensor t = new Tensor(v.spec(), new float[v.spec().shape().size()]);
+        backend.download(view(v), t);
+        return t;
+    }
+
+    private static String name(Value v) {
+        return v.toString();
+    }
+
+    @Override
+    public void close() {
+        views.clear();
+    }
+}

@@ -1,0 +1,117 @@
+package org.leanseg.memory;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.Value;
+
+/**
+ * Lifetimes to offsets: greedy by size with best fit (TFLite's "greedy by size" arena planner).
+ * Values are placed largest first; each takes the smallest gap between already-placed values
+ * whose lifetimes overlap its own, or the end of the arena.
+ */
+public final class Planner {
+    /** Offsets are multiples of this (cuDNN and vector loads want 256-byte alignment). */
+    public static final long ALIGN = 256;
+
+    private Planner() {
+    }
+
+    /** Plans {@code values} (inputs and activations) over {@code schedule}; {@code outputs} live to the end. */
+    public static MemoryPlan plan(List<Node> schedule, List<Value> values, List<Value> outputs) {
+        List<Lifetime> lifetimes = lifetimes(schedule, values, outputs);
+        List<Lifetime> bySize = new ArrayList<>(lifetimes);
+        bySize.sort(Comparator.comparingLong(Lifetime::bytes).reversed().thenComparingInt(Lifetime::first));
+        Map<Value, Long> offsets = new IdentityHashMap<>();
+        List<Lifetime> placed = new ArrayList<>();
+        long arena = 0;
+        for (Lifetime lt : bySize) {
+            long size = align(lt.bytes());
+            List<long[]> busy = new ArrayList<>();
+            for (Lifetime p : placed) {
+                if (p.overlaps(lt)) {
+                    long o = offsets.get(p.value());
+                    busy.add(new long[] {o, o + align(p.bytes())});
+                }
+            }
+            busy.sort(Comparator.comparingLong(a -> a[0]));
+            long best = -1;
+            long bestGap = Long.MAX_VALUE;
+            long cursor = 0;
+            for (long[] b : busy) {
+                long gap = b[0] - cursor;
+                if (gap >= size && gap < bestGap) {
+                    best = cursor;
+                    bestGap = gap;
+                }
+                cursor = Math.max(cursor, b[1]);
+            }
+            long offset = best >= 0 ? best : cursor;
+            offsets.put(lt.value(), offset);
+            placed.add(lt);
+            arena = Math.max(arena, offset + size);
+        }
+        return new MemoryPlan(offsets, lifetimes, arena, lowerBound(lifetimes, schedule.size()));
+    }
+
+    public static long align(long bytes) {
+        return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+    }
+
+    static List<Lifetime> lifetimes(List<Node> schedule, List<Value> values, List<Value> outputs) {
+        Map<Value, int[]> range = new IdentityHashMap<>();
+        for (Value v : values) {
+            range.put(v, new int[] {v.producer() == null ? 0 : Integer.MAX_VALUE, -1});
+        }
+        for (int step = 0; step < schedule.size(); step++) {
+            Node n = schedule.get(step);
+            for (Value o : n.outputs()) {
+                int[] r = range.get(o);
+                if (r != null) {
+                    r[0] = Math.min(r[0], step);
+                    r[1] = Math.max(r[1], step);
+                }
+            }
+            for (Value in : n.inputs()) {
+                int[] r = range.get(in);
+                if (r != null) {
+                    r[1] = Math.max(r[1], step);
+                }
+            }
+        }
+        for (Value o : outputs) {
+            int[] r = range.get(o);
+            if (r != null) {
+                r[1] = schedule.size();
+            }
+        }
+        List<Lifetime> result = new ArrayList<>();
+        for (Value v : values) {
+            int[] r = range.get(v);
+            if (r[0] == Integer.MAX_VALUE) {
+                continue; // produced by a pruned node
+            }
+            result.add(new Lifetime(v, r[0], Math.max(r[0], r[1]), v.bytes()));
+        }
+        return result;
+    }
+
+    /** Most aligned bytes live at one step: no placement can use less. */
+    static long lowerBound(List<Lifetime> lifetimes, int steps) {
+        long[] delta = new long[steps + 2];
+        for (Lifetime lt : lifetimes) {
+            delta[lt.first()] += align(lt.bytes());
+            delta[lt.last() + 1] -= align(lt.bytes());
+        }
+        long live = 0;
+        long max = 0;
+        for (long d : delta) {
+            live += d;
+            max = Math.max(max, live);
+        }
+        return max;
+    }
+}

@@ -1,0 +1,39 @@
+package org.leanseg.ops;
+
+import java.util.List;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.Value;
+import org.leanseg.tensor.TensorSpec;
+
+/**
+ * An immutable op description: attributes (as record components), shape inference, the backward
+ * rule written in terms of other ops, what it writes in place, and its cost. Kernels live beside
+ * it in its folder and are listed in {@link Ops}.
+ */
+public interface Op {
+    /** The op's table name, e.g. "conv2d". */
+    String name();
+
+    /** Validates inputs and returns output specs; throws {@link OpException} naming the problem. */
+    List<TensorSpec> infer(List<TensorSpec> inputs);
+
+    /**
+     * Appends the ops computing gradients of this node's inputs, given gradients of its outputs
+     * (null where an output does not reach the loss). Returns one entry per input, null where the
+     * input gets no gradient (labels, running statistics).
+     */
+    default List<Value> backward(Graph g, Node node, List<Value> gradOutputs) {
+        throw new OpException(name() + " has no backward rule");
+    }
+
+    /** Inputs the kernel overwrites in place (BN running statistics, optimizer updates). */
+    default int[] mutatedInputs() {
+        return new int[0];
+    }
+
+    /** Floating-point operations of one forward run (a multiply-add counts 2). */
+    default long flops(List<TensorSpec> inputs) {
+        return 0;
+    }
+}

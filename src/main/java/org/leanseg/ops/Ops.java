@@ -1,0 +1,73 @@
+package org.leanseg.ops;
+
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.leanseg.backend.reference.RefView;
+import org.leanseg.ops.elementwise.AccumulateInto;
+import org.leanseg.ops.elementwise.Activation;
+import org.leanseg.ops.elementwise.ActivationBackward;
+import org.leanseg.ops.elementwise.Add;
+import org.leanseg.ops.elementwise.Fill;
+import org.leanseg.ops.elementwise.Scale;
+
+/**
+ * The op table: every op with its kernels, one line each (no reflection, no classpath scan).
+ * {@code cuda} names the CUDA implementation once the cuda backend provides one.
+ */
+public final class Ops {
+    private Ops() {
+    }
+
+    /** One row of the table. */
+    public record Entry<O extends Op>(String names, String family, Class<O> type, RefKernel<O> reference, String cuda) {
+        @SuppressWarnings("unchecked")
+        void runReference(Op op, RefView[] in, RefView[] out) {
+            reference.run((O) op, in, out);
+        }
+    }
+
+    private static <O extends Op> Entry<O> op(String names, String family, Class<O> type, RefKernel<O> ref) {
+        return new Entry<>(names, family, type, ref, null);
+    }
+
+    private static final List<Entry<?>> TABLE = List.of(
+            // elementwise
+            op("add", "elementwise", Add.class, Add::reference),
+            op("scale", "elementwise", Scale.class, Scale::reference),
+            op("fill", "elementwise", Fill.class, Fill::reference),
+            op("accumulate_into", "elementwise", AccumulateInto.class, AccumulateInto::reference),
+            op("relu, relu6", "elementwise", Activation.class, Activation::reference),
+            op("relu_backward, relu6_backward", "elementwise", ActivationBackward.class, ActivationBackward::reference)
+            // conv: OPS-CONV
+            // norm: OPS-NORM
+            // resize/pool/concat: OPS-SHAPE
+            // loss: OPS-LOSS
+            // optimizer: OPS-OPTIM
+    );
+
+    private static final Map<Class<?>, Entry<?>> BY_TYPE = new IdentityHashMap<>();
+
+    static {
+        for (Entry<?> e : TABLE) {
+            BY_TYPE.put(e.type(), e);
+        }
+    }
+
+    public static List<Entry<?>> table() {
+        return TABLE;
+    }
+
+    public static Entry<?> entry(Op op) {
+        Entry<?> e = BY_TYPE.get(op.getClass());
+        if (e == null) {
+            throw new IllegalStateException("op " + op.name() + " (" + op.getClass().getName() + ") is not in the op table Ops.TABLE");
+        }
+        return e;
+    }
+
+    /** Runs {@code op} with its reference kernel. */
+    public static void runReference(Op op, RefView[] in, RefView[] out) {
+        entry(op).runReference(op, in, out);
+    }
+}

@@ -1,0 +1,82 @@
+package org.leanseg.ops.elementwise;
+
+import java.util.List;
+import org.leanseg.backend.reference.Parallel;
+import org.leanseg.backend.reference.RefView;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.Value;
+import org.leanseg.ops.Op;
+import org.leanseg.ops.OpException;
+import org.leanseg.tensor.TensorSpec;
+
+/**
+ * ReLU ({@code max(x,0)}) and ReLU6 ({@code min(max(x,0),6)}). The backward reads the output
+ * only (gradient passes where 0 < y < cap), so the input need not be kept: see
+ * Note [Backward from the output].
+ */
+public record Activation(Kind kind) implements Op {
+    /** The activation functions. */
+    public enum Kind {
+        RELU(Float.POSITIVE_INFINITY), RELU6(6f);
+
+        private final float cap;
+
+        Kind(float cap) {
+            this.cap = cap;
+        }
+
+        public float cap() {
+            return cap;
+        }
+
+        public float apply(float x) {
+            return x > 0 ? Math.min(x, cap) : 0f;
+        }
+
+        /** Whether the gradient passes, decided from the output y. */
+        public boolean passes(float y) {
+            return y > 0 && y < cap;
+        }
+    }
+
+    public static Activation relu() {
+        return new Activation(Kind.RELU);
+    }
+
+    public static Activation relu6() {
+        return new Activation(Kind.RELU6);
+    }
+
+    @Override
+    public String name() {
+        return kind == Kind.RELU ? "relu" : "relu6";
+    }
+
+    @Override
+    public List<TensorSpec> infer(List<TensorSpec> in) {
+        OpException.check(in.size() == 1, "takes one input, got " + in.size());
+        return List.of(in.get(0));
+    }
+
+    @Override
+    public List<Value> backward(Graph g, Node node, List<Value> gradOut) {
+        return List.of(g.apply1(new ActivationBackward(kind), node.output(0), gradOut.get(0)));
+    }
+
+    @Override
+    public long flops(List<TensorSpec> in) {
+        return in.get(0).shape().numel();
+    }
+
+    public static void reference(Activation op, RefView[] in, RefView[] out) {
+        RefView x = in[0];
+        RefView y = out[0];
+        Kind k = op.kind;
+        Parallel.range(x.size(), 1 << 14, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                y.data()[y.offset() + i] = k.apply(x.data()[x.offset() + i]);
+            }
+        });
+    }
+}

@@ -1,0 +1,59 @@
+package org.leanseg.ops.elementwise;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.leanseg.backend.reference.Parallel;
+import org.leanseg.backend.reference.RefView;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.Value;
+import org.leanseg.ops.Op;
+import org.leanseg.ops.OpException;
+import org.leanseg.tensor.TensorSpec;
+
+/** Elementwise sum of two or more same-shaped tensors (residual adds, gradient sums). */
+public record Add() implements Op {
+    @Override
+    public String name() {
+        return "add";
+    }
+
+    @Override
+    public List<TensorSpec> infer(List<TensorSpec> in) {
+        OpException.check(in.size() >= 2, "needs at least two inputs, got " + in.size());
+        for (TensorSpec s : in) {
+            OpException.check(s.equals(in.get(0)), "inputs must have the same shape and dtype: " + s + " vs " + in.get(0));
+        }
+        return List.of(in.get(0));
+    }
+
+    @Override
+    public List<Value> backward(Graph g, Node node, List<Value> gradOut) {
+        List<Value> grads = new ArrayList<>();
+        for (int i = 0; i < node.inputs().size(); i++) {
+            grads.add(gradOut.get(0));
+        }
+        return grads;
+    }
+
+    @Override
+    public long flops(List<TensorSpec> in) {
+        return (in.size() - 1) * in.get(0).shape().numel();
+    }
+
+    /** Reference kernel. */
+    public static void reference(Add op, RefView[] in, RefView[] out) {
+        RefView y = out[0];
+        Parallel.range(y.size(), 1 << 14, (lo, hi) -> {
+            float[] yd = y.data();
+            int yo = y.offset();
+            for (int i = lo; i < hi; i++) {
+                float s = in[0].data()[in[0].offset() + i];
+                for (int k = 1; k < in.length; k++) {
+                    s += in[k].data()[in[k].offset() + i];
+                }
+                yd[yo + i] = s;
+            }
+        });
+    }
+}
