@@ -10,6 +10,11 @@ import org.leanseg.ops.elementwise.ActivationBackward;
 import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.elementwise.Fill;
 import org.leanseg.ops.elementwise.Scale;
+import org.leanseg.ops.norm.BatchNorm;
+import org.leanseg.ops.norm.BatchNormBackward;
+import org.leanseg.ops.norm.BatchNormEvalBackward;
+import org.leanseg.ops.norm.GroupNorm;
+import org.leanseg.ops.norm.GroupNormBackward;
 
 /**
  * The op table: every op with its kernels, one line each (no reflection, no classpath scan).
@@ -38,9 +43,14 @@ public final class Ops {
             op("fill", "elementwise", Fill.class, Fill::reference),
             op("accumulate_into", "elementwise", AccumulateInto.class, AccumulateInto::reference),
             op("relu, relu6", "elementwise", Activation.class, Activation::reference),
-            op("relu_backward, relu6_backward", "elementwise", ActivationBackward.class, ActivationBackward::reference)
+            op("relu_backward, relu6_backward", "elementwise", ActivationBackward.class, ActivationBackward::reference),
             // conv: OPS-CONV
             // norm: OPS-NORM
+            op("batch_norm", "norm", BatchNorm.class, BatchNorm::reference),
+            op("batch_norm_backward", "norm", BatchNormBackward.class, BatchNormBackward::reference),
+            op("batch_norm_eval_backward", "norm", BatchNormEvalBackward.class, BatchNormEvalBackward::reference),
+            op("group_norm", "norm", GroupNorm.class, GroupNorm::reference),
+            op("group_norm_backward", "norm", GroupNormBackward.class, GroupNormBackward::reference)
             // resize/pool/concat: OPS-SHAPE
             // loss: OPS-LOSS
             // optimizer: OPS-OPTIM

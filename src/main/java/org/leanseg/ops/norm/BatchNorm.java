@@ -1,0 +1,155 @@
+package org.leanseg.ops.norm;
+
+import java.util.Arrays;
+import java.util.List;
+import org.leanseg.backend.reference.Parallel;
+import org.leanseg.backend.reference.RefView;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.Value;
+import org.leanseg.ops.Op;
+import org.leanseg.ops.OpException;
+import org.leanseg.tensor.Shape;
+import org.leanseg.tensor.TensorSpec;
+
+/**
+ * BatchNorm2d with PyTorch semantics (MODEL_SPEC.md "BatchNorm2d"): inputs
+ * {@code (x [N,C,H,W], gamma [C], beta [C], runningMean [C], runningVar [C])}.
+ *
+ * <p>Training: normalises with the batch mean and the <em>biased</em> batch variance over
+ * (N, H, W); outputs {@code (y, saveMean [C], saveInvStd [C])} and updates the running statistics
+ * in place: {@code rm = (1-m)*rm + m*mean}, {@code rv = (1-m)*rv + m*var*n/(n-1)} with
+ * {@code n = N*H*W}. PyTorch raises for n = 1; here the unbiased variance is taken as the biased
+ * one (0) when n = 1, so the running variance decays instead of becoming NaN or infinite.
+ *
+ * <p>Eval: one output {@code y = (x - rm)/sqrt(rv + eps)*gamma + beta}; running stats are read only.
+ *
+ * <pre>{@code
+ * List<Value> out = g.apply(new BatchNorm(1e-5, 0.1, true), x, gamma, beta, runningMean, runningVar);
+ * Value y = out.get(0);
+ * }</pre>
+ * Reference check: {@code mvn -Dtest=BatchNormTest test}.
+ */
+public record BatchNorm(double eps, double momentum, boolean training) implements Op {
+    public BatchNorm {
+        if (!(eps > 0)) {
+            throw new IllegalArgumentException("batch_norm eps must be > 0, got " + eps);
+        }
+        if (!(momentum >= 0 && momentum <= 1)) {
+            throw new IllegalArgumentException("batch_norm momentum must be in [0, 1], got " + momentum);
+        }
+    }
+
+    /** PyTorch's defaults: eps 1e-5, momentum 0.1. */
+    public static BatchNorm of(boolean training) {
+        return new BatchNorm(1e-5, 0.1, training);
+    }
+
+    @Override
+    public String name() {
+        return "batch_norm";
+    }
+
+    @Override
+    public List<TensorSpec> infer(List<TensorSpec> in) {
+        NormShapes.count(in, 5, "x, gamma, beta, runningMean, runningVar");
+        Shape x = NormShapes.activation(in.get(0), "x");
+        int c = NormShapes.channels(x);
+        NormShapes.vector(in.get(1), c, "gamma", x);
+        NormShapes.vector(in.get(2), c, "beta", x);
+        NormShapes.vector(in.get(3), c, "runningMean", x);
+        NormShapes.vector(in.get(4), c, "runningVar", x);
+        if (!training) {
+            return List.of(in.get(0));
+        }
+        return List.of(in.get(0), TensorSpec.f32(c), TensorSpec.f32(c));
+    }
+
+    @Override
+    public int[] mutatedInputs() {
+        return training ? new int[] {3, 4} : new int[0];
+    }
+
+    @Override
+    public List<Value> backward(Graph g, Node node, List<Value> gradOut) {
+        Value dy = gradOut.get(0);
+        if (dy == null) {
+            // only saveMean / saveInvStd were used downstream; they are statistics, not activations
+            return Arrays.asList(null, null, null, null, null);
+        }
+        List<Value> d;
+        if (training) {
+            d = g.apply(new BatchNormBackward(), node.input(0), node.input(1), node.output(1), node.output(2), dy);
+        } else {
+            d = g.apply(new BatchNormEvalBackward(eps), node.input(0), node.input(1), node.input(3), node.input(4), dy);
+        }
+        return Arrays.asList(d.get(0), d.get(1), d.get(2), null, null);
+    }
+
+    @Override
+    public long flops(List<TensorSpec> in) {
+        long n = in.get(0).shape().numel();
+        return training ? 7 * n : 2 * n;
+    }
+
+    /** Reference kernel: one task per channel (statistics and outputs of a channel are independent). */
+    public static void reference(BatchNorm op, RefView[] in, RefView[] out) {
+        RefView x = in[0];
+        Shape s = x.shape();
+        int nb = NormShapes.batch(s);
+        int ch = NormShapes.channels(s);
+        int hw = NormShapes.spatial(s);
+        RefView y = out[0];
+        Parallel.range(ch, NormShapes.grain((long) nb * hw * 3), (lo, hi) -> {
+            for (int c = lo; c < hi; c++) {
+                double mean;
+                double invStd;
+                if (op.training) {
+                    double[] mv = meanVar(x, nb, ch, hw, c);
+                    mean = mv[0];
+                    invStd = 1.0 / Math.sqrt(mv[1] + op.eps);
+                    out[1].set(c, (float) mean);
+                    out[2].set(c, (float) invStd);
+                    long n = (long) nb * hw;
+                    double unbiased = n > 1 ? mv[1] * n / (n - 1) : mv[1];
+                    double m = op.momentum;
+                    in[3].set(c, (float) ((1 - m) * in[3].get(c) + m * mean));
+                    in[4].set(c, (float) ((1 - m) * in[4].get(c) + m * unbiased));
+                } else {
+                    mean = in[3].get(c);
+                    invStd = 1.0 / Math.sqrt(in[4].get(c) + op.eps);
+                }
+                double scale = in[1].get(c) * invStd;
+                double shift = in[2].get(c) - mean * scale;
+                for (int b = 0; b < nb; b++) {
+                    int base = (b * ch + c) * hw;
+                    for (int i = 0; i < hw; i++) {
+                        y.set(base + i, (float) (x.get(base + i) * scale + shift));
+                    }
+                }
+            }
+        });
+    }
+
+    /** Mean and biased variance of channel {@code c} over (N, spatial), two-pass in double. */
+    static double[] meanVar(RefView x, int nb, int ch, int hw, int c) {
+        double sum = 0;
+        for (int b = 0; b < nb; b++) {
+            int base = (b * ch + c) * hw;
+            for (int i = 0; i < hw; i++) {
+                sum += x.get(base + i);
+            }
+        }
+        long n = (long) nb * hw;
+        double mean = sum / n;
+        double sq = 0;
+        for (int b = 0; b < nb; b++) {
+            int base = (b * ch + c) * hw;
+            for (int i = 0; i < hw; i++) {
+                double d = x.get(base + i) - mean;
+                sq += d * d;
+            }
+        }
+        return new double[] {mean, sq / n};
+    }
+}
