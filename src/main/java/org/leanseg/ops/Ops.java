@@ -15,6 +15,12 @@ import org.leanseg.ops.norm.BatchNormBackward;
 import org.leanseg.ops.norm.BatchNormEvalBackward;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
+import org.leanseg.ops.shape.ChannelSlice;
+import org.leanseg.ops.shape.Concat;
+import org.leanseg.ops.shape.GlobalAvgPool;
+import org.leanseg.ops.shape.GlobalAvgPoolBackward;
+import org.leanseg.ops.shape.Resize;
+import org.leanseg.ops.shape.ResizeBackward;
 
 /**
  * The op table: every op with its kernels, one line each (no reflection, no classpath scan).
@@ -50,8 +56,14 @@ public final class Ops {
             op("batch_norm_backward", "norm", BatchNormBackward.class, BatchNormBackward::reference),
             op("batch_norm_eval_backward", "norm", BatchNormEvalBackward.class, BatchNormEvalBackward::reference),
             op("group_norm", "norm", GroupNorm.class, GroupNorm::reference),
-            op("group_norm_backward", "norm", GroupNormBackward.class, GroupNormBackward::reference)
+            op("group_norm_backward", "norm", GroupNormBackward.class, GroupNormBackward::reference),
             // resize/pool/concat: OPS-SHAPE
+            op("resize_bilinear", "shape", Resize.class, Resize::reference),
+            op("resize_bilinear_backward", "shape", ResizeBackward.class, ResizeBackward::reference),
+            op("global_avg_pool", "shape", GlobalAvgPool.class, GlobalAvgPool::reference),
+            op("global_avg_pool_backward", "shape", GlobalAvgPoolBackward.class, GlobalAvgPoolBackward::reference),
+            op("concat", "shape", Concat.class, Concat::reference),
+            op("channel_slice", "shape", ChannelSlice.class, ChannelSlice::reference)
             // loss: OPS-LOSS
             // optimizer: OPS-OPTIM
     );

@@ -62,7 +62,7 @@ class GroupNormTest {
         for (int[] k : cases) {
             Shape s = Shape.of(k[0], k[1], k[3], k[4]);
             int groups = k[2];
-            new GradCheck().input(Tensor.uniform(s, -1, 1, rnd)).input(Tensor.uniform(Shape.of(k[1]), 0.5, 1.5, rnd))
+            new GradCheck().tolerance(3e-3).input(Tensor.uniform(s, -1, 1, rnd)).input(Tensor.uniform(Shape.of(k[1]), 0.5, 1.5, rnd))
                     .input(Tensor.uniform(Shape.of(k[1]), -0.5, 0.5, rnd))
                     .check("group_norm groups=" + groups + " " + s,
                             (g, in) -> List.of(g.apply(new GroupNorm(groups, 1e-5), in.toArray(new Value[0])).get(0)));
