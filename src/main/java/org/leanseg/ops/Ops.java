@@ -10,6 +10,9 @@ import org.leanseg.ops.elementwise.ActivationBackward;
 import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.elementwise.Fill;
 import org.leanseg.ops.elementwise.Scale;
+import org.leanseg.ops.loss.Argmax;
+import org.leanseg.ops.loss.SoftmaxCrossEntropy;
+import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
 import org.leanseg.ops.norm.BatchNormEvalBackward;
@@ -63,8 +66,11 @@ public final class Ops {
             op("global_avg_pool", "shape", GlobalAvgPool.class, GlobalAvgPool::reference),
             op("global_avg_pool_backward", "shape", GlobalAvgPoolBackward.class, GlobalAvgPoolBackward::reference),
             op("concat", "shape", Concat.class, Concat::reference),
-            op("channel_slice", "shape", ChannelSlice.class, ChannelSlice::reference)
+            op("channel_slice", "shape", ChannelSlice.class, ChannelSlice::reference),
             // loss: OPS-LOSS
+            op("softmax_cross_entropy", "loss", SoftmaxCrossEntropy.class, SoftmaxCrossEntropy::reference),
+            op("softmax_cross_entropy_backward", "loss", SoftmaxCrossEntropyBackward.class, SoftmaxCrossEntropyBackward::reference),
+            op("argmax", "loss", Argmax.class, Argmax::reference)
             // optimizer: OPS-OPTIM
     );
 
