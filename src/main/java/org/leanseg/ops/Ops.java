@@ -18,6 +18,7 @@ import org.leanseg.ops.norm.BatchNormBackward;
 import org.leanseg.ops.norm.BatchNormEvalBackward;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
+import org.leanseg.ops.optim.Sgd;
 import org.leanseg.ops.shape.ChannelSlice;
 import org.leanseg.ops.shape.Concat;
 import org.leanseg.ops.shape.GlobalAvgPool;
@@ -70,8 +71,9 @@ public final class Ops {
             // loss: OPS-LOSS
             op("softmax_cross_entropy", "loss", SoftmaxCrossEntropy.class, SoftmaxCrossEntropy::reference),
             op("softmax_cross_entropy_backward", "loss", SoftmaxCrossEntropyBackward.class, SoftmaxCrossEntropyBackward::reference),
-            op("argmax", "loss", Argmax.class, Argmax::reference)
+            op("argmax", "loss", Argmax.class, Argmax::reference),
             // optimizer: OPS-OPTIM
+            op("sgd", "optimizer", Sgd.class, Sgd::reference)
     );
 
     private static final Map<Class<?>, Entry<?>> BY_TYPE = new IdentityHashMap<>();
