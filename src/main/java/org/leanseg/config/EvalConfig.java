@@ -1,0 +1,42 @@
+package org.leanseg.config;
+
+import com.fasterxml.jackson.annotation.JsonValue;
+import java.util.Locale;
+
+/**
+ * {@code eval:} section: how validation images are run through the network.
+ *
+ * <pre>{@code
+ * EvalConfig e = TrainingConfig.load(null, List.of("eval.mode=slide", "eval.crop_size=256")).eval();
+ * }</pre>
+ *
+ * @param mode {@code whole} (the full image at once) or {@code slide} (overlapping windows,
+ *     logits averaged, as mmsegmentation's slide inference)
+ * @param cropSize window size [h, w] in slide mode
+ * @param stride window step [h, w] in slide mode; at most the crop size
+ */
+public record EvalConfig(Mode mode, Size2 cropSize, Size2 stride) {
+
+    /** Inference modes, spelled in YAML as their lower-case names. */
+    public enum Mode {
+        WHOLE, SLIDE;
+
+        @JsonValue
+        public String yamlName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    static EvalConfig defaults() {
+        return new EvalConfig(Mode.WHOLE, Size2.square(512), Size2.square(341));
+    }
+
+    static EvalConfig read(ConfigTree t) {
+        EvalConfig e = new EvalConfig(t.choice("eval.mode", Mode.class), t.size("eval.crop_size"), t.size("eval.stride"));
+        if (e.stride.height() > e.cropSize.height() || e.stride.width() > e.cropSize.width()) {
+            throw t.bad("eval.stride", e.stride + " is larger than eval.crop_size " + e.cropSize
+                    + ": sliding windows would skip pixels");
+        }
+        return e;
+    }
+}

@@ -1,0 +1,167 @@
+package org.leanseg.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainingConfigTest {
+    @TempDir
+    Path dir;
+
+    private static TrainingConfig parse(String yaml, String... overrides) {
+        return TrainingConfig.parse(yaml, "my.yaml", List.of(overrides));
+    }
+
+    private static String error(String yaml, String... overrides) {
+        return assertThrows(ConfigException.class, () -> parse(yaml, overrides)).getMessage();
+    }
+
+    private static void assertMessage(String expectedPart, String message) {
+        assertTrue(message.contains(expectedPart), "expected '" + expectedPart + "' in: " + message);
+    }
+
+    @Test
+    void defaultsAreConsistentAndRoundTripThroughYaml() {
+        TrainingConfig d = TrainingConfig.defaults();
+        assertEquals(d, TrainingConfig.load(null, List.of()));
+        assertEquals(d, parse(""));
+        assertEquals(d, parse("# only a comment\n"));
+        assertEquals(d.data().numClasses(), d.model().numClasses());
+        assertEquals(d, parse(d.toYaml()));
+        assertEquals(Path.of("work_dirs", d.name()), d.runDir());
+    }
+
+    @Test
+    void yamlFileThenOverrides() throws IOException {
+        Path file = dir.resolve("run.yaml");
+        Files.writeString(file, """
+                name: voc_run
+                device: cpu
+                model:
+                  name: deeplabv3plus_xception65
+                  output_stride: 8
+                  atrous_rates: [12, 24, 36]
+                data:
+                  type: voc
+                  root: /data/VOCdevkit/VOC2012
+                  num_classes: 21
+                  crop_size: 512
+                train:
+                  batch: auto
+                  lr: 1e-2
+                  schedule: cosine
+                eval:
+                  mode: slide
+                """);
+        TrainingConfig c = TrainingConfig.load(file, List.of("train.lr=0.05", "data.crop_size=[480, 640]",
+                "train.nesterov=true", "eval.stride=300"));
+        assertEquals("voc_run", c.name());
+        assertEquals(TrainingConfig.Device.CPU, c.device());
+        assertEquals(ModelConfig.Architecture.DEEPLABV3PLUS_XCEPTION65, c.model().name());
+        assertEquals(8, c.model().outputStride());
+        assertEquals(List.of(12, 24, 36), c.model().atrousRates());
+        assertEquals(21, c.model().numClasses(), "model.num_classes follows data.num_classes");
+        assertEquals(DataConfig.Type.VOC, c.data().type());
+        assertEquals(new Size2(480, 640), c.data().cropSize());
+        assertTrue(c.train().batch().isAuto());
+        assertEquals(0.05, c.train().lr());
+        assertTrue(c.train().nesterov());
+        assertEquals(TrainConfig.Schedule.COSINE, c.train().schedule());
+        assertEquals(EvalConfig.Mode.SLIDE, c.eval().mode());
+        assertEquals(Size2.square(300), c.eval().stride());
+        assertEquals(0.9, c.train().momentum(), "untouched keys keep their defaults");
+        assertEquals(c, parse(c.toYaml()), "printed config reads back equal");
+        assertMessage("batch: auto", c.toYaml());
+    }
+
+    @Test
+    void overridesParseYamlScalarsAndLists() {
+        TrainingConfig c = parse("", "train.batch=16", "model.width=1", "train.weight_decay=4e-5",
+                "data.synthetic.seed=-3", "model.aux_head=true", "model.num_classes=3", "data.root=/tmp/x");
+        assertEquals(16, c.train().batch().value());
+        assertEquals(1.0, c.model().width());
+        assertEquals(4e-5, c.train().weightDecay());
+        assertEquals(-3, c.data().synthetic().seed());
+        assertTrue(c.model().auxHead());
+        assertEquals(3, c.data().numClasses(), "data.num_classes follows model.num_classes");
+        assertEquals("/tmp/x", c.data().root());
+        assertNull(parse("", "data.root=/tmp/x", "data.root=").data().root(), "an empty value is null");
+        // A whole section can be overridden as a YAML mapping.
+        assertEquals(3, parse("", "train={iters: 100, warmup_iters: 3}").train().warmupIters());
+    }
+
+    @Test
+    void emptySectionKeepsDefaults() {
+        assertEquals(TrainingConfig.defaults(), parse("eval:\nmodel:\n"));
+    }
+
+    @Test
+    void unknownKeysNameThePathAndSuggest() {
+        assertMessage("train.lerning_rate: unknown key (in my.yaml)", error("train:\n  lerning_rate: 0.1\n"));
+        assertMessage("did you mean train.schedule?", error("train:\n  schedul: poly\n"));
+        assertMessage("did you mean train.lr?", error("train:\n  lerning_rate: 0.1\n"));
+        assertMessage("did you mean train.batch?", error("", "train.batch_size=4"));
+        assertMessage("did you mean train.iters?", error("model:\n  iters: 5\n"));
+        assertMessage("Keys of train: batch, iters, lr", error("train:\n  xyzzy_foo: 1\n"));
+        String set = error("", "train.momentun=0.5");
+        assertMessage("train.momentun: unknown key (from --set train.momentun=0.5); did you mean train.momentum?", set);
+        assertMessage("trian.lr: unknown key", error("", "trian.lr=0.1"));
+        assertMessage("did you mean train.lr?", error("", "trian.lr=0.1"));
+        assertMessage("model.width.x: unknown key", error("", "model.width.x=1"));
+        assertMessage("--set lr: expected key=value", error("", "lr"));
+    }
+
+    @Test
+    void badValuesNameKeyValueAllowedAndSource() {
+        assertEquals("train.schedule: 'linear' is not one of poly, cosine (in my.yaml)",
+                error("train:\n  schedule: linear\n"));
+        assertEquals("model.output_stride: 32 is not one of 8, 16 (from --set model.output_stride=32)",
+                error("", "model.output_stride=32"));
+        assertMessage("train.iters: 'many' is not an integer (expected an integer >= 1) (in my.yaml)",
+                error("train:\n  iters: many\n"));
+        assertMessage("train.iters: 0 is out of range", error("", "train.iters=0"));
+        assertMessage("train.lr: -0.1 is out of range (expected a number > 0.0)", error("", "train.lr=-0.1"));
+        assertMessage("train.batch: 'big' is not a batch size (expected a positive integer or auto)",
+                error("", "train.batch=big"));
+        assertMessage("data.crop_size: [1, 2, 3] is not a size", error("", "data.crop_size=[1,2,3]"));
+        assertMessage("model.atrous_rates: [6, -1] is not a list of positive integers", error("", "model.atrous_rates=[6,-1]"));
+        assertMessage("model.aux_head: 'yes please' is not a boolean", error("", "model.aux_head=yes please"));
+        assertMessage("device: 'tpu' is not one of auto, cpu, cuda", error("device: tpu\n"));
+        assertMessage("data.root: the dataset directory is required when data.type is voc (data.type in my.yaml)", error("data:\n  type: voc\n"));
+        assertMessage("eval.stride: [600, 600] is larger than eval.crop_size [512, 512]", error("", "eval.stride=600"));
+        assertMessage("train.nesterov: true needs train.momentum > 0", error("", "train.nesterov=true", "train.momentum=0"));
+        assertMessage("model: expected a mapping of name, width", error("model: 3\n"));
+        assertMessage("model.num_classes (21, from --set model.num_classes=21) and data.num_classes (6, in my.yaml) differ",
+                error("data:\n  num_classes: 6\n", "model.num_classes=21"));
+        assertMessage("train.warmup_iters: 900 is out of range (expected an integer in [0, 800])",
+                error("", "train.warmup_iters=900"));
+    }
+
+    @Test
+    void invalidYamlAndMissingFile() {
+        assertMessage("my.yaml: not valid YAML", error("train: [1, 2\n"));
+        assertMessage("Duplicate field 'lr'", error("train:\n  lr: 1\n  lr: 2\n"));
+        ConfigException missing = assertThrows(ConfigException.class,
+                () -> TrainingConfig.load(dir.resolve("nope.yaml"), List.of()));
+        assertMessage("nope.yaml does not exist", missing.getMessage());
+    }
+
+    @Test
+    void printedYamlHasEverySection() {
+        String yaml = TrainingConfig.defaults().toYaml();
+        for (String key : List.of("name:", "work_dir:", "device:", "model:", "output_stride:", "data:", "synthetic:",
+                "train:", "backbone_lr_mult:", "eval:", "stride:")) {
+            assertMessage(key, yaml);
+        }
+        assertFalse(yaml.startsWith("---"));
+    }
+}
