@@ -1,5 +1,6 @@
 package org.leanseg.ops.norm;
 
+import java.util.Arrays;
 import java.util.List;
 import org.leanseg.backend.reference.Parallel;
 import org.leanseg.backend.reference.RefView;
@@ -54,7 +55,7 @@ public record GroupNorm(int groups, double eps) implements Op {
     public List<Value> backward(Graph g, Node node, List<Value> gradOut) {
         Value dy = gradOut.get(0);
         if (dy == null) {
-            return java.util.Arrays.asList(null, null, null);
+            return Arrays.asList(null, null, null);
         }
         return g.apply(new GroupNormBackward(groups), node.input(0), node.input(1), node.output(1), node.output(2), dy);
     }

@@ -1,5 +1,6 @@
 package org.leanseg.ops.shape;
 
+import java.util.Arrays;
 import java.util.List;
 import org.leanseg.backend.reference.Parallel;
 import org.leanseg.backend.reference.RefView;
@@ -51,7 +52,7 @@ public record ResizeBackward(int inH, int inW, boolean alignCorners) implements 
         Parallel.range(s.dim(0) * s.dim(1), ShapeChecks.grain(4L * outPlane + inPlane), (lo, hi) -> {
             double[] acc = new double[inPlane];
             for (int p = lo; p < hi; p++) {
-                java.util.Arrays.fill(acc, 0);
+                Arrays.fill(acc, 0);
                 int yb = p * outPlane;
                 for (int i = 0; i < outH; i++) {
                     int r0 = rows.i0()[i] * op.inW;

@@ -34,6 +34,20 @@ class ArgmaxTest {
     }
 
     @Test
+    void largeInputMatchesLoop() {
+        // [4, 2, 128, 32]: enough rows for the kernel to split over threads
+        Tensor z = Tensor.uniform(Shape.of(4, 2, 128, 32), -1, 1, new java.util.Random(71));
+        float[] y = OpRun.run(new Argmax(), z).output(0).data();
+        int plane = 128 * 32;
+        for (int n = 0; n < 4; n++) {
+            for (int i = 0; i < plane; i++) {
+                int expected = z.data()[(n * 2 + 1) * plane + i] > z.data()[n * 2 * plane + i] ? 1 : 0;
+                assertEquals(expected, y[n * plane + i]);
+            }
+        }
+    }
+
+    @Test
     void rejectsNonNchw() {
         Graph g = new Graph();
         assertThrows(GraphException.class, () -> g.apply1(new Argmax(), g.input("z", TensorSpec.f32(2, 3))));

@@ -99,6 +99,48 @@ class SoftmaxCrossEntropyTest {
     }
 
     @Test
+    void largeBatchMatchesDoubleReimplementation() {
+        // [2, 4, 64, 32]: enough rows for the kernels to split over threads
+        Random rnd = new Random(53);
+        Shape s = Shape.of(2, 4, 64, 32);
+        Tensor logits = Tensor.uniform(s, -3, 3, rnd);
+        Tensor labels = randomLabels(Shape.of(2, 64, 32), 4, 0.2, rnd);
+        float[] weights = {0.5f, 1f, 2f, 0.25f};
+        SoftmaxCrossEntropy op = new SoftmaxCrossEntropy(IGNORE, weights);
+        int plane = 64 * 32;
+        double num = 0;
+        double den = 0;
+        double[][] prob = new double[2 * plane][4];
+        for (int n = 0; n < 2; n++) {
+            for (int i = 0; i < plane; i++) {
+                int y = (int) labels.data()[n * plane + i];
+                double z0 = 0;
+                for (int k = 0; k < 4; k++) {
+                    z0 += Math.exp(logits.data()[(n * 4 + k) * plane + i]);
+                }
+                for (int k = 0; k < 4; k++) {
+                    prob[n * plane + i][k] = Math.exp(logits.data()[(n * 4 + k) * plane + i]) / z0;
+                }
+                if (y != IGNORE) {
+                    num -= weights[y] * Math.log(prob[n * plane + i][y]);
+                    den += weights[y];
+                }
+            }
+        }
+        assertEquals(num / den, OpRun.run(op, logits, labels).output(0).data()[0], 1e-6);
+        float[] d = gradient(op, logits, labels, 1f).data();
+        for (int n = 0; n < 2; n++) {
+            for (int i = 0; i < plane; i++) {
+                int y = (int) labels.data()[n * plane + i];
+                for (int k = 0; k < 4; k++) {
+                    double e = y == IGNORE ? 0 : weights[y] / den * (prob[n * plane + i][k] - (k == y ? 1 : 0));
+                    assertEquals(e, d[(n * 4 + k) * plane + i], 1e-9);
+                }
+            }
+        }
+    }
+
+    @Test
     void largeLogitsStayFinite() {
         Tensor logits = Tensor.of(Shape.of(1, 2, 1, 1), 1000f, -1000f);
         Tensor labels = Tensor.labels(Shape.of(1, 1, 1), 1);

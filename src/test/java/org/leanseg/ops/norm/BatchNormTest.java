@@ -59,37 +59,46 @@ class BatchNormTest {
 
     @Test
     void trainingForwardAndRunningStatsOverTwoSteps() {
-        Random rnd = new Random(11);
-        Shape s = Shape.of(2, 3, 4, 5);
-        int n = 2 * 4 * 5;
-        Tensor gamma = Tensor.uniform(Shape.of(3), 0.5, 1.5, rnd);
-        Tensor beta = Tensor.uniform(Shape.of(3), -0.5, 0.5, rnd);
-        Tensor rm = Tensor.of(Shape.of(3), 0f, 0f, 0f);
-        Tensor rv = Tensor.of(Shape.of(3), 1f, 1f, 1f);
-        double[] expRm = {0, 0, 0};
-        double[] expRv = {1, 1, 1};
+        // the second shape is large enough for the kernel to split channels over threads
+        for (Shape s : List.of(Shape.of(2, 3, 4, 5), Shape.of(2, 24, 16, 16))) {
+            checkTwoTrainingSteps(s, new Random(11));
+        }
+    }
+
+    private static void checkTwoTrainingSteps(Shape s, Random rnd) {
+        int ch = s.dim(1);
+        int hw = s.dim(2) * s.dim(3);
+        int n = s.dim(0) * hw;
+        Tensor gamma = Tensor.uniform(Shape.of(ch), 0.5, 1.5, rnd);
+        Tensor beta = Tensor.uniform(Shape.of(ch), -0.5, 0.5, rnd);
+        Tensor rm = Tensor.zeros(Shape.of(ch));
+        Tensor rv = Tensor.uniform(Shape.of(ch), 1, 1, rnd);
+        double[] expRm = new double[ch];
+        double[] expRv = new double[ch];
+        java.util.Arrays.fill(expRv, 1);
         for (int step = 0; step < 2; step++) {
             Tensor x = Tensor.uniform(s, -2 + step, 3, rnd);
             OpRun.Result r = OpRun.run(new BatchNorm(EPS, MOMENTUM, true), x, gamma, beta, rm, rv);
             double[][] mv = stats(x);
-            double[] invStd = new double[3];
+            double[] invStd = new double[ch];
             double[] y = new double[x.data().length];
-            for (int c = 0; c < 3; c++) {
+            for (int c = 0; c < ch; c++) {
                 invStd[c] = 1 / Math.sqrt(mv[1][c] + EPS);
                 expRm[c] = (1 - MOMENTUM) * expRm[c] + MOMENTUM * mv[0][c];
                 expRv[c] = (1 - MOMENTUM) * expRv[c] + MOMENTUM * mv[1][c] * n / (n - 1);
             }
             for (int i = 0; i < y.length; i++) {
-                int c = (i / 20) % 3;
+                int c = (i / hw) % ch;
                 y[i] = (x.data()[i] - mv[0][c]) * invStd[c] * gamma.data()[c] + beta.data()[c];
             }
-            assertClose(y, r.output(0).data(), 1e-5, "y step " + step);
-            assertClose(mv[0], r.output(1).data(), 1e-6, "saveMean step " + step);
-            assertClose(invStd, r.output(2).data(), 1e-6, "saveInvStd step " + step);
+            String at = " " + s + " step " + step;
+            assertClose(y, r.output(0).data(), 1e-5, "y" + at);
+            assertClose(mv[0], r.output(1).data(), 1e-6, "saveMean" + at);
+            assertClose(invStd, r.output(2).data(), 1e-6, "saveInvStd" + at);
             rm = r.input(3);
             rv = r.input(4);
-            assertClose(expRm, rm.data(), 1e-6, "runningMean step " + step);
-            assertClose(expRv, rv.data(), 1e-6, "runningVar step " + step);
+            assertClose(expRm, rm.data(), 1e-6, "runningMean" + at);
+            assertClose(expRv, rv.data(), 1e-6, "runningVar" + at);
         }
     }
 
@@ -142,6 +151,9 @@ class BatchNormTest {
                         (g, in) -> List.of(g.apply(new BatchNorm(EPS, MOMENTUM, training), in.toArray(new Value[0])).get(0)));
             }
         }
+        // large enough for the kernels to split channels over threads
+        bnCase(Shape.of(2, 24, 16, 16), rnd).maxPerInput(20).check("batch_norm training large",
+                (g, in) -> List.of(g.apply(new BatchNorm(EPS, MOMENTUM, true), in.toArray(new Value[0])).get(0)));
     }
 
     @Test

@@ -36,11 +36,17 @@ class SgdTest {
     }
 
     private static void checkThreeSteps(Sgd op) {
+        checkThreeSteps(op, Shape.of(3, 7));
+        // large enough for the kernel to split over threads
+        checkThreeSteps(op, Shape.of(64, 3, 13, 17));
+    }
+
+    private static void checkThreeSteps(Sgd op, Shape s) {
         Random rnd = new Random(61);
-        Shape s = Shape.of(3, 7);
-        Variable p = new Variable("w", TensorSpec.f32(3, 7), Role.PARAMETER);
-        Variable grad = new Variable("w.grad", TensorSpec.f32(3, 7), Role.GRADIENT);
-        Variable buf = new Variable("w.momentum", TensorSpec.f32(3, 7), Role.OPTIMIZER_STATE);
+        TensorSpec spec = new TensorSpec(s, org.leanseg.tensor.DType.F32);
+        Variable p = new Variable("w", spec, Role.PARAMETER);
+        Variable grad = new Variable("w.grad", spec, Role.GRADIENT);
+        Variable buf = new Variable("w.momentum", spec, Role.OPTIMIZER_STATE);
         VariableStore store = new VariableStore();
         Tensor p0 = Tensor.uniform(s, -1, 1, rnd);
         store.set(p, p0);

@@ -32,6 +32,25 @@ class ConcatPoolTest {
     }
 
     @Test
+    void largeConcatAndSliceRoundTrip() {
+        // 2 x 700 planes: enough for the kernels to split planes over threads
+        Random rnd = new Random(43);
+        Tensor a = Tensor.uniform(Shape.of(2, 300, 4, 4), -1, 1, rnd);
+        Tensor b = Tensor.uniform(Shape.of(2, 400, 4, 4), -1, 1, rnd);
+        Tensor y = OpRun.run(new Concat(), a, b).output(0);
+        for (int n = 0; n < 2; n++) {
+            for (int c = 0; c < 700; c++) {
+                for (int i = 0; i < 16; i++) {
+                    float expected = c < 300 ? a.data()[(n * 300 + c) * 16 + i] : b.data()[(n * 400 + c - 300) * 16 + i];
+                    assertEquals(expected, y.data()[(n * 700 + c) * 16 + i]);
+                }
+            }
+        }
+        assertArrayEquals(a.data(), OpRun.run(new ChannelSlice(0, 300), y).output(0).data());
+        assertArrayEquals(b.data(), OpRun.run(new ChannelSlice(300, 400), y).output(0).data());
+    }
+
+    @Test
     void concatGradientsOfThreeInputs() {
         Random rnd = new Random(41);
         new GradCheck().tolerance(3e-3).input(Tensor.uniform(Shape.of(2, 3, 5, 3), -1, 1, rnd))
@@ -60,6 +79,19 @@ class ConcatPoolTest {
         Tensor x = Tensor.of(Shape.of(1, 2, 1, 3), 1, 2, 6, -1, -2, 0);
         assertArrayEquals(new float[] {3, -1}, OpRun.run(new GlobalAvgPool(), x).output(0).data(), 1e-7f);
         Random rnd = new Random(42);
+        Tensor big = Tensor.uniform(Shape.of(2, 2000, 3, 3), -1, 1, rnd);
+        float[] pooled = OpRun.run(new GlobalAvgPool(), big).output(0).data();
+        for (int p = 0; p < 4000; p++) {
+            double sum = 0;
+            for (int i = 0; i < 9; i++) {
+                sum += big.data()[p * 9 + i];
+            }
+            assertEquals(sum / 9, pooled[p], 1e-6);
+        }
+        float[] spread = OpRun.run(new GlobalAvgPoolBackward(3, 3), Tensor.of(Shape.of(2, 2000, 1, 1), pooled)).output(0).data();
+        for (int i = 0; i < spread.length; i++) {
+            assertEquals(pooled[i / 9] / 9.0, spread[i], 1e-7);
+        }
         for (Shape s : List.of(Shape.of(2, 3, 5, 7), Shape.of(3, 1, 1, 1), Shape.of(1, 4, 9, 2))) {
             new GradCheck().tolerance(3e-3).input(Tensor.uniform(s, -1, 1, rnd))
                     .check("global_avg_pool " + s, (g, in) -> List.of(g.apply1(new GlobalAvgPool(), in.get(0))));

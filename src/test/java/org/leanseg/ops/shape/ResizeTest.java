@@ -87,7 +87,8 @@ class ResizeTest {
     @Test
     void randomOddSizesMatchFormula() {
         Random rnd = new Random(31);
-        int[][] cases = {{5, 7, 13, 9}, {9, 11, 4, 3}, {3, 3, 3, 3}, {1, 4, 6, 1}, {7, 5, 8, 10}};
+        // the last case is large enough for the kernel to split rows over threads
+        int[][] cases = {{5, 7, 13, 9}, {9, 11, 4, 3}, {3, 3, 3, 3}, {1, 4, 6, 1}, {7, 5, 8, 10}, {9, 7, 50, 60}};
         for (int[] k : cases) {
             for (boolean align : new boolean[] {false, true}) {
                 Tensor x = Tensor.uniform(Shape.of(2, 3, k[0], k[1]), -1, 1, rnd);
@@ -110,6 +111,27 @@ class ResizeTest {
                         .check("resize " + java.util.Arrays.toString(k) + " align " + align,
                                 (g, in) -> List.of(g.apply1(new Resize(k[2], k[3], align), in.get(0))));
             }
+        }
+    }
+
+    @Test
+    void backwardIsTheAdjointOnLargePlanes() {
+        // <resize(x), dy> == <x, resize_backward(dy)>; 6 planes of 50x60 split over threads
+        Random rnd = new Random(33);
+        for (boolean align : new boolean[] {false, true}) {
+            Tensor x = Tensor.uniform(Shape.of(2, 3, 9, 7), -1, 1, rnd);
+            Tensor dy = Tensor.uniform(Shape.of(2, 3, 50, 60), -1, 1, rnd);
+            float[] y = resize(x, 50, 60, align);
+            float[] dx = OpRun.run(new ResizeBackward(9, 7, align), dy).output(0).data();
+            double lhs = 0;
+            for (int i = 0; i < y.length; i++) {
+                lhs += (double) y[i] * dy.data()[i];
+            }
+            double rhs = 0;
+            for (int i = 0; i < dx.length; i++) {
+                rhs += (double) x.data()[i] * dx[i];
+            }
+            assertEquals(lhs, rhs, 1e-4 * Math.max(1, Math.abs(lhs)), "align " + align);
         }
     }
 
