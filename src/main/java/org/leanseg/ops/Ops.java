@@ -4,6 +4,10 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.leanseg.backend.reference.RefView;
+import org.leanseg.ops.conv.BiasGrad;
+import org.leanseg.ops.conv.Conv2d;
+import org.leanseg.ops.conv.Conv2dBackwardData;
+import org.leanseg.ops.conv.Conv2dBackwardFilter;
 import org.leanseg.ops.elementwise.AccumulateInto;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.elementwise.ActivationBackward;
@@ -55,6 +59,10 @@ public final class Ops {
             op("relu, relu6", "elementwise", Activation.class, Activation::reference),
             op("relu_backward, relu6_backward", "elementwise", ActivationBackward.class, ActivationBackward::reference),
             // conv: OPS-CONV
+            op("conv2d", "conv", Conv2d.class, Conv2d::reference),
+            op("conv2d_backward_data", "conv", Conv2dBackwardData.class, Conv2dBackwardData::reference),
+            op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class, Conv2dBackwardFilter::reference),
+            op("conv2d_bias_grad", "conv", BiasGrad.class, BiasGrad::reference)
             // norm: OPS-NORM
             op("batch_norm", "norm", BatchNorm.class, BatchNorm::reference),
             op("batch_norm_backward", "norm", BatchNormBackward.class, BatchNormBackward::reference),

@@ -15,6 +15,24 @@ public final class ShapeMath {
         return span < 0 ? 0 : span / stride + 1;
     }
 
+    /**
+     * First output index {@code o} whose input index {@code o*stride + offset} is {@code >= 0}, where
+     * {@code offset = k*dilation - padding} for kernel tap k. Convolution kernels use this and
+     * {@link #convValidEnd} to skip the zero padding instead of testing every element.
+     */
+    public static int convValidStart(int offset, int stride) {
+        return offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+    }
+
+    /** One past the last output index {@code o < out} whose input index {@code o*stride + offset} is {@code < in}. */
+    public static int convValidEnd(int in, int offset, int stride, int out) {
+        int span = in - 1 - offset;
+        if (span < 0) {
+            return 0;
+        }
+        return Math.min(out, span / stride + 1);
+    }
+
     /** Padding that keeps a stride-1 convolution's size: {@code d*(k-1)/2}. */
     public static int samePadding(int kernel, int dilation) {
         return dilation * (kernel - 1) / 2;

@@ -1,0 +1,67 @@
+package org.leanseg.ops.conv;
+
+import java.util.List;
+import org.leanseg.backend.reference.RefView;
+import org.leanseg.ops.Op;
+import org.leanseg.ops.OpException;
+import org.leanseg.tensor.DType;
+import org.leanseg.tensor.Shape;
+import org.leanseg.tensor.TensorSpec;
+
+/**
+ * Gradient of {@link Conv2d} with respect to its input (PyTorch's {@code conv2d_input}, a transposed
+ * convolution). Inputs: dY f32 [N, Cout, Hout, Wout], weight [Cout, Cin/groups, kh, kw].
+ * Output dX [N, Cin, inH, inW]; {@code inH, inW} are needed because a strided convolution maps
+ * several input sizes to one output size. Appended by {@link Conv2d#backward}; has no backward itself.
+ */
+public record Conv2dBackwardData(int strideH, int strideW, int padH, int padW, int dilationH, int dilationW,
+                                 int groups, int inH, int inW) implements Op {
+
+    public Conv2dBackwardData(Conv2d fwd, int inH, int inW) {
+        this(fwd.strideH(), fwd.strideW(), fwd.padH(), fwd.padW(), fwd.dilationH(), fwd.dilationW(), fwd.groups(), inH, inW);
+    }
+
+    /** The forward convolution's attributes. */
+    public Conv2d forward() {
+        return new Conv2d(strideH, strideW, padH, padW, dilationH, dilationW, groups);
+    }
+
+    @Override
+    public String name() {
+        return "conv2d_backward_data";
+    }
+
+    @Override
+    public List<TensorSpec> infer(List<TensorSpec> in) {
+        OpException.check(in.size() == 2, "takes dY and weight, got " + in.size() + " inputs");
+        TensorSpec dy = in.get(0);
+        TensorSpec w = in.get(1);
+        OpException.check(dy.shape().rank() == 4 && dy.dtype() == DType.F32, "dY must be f32 [N, Cout, Hout, Wout], got " + dy);
+        OpException.check(w.shape().rank() == 4, "weight must be [Cout, Cin/groups, kh, kw], got " + w);
+        Shape ds = dy.shape();
+        Shape ws = w.shape();
+        OpException.check(ds.dim(1) == ws.dim(0), "dY channels " + ds.dim(1) + " differ from weight's output channels " + ws.dim(0));
+        TensorSpec x = TensorSpec.f32(ds.dim(0), ws.dim(1) * groups, inH, inW);
+        ConvGeometry geo = forward().geometry(x, w);
+        OpException.check(geo.hOut() == ds.dim(2) && geo.wOut() == ds.dim(3), "dY " + ds + " does not match the output "
+                + geo.hOut() + "x" + geo.wOut() + " of input size " + inH + "x" + inW);
+        return List.of(x);
+    }
+
+    @Override
+    public long flops(List<TensorSpec> in) {
+        Shape ds = in.get(0).shape();
+        Shape ws = in.get(1).shape();
+        return 2L * ds.numel() * ws.dim(1) * ws.dim(2) * ws.dim(3);
+    }
+
+    /** Reference kernel: in = {dY, weight}, out = {dX}. */
+    public static void reference(Conv2dBackwardData op, RefView[] in, RefView[] out) {
+        ConvGeometry geo = op.forward().geometry(out[0], in[1]);
+        if (geo.depthwise()) {
+            DepthwiseKernels.backwardData(geo, in[0], in[1], out[0]);
+        } else {
+            ConvGemmKernels.backwardData(geo, in[0], in[1], out[0]);
+        }
+    }
+}
