@@ -62,7 +62,7 @@ public final class Ops {
             op("conv2d", "conv", Conv2d.class, Conv2d::reference),
             op("conv2d_backward_data", "conv", Conv2dBackwardData.class, Conv2dBackwardData::reference),
             op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class, Conv2dBackwardFilter::reference),
-            op("conv2d_bias_grad", "conv", BiasGrad.class, BiasGrad::reference)
+            op("conv2d_bias_grad", "conv", BiasGrad.class, BiasGrad::reference),
             // norm: OPS-NORM
             op("batch_norm", "norm", BatchNorm.class, BatchNorm::reference),
             op("batch_norm_backward", "norm", BatchNormBackward.class, BatchNormBackward::reference),

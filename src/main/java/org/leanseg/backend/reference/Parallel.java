@@ -8,7 +8,17 @@ import java.util.concurrent.RecursiveAction;
  * only, so results do not depend on the thread count.
  */
 public final class Parallel {
-    private static final ForkJoinPool POOL = ForkJoinPool.commonPool();
+    /**
+     * Our own pool with one worker per core (or {@code -Dleanseg.threads=N}). Not the common pool:
+     * its parallelism is cores - 1, which on a 2-core machine is one thread.
+     */
+    private static final ForkJoinPool POOL = new ForkJoinPool(configuredThreads());
+
+    private static int configuredThreads() {
+        String t = System.getProperty("leanseg.threads");
+        int n = t == null || t.isBlank() ? 0 : Integer.parseInt(t.trim());
+        return n > 0 ? n : Runtime.getRuntime().availableProcessors();
+    }
 
     private Parallel() {
     }
@@ -32,7 +42,7 @@ public final class Parallel {
             return;
         }
         int chunks = Math.min(threads() * 4, Math.max(1, n / Math.max(1, grain)));
-        if (chunks <= 1 || ForkJoinPool.getCommonPoolParallelism() <= 1) {
+        if (chunks <= 1 || POOL.getParallelism() <= 1) {
             body.run(0, n);
             return;
         }

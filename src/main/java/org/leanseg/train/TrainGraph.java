@@ -1,0 +1,156 @@
+package org.leanseg.train;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.leanseg.autograd.Autograd;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.Phase;
+import org.leanseg.graph.Role;
+import org.leanseg.graph.Value;
+import org.leanseg.graph.Variable;
+import org.leanseg.models.DeepLabV3Plus;
+import org.leanseg.nn.ParamSet;
+import org.leanseg.nn.Trace;
+import org.leanseg.ops.elementwise.Add;
+import org.leanseg.ops.elementwise.Scale;
+import org.leanseg.ops.loss.SoftmaxCrossEntropy;
+import org.leanseg.ops.optim.Sgd;
+import org.leanseg.tensor.TensorSpec;
+
+/**
+ * The whole training step as graphs: forward (train mode), cross-entropy loss (+ 0.4 x aux loss),
+ * autograd, and the SGD update. Without accumulation the update is part of the same graph, so the
+ * planner sees the full forward+backward+optimizer schedule and frees each gradient right after
+ * its update. With accumulation over k micro-batches the step graph adds (loss / k)'s gradients
+ * into persistent accumulators and a separate {@link #optimizerGraph()} applies and zeroes them.
+ */
+public final class TrainGraph {
+    public static final float AUX_WEIGHT = 0.4f;
+    public static final int IGNORE_INDEX = 255;
+
+    private final Graph step = new Graph();
+    private final Graph optimizer;
+    private final Value image;
+    private final Value label;
+    private final Value lr;
+    private final Value optimizerLr;
+    private final Value loss;
+    private final Value logits;
+    private final Map<Variable, Variable> gradients = new LinkedHashMap<>();
+    private final Map<Variable, Variable> momenta = new LinkedHashMap<>();
+
+    public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, SgdSettings sgd, int accumulate) {
+        image = step.input("image", TensorSpec.f32(batch, 3, height, width));
+        label = step.input("label", TensorSpec.i32(batch, height, width));
+        DeepLabV3Plus.Output out = model.forward(new Trace(step, true), image);
+        logits = out.logits();
+        Value l;
+        try (var s = step.scope("loss")) {
+            l = step.apply1(SoftmaxCrossEntropy.of(IGNORE_INDEX), logits, label);
+            if (out.auxLogits() != null) {
+                Value aux = step.apply1(SoftmaxCrossEntropy.of(IGNORE_INDEX), out.auxLogits(), label);
+                l = step.apply1(new Add(), l, step.apply1(new Scale(AUX_WEIGHT), aux));
+            }
+        }
+        loss = l;
+        step.markOutput(loss);
+        ParamSet ps = model.params();
+        for (Variable p : ps.parameters()) {
+            momenta.put(p, new Variable("momentum/" + p.name(), p.spec(), Role.OPTIMIZER_STATE));
+        }
+        List<Value> params = new ArrayList<>();
+        for (Variable p : ps.parameters()) {
+            params.add(step.variable(p));
+        }
+        Value scaled = loss;
+        if (accumulate > 1) {
+            try (var s = step.scope("loss")) {
+                scaled = step.apply1(new Scale(1f / accumulate), loss);
+            }
+        }
+        Map<Value, Value> grads = Autograd.gradients(step, scaled, params);
+        if (accumulate > 1) {
+            for (Variable p : ps.parameters()) {
+                gradients.put(p, new Variable("grad/" + p.name(), p.spec(), Role.GRADIENT));
+            }
+            Autograd.accumulate(step, grads, gradients);
+            lr = null;
+            optimizer = new Graph();
+            optimizerLr = optimizer.input("lr", TensorSpec.f32(1));
+            appendSgd(optimizer, ps, sgd, optimizerLr, p -> optimizer.variable(gradients.get(p)), true);
+        } else {
+            lr = step.input("lr", TensorSpec.f32(1));
+            optimizer = null;
+            optimizerLr = null;
+            Map<Variable, Value> byVar = new IdentityHashMap<>();
+            grads.forEach((k, v) -> byVar.put(k.variable(), v));
+            appendSgd(step, ps, sgd, lr, byVar::get, false);
+        }
+    }
+
+    private interface GradSource {
+        Value grad(Variable p);
+    }
+
+    private void appendSgd(Graph g, ParamSet ps, SgdSettings sgd, Value lrValue, GradSource grads, boolean zeroGrad) {
+        try (var ph = g.phase(Phase.OPTIMIZER)) {
+            for (ParamSet.Entry e : ps.entries()) {
+                Variable p = e.variable();
+                if (p.role() != Role.PARAMETER) {
+                    continue;
+                }
+                Value gr = grads.grad(p);
+                if (gr == null) {
+                    continue; // does not reach the loss (e.g. aux head at inference)
+                }
+                boolean decay = e.decay() || sgd.decayNormAndBias();
+                float lrScale = (float) (p.name().startsWith("backbone.") ? sgd.backboneLrMult() : 1.0);
+                Sgd op = new Sgd((float) sgd.momentum(), sgd.nesterov(), decay ? (float) sgd.weightDecay() : 0f, lrScale, zeroGrad);
+                try (var st = g.stage(gr.stage())) {
+                    g.apply(op, g.variable(p), gr, g.variable(momenta.get(p)), lrValue);
+                }
+            }
+        }
+    }
+
+    public Graph stepGraph() {
+        return step;
+    }
+
+    /** The separate optimizer graph in accumulate mode, else null. */
+    public Graph optimizerGraph() {
+        return optimizer;
+    }
+
+    public Value image() {
+        return image;
+    }
+
+    public Value label() {
+        return label;
+    }
+
+    /** The learning-rate input of the graph that runs SGD. */
+    public Value lr() {
+        return lr != null ? lr : optimizerLr;
+    }
+
+    public Value loss() {
+        return loss;
+    }
+
+    public Value logits() {
+        return logits;
+    }
+
+    public Map<Variable, Variable> momenta() {
+        return momenta;
+    }
+
+    public Map<Variable, Variable> gradientAccumulators() {
+        return gradients;
+    }
+}
