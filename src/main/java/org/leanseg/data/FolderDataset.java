@@ -29,8 +29,8 @@ import java.util.stream.Stream;
  * Check: {@code mvn -q test -Dtest=FileDatasetTest}.
  */
 public final class FolderDataset extends FileDataset {
-    /** Image extensions tried, in order, for list entries given as a bare stem. */
-    public static final List<String> IMAGE_EXTENSIONS = List.of("jpg", "jpeg", "png", "bmp", "JPG", "JPEG", "PNG");
+    /** Image extensions (any case) tried, in order, for list entries given as a bare stem. */
+    public static final List<String> IMAGE_EXTENSIONS = List.of("jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff");
 
     /** Opens split {@code split} of the folder dataset at {@code root}. */
     public FolderDataset(Path root, String split, Options options) {
@@ -80,11 +80,14 @@ public final class FolderDataset extends FileDataset {
         Path image = images.resolve(name);
         if (!hasImageExtension(name)) {
             image = images.resolve(name + "." + IMAGE_EXTENSIONS.get(0));
+            search:
             for (String ext : IMAGE_EXTENSIONS) {
-                Path candidate = images.resolve(name + "." + ext);
-                if (Files.isRegularFile(candidate)) {
-                    image = candidate;
-                    break;
+                for (String e : List.of(ext, ext.toUpperCase(Locale.ROOT))) {
+                    Path candidate = images.resolve(name + "." + e);
+                    if (Files.isRegularFile(candidate)) {
+                        image = candidate;
+                        break search;
+                    }
                 }
             }
         } else {
