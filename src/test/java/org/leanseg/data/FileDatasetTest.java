@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.leanseg.config.TrainingConfig;
 import org.leanseg.tensor.Shape;
 
 /** VOC and folder layouts on small fixtures, and every bad-input case (fail or skip-bad). */
@@ -180,5 +181,21 @@ class FileDatasetTest {
         assertEquals(Shape.of(3, 24, 20), s.image().shape());
         assertEquals(Shape.of(24, 20), s.label().shape());
         assertEquals(Shape.of(3, 17, 31), ds.get(0, null).image().shape(), "null rnd: whole image");
+    }
+
+    @Test
+    void openFromConfig() throws IOException {
+        Fixtures.voc(dir, 19, 11, "a", "b");
+        Fixtures.writeLines(dir.resolve("ImageSets/Segmentation/val.txt"), "b");
+        TrainingConfig cfg = TrainingConfig.load(null, List.of("data.type=voc", "data.root=" + dir,
+                "data.num_classes=21", "data.crop_size=[8, 6]"));
+        FileDataset train = Datasets.open(cfg.data(), "train", true, false, s -> { });
+        assertEquals(Shape.of(3, 8, 6), train.get(0, new SplittableRandom(0)).image().shape());
+        FileDataset val = Datasets.open(cfg.data(), cfg.data().valSplit(), false, false, s -> { });
+        assertEquals(Shape.of(3, 11, 19), val.get(0, new SplittableRandom(0)).image().shape());
+        TrainingConfig six = TrainingConfig.load(null, List.of("data.type=voc", "data.root=" + dir,
+                "data.num_classes=6"));
+        fails(() -> Datasets.open(six.data(), "train", false, false, s -> { }), "data.num_classes is 6",
+                "has 21 classes", "set data.num_classes=21");
     }
 }
