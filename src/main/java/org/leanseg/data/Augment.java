@@ -40,8 +40,18 @@ public final class Augment {
      */
     public record Settings(int cropHeight, int cropWidth, double scaleMin, double scaleMax, double catMaxRatio,
             double flipProbability, Photometric photometric, float[] mean, float[] std) {
-        public static final float[] IMAGENET_MEAN = {123.675f, 116.28f, 103.53f};
-        public static final float[] IMAGENET_STD = {58.395f, 57.12f, 57.375f};
+        private static final float[] IMAGENET_MEAN = {123.675f, 116.28f, 103.53f};
+        private static final float[] IMAGENET_STD = {58.395f, 57.12f, 57.375f};
+
+        /** ImageNet's RGB mean in [0, 255] units (a copy). */
+        public static float[] imagenetMean() {
+            return IMAGENET_MEAN.clone();
+        }
+
+        /** ImageNet's RGB standard deviation in [0, 255] units (a copy). */
+        public static float[] imagenetStd() {
+            return IMAGENET_STD.clone();
+        }
 
         public Settings {
             if (cropHeight < 1 || cropWidth < 1) {
@@ -108,7 +118,7 @@ public final class Augment {
 
     /**
      * The evaluation sample with an explicit normalisation, e.g.
-     * {@code Augment.whole(im, m, Settings.IMAGENET_MEAN, Settings.IMAGENET_STD, "a")}.
+     * {@code Augment.whole(im, m, Settings.imagenetMean(), Settings.imagenetStd(), "a")}.
      */
     public static Dataset.Sample whole(RgbImage image, LabelMap mask, float[] mean, float[] std, String id) {
         checkSameSize(image, mask, id);

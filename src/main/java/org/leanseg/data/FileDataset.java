@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.stream.IntStream;
 
@@ -25,6 +27,8 @@ import java.util.stream.IntStream;
  * Check: {@code mvn -q test -Dtest=FileDatasetTest}.
  */
 public abstract class FileDataset implements Dataset {
+    static final int BINARY_CHECK_MASKS = 20;
+
     /**
      * One listed sample.
      *
@@ -65,6 +69,10 @@ public abstract class FileDataset implements Dataset {
     private final Palette rgbPalette;
     private final Options options;
     private final int skipped;
+    /** Masks decoded so far, and how many held a class other than 0: see {@link #noteClasses}. */
+    private final AtomicInteger masksSeen = new AtomicInteger();
+    private final AtomicInteger masksWithObjects = new AtomicInteger();
+    private final AtomicBoolean warnedBinary = new AtomicBoolean();
 
     /**
      * @param listFile the list the entries came from, named in errors
@@ -173,7 +181,8 @@ public abstract class FileDataset implements Dataset {
         Entry e = entries.get(index);
         Decoded d = decode(e);
         if (options.augment == null) {
-            return Augment.whole(d.image, d.mask, Augment.Settings.IMAGENET_MEAN, Augment.Settings.IMAGENET_STD, e.id);
+            return Augment.whole(d.image, d.mask, Augment.Settings.imagenetMean(), Augment.Settings.imagenetStd(),
+                    e.id);
         }
         if (rnd == null) {
             return options.augment.whole(d.image, d.mask, e.id);
@@ -213,6 +222,7 @@ public abstract class FileDataset implements Dataset {
             values.add(v[i]);
         }
         if (bad == 0) {
+            noteClasses(v);
             return;
         }
         boolean scaled16 = values.stream().allMatch(x -> x % 257 == 0 && x / 257 < n || x == 65535);
@@ -222,6 +232,29 @@ public abstract class FileDataset implements Dataset {
                 + (scaled16 ? "They look like 16-bit-scaled indices (index x 257): save the mask as an 8-bit "
                         + "index PNG. " : "")
                 + "Set data.num_classes (and classes.txt) to cover every class, or paint those pixels 255");
+    }
+
+    /**
+     * Binary masks saved as 0/255 read as "background and ignore": training then never sees the
+     * object. Nothing in one mask tells, so after {@value #BINARY_CHECK_MASKS} masks without any
+     * class but 0 the dataset warns once.
+     */
+    private void noteClasses(int[] labels) {
+        boolean objects = false;
+        for (int v : labels) {
+            if (v != 0 && v != LabelMap.IGNORE) {
+                objects = true;
+                break;
+            }
+        }
+        if (objects) {
+            masksWithObjects.incrementAndGet();
+        }
+        if (masksSeen.incrementAndGet() >= BINARY_CHECK_MASKS && masksWithObjects.get() == 0
+                && !warnedBinary.getAndSet(true)) {
+            options.warnings.accept("data: the first " + BINARY_CHECK_MASKS + " masks hold only 0 and 255, and 255 "
+                    + "means ignore: if they are binary masks with the object as 255, re-save the object as 1");
+        }
     }
 
     private static String describe(TreeSet<Integer> values) {

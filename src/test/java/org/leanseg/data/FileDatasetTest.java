@@ -198,4 +198,23 @@ class FileDatasetTest {
         fails(() -> Datasets.open(six.data(), "train", false, false, s -> { }), "data.num_classes is 6",
                 "has 21 classes", "set data.num_classes=21");
     }
+
+    @Test
+    void binaryZeroAnd255MasksWarnOnce() throws IOException {
+        Path root = dir.resolve("bin");
+        Fixtures.writeLines(root.resolve("classes.txt"), "background", "object");
+        for (int i = 0; i < FileDataset.BINARY_CHECK_MASKS + 2; i++) {
+            Fixtures.writeRgbPng(root.resolve("train/images/" + i + ".png"), Fixtures.rgb(2, 2, (x, y) -> 0));
+            Fixtures.writeGrayPng(root.resolve("train/labels/" + i + ".png"), 2, 2, new int[] {0, 255, 255, 0},
+                    false);
+        }
+        List<String> warnings = new ArrayList<>();
+        FolderDataset ds = new FolderDataset(root, "train", FileDataset.Options.evaluation()
+                .withSkipBad(false, warnings::add));
+        for (int i = 0; i < ds.size(); i++) {
+            ds.get(i, null);
+        }
+        assertEquals(1, warnings.size(), warnings.toString());
+        assertTrue(warnings.get(0).contains("binary masks"), warnings.get(0));
+    }
 }
