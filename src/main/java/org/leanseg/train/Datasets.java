@@ -38,8 +38,8 @@ public final class Datasets {
                 yield new SyntheticDataset(shapes, train ? SyntheticShapes.Split.TRAIN : SyntheticShapes.Split.VAL,
                         train ? s.trainSize() : s.valSize());
             }
-            default -> throw new ConfigException("data.type: '" + d.type().yamlName() + "' datasets are not part of this build; "
-                    + "use data.type=synthetic");
+            case VOC, FOLDER -> org.leanseg.data.Datasets.open(d, train ? d.trainSplit() : d.valSplit(), train, false,
+                    warning -> System.err.println("warning: " + warning));
         };
         if (ds.numClasses() != d.numClasses()) {
             throw new ConfigException("data.num_classes: " + d.numClasses() + " but the " + d.type().yamlName() + " dataset has "

@@ -14,6 +14,7 @@ import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.config.TrainConfig;
 import org.leanseg.config.TrainingConfig;
 import org.leanseg.data.Dataset;
+import org.leanseg.data.Loader;
 import org.leanseg.eval.ConfusionMatrix;
 import org.leanseg.eval.Evaluator;
 import org.leanseg.exec.Executor;
@@ -103,17 +104,19 @@ public final class Trainer {
         try (Executor step = new Executor(tg.stepGraph(), backend, store);
              Executor opt = tg.optimizerGraph() == null ? null : new Executor(tg.optimizerGraph(), backend, store);
              Evaluator evaluator = new Evaluator(model, backend, store, batch);
-             BatchStream data = new BatchStream(train, batch, tc.seed(), state.epoch(), state.position());
+             Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
             long t0 = System.nanoTime();
             int sinceLog = 0;
+            Loader.Cursor cursor = new Loader.Cursor(state.epoch(), state.position());
             for (int iter = state.iter(); iter < tc.iters(); iter++) {
                 float lr = (float) schedule.at(iter);
                 Tensor lrT = Tensor.of(Shape.of(1), lr);
                 double lossSum = 0;
-                int epoch = data.epoch();
+                int epoch = cursor.epoch();
                 for (int micro = 0; micro < tc.accumulate(); micro++) {
-                    BatchStream.Batch b = data.next();
+                    Loader.Batch b = data.next();
+                    cursor = b.next();
                     Map<Value, Tensor> feeds = new HashMap<>();
                     feeds.put(tg.image(), b.images());
                     feeds.put(tg.label(), b.labels());
@@ -153,17 +156,17 @@ public final class Trainer {
                 }
                 boolean evalNow = done == tc.iters() || (tc.evalInterval() > 0 && done % tc.evalInterval() == 0);
                 if (evalNow) {
-                    lastMIoU = evaluate(evaluator, val, log, data.epoch(), done, progress);
+                    lastMIoU = evaluate(evaluator, val, log, cursor.epoch(), done, progress);
                     if (Double.isNaN(best) || lastMIoU > best) {
                         best = lastMIoU;
                         bestIter = done;
-                        save(dir, "best", model, tg, store, done, data, best, bestIter, Map.of("mIoU", lastMIoU));
+                        save(dir, "best", model, tg, store, done, cursor, best, bestIter, Map.of("mIoU", lastMIoU));
                     }
                     t0 = System.nanoTime();
                 }
                 boolean ckptNow = done == tc.iters() || (tc.checkpointInterval() > 0 && done % tc.checkpointInterval() == 0);
                 if (ckptNow) {
-                    Path f = save(dir, String.format("iter_%06d", done), model, tg, store, done, data, best, bestIter, Map.of());
+                    Path f = save(dir, String.format("iter_%06d", done), model, tg, store, done, cursor, best, bestIter, Map.of());
                     Checkpoints.markLatest(dir, f);
                     Checkpoints.prune(dir, tc.keepLast());
                     log.info("saved checkpoint " + f);
@@ -174,9 +177,9 @@ public final class Trainer {
         return new Result(tc.iters(), losses, lastMIoU, best, dir);
     }
 
-    private Path save(Path dir, String name, DeepLabV3Plus model, TrainGraph tg, VariableStore store, int done, BatchStream data,
+    private Path save(Path dir, String name, DeepLabV3Plus model, TrainGraph tg, VariableStore store, int done, Loader.Cursor cursor,
                       double best, int bestIter, Map<String, Object> extra) throws IOException {
-        Checkpoints.State s = new Checkpoints.State(done, data.epoch(), data.position(), cfg.train().seed(), best, bestIter);
+        Checkpoints.State s = new Checkpoints.State(done, cursor.epoch(), cursor.position(), cfg.train().seed(), best, bestIter);
         return Checkpoints.save(dir, name, model.params(), tg.momenta(), store, model.config(), s, extra);
     }
 
