@@ -1,6 +1,5 @@
 package org.leanseg.exec;
 
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -14,6 +13,7 @@ import org.leanseg.backend.reference.RefView;
 import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Role;
+import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.Value;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.Planner;
@@ -45,41 +45,12 @@ public final class Executor implements AutoCloseable {
         this.graph = graph;
         this.backend = backend;
         this.store = store;
-        this.schedule = prune(graph);
-        List<Value> planned = new ArrayList<>();
-        for (Value v : graph.values()) {
-            if (v.role() == Role.INPUT || v.role() == Role.ACTIVATION) {
-                planned.add(v);
-            }
-        }
-        this.plan = Planner.plan(schedule, planned, graph.outputs());
+        this.schedule = DeadCode.schedule(graph);
+        this.plan = Planner.plan(graph, schedule);
         this.arena = backend.allocate(Math.max(plan.arenaBytes(), 4));
         for (Value v : plan.offsets().keySet()) {
             views.put(v, backend.view(arena, plan.offset(v), v.spec()));
         }
-    }
-
-    /** Dead-code removal: keeps ops with side effects and ops whose outputs something kept reads. */
-    static List<Node> prune(Graph g) {
-        Set<Value> needed = Collections.newSetFromMap(new IdentityHashMap<>());
-        needed.addAll(g.outputs());
-        List<Node> nodes = g.nodes();
-        boolean[] keep = new boolean[nodes.size()];
-        for (int i = nodes.size() - 1; i >= 0; i--) {
-            Node n = nodes.get(i);
-            boolean k = n.op().mutatedInputs().length > 0 || n.outputs().stream().anyMatch(needed::contains);
-            if (k) {
-                keep[i] = true;
-                needed.addAll(n.inputs());
-            }
-        }
-        List<Node> out = new ArrayList<>();
-        for (int i = 0; i < nodes.size(); i++) {
-            if (keep[i]) {
-                out.add(nodes.get(i));
-            }
-        }
-        return out;
     }
 
     public List<Node> schedule() {

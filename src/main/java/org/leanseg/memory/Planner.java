@@ -5,7 +5,9 @@ import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
+import org.leanseg.graph.Role;
 import org.leanseg.graph.Value;
 
 /**
@@ -18,6 +20,17 @@ public final class Planner {
     public static final long ALIGN = 256;
 
     private Planner() {
+    }
+
+    /** Plans the graph's inputs and activations over {@code schedule} (the graph's nodes that run). */
+    public static MemoryPlan plan(Graph g, List<Node> schedule) {
+        List<Value> planned = new ArrayList<>();
+        for (Value v : g.values()) {
+            if (v.role() == Role.INPUT || v.role() == Role.ACTIVATION) {
+                planned.add(v);
+            }
+        }
+        return plan(schedule, planned, g.outputs());
     }
 
     /** Plans {@code values} (inputs and activations) over {@code schedule}; {@code outputs} live to the end. */
@@ -101,17 +114,25 @@ public final class Planner {
 
     /** Most aligned bytes live at one step: no placement can use less. */
     static long lowerBound(List<Lifetime> lifetimes, int steps) {
-        long[] delta = new long[steps + 2];
-        for (Lifetime lt : lifetimes) {
-            delta[lt.first()] += align(lt.bytes());
-            delta[lt.last() + 1] -= align(lt.bytes());
-        }
-        long live = 0;
         long max = 0;
-        for (long d : delta) {
-            live += d;
+        for (long live : liveBytes(lifetimes, steps)) {
             max = Math.max(max, live);
         }
         return max;
+    }
+
+    /** Aligned bytes live at each step 0..steps (the last entry: graph outputs kept past the schedule). */
+    public static long[] liveBytes(List<Lifetime> lifetimes, int steps) {
+        long[] live = new long[steps + 1];
+        for (Lifetime lt : lifetimes) {
+            live[lt.first()] += align(lt.bytes());
+            if (lt.last() + 1 <= steps) {
+                live[lt.last() + 1] -= align(lt.bytes());
+            }
+        }
+        for (int i = 1; i <= steps; i++) {
+            live[i] += live[i - 1];
+        }
+        return live;
     }
 }

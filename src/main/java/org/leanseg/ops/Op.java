@@ -32,6 +32,14 @@ public interface Op {
         return new int[0];
     }
 
+    /**
+     * Scratch bytes the reference kernel allocates for one run beyond its inputs and outputs (the
+     * workspace region of a plan); 0 for most ops.
+     */
+    default long workspaceBytes(List<TensorSpec> inputs) {
+        return 0;
+    }
+
     /** Floating-point operations of one forward run (a multiply-add counts 2). */
     default long flops(List<TensorSpec> inputs) {
         return 0;
