@@ -74,9 +74,8 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
             workspace = Math.max(workspace, n.op().workspaceBytes(specs));
         }
         long saved = 0;
-        for (Lifetime lt : plan.lifetimes()) {
-            Value v = lt.value();
-            if (savedForBackward(v, scheduled)) {
+        for (Value v : g.values()) {
+            if (plan.planned(v) && savedForBackward(v, scheduled)) {
                 saved += v.bytes();
                 stages.computeIfAbsent(StageGroups.group(v.stage()), k -> new long[3])[0] += v.bytes();
             }

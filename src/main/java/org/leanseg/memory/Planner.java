@@ -22,25 +22,47 @@ public final class Planner {
     private Planner() {
     }
 
-    /** Plans the graph's inputs and activations over {@code schedule} (the graph's nodes that run). */
+    /** Plans the graph's inputs and activations over {@code schedule} (the graph's nodes that run), in place where allowed. */
     public static MemoryPlan plan(Graph g, List<Node> schedule) {
+        return plan(g, schedule, true);
+    }
+
+    /** As {@link #plan(Graph, List)}; {@code inPlace} false gives every value its own buffer (for A/B runs). */
+    public static MemoryPlan plan(Graph g, List<Node> schedule, boolean inPlace) {
         List<Value> planned = new ArrayList<>();
         for (Value v : g.values()) {
             if (v.role() == Role.INPUT || v.role() == Role.ACTIVATION) {
                 planned.add(v);
             }
         }
-        return plan(schedule, planned, g.outputs());
+        return plan(schedule, planned, g.outputs(), inPlace);
     }
 
     /** Plans {@code values} (inputs and activations) over {@code schedule}; {@code outputs} live to the end. */
     public static MemoryPlan plan(List<Node> schedule, List<Value> values, List<Value> outputs) {
-        List<Lifetime> lifetimes = lifetimes(schedule, values, outputs);
-        List<Lifetime> bySize = new ArrayList<>(lifetimes);
+        return plan(schedule, values, outputs, true);
+    }
+
+    /** Lifetimes, in-place aliases, then offsets of the buffers by greedy best fit, largest first. */
+    public static MemoryPlan plan(List<Node> schedule, List<Value> values, List<Value> outputs, boolean inPlace) {
+        List<Lifetime> valueLifetimes = lifetimes(schedule, values, outputs);
+        Map<Value, Value> aliases = inPlace ? InPlace.aliases(schedule, valueLifetimes) : Map.of();
+        List<Lifetime> buffers = InPlace.buffers(valueLifetimes, aliases);
+        Map<Value, Long> offsets = place(buffers);
+        long arena = 0;
+        for (Lifetime b : buffers) {
+            arena = Math.max(arena, offsets.get(b.value()) + align(b.bytes()));
+        }
+        aliases.forEach((member, root) -> offsets.put(member, offsets.get(root)));
+        return new MemoryPlan(offsets, buffers, aliases, arena, lowerBound(buffers, schedule.size()));
+    }
+
+    /** Best fit: each buffer, largest first, takes the smallest gap between placed buffers live at the same time. */
+    private static Map<Value, Long> place(List<Lifetime> buffers) {
+        List<Lifetime> bySize = new ArrayList<>(buffers);
         bySize.sort(Comparator.comparingLong(Lifetime::bytes).reversed().thenComparingInt(Lifetime::first));
         Map<Value, Long> offsets = new IdentityHashMap<>();
         List<Lifetime> placed = new ArrayList<>();
-        long arena = 0;
         for (Lifetime lt : bySize) {
             long size = align(lt.bytes());
             List<long[]> busy = new ArrayList<>();
@@ -62,12 +84,10 @@ public final class Planner {
                 }
                 cursor = Math.max(cursor, b[1]);
             }
-            long offset = best >= 0 ? best : cursor;
-            offsets.put(lt.value(), offset);
+            offsets.put(lt.value(), best >= 0 ? best : cursor);
             placed.add(lt);
-            arena = Math.max(arena, offset + size);
         }
-        return new MemoryPlan(offsets, lifetimes, arena, lowerBound(lifetimes, schedule.size()));
+        return offsets;
     }
 
     public static long align(long bytes) {

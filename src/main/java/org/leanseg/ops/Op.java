@@ -33,6 +33,15 @@ public interface Op {
     }
 
     /**
+     * The input that output {@code output} may overwrite, or -1. The kernel must be correct when the
+     * two views coincide; the planner aliases them only where that input's lifetime ends at this op
+     * (see Note [In-place BN backward] for why BN may).
+     */
+    default int inPlaceInput(int output) {
+        return -1;
+    }
+
+    /**
      * Scratch bytes the reference kernel allocates for one run beyond its inputs and outputs (the
      * workspace region of a plan); 0 for most ops.
      */
