@@ -2,6 +2,7 @@ package org.leanseg.ops.conv;
 
 import org.leanseg.backend.reference.Parallel;
 import org.leanseg.backend.reference.RefView;
+import org.leanseg.ops.elementwise.Activation;
 
 /**
  * Direct depthwise convolution (groups == Cin; output channel co reads input channel
@@ -32,6 +33,11 @@ final class DepthwiseKernels {
     private static final ThreadLocal<Rows> ROWS = ThreadLocal.withInitial(Rows::new);
 
     static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y) {
+        forward(geo, x, w, bias, y, null);
+    }
+
+    /** As above on act(x) when {@code act} is not null, applied to each gathered row (act(0) = 0 keeps the zero padding). */
+    static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y, Activation.Kind act) {
         int taps = geo.kh() * geo.kw();
         int mult = geo.coutPerGroup();
         int sh = geo.attrs().strideH();
@@ -59,6 +65,7 @@ final class DepthwiseKernels {
                         }
                         for (int kx = 0; kx < geo.kw(); kx++) {
                             RowGather.gather(xd, xPlane + ih * geo.w(), geo.w(), geo.colOffset(kx), sw, tap, 0, wOut);
+                            activate(act, tap, wOut);
                             axpy(wOut, wd[wBase + ky * geo.kw() + kx], tap, acc);
                         }
                     }
@@ -128,6 +135,11 @@ final class DepthwiseKernels {
 
     /** dW[co][ky][kx] = sum over n, oh, ow of dY * x at the tap; product rows accumulate per tap. */
     static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw) {
+        backwardFilter(geo, x, dy, dw, null);
+    }
+
+    /** As above with x replaced by act(x) when {@code act} is not null. */
+    static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw, Activation.Kind act) {
         int taps = geo.kh() * geo.kw();
         int mult = geo.coutPerGroup();
         int sh = geo.attrs().strideH();
@@ -155,6 +167,7 @@ final class DepthwiseKernels {
                             }
                             for (int kx = 0; kx < geo.kw(); kx++) {
                                 RowGather.gather(xd, xPlane + ih * geo.w(), geo.w(), geo.colOffset(kx), sw, tap, 0, wOut);
+                                activate(act, tap, wOut);
                                 multiplyAdd(wOut, grad, tap, sums[ky * geo.kw() + kx]);
                             }
                         }
@@ -169,6 +182,14 @@ final class DepthwiseKernels {
                 }
             }
         });
+    }
+
+    private static void activate(Activation.Kind act, float[] row, int n) {
+        if (act != null) {
+            for (int j = 0; j < n; j++) {
+                row[j] = act.apply(row[j]);
+            }
+        }
     }
 
     private static void axpy(int n, float a, float[] b, float[] t) {
