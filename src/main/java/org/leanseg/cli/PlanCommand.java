@@ -1,6 +1,7 @@
 package org.leanseg.cli;
 
 import java.util.concurrent.Callable;
+import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.profile.PlanFormat;
 import org.leanseg.profile.StepPlan;
@@ -34,6 +35,9 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--aux-head", description = "include the auxiliary FCN head")
     boolean aux;
 
+    @Option(names = "--no-fuse", description = "no in-place BN, ReLU·depthwise fusion, in-place ops or cheap-op recompute (A/B)")
+    boolean noFuse;
+
     @Option(names = "--json", description = "print JSON instead of the table")
     boolean json;
 
@@ -48,7 +52,7 @@ public final class PlanCommand implements Callable<Integer> {
         if (width != null) {
             cfg = cfg.withWidth(width);
         }
-        StepPlan p = StepPlan.of(cfg, batch, hw[0], hw[1]);
+        StepPlan p = StepPlan.of(cfg, batch, hw[0], hw[1], noFuse ? StepPasses.NONE : StepPasses.FUSED);
         System.out.print(json ? PlanFormat.jsonText(p) + "\n" : PlanFormat.table(p));
         return 0;
     }

@@ -25,6 +25,7 @@ public final class PlanFormat {
         o.put("batch", p.batch());
         o.put("height", p.height());
         o.put("width", p.width());
+        o.put("fuse", p.passes().fuse());
         o.put("plannedPeakBytes", r.plannedPeakBytes());
         o.put("activationPeakBytes", r.activationPeakBytes());
         o.put("lowerBoundBytes", r.lowerBoundBytes());
@@ -63,8 +64,9 @@ public final class PlanFormat {
     public static String table(StepPlan p) {
         MemoryReport r = p.report();
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format("%s, batch %d x 3 x %d x %d, training step (SGD): %d ops, planned in %d ms%n%n",
-                p.model(), p.batch(), p.height(), p.width(), p.schedule().size(), p.planMillis()));
+        sb.append(String.format("%s, batch %d x 3 x %d x %d, training step (SGD), %s: %d ops, planned in %d ms%n%n",
+                p.model(), p.batch(), p.height(), p.width(), p.passes().fuse() ? "fused" : "not fused",
+                p.schedule().size(), p.planMillis()));
         sb.append(String.format("%-24s %14s %14s %12s%n", "stage", "saved MiB", "peak MiB", "fwd GFLOP"));
         for (MemoryReport.Stage s : r.stages()) {
             sb.append(String.format("%-24s %14.1f %14.1f %12.2f%n", s.name(), s.savedForBackwardBytes() / MIB,

@@ -2,6 +2,7 @@ package org.leanseg.profile;
 
 import java.util.List;
 import org.leanseg.graph.Node;
+import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.MemoryReport;
@@ -21,17 +22,22 @@ import org.leanseg.train.TrainGraph;
  * p.report().activationPeakBytes();
  * }</pre>
  */
-public record StepPlan(ModelConfig model, int batch, int height, int width, List<Node> schedule, MemoryPlan plan,
-                       MemoryReport report, long planMillis) {
+public record StepPlan(ModelConfig model, int batch, int height, int width, StepPasses passes, List<Node> schedule,
+                       MemoryPlan plan, MemoryReport report, long planMillis) {
 
-    /** Plans one SGD training step of {@code model} on [batch, 3, height, width] images. */
+    /** Plans one SGD training step of {@code model} on [batch, 3, height, width] images with the default rewrites. */
     public static StepPlan of(ModelConfig model, int batch, int height, int width) {
+        return of(model, batch, height, width, StepPasses.FUSED);
+    }
+
+    /** As {@link #of(ModelConfig, int, int, int)} with the given rewrites. */
+    public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes) {
         long t0 = System.nanoTime();
-        TrainGraph tg = new TrainGraph(new DeepLabV3Plus(model), batch, height, width, SgdSettings.pytorchDefault(), 1);
+        TrainGraph tg = new TrainGraph(new DeepLabV3Plus(model), batch, height, width, SgdSettings.pytorchDefault(), 1, passes);
         List<Node> schedule = DeadCode.schedule(tg.stepGraph());
-        MemoryPlan plan = Planner.plan(tg.stepGraph(), schedule);
+        MemoryPlan plan = Planner.plan(tg.stepGraph(), schedule, passes.fuse());
         MemoryReport report = MemoryReport.of(tg.stepGraph(), schedule, plan);
         long millis = (System.nanoTime() - t0) / 1_000_000;
-        return new StepPlan(model, batch, height, width, schedule, plan, report, millis);
+        return new StepPlan(model, batch, height, width, passes, schedule, plan, report, millis);
     }
 }
