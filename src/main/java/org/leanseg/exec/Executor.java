@@ -1,5 +1,6 @@
 package org.leanseg.exec;
 
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -15,6 +16,8 @@ import org.leanseg.graph.Node;
 import org.leanseg.graph.Role;
 import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.Value;
+import org.leanseg.graph.Variable;
+import org.leanseg.ops.norm.BatchNormInPlace;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.Planner;
 import org.leanseg.ops.Ops;
@@ -85,10 +88,33 @@ public final class Executor implements AutoCloseable {
         if (!missing.isEmpty()) {
             throw new IllegalArgumentException("inputs not fed: " + missing);
         }
+        checkInPlaceGuards();
         for (Node n : schedule) {
             runNode(n);
         }
         backend.synchronize();
+    }
+
+    /** Refuses to start a step whose in-place BN layers cannot invert their output (Note [In-place BN backward]). */
+    private void checkInPlaceGuards() {
+        List<String> bad = new ArrayList<>();
+        Set<Variable> gammas = new HashSet<>();
+        for (Node n : schedule) {
+            if (n.op() instanceof BatchNormInPlace) {
+                String why = BatchNormInPlace.guardViolation((RefView) view(n.input(1)), (RefView) view(n.input(2)));
+                if (why != null) {
+                    Variable gamma = n.input(1).variable();
+                    bad.add((gamma != null ? gamma.name() : n.input(1).toString()) + ": " + why);
+                    if (gamma != null) {
+                        gammas.add(gamma);
+                    }
+                }
+            }
+        }
+        if (!bad.isEmpty()) {
+            throw new InPlaceGuardException("in-place batch norm cannot recover its input from its output where gamma is near 0 ("
+                    + String.join("; ", bad) + "); rebuild the step with StepPasses.withStockBatchNorm for these layers", gammas);
+        }
     }
 
     private void runNode(Node n) {
