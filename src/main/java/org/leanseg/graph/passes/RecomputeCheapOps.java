@@ -41,8 +41,6 @@ public final class RecomputeCheapOps {
     /** The forward nodes to recompute. */
     static Set<Node> choose(Graph g) {
         List<Node> schedule = DeadCode.schedule(g);
-        Set<Node> scheduled = identitySet();
-        scheduled.addAll(schedule);
         Set<Node> chosen = identitySet();
         long saved = Recompute.savedBytes(schedule, chosen);
         for (int i = schedule.size() - 1; i >= 0; i--) {
