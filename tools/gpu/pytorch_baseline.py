@@ -341,9 +341,11 @@ def measure_saved(name, vname, batch, res, dev):
     apply_flags(v)
     model = make_model(name, dev, v)
     param_ptrs = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    param_shapes = {tuple(p.shape) for p in model.parameters() if p.dim() > 1}
     x, y = make_batch(batch, res, dev, v["channels_last"])
     seen = {}
     stats = {"pack_calls": 0, "param_refs": 0, "sum_all_pack_bytes": 0}
+    cast_keys = set()   # autocast's low-precision weight copies (not parameters, but saved)
 
     def pack(t):
         stats["pack_calls"] += 1
@@ -358,6 +360,8 @@ def measure_saved(name, vname, batch, res, dev):
             return t
         if key not in seen:
             seen[key] = (nb, str(t.dtype))
+            if t.dtype != torch.float32 and tuple(t.shape) in param_shapes:
+                cast_keys.add(key)
         return t
 
     def unpack(t):
@@ -395,6 +399,7 @@ def measure_saved(name, vname, batch, res, dev):
              saved_unique_storages_with_loss=len(seen),
              saved_mib_by_dtype={k: round(b / MiB, 1) for k, b in by_dtype.items()},
              input_mib=round(input_bytes / MiB, 2),
+             weight_cast_copies_mib=round(sum(seen[k][0] for k in cast_keys) / MiB, 1),
              allocated_delta_after_forward_and_loss_mib=round((mem1 - mem0) / MiB, 1),
              **stats)
     r["sum_all_pack_mib"] = round(stats.pop("sum_all_pack_bytes") / MiB, 1)
@@ -487,10 +492,10 @@ def measure_budget(name, vname, res, dev, budgets_gib):
         if ARGS.verify_budget and time_left() > 20:
             frac = budget / total
             tried = {}
-            cand = max(1, pred)
+            cand = max(2, pred)    # batch 1 cannot train this model in PyTorch (ASPP pooling BN over N=1 raises)
             ok, peak = False, None
             # walk up from the prediction while it fits, or down while it does not (few tries)
-            for _ in range(6):
+            for _ in range(8):
                 if time_left() < 10:
                     break
                 cleanup()
@@ -502,7 +507,7 @@ def measure_budget(name, vname, res, dev, budgets_gib):
                 log("budget %s %s %g GiB: batch %d -> %s%s" % (name, vname, g, cand, "fits" if ok else "OOM",
                                                              (" (peak %.1f MiB)" % (peak / MiB)) if peak else ""))
                 nxt = cand + 1 if ok else cand - 1
-                if nxt < 1 or nxt in tried:
+                if nxt < 2 or nxt in tried:
                     break
                 cand = nxt
             fits = [k for k, (o, _) in tried.items() if o]

@@ -43,6 +43,7 @@ public final class Executor implements AutoCloseable {
     private final MemoryPlan plan;
     private final Buffer arena;
     private final Map<Value, View> views = new IdentityHashMap<>();
+    private final Map<String, long[]> opNanos = new java.util.TreeMap<>();
 
     public Executor(Graph graph, Backend backend, VariableStore store) {
         this.graph = graph;
@@ -126,8 +127,12 @@ public final class Executor implements AutoCloseable {
         for (int i = 0; i < out.length; i++) {
             out[i] = (RefView) view(n.output(i));
         }
+        long t0 = System.nanoTime();
         try {
             Ops.runReference(n.op(), in, out);
+            long[] acc = opNanos.computeIfAbsent(n.op().name(), k -> new long[2]);
+            acc[0] += System.nanoTime() - t0;
+            acc[1]++;
         } catch (RuntimeException e) {
             throw new IllegalStateException("op " + n.op().name() + " at stage '" + n.stage() + "' failed: " + e, e);
         }
@@ -144,6 +149,11 @@ public final class Executor implements AutoCloseable {
             throw new IllegalStateException("value " + v + " has no storage (pruned producer?)");
         }
         return view;
+    }
+
+    /** Wall time spent per op name since construction: {nanos, calls}. */
+    public Map<String, long[]> opTimes() {
+        return java.util.Collections.unmodifiableMap(opNanos);
     }
 
     /** Copies a graph output (or a variable) back to the host. */

@@ -35,8 +35,11 @@ public final class Sgemm {
 
     /** Something that can copy a block of a (possibly implicit) matrix into packed buffers. */
     public interface Source {
-        /** Copies rows {@code [r0, r0+nr)}, columns {@code [c0, c0+nc)} into {@code dst[r][0..nc)}. */
+        /** Copies rows {@code [r0, r0+nr)}, columns {@code [c0, c0+nc)} into {@code dst[r][0..nc)} (the B side). */
         void packRows(int r0, int nr, int c0, int nc, float[][] dst);
+
+        /** Copies the same block row-major into {@code dst[r*nc + c]} (the A side). */
+        void packFlat(int r0, int nr, int c0, int nc, float[] dst);
     }
 
     /** A dense matrix view {@code M(r, c) = data[offset + r*rowStride + c*colStride]}; transposes are strides. */
@@ -56,8 +59,8 @@ public final class Sgemm {
             }
         }
 
-        /** Copies the block row-major into {@code dst[r*nc + c]} (the A side of the kernel). */
-        void packFlat(int r0, int nr, int c0, int nc, float[] dst) {
+        @Override
+        public void packFlat(int r0, int nr, int c0, int nc, float[] dst) {
             for (int r = 0; r < nr; r++) {
                 int base = offset + (r0 + r) * rowStride + c0 * colStride;
                 if (colStride == 1) {
@@ -72,7 +75,7 @@ public final class Sgemm {
     }
 
     /** One product {@code C = A*B} (or {@code C += A*B}); C is row-major at {@code cOffset} with row stride {@code ldc}. */
-    public record Problem(int m, int n, int k, Strided a, Source b, float[] c, int cOffset, int ldc) {
+    public record Problem(int m, int n, int k, Source a, Source b, float[] c, int cOffset, int ldc) {
         public Problem {
             if (m < 0 || n < 0 || k < 0) {
                 throw new IllegalArgumentException("negative gemm size " + m + "x" + n + "x" + k);

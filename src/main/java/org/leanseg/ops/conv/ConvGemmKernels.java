@@ -14,7 +14,7 @@ import org.leanseg.backend.reference.Sgemm;
  *   <li>forward: {@code Y[n,g] = W[g] * im2col(x[n,g])}, im2col packed on the fly (no workspace);</li>
  *   <li>backward data: {@code dcol = W[g]^T * dY[n,g]} for a band of output rows, then col2im
  *       (parallel over input channels, so no two threads add into one element);</li>
- *   <li>backward filter: {@code dW[g] += dY[n,g] * im2col(x[n,g])^T}, images in order.</li>
+ *   <li>backward filter: {@code dW[g]^T += im2col(x[n,g]) * dY[n,g]^T}, images in order.</li>
  * </ul>
  * 1x1 stride-1 convolutions use x and dX directly as the im2col matrix. All results are independent
  * of the thread count. Checked by {@code Conv2dTest}.
@@ -144,21 +144,38 @@ final class ConvGemmKernels {
         });
     }
 
+    /**
+     * dW[g]^T [K x M] += im2col(x[n,g]) [K x N] * dY[n,g]^T [N x M], images in order, into a
+     * transposed buffer that is then copied into dW. This way im2col is the A side, packed row by
+     * row with plain copies, and only M columns of dY are gathered per panel.
+     */
     static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw) {
         int m = geo.coutPerGroup();
         int k = geo.colRows();
         int outPlane = geo.outPlane();
+        float[] dwT = new float[geo.groups() * k * m];
         for (int n = 0; n < geo.n(); n++) {
             List<Sgemm.Problem> problems = new ArrayList<>();
             for (int g = 0; g < geo.groups(); g++) {
                 int xBase = x.offset() + (n * geo.cin() + g * geo.cinPerGroup()) * geo.inPlane();
-                Sgemm.Source colT = geo.pointwise()
-                        ? new Sgemm.Strided(x.data(), xBase, 1, outPlane)
-                        : new Im2col(geo, x.data(), xBase).transposed();
-                problems.add(new Sgemm.Problem(m, k, outPlane, gradBlock(geo, dy, n, g, 0), colT,
-                        dw.data(), dw.offset() + g * m * k, k));
+                Sgemm.Source col = geo.pointwise()
+                        ? new Sgemm.Strided(x.data(), xBase, outPlane, 1)
+                        : new Im2col(geo, x.data(), xBase);
+                Sgemm.Strided dyT = new Sgemm.Strided(dy.data(),
+                        dy.offset() + (n * geo.cout() + g * m) * outPlane, 1, outPlane);
+                problems.add(new Sgemm.Problem(k, m, outPlane, col, dyT, dwT, g * k * m, m));
             }
             Sgemm.run(problems, n > 0);
         }
+        Parallel.range(geo.cout(), 1, (lo, hi) -> {
+            for (int co = lo; co < hi; co++) {
+                int g = co / m;
+                int src = g * k * m + co % m;
+                int dst = dw.offset() + co * k;
+                for (int r = 0; r < k; r++) {
+                    dw.data()[dst + r] = dwT[src + r * m];
+                }
+            }
+        });
     }
 }

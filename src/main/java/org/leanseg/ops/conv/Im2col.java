@@ -6,7 +6,6 @@ import org.leanseg.backend.reference.Sgemm;
  * The im2col matrix of one image and one group, never materialised: GEMM packing reads it straight
  * from the input. Row {@code r = (c*kh + ky)*kw + kx}, column {@code q = oh*wOut + ow}, element
  * {@code x[c][oh*sh + ky*dh - ph][ow*sw + kx*dw - pw]} (0 in the padding), as in Caffe's im2col.
- * {@link #transposed()} gives the same matrix with rows and columns swapped (backward filter).
  */
 final class Im2col implements Sgemm.Source {
     private final ConvGeometry geo;
@@ -56,19 +55,10 @@ final class Im2col implements Sgemm.Source {
         }
     }
 
-    /** The transpose: row = output position, column = im2col row. */
-    Sgemm.Source transposed() {
-        return (r0, nr, c0, nc, dst) -> {
-            float[] tmp = TMP.get();
-            for (int q = 0; q < nc; q++) {
-                packRow(c0 + q, r0, nr, tmp, 0);
-                for (int r = 0; r < nr; r++) {
-                    dst[r][q] = tmp[r];
-                }
-            }
-        };
+    @Override
+    public void packFlat(int r0, int nr, int c0, int nc, float[] dst) {
+        for (int r = 0; r < nr; r++) {
+            packRow(r0 + r, c0, nc, dst, r * nc);
+        }
     }
-
-    /** One im2col row segment; a transposed panel has at most {@link Sgemm#KC} rows. */
-    private static final ThreadLocal<float[]> TMP = ThreadLocal.withInitial(() -> new float[Sgemm.KC]);
 }

@@ -76,12 +76,14 @@ public record Activation(Kind kind) implements Op {
     }
 
     public static void reference(Activation op, RefView[] in, RefView[] out) {
-        RefView x = in[0];
-        RefView y = out[0];
-        Kind k = op.kind;
-        Parallel.range(x.size(), 1 << 14, (lo, hi) -> {
+        float[] x = in[0].data();
+        int xo = in[0].offset();
+        float[] y = out[0].data();
+        int yo = out[0].offset();
+        float cap = op.kind.cap();
+        Parallel.range(in[0].size(), 1 << 15, (lo, hi) -> {
             for (int i = lo; i < hi; i++) {
-                y.data()[y.offset() + i] = k.apply(x.data()[x.offset() + i]);
+                y[yo + i] = Math.min(Math.max(x[xo + i], 0f), cap);
             }
         });
     }

@@ -27,13 +27,19 @@ public record ActivationBackward(Activation.Kind kind) implements Op {
     }
 
     public static void reference(ActivationBackward op, RefView[] in, RefView[] out) {
-        RefView y = in[0];
-        RefView dy = in[1];
-        RefView dx = out[0];
-        Activation.Kind k = op.kind;
-        Parallel.range(y.size(), 1 << 14, (lo, hi) -> {
+        float[] y = in[0].data();
+        int yo = in[0].offset();
+        float[] dy = in[1].data();
+        int dyo = in[1].offset();
+        float[] dx = out[0].data();
+        int dxo = out[0].offset();
+        float cap = op.kind.cap();
+        Parallel.range(in[0].size(), 1 << 15, (lo, hi) -> {
             for (int i = lo; i < hi; i++) {
-                dx.data()[dx.offset() + i] = k.passes(y.data()[y.offset() + i]) ? dy.data()[dy.offset() + i] : 0f;
+                float v = y[yo + i];
+                float g = dy[dyo + i];
+                // branch-free select: the mask is data dependent and unpredictable
+                dx[dxo + i] = (v > 0f & v < cap) ? g : 0f;
             }
         });
     }

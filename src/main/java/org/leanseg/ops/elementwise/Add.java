@@ -49,16 +49,20 @@ public record Add() implements Op {
 
     /** Reference kernel. */
     public static void reference(Add op, RefView[] in, RefView[] out) {
-        RefView y = out[0];
-        Parallel.range(y.size(), 1 << 14, (lo, hi) -> {
-            float[] yd = y.data();
-            int yo = y.offset();
+        float[] y = out[0].data();
+        int yo = out[0].offset();
+        float[] a = in[0].data();
+        int ao = in[0].offset();
+        Parallel.range(out[0].size(), 1 << 15, (lo, hi) -> {
             for (int i = lo; i < hi; i++) {
-                float s = in[0].data()[in[0].offset() + i];
-                for (int k = 1; k < in.length; k++) {
-                    s += in[k].data()[in[k].offset() + i];
+                y[yo + i] = a[ao + i];
+            }
+            for (int k = 1; k < in.length; k++) {
+                float[] b = in[k].data();
+                int bo = in[k].offset();
+                for (int i = lo; i < hi; i++) {
+                    y[yo + i] += b[bo + i];
                 }
-                yd[yo + i] = s;
             }
         });
     }

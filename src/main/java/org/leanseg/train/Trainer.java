@@ -1,0 +1,210 @@
+package org.leanseg.train;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.leanseg.backend.Backend;
+import org.leanseg.backend.reference.ReferenceBackend;
+import org.leanseg.config.TrainConfig;
+import org.leanseg.config.TrainingConfig;
+import org.leanseg.data.Dataset;
+import org.leanseg.eval.ConfusionMatrix;
+import org.leanseg.eval.Evaluator;
+import org.leanseg.exec.Executor;
+import org.leanseg.exec.VariableStore;
+import org.leanseg.graph.Value;
+import org.leanseg.graph.Variable;
+import org.leanseg.io.AtomicFiles;
+import org.leanseg.models.DeepLabV3Plus;
+import org.leanseg.models.ModelConfig;
+import org.leanseg.nn.BatchNorm2d;
+import org.leanseg.tensor.Shape;
+import org.leanseg.tensor.Tensor;
+
+/**
+ * The training loop: data → executor step → log, progress, evaluation, atomic checkpoints.
+ * Everything random derives from the seed and the data position, so {@link #run} from a
+ * checkpoint continues with exactly the losses an uninterrupted run would have.
+ */
+public final class Trainer {
+    /** What a finished run reports. */
+    public record Result(int iters, List<Float> losses, double lastMIoU, double bestMIoU, Path runDir) {
+    }
+
+    private final TrainingConfig cfg;
+    private final PrintStream out;
+    private final boolean interactive;
+
+    public Trainer(TrainingConfig cfg, PrintStream out, boolean interactive) {
+        this.cfg = cfg;
+        this.out = out;
+        this.interactive = interactive;
+    }
+
+    /** Runs training; {@code resume} (a checkpoint) continues a run, {@code loadFrom} only loads weights. */
+    public Result run(Path resume, Path loadFrom, boolean strictLoad) throws IOException {
+        TrainConfig tc = cfg.train();
+        if (tc.batch().isAuto()) {
+            throw new org.leanseg.config.ConfigException("train.batch: 'auto' needs a memory budget and the planner's batch search; "
+                    + "set a number, e.g. --set train.batch=8");
+        }
+        int batch = tc.batch().value();
+        ModelConfig mc = Datasets.modelConfig(cfg);
+        Dataset train = Datasets.train(cfg);
+        Dataset val = Datasets.val(cfg);
+        Path dir = cfg.runDir();
+        Files.createDirectories(dir);
+        AtomicFiles.write(dir.resolve("config.yaml"), cfg.toYaml().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        DeepLabV3Plus model = new DeepLabV3Plus(mc);
+        int h = train.get(0, null).image().shape().dim(1);
+        int w = train.get(0, null).image().shape().dim(2);
+        SgdSettings sgd = new SgdSettings(tc.momentum(), tc.nesterov(), tc.weightDecay(), false, tc.backboneLrMult());
+        TrainGraph tg = new TrainGraph(model, batch, h, w, sgd, tc.accumulate());
+        VariableStore store = new VariableStore();
+        model.params().initialize(store, tc.seed());
+        Checkpoints.State state = new Checkpoints.State(0, 0, 0, tc.seed(), Double.NaN, -1);
+        try (TrainLog log = new TrainLog(dir, interactive ? null : out)) {
+            log.info("LeanSeg training " + cfg.name() + ": " + mc + ", batch " + batch + "x3x" + h + "x" + w
+                    + (tc.accumulate() > 1 ? " x" + tc.accumulate() + " accumulated" : "") + ", " + tc.iters() + " iterations, "
+                    + model.params().parameterCount() + " parameters, reference backend (" + org.leanseg.backend.reference.Parallel.threads() + " threads)");
+            if (resume != null) {
+                state = Checkpoints.restore(resume, model.params(), tg.momenta(), store, mc);
+                if (state.seed() != tc.seed()) {
+                    throw new IOException(resume + ": checkpoint seed " + state.seed() + " differs from train.seed " + tc.seed()
+                            + "; resume with the run's own config.yaml");
+                }
+                log.info("resumed from " + resume + " at iteration " + state.iter() + " (epoch " + state.epoch() + ", batch " + state.position() + ")");
+            } else if (loadFrom != null) {
+                WeightLoader.Report r = WeightLoader.load(loadFrom, model.params(), store, strictLoad, null);
+                log.info("loaded weights from " + loadFrom + ": " + r);
+            }
+            return loop(model, tg, store, train, val, log, state, batch);
+        }
+    }
+
+    private Result loop(DeepLabV3Plus model, TrainGraph tg, VariableStore store, Dataset train, Dataset val, TrainLog log,
+                        Checkpoints.State state, int batch) throws IOException {
+        TrainConfig tc = cfg.train();
+        Path dir = cfg.runDir();
+        LrSchedule schedule = new LrSchedule(tc.schedule() == TrainConfig.Schedule.COSINE ? LrSchedule.Kind.COSINE : LrSchedule.Kind.POLY,
+                tc.lr(), tc.iters(), tc.power(), tc.warmupIters(), tc.warmupRatio(), 0);
+        Backend backend = new ReferenceBackend();
+        List<Variable> counters = BatchNorm2d.counters(model.params());
+        List<Float> losses = new ArrayList<>();
+        double lastMIoU = Double.NaN;
+        double best = state.bestMIoU();
+        int bestIter = state.bestIter();
+        try (Executor step = new Executor(tg.stepGraph(), backend, store);
+             Executor opt = tg.optimizerGraph() == null ? null : new Executor(tg.optimizerGraph(), backend, store);
+             Evaluator evaluator = new Evaluator(model, backend, store, batch);
+             BatchStream data = new BatchStream(train, batch, tc.seed(), state.epoch(), state.position());
+             Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
+            long t0 = System.nanoTime();
+            int sinceLog = 0;
+            for (int iter = state.iter(); iter < tc.iters(); iter++) {
+                float lr = (float) schedule.at(iter);
+                Tensor lrT = Tensor.of(Shape.of(1), lr);
+                double lossSum = 0;
+                int epoch = data.epoch();
+                for (int micro = 0; micro < tc.accumulate(); micro++) {
+                    BatchStream.Batch b = data.next();
+                    Map<Value, Tensor> feeds = new HashMap<>();
+                    feeds.put(tg.image(), b.images());
+                    feeds.put(tg.label(), b.labels());
+                    if (opt == null) {
+                        feeds.put(tg.lr(), lrT);
+                    }
+                    step.run(feeds);
+                    lossSum += step.read(tg.loss()).data()[0];
+                    counters.forEach(c -> store.get(c).data()[0] += 1);
+                }
+                if (opt != null) {
+                    opt.run(Map.of(tg.lr(), lrT));
+                }
+                float loss = (float) (lossSum / tc.accumulate());
+                if (!Float.isFinite(loss)) {
+                    throw new IllegalStateException("loss became " + loss + " at iteration " + (iter + 1)
+                            + "; lower train.lr (now " + tc.lr() + ") or check the data");
+                }
+                losses.add(loss);
+                sinceLog++;
+                int done = iter + 1;
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                double imagesPerSecond = sinceLog * batch * tc.accumulate() / Math.max(seconds, 1e-9);
+                progress.step(done, loss, lr, imagesPerSecond);
+                if (done % tc.logInterval() == 0 || done == tc.iters()) {
+                    Map<String, Object> rec = new LinkedHashMap<>();
+                    rec.put("type", "train");
+                    rec.put("epoch", epoch);
+                    rec.put("iter", done);
+                    rec.put("loss", loss);
+                    rec.put("lr", lr);
+                    rec.put("images_per_s", Math.round(imagesPerSecond * 100) / 100.0);
+                    log.metrics(rec);
+                    log.info(String.format("iter %d/%d epoch %d loss %.4f lr %.5f %.1f img/s", done, tc.iters(), epoch, loss, lr, imagesPerSecond));
+                    t0 = System.nanoTime();
+                    sinceLog = 0;
+                }
+                boolean evalNow = done == tc.iters() || (tc.evalInterval() > 0 && done % tc.evalInterval() == 0);
+                if (evalNow) {
+                    lastMIoU = evaluate(evaluator, val, log, data.epoch(), done, progress);
+                    if (Double.isNaN(best) || lastMIoU > best) {
+                        best = lastMIoU;
+                        bestIter = done;
+                        save(dir, "best", model, tg, store, done, data, best, bestIter, Map.of("mIoU", lastMIoU));
+                    }
+                    t0 = System.nanoTime();
+                }
+                boolean ckptNow = done == tc.iters() || (tc.checkpointInterval() > 0 && done % tc.checkpointInterval() == 0);
+                if (ckptNow) {
+                    Path f = save(dir, String.format("iter_%06d", done), model, tg, store, done, data, best, bestIter, Map.of());
+                    Checkpoints.markLatest(dir, f);
+                    Checkpoints.prune(dir, tc.keepLast());
+                    log.info("saved checkpoint " + f);
+                    t0 = System.nanoTime();
+                }
+            }
+        }
+        return new Result(tc.iters(), losses, lastMIoU, best, dir);
+    }
+
+    private Path save(Path dir, String name, DeepLabV3Plus model, TrainGraph tg, VariableStore store, int done, BatchStream data,
+                      double best, int bestIter, Map<String, Object> extra) throws IOException {
+        Checkpoints.State s = new Checkpoints.State(done, data.epoch(), data.position(), cfg.train().seed(), best, bestIter);
+        return Checkpoints.save(dir, name, model.params(), tg.momenta(), store, model.config(), s, extra);
+    }
+
+    private double evaluate(Evaluator evaluator, Dataset val, TrainLog log, int epoch, int iter, Progress progress) {
+        long t = System.nanoTime();
+        ConfusionMatrix cm = evaluator.evaluate(val, null);
+        double[] iou = cm.iou();
+        Map<String, Object> rec = new LinkedHashMap<>();
+        rec.put("type", "val");
+        rec.put("epoch", epoch);
+        rec.put("iter", iter);
+        rec.put("mIoU", round(cm.meanIoU()));
+        rec.put("aAcc", round(cm.pixelAccuracy()));
+        rec.put("mAcc", round(cm.meanAccuracy()));
+        List<Object> per = new ArrayList<>();
+        for (double v : iou) {
+            per.add(Double.isNaN(v) ? null : round(v));
+        }
+        rec.put("perClassIoU", per);
+        rec.put("eval_s", round((System.nanoTime() - t) / 1e9));
+        log.metrics(rec);
+        String table = IouTable.format(val.classNames(), iou, cm.accuracy(), cm.meanIoU(), cm.pixelAccuracy(), cm.meanAccuracy());
+        log.info("evaluation at iteration " + iter + " on " + val.size() + " images:\n" + table);
+        progress.println("evaluation at iteration " + iter + ":\n" + table);
+        return cm.meanIoU();
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1e4) / 1e4;
+    }
+}
