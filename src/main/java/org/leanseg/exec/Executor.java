@@ -14,7 +14,10 @@ import org.leanseg.backend.reference.RefView;
 import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Role;
+import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.Value;
+import org.leanseg.graph.Variable;
+import org.leanseg.ops.norm.BatchNormInPlace;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.Planner;
 import org.leanseg.ops.Ops;
@@ -46,41 +49,12 @@ public final class Executor implements AutoCloseable {
         this.graph = graph;
         this.backend = backend;
         this.store = store;
-        this.schedule = prune(graph);
-        List<Value> planned = new ArrayList<>();
-        for (Value v : graph.values()) {
-            if (v.role() == Role.INPUT || v.role() == Role.ACTIVATION) {
-                planned.add(v);
-            }
-        }
-        this.plan = Planner.plan(schedule, planned, graph.outputs());
+        this.schedule = DeadCode.schedule(graph);
+        this.plan = Planner.plan(graph, schedule);
         this.arena = backend.allocate(Math.max(plan.arenaBytes(), 4));
         for (Value v : plan.offsets().keySet()) {
             views.put(v, backend.view(arena, plan.offset(v), v.spec()));
         }
-    }
-
-    /** Dead-code removal: keeps ops with side effects and ops whose outputs something kept reads. */
-    static List<Node> prune(Graph g) {
-        Set<Value> needed = Collections.newSetFromMap(new IdentityHashMap<>());
-        needed.addAll(g.outputs());
-        List<Node> nodes = g.nodes();
-        boolean[] keep = new boolean[nodes.size()];
-        for (int i = nodes.size() - 1; i >= 0; i--) {
-            Node n = nodes.get(i);
-            boolean k = n.op().mutatedInputs().length > 0 || n.outputs().stream().anyMatch(needed::contains);
-            if (k) {
-                keep[i] = true;
-                needed.addAll(n.inputs());
-            }
-        }
-        List<Node> out = new ArrayList<>();
-        for (int i = 0; i < nodes.size(); i++) {
-            if (keep[i]) {
-                out.add(nodes.get(i));
-            }
-        }
-        return out;
     }
 
     public List<Node> schedule() {
@@ -115,10 +89,33 @@ public final class Executor implements AutoCloseable {
         if (!missing.isEmpty()) {
             throw new IllegalArgumentException("inputs not fed: " + missing);
         }
+        checkInPlaceGuards();
         for (Node n : schedule) {
             runNode(n);
         }
         backend.synchronize();
+    }
+
+    /** Refuses to start a step whose in-place BN layers cannot invert their output (Note [In-place BN backward]). */
+    private void checkInPlaceGuards() {
+        List<String> bad = new ArrayList<>();
+        Set<Variable> gammas = new HashSet<>();
+        for (Node n : schedule) {
+            if (n.op() instanceof BatchNormInPlace) {
+                String why = BatchNormInPlace.guardViolation((RefView) view(n.input(1)), (RefView) view(n.input(2)));
+                if (why != null) {
+                    Variable gamma = n.input(1).variable();
+                    bad.add((gamma != null ? gamma.name() : n.input(1).toString()) + ": " + why);
+                    if (gamma != null) {
+                        gammas.add(gamma);
+                    }
+                }
+            }
+        }
+        if (!bad.isEmpty()) {
+            throw new InPlaceGuardException("in-place batch norm cannot recover its input from its output where gamma is near 0 ("
+                    + String.join("; ", bad) + "); rebuild the step with StepPasses.withStockBatchNorm for these layers", gammas);
+        }
     }
 
     private void runNode(Node n) {

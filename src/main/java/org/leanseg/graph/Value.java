@@ -60,6 +60,11 @@ public final class Value {
         return variable;
     }
 
+    /** The name given to an input or variable, else null. */
+    public String name() {
+        return name;
+    }
+
     public List<Node> users() {
         return Collections.unmodifiableList(users);
     }

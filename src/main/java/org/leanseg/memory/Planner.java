@@ -5,7 +5,9 @@ import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
+import org.leanseg.graph.Role;
 import org.leanseg.graph.Value;
 
 /**
@@ -20,14 +22,47 @@ public final class Planner {
     private Planner() {
     }
 
+    /** Plans the graph's inputs and activations over {@code schedule} (the graph's nodes that run), in place where allowed. */
+    public static MemoryPlan plan(Graph g, List<Node> schedule) {
+        return plan(g, schedule, true);
+    }
+
+    /** As {@link #plan(Graph, List)}; {@code inPlace} false gives every value its own buffer (for A/B runs). */
+    public static MemoryPlan plan(Graph g, List<Node> schedule, boolean inPlace) {
+        List<Value> planned = new ArrayList<>();
+        for (Value v : g.values()) {
+            if (v.role() == Role.INPUT || v.role() == Role.ACTIVATION) {
+                planned.add(v);
+            }
+        }
+        return plan(schedule, planned, g.outputs(), inPlace);
+    }
+
     /** Plans {@code values} (inputs and activations) over {@code schedule}; {@code outputs} live to the end. */
     public static MemoryPlan plan(List<Node> schedule, List<Value> values, List<Value> outputs) {
-        List<Lifetime> lifetimes = lifetimes(schedule, values, outputs);
-        List<Lifetime> bySize = new ArrayList<>(lifetimes);
+        return plan(schedule, values, outputs, true);
+    }
+
+    /** Lifetimes, in-place aliases, then offsets of the buffers by greedy best fit, largest first. */
+    public static MemoryPlan plan(List<Node> schedule, List<Value> values, List<Value> outputs, boolean inPlace) {
+        List<Lifetime> valueLifetimes = lifetimes(schedule, values, outputs);
+        Map<Value, Value> aliases = inPlace ? InPlace.aliases(schedule, valueLifetimes) : Map.of();
+        List<Lifetime> buffers = InPlace.buffers(valueLifetimes, aliases);
+        Map<Value, Long> offsets = place(buffers);
+        long arena = 0;
+        for (Lifetime b : buffers) {
+            arena = Math.max(arena, offsets.get(b.value()) + align(b.bytes()));
+        }
+        aliases.forEach((member, root) -> offsets.put(member, offsets.get(root)));
+        return new MemoryPlan(offsets, buffers, aliases, arena, lowerBound(buffers, schedule.size()));
+    }
+
+    /** Best fit: each buffer, largest first, takes the smallest gap between placed buffers live at the same time. */
+    private static Map<Value, Long> place(List<Lifetime> buffers) {
+        List<Lifetime> bySize = new ArrayList<>(buffers);
         bySize.sort(Comparator.comparingLong(Lifetime::bytes).reversed().thenComparingInt(Lifetime::first));
         Map<Value, Long> offsets = new IdentityHashMap<>();
         List<Lifetime> placed = new ArrayList<>();
-        long arena = 0;
         for (Lifetime lt : bySize) {
             long size = align(lt.bytes());
             List<long[]> busy = new ArrayList<>();
@@ -49,12 +84,10 @@ public final class Planner {
                 }
                 cursor = Math.max(cursor, b[1]);
             }
-            long offset = best >= 0 ? best : cursor;
-            offsets.put(lt.value(), offset);
+            offsets.put(lt.value(), best >= 0 ? best : cursor);
             placed.add(lt);
-            arena = Math.max(arena, offset + size);
         }
-        return new MemoryPlan(offsets, lifetimes, arena, lowerBound(lifetimes, schedule.size()));
+        return offsets;
     }
 
     public static long align(long bytes) {
@@ -101,17 +134,25 @@ public final class Planner {
 
     /** Most aligned bytes live at one step: no placement can use less. */
     static long lowerBound(List<Lifetime> lifetimes, int steps) {
-        long[] delta = new long[steps + 2];
-        for (Lifetime lt : lifetimes) {
-            delta[lt.first()] += align(lt.bytes());
-            delta[lt.last() + 1] -= align(lt.bytes());
-        }
-        long live = 0;
         long max = 0;
-        for (long d : delta) {
-            live += d;
+        for (long live : liveBytes(lifetimes, steps)) {
             max = Math.max(max, live);
         }
         return max;
+    }
+
+    /** Aligned bytes live at each step 0..steps (the last entry: graph outputs kept past the schedule). */
+    public static long[] liveBytes(List<Lifetime> lifetimes, int steps) {
+        long[] live = new long[steps + 1];
+        for (Lifetime lt : lifetimes) {
+            live[lt.first()] += align(lt.bytes());
+            if (lt.last() + 1 <= steps) {
+                live[lt.last() + 1] -= align(lt.bytes());
+            }
+        }
+        for (int i = 1; i <= steps; i++) {
+            live[i] += live[i - 1];
+        }
+        return live;
     }
 }

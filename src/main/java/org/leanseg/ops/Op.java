@@ -32,6 +32,23 @@ public interface Op {
         return new int[0];
     }
 
+    /**
+     * The input that output {@code output} may overwrite, or -1. The kernel must be correct when the
+     * two views coincide; the planner aliases them only where that input's lifetime ends at this op
+     * (see Note [In-place BN backward] for why BN may).
+     */
+    default int inPlaceInput(int output) {
+        return -1;
+    }
+
+    /**
+     * Scratch bytes the reference kernel allocates for one run beyond its inputs and outputs (the
+     * workspace region of a plan); 0 for most ops.
+     */
+    default long workspaceBytes(List<TensorSpec> inputs) {
+        return 0;
+    }
+
     /** Floating-point operations of one forward run (a multiply-add counts 2). */
     default long flops(List<TensorSpec> inputs) {
         return 0;

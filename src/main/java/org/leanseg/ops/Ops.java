@@ -4,6 +4,8 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import org.leanseg.backend.reference.RefView;
+import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
 import org.leanseg.ops.conv.BiasGrad;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.conv.Conv2dBackwardData;
@@ -19,6 +21,8 @@ import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
+import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
+import org.leanseg.ops.norm.BatchNormInPlace;
 import org.leanseg.ops.norm.BatchNormEvalBackward;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
@@ -63,9 +67,14 @@ public final class Ops {
             op("conv2d_backward_data", "conv", Conv2dBackwardData.class, Conv2dBackwardData::reference),
             op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class, Conv2dBackwardFilter::reference),
             op("conv2d_bias_grad", "conv", BiasGrad.class, BiasGrad::reference),
+            op("relu_depthwise_conv2d, relu6_depthwise_conv2d", "conv", ActDepthwiseConv2d.class, ActDepthwiseConv2d::reference),
+            op("relu_depthwise_conv2d_backward_filter, relu6_depthwise_conv2d_backward_filter", "conv",
+                    ActDepthwiseConv2dBackwardFilter.class, ActDepthwiseConv2dBackwardFilter::reference),
             // norm: OPS-NORM
             op("batch_norm", "norm", BatchNorm.class, BatchNorm::reference),
             op("batch_norm_backward", "norm", BatchNormBackward.class, BatchNormBackward::reference),
+            op("batch_norm_inplace", "norm", BatchNormInPlace.class, BatchNormInPlace::reference),
+            op("batch_norm_backward_from_output", "norm", BatchNormBackwardFromOutput.class, BatchNormBackwardFromOutput::reference),
             op("batch_norm_eval_backward", "norm", BatchNormEvalBackward.class, BatchNormEvalBackward::reference),
             op("group_norm", "norm", GroupNorm.class, GroupNorm::reference),
             op("group_norm_backward", "norm", GroupNormBackward.class, GroupNormBackward::reference),

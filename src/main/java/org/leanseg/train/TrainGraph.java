@@ -11,6 +11,8 @@ import org.leanseg.graph.Phase;
 import org.leanseg.graph.Role;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.Variable;
+import org.leanseg.graph.passes.Rebuild;
+import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.nn.ParamSet;
 import org.leanseg.nn.Trace;
@@ -31,7 +33,7 @@ public final class TrainGraph {
     public static final float AUX_WEIGHT = 0.4f;
     public static final int IGNORE_INDEX = 255;
 
-    private final Graph step = new Graph();
+    private final Graph step;
     private final Graph optimizer;
     private final Value image;
     private final Value label;
@@ -42,11 +44,19 @@ public final class TrainGraph {
     private final Map<Variable, Variable> gradients = new LinkedHashMap<>();
     private final Map<Variable, Variable> momenta = new LinkedHashMap<>();
 
+    /** The step with the default rewrites ({@link StepPasses#FUSED}: in-place BN, fused ReLU·dwconv, cheap-op recompute). */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, SgdSettings sgd, int accumulate) {
-        image = step.input("image", TensorSpec.f32(batch, 3, height, width));
-        label = step.input("label", TensorSpec.i32(batch, height, width));
+        this(model, batch, height, width, sgd, accumulate, StepPasses.FUSED);
+    }
+
+    /** The step with the given rewrites ({@link StepPasses#NONE} for the plain traced graph). */
+    public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, SgdSettings sgd, int accumulate,
+                      StepPasses passes) {
+        Graph step = new Graph();
+        Value image = step.input("image", TensorSpec.f32(batch, 3, height, width));
+        Value label = step.input("label", TensorSpec.i32(batch, height, width));
         DeepLabV3Plus.Output out = model.forward(new Trace(step, true), image);
-        logits = out.logits();
+        Value logits = out.logits();
         Value l;
         try (var s = step.scope("loss")) {
             l = step.apply1(SoftmaxCrossEntropy.of(IGNORE_INDEX), logits, label);
@@ -55,8 +65,16 @@ public final class TrainGraph {
                 l = step.apply1(new Add(), l, step.apply1(new Scale(AUX_WEIGHT), aux));
             }
         }
-        loss = l;
+        Value loss = l;
         step.markOutput(loss);
+        Rebuild.Result fused = passes.beforeAutograd(step);
+        if (fused != null) {
+            step = fused.graph();
+            image = fused.get(image);
+            label = fused.get(label);
+            logits = fused.get(logits);
+            loss = fused.get(loss);
+        }
         ParamSet ps = model.params();
         for (Variable p : ps.parameters()) {
             momenta.put(p, new Variable("momentum/" + p.name(), p.spec(), Role.OPTIMIZER_STATE));
@@ -72,6 +90,7 @@ public final class TrainGraph {
             }
         }
         Map<Value, Value> grads = Autograd.gradients(step, scaled, params);
+        Value lr;
         if (accumulate > 1) {
             for (Variable p : ps.parameters()) {
                 gradients.put(p, new Variable("grad/" + p.name(), p.spec(), Role.GRADIENT));
@@ -89,6 +108,21 @@ public final class TrainGraph {
             grads.forEach((k, v) -> byVar.put(k.variable(), v));
             appendSgd(step, ps, sgd, lr, byVar::get, false);
         }
+        Rebuild.Result recomputed = passes.afterAutograd(step);
+        if (recomputed != null) {
+            step = recomputed.graph();
+            image = recomputed.get(image);
+            label = recomputed.get(label);
+            logits = recomputed.get(logits);
+            loss = recomputed.get(loss);
+            lr = lr == null ? null : recomputed.get(lr);
+        }
+        this.step = step;
+        this.image = image;
+        this.label = label;
+        this.logits = logits;
+        this.loss = loss;
+        this.lr = lr;
     }
 
     private interface GradSource {

@@ -67,6 +67,49 @@ class PlannerTest {
             }
         }
         assertTrue(plan.arenaBytes() >= plan.lowerBoundBytes());
+        sharedMemoryOnlyInPlace(g, plan);
+    }
+
+    /** Values that share bytes while both live are one buffer, handed over at an op declared in place. */
+    static void sharedMemoryOnlyInPlace(Graph g, MemoryPlan plan) {
+        List<Lifetime> values = Planner.lifetimes(g.nodes(), planned(g), g.outputs());
+        for (Lifetime a : values) {
+            for (Lifetime b : values) {
+                if (a == b || !a.overlaps(b) || a.first() > b.first()) {
+                    continue;
+                }
+                long oa = plan.offset(a.value());
+                long ob = plan.offset(b.value());
+                if (oa + a.bytes() <= ob || ob + b.bytes() <= oa) {
+                    continue;
+                }
+                // a is overwritten by b: b's producer declares it, and that is a's last read
+                var producer = b.value().producer();
+                assertTrue(producer != null && a.last() == b.first() && producer.index() == b.first(), a + " / " + b);
+                int j = producer.op().inPlaceInput(b.value().outputIndex());
+                assertTrue(j >= 0 && producer.input(j) == a.value(), a + " overwritten by " + b + " without an in-place declaration");
+            }
+        }
+    }
+
+    @Test
+    void inPlaceChainUsesOneBufferAndRespectsLaterReads() {
+        Graph g = new Graph();
+        Value x = g.input("x", TensorSpec.f32(1024));
+        Value a = g.apply1(new Add(), x, x);           // x is an input: never overwritten
+        Value b = g.apply1(Activation.relu(), a);      // a dies here: in place
+        Value c = g.apply1(Activation.relu6(), b);     // b is read again below: not in place
+        Value d = g.apply1(new Add(), b, c);           // b dies here: in place
+        g.markOutput(d);
+        MemoryPlan plan = Planner.plan(g.nodes(), planned(g), g.outputs());
+        assertEquals(plan.offset(a), plan.offset(b));
+        assertEquals(plan.offset(b), plan.offset(d));
+        assertTrue(plan.offset(c) != plan.offset(b));
+        assertTrue(plan.offset(a) != plan.offset(x));
+        assertEquals(2 * 4096, plan.arenaBytes(), "the a/b/d buffer, and c in the input's place once x is dead");
+        MemoryPlan off = Planner.plan(g.nodes(), planned(g), g.outputs(), false);
+        assertTrue(off.aliases().isEmpty());
+        sharedMemoryOnlyInPlace(g, plan);
     }
 
     @Test
@@ -78,7 +121,7 @@ class PlannerTest {
         }
         g.markOutput(x);
         MemoryPlan plan = Planner.plan(g.nodes(), planned(g), g.outputs());
-        // a chain needs two buffers at a time, whatever its length
+        // in place, a chain after the input needs one buffer, whatever its length
         assertEquals(2 * 4096, plan.lowerBoundBytes());
         assertEquals(plan.lowerBoundBytes(), plan.arenaBytes());
     }

@@ -69,8 +69,8 @@ final class ConvGemmKernels {
             Sgemm.run(problems, false);
             return;
         }
-        int rowsPerBand = Math.max(1, Math.min(geo.hOut(), DCOL_LIMIT_FLOATS / (geo.groups() * k * geo.wOut())));
-        float[] dcol = new float[geo.groups() * k * rowsPerBand * geo.wOut()];
+        int rowsPerBand = rowsPerBand(geo);
+        float[] dcol = new float[backwardDataScratchFloats(geo)];
         for (int n = 0; n < geo.n(); n++) {
             int dxImage = dx.offset() + n * geo.cin() * geo.inPlane();
             Arrays.fill(dx.data(), dxImage, dxImage + geo.cin() * geo.inPlane(), 0f);
@@ -86,6 +86,16 @@ final class ConvGemmKernels {
                 col2im(geo, dcol, cols, oh0, rows, dx.data(), dxImage);
             }
         }
+    }
+
+    /** Output rows per band of the backward-data column buffer. */
+    private static int rowsPerBand(ConvGeometry geo) {
+        return Math.max(1, Math.min(geo.hOut(), DCOL_LIMIT_FLOATS / (geo.groups() * geo.colRows() * geo.wOut())));
+    }
+
+    /** Floats of the column buffer {@link #backwardData} allocates (0 for 1x1 stride-1 convolutions). */
+    static int backwardDataScratchFloats(ConvGeometry geo) {
+        return geo.pointwise() || geo.depthwise() ? 0 : geo.groups() * geo.colRows() * rowsPerBand(geo) * geo.wOut();
     }
 
     /** A = W[g]^T as a [K x M] view of the weight. */

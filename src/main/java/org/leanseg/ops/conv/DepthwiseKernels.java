@@ -3,6 +3,7 @@ package org.leanseg.ops.conv;
 import java.util.Arrays;
 import org.leanseg.backend.reference.Parallel;
 import org.leanseg.backend.reference.RefView;
+import org.leanseg.ops.elementwise.Activation;
 
 /**
  * Direct depthwise convolution (groups == Cin; output channel co reads input channel
@@ -72,8 +73,12 @@ final class DepthwiseKernels {
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
-    /** Writes the zero-padded input plane at {@code src} into its phase planes. */
-    private static void split(Layout l, float[] src, int plane, float[] phases) {
+    /**
+     * Writes the zero-padded input plane at {@code src} into its phase planes, with act applied to
+     * every input value when {@code act} is not null (the fused ReLU·depthwise conv; act(0) = 0
+     * keeps the zero padding).
+     */
+    private static void split(Layout l, float[] src, int plane, float[] phases, Activation.Kind act) {
         ConvGeometry geo = l.geo();
         Arrays.fill(phases, 0, l.sh() * l.sw() * l.planeLen(), 0f);
         int ph = geo.attrs().padH();
@@ -81,16 +86,27 @@ final class DepthwiseKernels {
         for (int ih = 0; ih < geo.h(); ih++) {
             int row = plane + ih * geo.w();
             if (l.sw() == 1) {
-                System.arraycopy(src, row, phases, l.phaseIndex(ih + ph, pw), geo.w());
+                int at = l.phaseIndex(ih + ph, pw);
+                System.arraycopy(src, row, phases, at, geo.w());
+                if (act != null) {
+                    for (int i = at; i < at + geo.w(); i++) {
+                        phases[i] = act.apply(phases[i]);
+                    }
+                }
                 continue;
             }
             for (int iw = 0; iw < geo.w(); iw++) {
-                phases[l.phaseIndex(ih + ph, iw + pw)] = src[row + iw];
+                phases[l.phaseIndex(ih + ph, iw + pw)] = act == null ? src[row + iw] : act.apply(src[row + iw]);
             }
         }
     }
 
     static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y) {
+        forward(geo, x, w, bias, y, null);
+    }
+
+    /** As above on act(x) when {@code act} is not null. */
+    static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y, Activation.Kind act) {
         Layout l = Layout.of(geo);
         int mult = geo.coutPerGroup();
         int taps = geo.kh() * geo.kw();
@@ -98,7 +114,7 @@ final class DepthwiseKernels {
         Parallel.range(geo.n() * geo.cin(), 1, (lo, hi) -> {
             Buffers buf = BUFFERS.get().fit(l);
             for (int p = lo; p < hi; p++) {
-                split(l, x.data(), x.offset() + p * geo.inPlane(), buf.phases);
+                split(l, x.data(), x.offset() + p * geo.inPlane(), buf.phases, act);
                 for (int j = 0; j < mult; j++) {
                     int co = (p % geo.cin()) * mult + j;
                     Arrays.fill(buf.acc, 0, len, bias == null ? 0f : bias.get(co));
@@ -177,6 +193,11 @@ final class DepthwiseKernels {
     }
 
     static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw) {
+        backwardFilter(geo, x, dy, dw, null);
+    }
+
+    /** As above with x replaced by act(x) when {@code act} is not null. */
+    static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw, Activation.Kind act) {
         Layout l = Layout.of(geo);
         int mult = geo.coutPerGroup();
         int taps = geo.kh() * geo.kw();
@@ -189,7 +210,7 @@ final class DepthwiseKernels {
                     Arrays.fill(s, 0f);
                 }
                 for (int n = 0; n < geo.n(); n++) {
-                    split(l, x.data(), x.offset() + (n * geo.cin() + co / mult) * geo.inPlane(), buf.phases);
+                    split(l, x.data(), x.offset() + (n * geo.cin() + co / mult) * geo.inPlane(), buf.phases, act);
                     gradRows(l, dy, n, co, buf.acc);
                     for (int t = 0; t < taps; t++) {
                         System.arraycopy(buf.phases, l.tapStart(t / geo.kw(), t % geo.kw()), buf.tmp, 0, len);

@@ -64,6 +64,12 @@ public record Activation(Kind kind) implements Op {
         return List.of(g.apply1(new ActivationBackward(kind), node.output(0), gradOut.get(0)));
     }
 
+    /** Elementwise, so y may overwrite x; the backward reads y only. */
+    @Override
+    public int inPlaceInput(int output) {
+        return 0;
+    }
+
     @Override
     public long flops(List<TensorSpec> in) {
         return in.get(0).shape().numel();

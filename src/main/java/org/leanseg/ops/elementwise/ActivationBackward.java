@@ -20,6 +20,12 @@ public record ActivationBackward(Activation.Kind kind) implements Op {
         return List.of(in.get(0));
     }
 
+    /** Elementwise: dX may overwrite dY. */
+    @Override
+    public int inPlaceInput(int output) {
+        return 1;
+    }
+
     public static void reference(ActivationBackward op, RefView[] in, RefView[] out) {
         float[] y = in[0].data();
         int yo = in[0].offset();

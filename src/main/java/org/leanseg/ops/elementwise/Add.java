@@ -36,6 +36,12 @@ public record Add() implements Op {
         return grads;
     }
 
+    /** Elementwise: the sum may overwrite the first addend. */
+    @Override
+    public int inPlaceInput(int output) {
+        return 0;
+    }
+
     @Override
     public long flops(List<TensorSpec> in) {
         return (in.size() - 1) * in.get(0).shape().numel();

@@ -1,0 +1,119 @@
+package org.leanseg.graph.passes;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.Phase;
+import org.leanseg.graph.Role;
+import org.leanseg.graph.Value;
+
+/**
+ * Recomputation as a rewrite after autograd: the outputs of chosen forward nodes are not read by
+ * backward any more; before the first backward op that needs one, a copy of its node runs in the
+ * RECOMPUTE phase (after the copies its own inputs need), and backward reads the copy. The forward
+ * node still runs for the forward ops that read it. Which nodes to choose is a policy's business
+ * ({@link RecomputeCheapOps}); the chosen nodes must not mutate inputs, so running them twice
+ * changes nothing else. Checked by {@code PassesTest}.
+ */
+public final class Recompute {
+    private Recompute() {
+    }
+
+    /** Rewrites {@code g} so that backward recomputes the outputs of {@code chosen}. */
+    public static Rebuild.Result apply(Graph g, Set<Node> chosen) {
+        for (Node n : chosen) {
+            if (n.op().mutatedInputs().length > 0 || n.phase() != Phase.FORWARD) {
+                throw new IllegalArgumentException("cannot recompute " + n + ": only forward ops without side effects");
+            }
+        }
+        Set<Node> scheduled = Collections.newSetFromMap(new IdentityHashMap<>());
+        scheduled.addAll(DeadCode.schedule(g));
+        Map<Value, Value> map = new IdentityHashMap<>();
+        Map<Node, List<Value>> copies = new IdentityHashMap<>();
+        return Rebuild.run(g, map, (out, n, in) -> {
+            if (!scheduled.contains(n) || !n.phase().backwardSide()) {
+                return null;
+            }
+            List<Value> ins = new ArrayList<>(in);
+            boolean changed = false;
+            for (int k = 0; k < ins.size(); k++) {
+                Value v = n.input(k);
+                if (v.producer() != null && chosen.contains(v.producer())) {
+                    ins.set(k, copyOf(out, v, chosen, map, copies));
+                    changed = true;
+                }
+            }
+            return changed ? out.apply(n.op(), ins.toArray(new Value[0])) : null;
+        });
+    }
+
+    /** The recomputed counterpart of forward value {@code v}, appending its node's copy once. */
+    private static Value copyOf(Graph out, Value v, Set<Node> chosen, Map<Value, Value> map, Map<Node, List<Value>> copies) {
+        Node p = v.producer();
+        List<Value> made = copies.get(p);
+        if (made == null) {
+            List<Value> ins = new ArrayList<>();
+            for (Value u : p.inputs()) {
+                if (u.producer() != null && chosen.contains(u.producer())) {
+                    ins.add(copyOf(out, u, chosen, map, copies));
+                } else {
+                    ins.add(u.variable() != null ? out.variable(u.variable()) : map.get(u));
+                }
+            }
+            try (var ph = out.phase(Phase.RECOMPUTE); var st = out.stage(p.stage())) {
+                made = out.apply(p.op(), ins.toArray(new Value[0]));
+            }
+            copies.put(p, made);
+        }
+        return made.get(v.outputIndex());
+    }
+
+    /** Bytes of the forward values kept for backward when {@code chosen} are recomputed. */
+    static long savedBytes(List<Node> schedule, Set<Node> chosen) {
+        long bytes = 0;
+        for (Value v : kept(schedule, chosen)) {
+            bytes += v.bytes();
+        }
+        return bytes;
+    }
+
+    /** Forward values backward reads directly or through recomputed copies, minus those recomputed. */
+    static Set<Value> kept(List<Node> schedule, Set<Node> chosen) {
+        Set<Value> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+        Set<Value> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        Deque<Value> work = new ArrayDeque<>();
+        for (Node n : schedule) {
+            if (n.phase().backwardSide()) {
+                for (Value v : n.inputs()) {
+                    if (forwardValue(v) && seen.add(v)) {
+                        work.push(v);
+                    }
+                }
+            }
+        }
+        while (!work.isEmpty()) {
+            Value v = work.pop();
+            if (v.producer() != null && chosen.contains(v.producer())) {
+                for (Value u : v.producer().inputs()) {
+                    if (forwardValue(u) && seen.add(u)) {
+                        work.push(u);
+                    }
+                }
+            } else {
+                kept.add(v);
+            }
+        }
+        return kept;
+    }
+
+    static boolean forwardValue(Value v) {
+        return v.role() == Role.INPUT || (v.role() == Role.ACTIVATION && v.producer().phase() == Phase.FORWARD);
+    }
+}

@@ -1,0 +1,43 @@
+package org.leanseg.profile;
+
+import java.util.List;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.graph.passes.DeadCode;
+import org.leanseg.memory.MemoryPlan;
+import org.leanseg.memory.MemoryReport;
+import org.leanseg.memory.Planner;
+import org.leanseg.models.DeepLabV3Plus;
+import org.leanseg.models.ModelConfig;
+import org.leanseg.train.SgdSettings;
+import org.leanseg.train.TrainGraph;
+
+/**
+ * The planning-only path: traces the whole training step (forward, loss, backward, SGD) of a model
+ * at a batch shape, removes dead ops and plans the arena, without allocating any tensor. What
+ * {@code leanseg plan} prints; the executor runs the same schedule and the same plan.
+ *
+ * <pre>{@code
+ * StepPlan p = StepPlan.of(ModelConfig.of("deeplabv3plus_mobilenetv2"), 2, 512, 512);
+ * p.report().activationPeakBytes();
+ * }</pre>
+ */
+public record StepPlan(ModelConfig model, int batch, int height, int width, StepPasses passes, List<Node> schedule,
+                       MemoryPlan plan, MemoryReport report, long planMillis) {
+
+    /** Plans one SGD training step of {@code model} on [batch, 3, height, width] images with the default rewrites. */
+    public static StepPlan of(ModelConfig model, int batch, int height, int width) {
+        return of(model, batch, height, width, StepPasses.FUSED);
+    }
+
+    /** As {@link #of(ModelConfig, int, int, int)} with the given rewrites. */
+    public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes) {
+        long t0 = System.nanoTime();
+        TrainGraph tg = new TrainGraph(new DeepLabV3Plus(model), batch, height, width, SgdSettings.pytorchDefault(), 1, passes);
+        List<Node> schedule = DeadCode.schedule(tg.stepGraph());
+        MemoryPlan plan = Planner.plan(tg.stepGraph(), schedule, passes.fuse());
+        MemoryReport report = MemoryReport.of(tg.stepGraph(), schedule, plan);
+        long millis = (System.nanoTime() - t0) / 1_000_000;
+        return new StepPlan(model, batch, height, width, passes, schedule, plan, report, millis);
+    }
+}

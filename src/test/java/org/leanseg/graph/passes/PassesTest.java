@@ -1,0 +1,96 @@
+package org.leanseg.graph.passes;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.Phase;
+import org.leanseg.graph.Value;
+import org.leanseg.models.DeepLabV3Plus;
+import org.leanseg.models.ModelConfig;
+import org.leanseg.nn.Trace;
+import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.Conv2d;
+import org.leanseg.ops.elementwise.Activation;
+import org.leanseg.ops.norm.BatchNorm;
+import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.tensor.TensorSpec;
+import org.leanseg.train.SgdSettings;
+import org.leanseg.train.TrainGraph;
+
+/** The rewrite passes as data: what they replace, what they keep, where recomputation lands. */
+class PassesTest {
+    private static final ModelConfig TINY = ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.25)
+            .withHead(new int[] {2, 3, 6}, 16, 8, 16).withClasses(4);
+
+    private static Graph forward() {
+        Graph g = new Graph();
+        Value x = g.input("image", TensorSpec.f32(2, 3, 64, 64));
+        g.markOutput(new DeepLabV3Plus(TINY).forward(new Trace(g, true), x).logits());
+        return g;
+    }
+
+    @Test
+    void copyKeepsNodesStagesPhasesAndOutputs() {
+        Graph g = forward();
+        Rebuild.Result r = Rebuild.run(g, (out, n, in) -> null);
+        assertEquals(g.nodes().size(), r.graph().nodes().size());
+        for (int i = 0; i < g.nodes().size(); i++) {
+            Node a = g.nodes().get(i);
+            Node b = r.graph().nodes().get(i);
+            assertEquals(a.op(), b.op());
+            assertEquals(a.stage(), b.stage());
+            assertEquals(a.phase(), b.phase());
+        }
+        assertEquals(r.get(g.outputs().get(0)), r.graph().outputs().get(0));
+        assertEquals("image", r.get(g.inputs().get(0)).name());
+    }
+
+    @Test
+    void forwardFusionReplacesBatchNormAndActivationBeforeDepthwise() {
+        Graph g = forward();
+        Rebuild.Result r = StepPasses.FUSED.beforeAutograd(g);
+        Graph f = r.graph();
+        long stockBn = f.nodes().stream().filter(n -> n.op() instanceof BatchNorm).count();
+        long inPlaceBn = f.nodes().stream().filter(n -> n.op() instanceof BatchNormInPlace).count();
+        assertEquals(g.nodes().stream().filter(n -> n.op() instanceof BatchNorm).count(), stockBn + inPlaceBn);
+        assertTrue(inPlaceBn > stockBn, "most BN inputs are read by BN only");
+        long fusedDw = f.nodes().stream().filter(n -> n.op() instanceof ActDepthwiseConv2d).count();
+        // 17 blocks; at width 0.25 block 1 is residual (8 -> 8 channels), so the stem's ReLU6 output is
+        // also read by the add and must exist: that one depthwise conv stays unfused
+        assertEquals(16, fusedDw);
+        for (Node n : f.nodes()) {
+            if (n.op() instanceof Conv2d c && c.groups() > 1) {
+                Value in = n.input(0);
+                assertTrue(in.producer().op() instanceof Activation && in.users().size() > 1, n.toString());
+            }
+        }
+        // γ of a layer left stock
+        Node firstBn = g.nodes().stream().filter(n -> n.op() instanceof BatchNorm).findFirst().orElseThrow();
+        Graph guarded = StepPasses.FUSED.withStockBatchNorm(Set.of(firstBn.input(1).variable())).beforeAutograd(g).graph();
+        assertEquals(stockBn + 1, guarded.nodes().stream().filter(n -> n.op() instanceof BatchNorm).count());
+    }
+
+    @Test
+    void recomputedValuesAreMadeRightBeforeBackwardReadsThem() {
+        Graph plain = new TrainGraph(new DeepLabV3Plus(TINY), 2, 64, 64, SgdSettings.pytorchDefault(), 1,
+                StepPasses.FUSED).stepGraph();
+        List<Node> recompute = plain.nodes().stream().filter(n -> n.phase() == Phase.RECOMPUTE).toList();
+        assertFalse(recompute.isEmpty());
+        for (Node n : recompute) {
+            Value v = n.output(0);
+            assertTrue(v.users().stream().allMatch(u -> u.phase().backwardSide()), "only backward reads " + v);
+            int firstUse = v.users().stream().mapToInt(Node::index).min().orElseThrow();
+            // nothing but other recomputations between the copy and its first reader
+            for (int i = n.index() + 1; i < firstUse; i++) {
+                assertEquals(Phase.RECOMPUTE, plain.nodes().get(i).phase());
+            }
+            assertTrue(RecomputeCheapOps.cheap(n.op()), n.toString());
+        }
+    }
+}

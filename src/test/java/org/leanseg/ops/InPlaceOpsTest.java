@@ -1,0 +1,137 @@
+package org.leanseg.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.leanseg.backend.reference.RefView;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.GraphException;
+import org.leanseg.graph.Value;
+import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.Conv2d;
+import org.leanseg.ops.elementwise.Activation;
+import org.leanseg.ops.elementwise.Scale;
+import org.leanseg.ops.norm.BatchNorm;
+import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.tensor.Shape;
+import org.leanseg.tensor.Tensor;
+import org.leanseg.testing.GradCheck;
+import org.leanseg.testing.Vjp;
+
+/**
+ * In-place BN (backward from its output, Note [In-place BN backward]) and the fused
+ * ReLU/ReLU6·depthwise conv: finite-difference gradients, agreement with the stock ops they
+ * replace, the γ guard (γ = 0), and bad inputs.
+ */
+class InPlaceOpsTest {
+    private static final BatchNormInPlace BN_IP = new BatchNormInPlace(1e-5, 0.1);
+
+    /** x' = 1·x makes an activation that dies at BN, so the executor really runs BN in place. */
+    private static List<Value> bnInPlace(Graph g, List<Value> in) {
+        Value x = g.apply1(new Scale(1f), in.get(0));
+        return List.of(g.apply(BN_IP, x, in.get(1), in.get(2), in.get(3), in.get(4)).get(0));
+    }
+
+    private static Tensor[] bnInputs(Shape s, Random rnd, double gammaLo) {
+        int c = s.dim(1);
+        return new Tensor[] {Tensor.uniform(s, -1, 1, rnd), Tensor.uniform(Shape.of(c), gammaLo, 1.5, rnd),
+            Tensor.uniform(Shape.of(c), -0.5, 0.5, rnd), Tensor.uniform(Shape.of(c), -0.2, 0.2, rnd),
+            Tensor.uniform(Shape.of(c), 0.5, 1.5, rnd)};
+    }
+
+    @Test
+    void inPlaceBatchNormGradients() {
+        Random rnd = new Random(3);
+        for (Shape s : List.of(Shape.of(2, 3, 5, 3), Shape.of(3, 2, 1, 7), Shape.of(2, 24, 16, 16))) {
+            Tensor[] t = bnInputs(s, rnd, 0.5);
+            new GradCheck().tolerance(3e-3).maxPerInput(30).input(t[0]).input(t[1]).input(t[2]).constant(t[3]).constant(t[4])
+                    .check("batch_norm_inplace " + s, InPlaceOpsTest::bnInPlace);
+        }
+    }
+
+    @Test
+    void inPlaceBatchNormAgreesWithStock() {
+        Random rnd = new Random(5);
+        // negative gamma too: the inversion divides by it
+        Tensor[] t = bnInputs(Shape.of(2, 6, 7, 5), rnd, -1.5);
+        List<Tensor> fused = Vjp.run(InPlaceOpsTest::bnInPlace, 9, t);
+        Tensor[] t2 = {t[0], t[1], t[2], t[3], t[4]};
+        List<Tensor> stock = Vjp.run((g, in) -> List.of(g.apply(BatchNorm.of(true),
+                g.apply1(new Scale(1f), in.get(0)), in.get(1), in.get(2), in.get(3), in.get(4)).get(0)), 9, t2);
+        String[] what = {"y", "dX", "dGamma", "dBeta"};
+        for (int i = 0; i < 4; i++) {
+            double d = Vjp.relDiff(fused.get(i), stock.get(i));
+            assertTrue(d < 2e-5, what[i] + " differs by " + d);
+        }
+    }
+
+    private static RefView view(Tensor t) {
+        return new RefView(t.data(), 0, t.spec());
+    }
+
+    @Test
+    void gammaGuardRefusesZero() {
+        RefView beta = view(Tensor.of(Shape.of(3), 0.1f, -2f, 0f));
+        assertNull(BatchNormInPlace.guardViolation(view(Tensor.of(Shape.of(3), 1f, -0.5f, 0.01f)), beta));
+        String why = BatchNormInPlace.guardViolation(view(Tensor.of(Shape.of(3), 1f, 0f, 1f)), beta);
+        assertNotNull(why);
+        assertTrue(why.contains("channel 1"), why);
+        assertNotNull(BatchNormInPlace.guardViolation(view(Tensor.of(Shape.of(3), 1f, 1f, Float.NaN)), beta));
+    }
+
+    /** Values of z kept 0.05 away from the kinks at 0 and 6 so central differences see one side. */
+    private static Tensor preActivation(Shape s, Random rnd) {
+        Tensor z = Tensor.uniform(s, -3, 8, rnd);
+        float[] d = z.data();
+        for (int i = 0; i < d.length; i++) {
+            if (Math.abs(d[i]) < 0.05f || Math.abs(d[i] - 6f) < 0.05f) {
+                d[i] += 0.1f;
+            }
+        }
+        return z;
+    }
+
+    @Test
+    void fusedActivationDepthwiseGradients() {
+        Random rnd = new Random(7);
+        for (Activation.Kind k : Activation.Kind.values()) {
+            for (Conv2d conv : List.of(Conv2d.of(1, 1, 1, 4), Conv2d.of(2, 2, 2, 4))) {
+                ActDepthwiseConv2d op = new ActDepthwiseConv2d(k, conv);
+                new GradCheck().tolerance(1e-2).maxPerInput(40).input(preActivation(Shape.of(2, 4, 9, 8), rnd))
+                        .input(Tensor.uniform(Shape.of(4, 1, 3, 3), -1, 1, rnd)).input(Tensor.uniform(Shape.of(4), -1, 1, rnd))
+                        .check(op.name() + " " + conv, (g, in) -> List.of(g.apply1(op, in.toArray(new Value[0]))));
+            }
+        }
+    }
+
+    @Test
+    void fusedActivationDepthwiseAgreesWithActivationThenConv() {
+        Random rnd = new Random(11);
+        Conv2d conv = Conv2d.of(2, 2, 2, 6);
+        Tensor z = preActivation(Shape.of(2, 6, 17, 16), rnd);
+        Tensor w = Tensor.uniform(Shape.of(6, 1, 3, 3), -1, 1, rnd);
+        List<Tensor> fused = Vjp.run((g, in) -> List.of(g.apply1(new ActDepthwiseConv2d(Activation.Kind.RELU6, conv),
+                in.get(0), in.get(1))), 4, z, w);
+        List<Tensor> stock = Vjp.run((g, in) -> List.of(g.apply1(conv, g.apply1(Activation.relu6(), in.get(0)),
+                in.get(1))), 4, z, w);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(0.0, Vjp.relDiff(fused.get(i), stock.get(i)), 1e-6, "output/gradient " + i);
+        }
+    }
+
+    @Test
+    void fusedActivationNeedsDepthwise() {
+        Graph g = new Graph();
+        Value z = g.input("z", org.leanseg.tensor.TensorSpec.f32(1, 4, 8, 8));
+        Value w = g.input("w", org.leanseg.tensor.TensorSpec.f32(4, 2, 3, 3));
+        GraphException e = assertThrows(GraphException.class,
+                () -> g.apply1(new ActDepthwiseConv2d(Activation.Kind.RELU, Conv2d.of(1, 1, 1, 2)), z, w));
+        assertTrue(e.getMessage().contains("depthwise"), e.getMessage());
+    }
+}
