@@ -31,6 +31,16 @@ public final class ParamSet {
     }
 
     private final Map<String, Entry> entries = new LinkedHashMap<>();
+    private final Map<String, Variable> slots = new LinkedHashMap<>();
+
+    /**
+     * The persistent slot {@code kind/<name>} of parameter {@code p} (SGD momentum, gradient
+     * accumulator), created once: every graph built for this model shares it, so rebuilding a
+     * step graph keeps the optimizer state.
+     */
+    public Variable slot(String kind, Variable p, Role role) {
+        return slots.computeIfAbsent(kind + "/" + p.name(), k -> new Variable(k, p.spec(), role));
+    }
 
     public Variable parameter(String name, Init init, boolean decay, int... shape) {
         return add(new Variable(name, new TensorSpec(Shape.of(shape), DType.F32), Role.PARAMETER), init, decay);

@@ -76,9 +76,7 @@ public final class TrainGraph {
             loss = fused.get(loss);
         }
         ParamSet ps = model.params();
-        for (Variable p : ps.parameters()) {
-            momenta.put(p, new Variable("momentum/" + p.name(), p.spec(), Role.OPTIMIZER_STATE));
-        }
+        momenta.putAll(momentumSlots(ps));
         List<Value> params = new ArrayList<>();
         for (Variable p : ps.parameters()) {
             params.add(step.variable(p));
@@ -93,7 +91,7 @@ public final class TrainGraph {
         Value lr;
         if (accumulate > 1) {
             for (Variable p : ps.parameters()) {
-                gradients.put(p, new Variable("grad/" + p.name(), p.spec(), Role.GRADIENT));
+                gradients.put(p, ps.slot("grad", p, Role.GRADIENT));
             }
             Autograd.accumulate(step, grads, gradients);
             lr = null;
@@ -123,6 +121,15 @@ public final class TrainGraph {
         this.logits = logits;
         this.loss = loss;
         this.lr = lr;
+    }
+
+    /** Each parameter's SGD momentum variable (shared by every graph of the model). */
+    public static Map<Variable, Variable> momentumSlots(ParamSet ps) {
+        Map<Variable, Variable> m = new LinkedHashMap<>();
+        for (Variable p : ps.parameters()) {
+            m.put(p, ps.slot("momentum", p, Role.OPTIMIZER_STATE));
+        }
+        return m;
     }
 
     private interface GradSource {

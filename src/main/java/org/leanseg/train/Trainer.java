@@ -66,7 +66,7 @@ public final class Trainer {
         int h = train.get(0, null).image().shape().dim(1);
         int w = train.get(0, null).image().shape().dim(2);
         SgdSettings sgd = new SgdSettings(tc.momentum(), tc.nesterov(), tc.weightDecay(), false, tc.backboneLrMult());
-        TrainGraph tg = new TrainGraph(model, batch, h, w, sgd, tc.accumulate());
+        Map<Variable, Variable> momenta = TrainGraph.momentumSlots(model.params());
         VariableStore store = new VariableStore();
         model.params().initialize(store, tc.seed());
         Checkpoints.State state = new Checkpoints.State(0, 0, 0, tc.seed(), Double.NaN, -1);
@@ -75,7 +75,7 @@ public final class Trainer {
                     + (tc.accumulate() > 1 ? " x" + tc.accumulate() + " accumulated" : "") + ", " + tc.iters() + " iterations, "
                     + model.params().parameterCount() + " parameters, reference backend (" + org.leanseg.backend.reference.Parallel.threads() + " threads)");
             if (resume != null) {
-                state = Checkpoints.restore(resume, model.params(), tg.momenta(), store, mc);
+                state = Checkpoints.restore(resume, model.params(), momenta, store, mc);
                 if (state.seed() != tc.seed()) {
                     throw new IOException(resume + ": checkpoint seed " + state.seed() + " differs from train.seed " + tc.seed()
                             + "; resume with the run's own config.yaml");
@@ -85,12 +85,12 @@ public final class Trainer {
                 WeightLoader.Report r = WeightLoader.load(loadFrom, model.params(), store, strictLoad, null);
                 log.info("loaded weights from " + loadFrom + ": " + r);
             }
-            return loop(model, tg, store, train, val, log, state, batch);
+            return loop(model, momenta, sgd, h, w, store, train, val, log, state, batch);
         }
     }
 
-    private Result loop(DeepLabV3Plus model, TrainGraph tg, VariableStore store, Dataset train, Dataset val, TrainLog log,
-                        Checkpoints.State state, int batch) throws IOException {
+    private Result loop(DeepLabV3Plus model, Map<Variable, Variable> momenta, SgdSettings sgd, int h, int w, VariableStore store,
+                        Dataset train, Dataset val, TrainLog log, Checkpoints.State state, int batch) throws IOException {
         TrainConfig tc = cfg.train();
         Path dir = cfg.runDir();
         LrSchedule schedule = new LrSchedule(tc.schedule() == TrainConfig.Schedule.COSINE ? LrSchedule.Kind.COSINE : LrSchedule.Kind.POLY,
@@ -101,8 +101,7 @@ public final class Trainer {
         double lastMIoU = Double.NaN;
         double best = state.bestMIoU();
         int bestIter = state.bestIter();
-        try (Executor step = new Executor(tg.stepGraph(), backend, store);
-             Executor opt = tg.optimizerGraph() == null ? null : new Executor(tg.optimizerGraph(), backend, store);
+        try (StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, log::info);
              Evaluator evaluator = new Evaluator(model, backend, store, batch);
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
@@ -111,25 +110,15 @@ public final class Trainer {
             Loader.Cursor cursor = new Loader.Cursor(state.epoch(), state.position());
             for (int iter = state.iter(); iter < tc.iters(); iter++) {
                 float lr = (float) schedule.at(iter);
-                Tensor lrT = Tensor.of(Shape.of(1), lr);
                 double lossSum = 0;
                 int epoch = cursor.epoch();
                 for (int micro = 0; micro < tc.accumulate(); micro++) {
                     Loader.Batch b = data.next();
                     cursor = b.next();
-                    Map<Value, Tensor> feeds = new HashMap<>();
-                    feeds.put(tg.image(), b.images());
-                    feeds.put(tg.label(), b.labels());
-                    if (opt == null) {
-                        feeds.put(tg.lr(), lrT);
-                    }
-                    step.run(feeds);
-                    lossSum += step.read(tg.loss()).data()[0];
+                    lossSum += runner.micro(b.images(), b.labels(), lr);
                     counters.forEach(c -> store.get(c).data()[0] += 1);
                 }
-                if (opt != null) {
-                    opt.run(Map.of(tg.lr(), lrT));
-                }
+                runner.update(lr);
                 float loss = (float) (lossSum / tc.accumulate());
                 if (!Float.isFinite(loss)) {
                     throw new IllegalStateException("loss became " + loss + " at iteration " + (iter + 1)
@@ -160,13 +149,13 @@ public final class Trainer {
                     if (Double.isNaN(best) || lastMIoU > best) {
                         best = lastMIoU;
                         bestIter = done;
-                        save(dir, "best", model, tg, store, done, cursor, best, bestIter, Map.of("mIoU", lastMIoU));
+                        save(dir, "best", model, momenta, store, done, cursor, best, bestIter, Map.of("mIoU", lastMIoU));
                     }
                     t0 = System.nanoTime();
                 }
                 boolean ckptNow = done == tc.iters() || (tc.checkpointInterval() > 0 && done % tc.checkpointInterval() == 0);
                 if (ckptNow) {
-                    Path f = save(dir, String.format("iter_%06d", done), model, tg, store, done, cursor, best, bestIter, Map.of());
+                    Path f = save(dir, String.format("iter_%06d", done), model, momenta, store, done, cursor, best, bestIter, Map.of());
                     Checkpoints.markLatest(dir, f);
                     Checkpoints.prune(dir, tc.keepLast());
                     log.info("saved checkpoint " + f);
@@ -177,10 +166,10 @@ public final class Trainer {
         return new Result(tc.iters(), losses, lastMIoU, best, dir);
     }
 
-    private Path save(Path dir, String name, DeepLabV3Plus model, TrainGraph tg, VariableStore store, int done, Loader.Cursor cursor,
+    private Path save(Path dir, String name, DeepLabV3Plus model, Map<Variable, Variable> momenta, VariableStore store, int done, Loader.Cursor cursor,
                       double best, int bestIter, Map<String, Object> extra) throws IOException {
         Checkpoints.State s = new Checkpoints.State(done, cursor.epoch(), cursor.position(), cfg.train().seed(), best, bestIter);
-        return Checkpoints.save(dir, name, model.params(), tg.momenta(), store, model.config(), s, extra);
+        return Checkpoints.save(dir, name, model.params(), momenta, store, model.config(), s, extra);
     }
 
     private double evaluate(Evaluator evaluator, Dataset val, TrainLog log, int epoch, int iter, Progress progress) {

@@ -28,8 +28,8 @@ import org.leanseg.train.SgdSettings;
 import org.leanseg.train.TrainGraph;
 import org.leanseg.train.WeightLoader;
 
-class ModelTest {
-    static ModelConfig tiny() {
+public class ModelTest {
+    public static ModelConfig tiny() {
         return ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.25).withHead(new int[] {2, 3, 6}, 16, 8, 16).withClasses(5);
     }
 

@@ -1,0 +1,100 @@
+package org.leanseg.train;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.leanseg.backend.Backend;
+import org.leanseg.exec.Executor;
+import org.leanseg.exec.InPlaceGuardException;
+import org.leanseg.exec.VariableStore;
+import org.leanseg.graph.Value;
+import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.models.DeepLabV3Plus;
+import org.leanseg.tensor.Shape;
+import org.leanseg.tensor.Tensor;
+
+/**
+ * Runs training micro-steps and optimizer updates on compiled step graphs. When in-place BN
+ * cannot recover its input because a gamma went near zero (see Note [In-place BN backward]), the
+ * executor refuses before running anything; the runner then rebuilds the step with those layers'
+ * BN stock and runs the same batch again, so training continues with exactly the same math.
+ * Optimizer state survives the rebuild: momenta are per-model slots (ParamSet#slot).
+ */
+final class StepRunner implements AutoCloseable {
+    private final DeepLabV3Plus model;
+    private final int batch;
+    private final int height;
+    private final int width;
+    private final SgdSettings sgd;
+    private final int accumulate;
+    private final Backend backend;
+    private final VariableStore store;
+    private final Consumer<String> log;
+    private StepPasses passes = StepPasses.FUSED;
+    private TrainGraph graph;
+    private Executor step;
+    private Executor optimizer;
+
+    StepRunner(DeepLabV3Plus model, int batch, int height, int width, SgdSettings sgd, int accumulate, Backend backend,
+               VariableStore store, Consumer<String> log) {
+        this.model = model;
+        this.batch = batch;
+        this.height = height;
+        this.width = width;
+        this.sgd = sgd;
+        this.accumulate = accumulate;
+        this.backend = backend;
+        this.store = store;
+        this.log = log;
+        build();
+    }
+
+    private void build() {
+        graph = new TrainGraph(model, batch, height, width, sgd, accumulate, passes);
+        step = new Executor(graph.stepGraph(), backend, store);
+        optimizer = graph.optimizerGraph() == null ? null : new Executor(graph.optimizerGraph(), backend, store);
+    }
+
+    TrainGraph graph() {
+        return graph;
+    }
+
+    /** One forward+backward (and, without accumulation, the update); returns the loss. */
+    float micro(Tensor images, Tensor labels, float lr) {
+        try {
+            return runMicro(images, labels, lr);
+        } catch (InPlaceGuardException guard) {
+            passes = passes.withStockBatchNorm(guard.gammas());
+            log.accept("in-place BN off for " + guard.gammas().size() + " layer(s): " + guard.getMessage());
+            close();
+            build();
+            return runMicro(images, labels, lr);
+        }
+    }
+
+    private float runMicro(Tensor images, Tensor labels, float lr) {
+        Map<Value, Tensor> feeds = new HashMap<>();
+        feeds.put(graph.image(), images);
+        feeds.put(graph.label(), labels);
+        if (optimizer == null) {
+            feeds.put(graph.lr(), Tensor.of(Shape.of(1), lr));
+        }
+        step.run(feeds);
+        return step.read(graph.loss()).data()[0];
+    }
+
+    /** With accumulation: applies and zeroes the accumulated gradients. */
+    void update(float lr) {
+        if (optimizer != null) {
+            optimizer.run(Map.of(graph.lr(), Tensor.of(Shape.of(1), lr)));
+        }
+    }
+
+    @Override
+    public void close() {
+        step.close();
+        if (optimizer != null) {
+            optimizer.close();
+        }
+    }
+}
