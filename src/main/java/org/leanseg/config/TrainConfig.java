@@ -29,10 +29,24 @@ import java.util.Locale;
  * @param keepLast periodic checkpoints kept on disk (older ones are deleted)
  * @param backboneLrMult learning-rate multiplier of backbone parameters
  * @param threads CPU threads of the reference backend (0: all available cores)
+ * @param optimizer {@code sgd} (momentum, nesterov) or {@code adamw} (decoupled weight decay)
+ * @param beta1 AdamW's first-moment decay
+ * @param beta2 AdamW's second-moment decay
  */
 public record TrainConfig(BatchSize batch, int iters, double lr, double momentum, double weightDecay, boolean nesterov,
         Schedule schedule, double power, int warmupIters, double warmupRatio, int accumulate, long seed,
-        int logInterval, int evalInterval, int checkpointInterval, int keepLast, double backboneLrMult, int threads) {
+        int logInterval, int evalInterval, int checkpointInterval, int keepLast, double backboneLrMult, int threads,
+        Optimizer optimizer, double beta1, double beta2) {
+
+    /** Optimizers, spelled in YAML as their lower-case names. */
+    public enum Optimizer {
+        SGD, ADAMW;
+
+        @JsonValue
+        public String yamlName() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
 
     /** Learning-rate decay schedules, spelled in YAML as their lower-case names. */
     public enum Schedule {
@@ -47,7 +61,7 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
     /** Sized for a ~8-minute run of the default model on the synthetic set on a 2-core CPU. */
     static TrainConfig defaults() {
         return new TrainConfig(BatchSize.fixed(8), 800, 0.02, 0.9, 1e-4, false, Schedule.POLY, 0.9, 50, 0.1, 1, 0,
-                10, 200, 200, 2, 1.0, 0);
+                10, 200, 200, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999);
     }
 
     static TrainConfig read(ConfigTree t) {
@@ -75,6 +89,9 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
                 t.integer("train.checkpoint_interval", 0, Integer.MAX_VALUE),
                 t.integer("train.keep_last", 1, Integer.MAX_VALUE),
                 t.real("train.backbone_lr_mult", 0, false, Double.POSITIVE_INFINITY),
-                t.integer("train.threads", 0, 1 << 12));
+                t.integer("train.threads", 0, 1 << 12),
+                t.choice("train.optimizer", Optimizer.class),
+                t.real("train.beta1", 0, false, 0.999999),
+                t.real("train.beta2", 0, false, 0.999999));
     }
 }

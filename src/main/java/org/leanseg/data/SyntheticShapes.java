@@ -43,7 +43,7 @@ public final class SyntheticShapes {
     static final float PIXEL_MEAN = 0.41f;
     static final float PIXEL_STD = 0.25f;
     private static final float NOISE_AMPLITUDE = 0.04f;
-    private static final int MAX_SHAPES = 4;
+    private static final int MAX_SHAPES = 5;
 
     /** Dataset splits; each is an independent infinite stream of samples. */
     public enum Split {
@@ -116,11 +116,11 @@ public final class SyntheticShapes {
             (background.rgb()[0] + background.rgb2()[0]) / 2,
             (background.rgb()[1] + background.rgb2()[1]) / 2,
             (background.rgb()[2] + background.rgb2()[2]) / 2};
-        SceneShape[] shapes = new SceneShape[1 + rnd.nextInt(MAX_SHAPES)];
+        SceneShape[] shapes = new SceneShape[2 + rnd.nextInt(MAX_SHAPES - 1)];
         double minSide = Math.min(height, width);
         for (int k = 0; k < shapes.length; k++) {
             int classId = 1 + rnd.nextInt(NUM_CLASSES - 1);
-            double radius = minSide * rnd.nextDouble(0.12, 0.32);
+            double radius = minSide * rnd.nextDouble(0.16, 0.36);
             double cx = width * rnd.nextDouble(0.1, 0.9);
             double cy = height * rnd.nextDouble(0.1, 0.9);
             shapes[k] = new SceneShape(classId, cx, cy, radius, rnd, shapeTexture(rnd, bgMean), height, width);
@@ -178,7 +178,7 @@ public final class SyntheticShapes {
             case 0 -> { // a gradient across the image: from about c1 on one side to about c2 on the other
                 double period = Math.max(height, width) * rnd.nextDouble(0.8, 1.6);
                 double centre = (width * dirX + height * dirY) / 2;
-                yield new SceneShape.Texture(c1, randomColour(rnd), SceneShape.Texture.GRADIENT, dirX, dirY, period,
+                yield new SceneShape.Texture(c1, shifted(c1, 0.3f, rnd), SceneShape.Texture.GRADIENT, dirX, dirY, period,
                         0.5 - centre / period, 0);
             }
             case 1 -> new SceneShape.Texture(c1, shifted(c1, 0.15f, rnd), SceneShape.Texture.STRIPES, dirX, dirY,
@@ -199,7 +199,7 @@ public final class SyntheticShapes {
             case 0, 1 -> new SceneShape.Texture(c1, c1, SceneShape.Texture.FLAT, 0, 0, 1, 0, 0);
             case 2, 3 -> new SceneShape.Texture(c1, shifted(c1, 0.3f, rnd), SceneShape.Texture.STRIPES,
                     Math.cos(angle), Math.sin(angle), rnd.nextDouble(3, 10), rnd.nextDouble(), 0);
-            default -> new SceneShape.Texture(c1, shifted(c1, 0.3f, rnd), SceneShape.Texture.NOISE, 0, 0, 1, 0,
+            default -> new SceneShape.Texture(c1, shifted(c1, 0.2f, rnd), SceneShape.Texture.NOISE, 0, 0, 1, 0,
                     rnd.nextInt());
         };
     }

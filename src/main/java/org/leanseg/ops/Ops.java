@@ -26,6 +26,7 @@ import org.leanseg.ops.norm.BatchNormInPlace;
 import org.leanseg.ops.norm.BatchNormEvalBackward;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
+import org.leanseg.ops.optim.AdamW;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.ops.shape.ChannelSlice;
 import org.leanseg.ops.shape.Concat;
@@ -90,7 +91,8 @@ public final class Ops {
             op("softmax_cross_entropy_backward", "loss", SoftmaxCrossEntropyBackward.class, SoftmaxCrossEntropyBackward::reference),
             op("argmax", "loss", Argmax.class, Argmax::reference),
             // optimizer: OPS-OPTIM
-            op("sgd", "optimizer", Sgd.class, Sgd::reference)
+            op("sgd", "optimizer", Sgd.class, Sgd::reference),
+            op("adamw", "optimizer", AdamW.class, AdamW::reference)
     );
 
     private static final Map<Class<?>, Entry<?>> BY_TYPE = new IdentityHashMap<>();

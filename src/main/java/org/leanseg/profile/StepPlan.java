@@ -9,7 +9,7 @@ import org.leanseg.memory.MemoryReport;
 import org.leanseg.memory.Planner;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
-import org.leanseg.train.SgdSettings;
+import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.TrainGraph;
 
 /**
@@ -33,7 +33,7 @@ public record StepPlan(ModelConfig model, int batch, int height, int width, Step
     /** As {@link #of(ModelConfig, int, int, int)} with the given rewrites. */
     public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes) {
         long t0 = System.nanoTime();
-        TrainGraph tg = new TrainGraph(new DeepLabV3Plus(model), batch, height, width, SgdSettings.pytorchDefault(), 1, passes);
+        TrainGraph tg = new TrainGraph(new DeepLabV3Plus(model), batch, height, width, OptimizerSettings.pytorchDefault(), 1, passes);
         List<Node> schedule = DeadCode.schedule(tg.stepGraph());
         MemoryPlan plan = Planner.plan(tg.stepGraph(), schedule, passes.fuse());
         MemoryReport report = MemoryReport.of(tg.stepGraph(), schedule, plan);

@@ -43,7 +43,7 @@ public final class Checkpoints {
     public record State(int iter, int epoch, int position, long seed, double bestMIoU, int bestIter) {
     }
 
-    public static Path save(Path dir, String name, ParamSet ps, Map<Variable, Variable> momenta, VariableStore store,
+    public static Path save(Path dir, String name, ParamSet ps, Map<String, Variable> optimizerState, VariableStore store,
                             ModelConfig cfg, State state, Map<String, Object> extra) throws IOException {
         Files.createDirectories(dir);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
@@ -55,7 +55,7 @@ public final class Checkpoints {
                 stored.put(key, DType.I64);
             }
         }
-        momenta.forEach((p, m) -> tensors.put("optimizer/momentum/" + p.name(), store.get(m)));
+        optimizerState.forEach((key, v) -> tensors.put(key, store.get(v)));
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
         meta.put("model_config", ModelConfigJson.model(cfg));
@@ -96,7 +96,7 @@ public final class Checkpoints {
      * Restores weights, buffers and momenta into {@code store}; returns the state. The file's
      * model configuration must equal {@code cfg}.
      */
-    public static State restore(Path file, ParamSet ps, Map<Variable, Variable> momenta, VariableStore store,
+    public static State restore(Path file, ParamSet ps, Map<String, Variable> optimizerState, VariableStore store,
                                 ModelConfig cfg) throws IOException {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
@@ -114,7 +114,7 @@ public final class Checkpoints {
             for (ParamSet.Entry e : ps.entries()) {
                 read(f, e.variable().name(), e.variable(), values, missing);
             }
-            momenta.forEach((p, m) -> read(f, "optimizer/momentum/" + p.name(), m, values, missing));
+            optimizerState.forEach((key, v) -> read(f, key, v, values, missing));
             if (!missing.isEmpty()) {
                 throw new IOException(file + ": checkpoint lacks " + missing.size() + " tensors, e.g. " + missing.get(0)
                         + "; it is incomplete or from another model");

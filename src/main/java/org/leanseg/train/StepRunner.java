@@ -25,7 +25,7 @@ final class StepRunner implements AutoCloseable {
     private final int batch;
     private final int height;
     private final int width;
-    private final SgdSettings sgd;
+    private final OptimizerSettings sgd;
     private final int accumulate;
     private final Backend backend;
     private final VariableStore store;
@@ -35,7 +35,7 @@ final class StepRunner implements AutoCloseable {
     private Executor step;
     private Executor optimizer;
 
-    StepRunner(DeepLabV3Plus model, int batch, int height, int width, SgdSettings sgd, int accumulate, Backend backend,
+    StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
                VariableStore store, Consumer<String> log) {
         this.model = model;
         this.batch = batch;
@@ -60,34 +60,39 @@ final class StepRunner implements AutoCloseable {
     }
 
     /** One forward+backward (and, without accumulation, the update); returns the loss. */
-    float micro(Tensor images, Tensor labels, float lr) {
+    float micro(Tensor images, Tensor labels, float lr, long step) {
         try {
-            return runMicro(images, labels, lr);
+            return runMicro(images, labels, lr, step);
         } catch (InPlaceGuardException guard) {
             passes = passes.withStockBatchNorm(guard.gammas());
             log.accept("in-place BN off for " + guard.gammas().size() + " layer(s): " + guard.getMessage());
             close();
             build();
-            return runMicro(images, labels, lr);
+            return runMicro(images, labels, lr, step);
         }
     }
 
-    private float runMicro(Tensor images, Tensor labels, float lr) {
+    private float runMicro(Tensor images, Tensor labels, float lr, long stepNumber) {
         Map<Value, Tensor> feeds = new HashMap<>();
         feeds.put(graph.image(), images);
         feeds.put(graph.label(), labels);
         if (optimizer == null) {
-            feeds.put(graph.lr(), Tensor.of(Shape.of(1), lr));
+            feeds.put(graph.lr(), hyper(lr, stepNumber));
         }
         step.run(feeds);
         return step.read(graph.loss()).data()[0];
     }
 
     /** With accumulation: applies and zeroes the accumulated gradients. */
-    void update(float lr) {
+    void update(float lr, long stepNumber) {
         if (optimizer != null) {
-            optimizer.run(Map.of(graph.lr(), Tensor.of(Shape.of(1), lr)));
+            optimizer.run(Map.of(graph.lr(), hyper(lr, stepNumber)));
         }
+    }
+
+    private Tensor hyper(float lr, long stepNumber) {
+        float[] h = sgd.hyper(lr, stepNumber);
+        return Tensor.of(Shape.of(h.length), h);
     }
 
     @Override

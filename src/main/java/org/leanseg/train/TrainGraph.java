@@ -19,6 +19,7 @@ import org.leanseg.nn.Trace;
 import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
+import org.leanseg.ops.optim.AdamW;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.tensor.TensorSpec;
 
@@ -45,12 +46,12 @@ public final class TrainGraph {
     private final Map<Variable, Variable> momenta = new LinkedHashMap<>();
 
     /** The step with the default rewrites ({@link StepPasses#FUSED}: in-place BN, fused ReLU·dwconv, cheap-op recompute). */
-    public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, SgdSettings sgd, int accumulate) {
+    public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate) {
         this(model, batch, height, width, sgd, accumulate, StepPasses.FUSED);
     }
 
     /** The step with the given rewrites ({@link StepPasses#NONE} for the plain traced graph). */
-    public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, SgdSettings sgd, int accumulate,
+    public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
                       StepPasses passes) {
         Graph step = new Graph();
         Value image = step.input("image", TensorSpec.f32(batch, 3, height, width));
@@ -96,10 +97,10 @@ public final class TrainGraph {
             Autograd.accumulate(step, grads, gradients);
             lr = null;
             optimizer = new Graph();
-            optimizerLr = optimizer.input("lr", TensorSpec.f32(1));
+            optimizerLr = optimizer.input("lr", TensorSpec.f32(sgd.hyperSize()));
             appendSgd(optimizer, ps, sgd, optimizerLr, p -> optimizer.variable(gradients.get(p)), true);
         } else {
-            lr = step.input("lr", TensorSpec.f32(1));
+            lr = step.input("lr", TensorSpec.f32(sgd.hyperSize()));
             optimizer = null;
             optimizerLr = null;
             Map<Variable, Value> byVar = new IdentityHashMap<>();
@@ -123,6 +124,23 @@ public final class TrainGraph {
         this.lr = lr;
     }
 
+    /**
+     * The optimizer's persistent state by checkpoint key: {@code optimizer/momentum/<param>} (SGD
+     * momentum, AdamW's first moment) and, for AdamW, {@code optimizer/adam_v/<param>}.
+     */
+    public static Map<String, Variable> optimizerState(ParamSet ps, OptimizerSettings settings) {
+        Map<String, Variable> m = new LinkedHashMap<>();
+        for (Variable p : ps.parameters()) {
+            m.put("optimizer/momentum/" + p.name(), ps.slot("momentum", p, Role.OPTIMIZER_STATE));
+        }
+        if (settings.isAdamW()) {
+            for (Variable p : ps.parameters()) {
+                m.put("optimizer/adam_v/" + p.name(), ps.slot("adam_v", p, Role.OPTIMIZER_STATE));
+            }
+        }
+        return m;
+    }
+
     /** Each parameter's SGD momentum variable (shared by every graph of the model). */
     public static Map<Variable, Variable> momentumSlots(ParamSet ps) {
         Map<Variable, Variable> m = new LinkedHashMap<>();
@@ -136,7 +154,7 @@ public final class TrainGraph {
         Value grad(Variable p);
     }
 
-    private void appendSgd(Graph g, ParamSet ps, SgdSettings sgd, Value lrValue, GradSource grads, boolean zeroGrad) {
+    private void appendSgd(Graph g, ParamSet ps, OptimizerSettings sgd, Value lrValue, GradSource grads, boolean zeroGrad) {
         try (var ph = g.phase(Phase.OPTIMIZER)) {
             for (ParamSet.Entry e : ps.entries()) {
                 Variable p = e.variable();
@@ -149,9 +167,16 @@ public final class TrainGraph {
                 }
                 boolean decay = e.decay() || sgd.decayNormAndBias();
                 float lrScale = (float) (p.name().startsWith("backbone.") ? sgd.backboneLrMult() : 1.0);
-                Sgd op = new Sgd((float) sgd.momentum(), sgd.nesterov(), decay ? (float) sgd.weightDecay() : 0f, lrScale, zeroGrad);
+                float wd = decay ? (float) sgd.weightDecay() : 0f;
                 try (var st = g.stage(gr.stage())) {
-                    g.apply(op, g.variable(p), gr, g.variable(momenta.get(p)), lrValue);
+                    if (sgd.isAdamW()) {
+                        OptimizerSettings.Adam a = sgd.adam();
+                        g.apply(new AdamW((float) a.beta1(), (float) a.beta2(), (float) a.eps(), wd, lrScale, zeroGrad),
+                                g.variable(p), gr, g.variable(momenta.get(p)), g.variable(ps.slot("adam_v", p, Role.OPTIMIZER_STATE)), lrValue);
+                    } else {
+                        g.apply(new Sgd((float) sgd.momentum(), sgd.nesterov(), wd, lrScale, zeroGrad),
+                                g.variable(p), gr, g.variable(momenta.get(p)), lrValue);
+                    }
                 }
             }
         }

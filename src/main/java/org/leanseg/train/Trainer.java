@@ -65,8 +65,8 @@ public final class Trainer {
         DeepLabV3Plus model = new DeepLabV3Plus(mc);
         int h = train.get(0, null).image().shape().dim(1);
         int w = train.get(0, null).image().shape().dim(2);
-        SgdSettings sgd = new SgdSettings(tc.momentum(), tc.nesterov(), tc.weightDecay(), false, tc.backboneLrMult());
-        Map<Variable, Variable> momenta = TrainGraph.momentumSlots(model.params());
+        OptimizerSettings sgd = optimizer(tc);
+        Map<String, Variable> momenta = TrainGraph.optimizerState(model.params(), sgd);
         VariableStore store = new VariableStore();
         model.params().initialize(store, tc.seed());
         Checkpoints.State state = new Checkpoints.State(0, 0, 0, tc.seed(), Double.NaN, -1);
@@ -89,7 +89,7 @@ public final class Trainer {
         }
     }
 
-    private Result loop(DeepLabV3Plus model, Map<Variable, Variable> momenta, SgdSettings sgd, int h, int w, VariableStore store,
+    private Result loop(DeepLabV3Plus model, Map<String, Variable> momenta, OptimizerSettings sgd, int h, int w, VariableStore store,
                         Dataset train, Dataset val, TrainLog log, Checkpoints.State state, int batch) throws IOException {
         TrainConfig tc = cfg.train();
         Path dir = cfg.runDir();
@@ -115,10 +115,10 @@ public final class Trainer {
                 for (int micro = 0; micro < tc.accumulate(); micro++) {
                     Loader.Batch b = data.next();
                     cursor = b.next();
-                    lossSum += runner.micro(b.images(), b.labels(), lr);
+                    lossSum += runner.micro(b.images(), b.labels(), lr, iter + 1);
                     counters.forEach(c -> store.get(c).data()[0] += 1);
                 }
-                runner.update(lr);
+                runner.update(lr, iter + 1);
                 float loss = (float) (lossSum / tc.accumulate());
                 if (!Float.isFinite(loss)) {
                     throw new IllegalStateException("loss became " + loss + " at iteration " + (iter + 1)
@@ -166,7 +166,14 @@ public final class Trainer {
         return new Result(tc.iters(), losses, lastMIoU, best, dir);
     }
 
-    private Path save(Path dir, String name, DeepLabV3Plus model, Map<Variable, Variable> momenta, VariableStore store, int done, Loader.Cursor cursor,
+    /** SGD, or AdamW when train.optimizer is adamw. */
+    static OptimizerSettings optimizer(TrainConfig tc) {
+        OptimizerSettings.Adam adam = tc.optimizer() == TrainConfig.Optimizer.ADAMW
+                ? new OptimizerSettings.Adam(tc.beta1(), tc.beta2(), 1e-8) : null;
+        return new OptimizerSettings(tc.momentum(), tc.nesterov(), tc.weightDecay(), false, tc.backboneLrMult(), adam);
+    }
+
+    private Path save(Path dir, String name, DeepLabV3Plus model, Map<String, Variable> momenta, VariableStore store, int done, Loader.Cursor cursor,
                       double best, int bestIter, Map<String, Object> extra) throws IOException {
         Checkpoints.State s = new Checkpoints.State(done, cursor.epoch(), cursor.position(), cfg.train().seed(), best, bestIter);
         return Checkpoints.save(dir, name, model.params(), momenta, store, model.config(), s, extra);

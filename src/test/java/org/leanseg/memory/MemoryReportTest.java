@@ -21,7 +21,7 @@ import org.leanseg.ops.elementwise.ActivationBackward;
 import org.leanseg.ops.elementwise.Fill;
 import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.tensor.TensorSpec;
-import org.leanseg.train.SgdSettings;
+import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.TrainGraph;
 
 /** The memory report as data: hand-made graphs with known answers, and a tiny training step. */
@@ -73,7 +73,7 @@ class MemoryReportTest {
     void tinyTrainingStepAddsUp() {
         ModelConfig cfg = ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.25).withClasses(3);
         DeepLabV3Plus model = new DeepLabV3Plus(cfg);
-        TrainGraph tg = new TrainGraph(model, 1, 64, 64, SgdSettings.pytorchDefault(), 1);
+        TrainGraph tg = new TrainGraph(model, 1, 64, 64, OptimizerSettings.pytorchDefault(), 1);
         Graph g = tg.stepGraph();
         List<Node> schedule = DeadCode.schedule(g);
         MemoryPlan plan = Planner.plan(g, schedule);

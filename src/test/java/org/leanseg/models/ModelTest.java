@@ -24,7 +24,7 @@ import org.leanseg.nn.Trace;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
-import org.leanseg.train.SgdSettings;
+import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.TrainGraph;
 import org.leanseg.train.WeightLoader;
 
@@ -45,7 +45,7 @@ public class ModelTest {
     @Test
     void trainsAtBatchOne() {
         DeepLabV3Plus m = new DeepLabV3Plus(tiny());
-        TrainGraph tg = new TrainGraph(m, 1, 32, 32, SgdSettings.pytorchDefault(), 1);
+        TrainGraph tg = new TrainGraph(m, 1, 32, 32, OptimizerSettings.pytorchDefault(), 1);
         VariableStore store = new VariableStore();
         m.params().initialize(store, 1);
         Tensor before = store.get(m.params().get("aspp.convs.4.1.weight")).copy();

@@ -34,7 +34,7 @@ import org.leanseg.ops.optim.Sgd;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
 import org.leanseg.testing.OracleFiles;
-import org.leanseg.train.SgdSettings;
+import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.TrainGraph;
 
 /**
@@ -127,7 +127,7 @@ class OracleTest {
 
         // train forward + backward (learning rate 0: parameters stay; momenta are scratch)
         store = copy(ps, init);
-        TrainGraph tg = new TrainGraph(model, n, h, w, SgdSettings.pytorchDefault(), 1);
+        TrainGraph tg = new TrainGraph(model, n, h, w, OptimizerSettings.pytorchDefault(), 1);
         Graph g = tg.stepGraph();
         g.markOutput(tg.logits());
         Map<Variable, Value> grads = gradientValues(g, ps);
@@ -253,7 +253,7 @@ class OracleTest {
     private static void checkFreeSteps(List<String> report, SafetensorsFile st, DeepLabV3Plus model, VariableStore init,
                                        Tensor x, Tensor label, int n, int h, int w, Map<String, Double> tol) throws IOException {
         JsonNode opt = JSON.readTree(st.metadata().getOrDefault("optimizer", "{}"));
-        SgdSettings sgd = new SgdSettings(opt.path("momentum").asDouble(0.9), opt.path("nesterov").asBoolean(false),
+        OptimizerSettings sgd = new OptimizerSettings(opt.path("momentum").asDouble(0.9), opt.path("nesterov").asBoolean(false),
                 opt.path("weight_decay").asDouble(1e-4), true, 1.0);
         float lr = (float) opt.path("lr").asDouble(0.01);
         ParamSet ps = model.params();

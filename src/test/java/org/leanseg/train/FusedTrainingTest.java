@@ -48,7 +48,7 @@ class FusedTrainingTest {
     }
 
     private static Run train(DeepLabV3Plus model, StepPasses passes, int steps, VariableStore store) {
-        TrainGraph tg = new TrainGraph(model, N, H, W, SgdSettings.pytorchDefault(), 1, passes);
+        TrainGraph tg = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, passes);
         Graph g = tg.stepGraph();
         Map<String, Value> grads = new LinkedHashMap<>();
         for (Node n : g.nodes()) {
@@ -116,11 +116,11 @@ class FusedTrainingTest {
     @Test
     void fusedAndPlainTrainingAgree() {
         DeepLabV3Plus model = new DeepLabV3Plus(TINY);
-        Graph fusedGraph = new TrainGraph(model, N, H, W, SgdSettings.pytorchDefault(), 1, StepPasses.FUSED).stepGraph();
+        Graph fusedGraph = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, StepPasses.FUSED).stepGraph();
         assertTrue(fusedGraph.nodes().stream().anyMatch(n -> n.op() instanceof BatchNormInPlace));
         assertTrue(fusedGraph.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d));
         assertTrue(fusedGraph.nodes().stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE));
-        Graph plainGraph = new TrainGraph(model, N, H, W, SgdSettings.pytorchDefault(), 1, StepPasses.NONE).stepGraph();
+        Graph plainGraph = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, StepPasses.NONE).stepGraph();
         assertFalse(plainGraph.nodes().stream().anyMatch(n -> n.op() instanceof BatchNormInPlace || n.phase() == Phase.RECOMPUTE));
 
         Run plain = train(model, StepPasses.NONE, 3, init(model));

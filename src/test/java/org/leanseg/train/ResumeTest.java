@@ -49,6 +49,16 @@ class ResumeTest {
     }
 
     @Test
+    void adamWResumesExactly(@TempDir Path dir) throws IOException {
+        Trainer.Result full = new Trainer(small(dir, "a", "train.optimizer=adamw", "train.lr=0.001"), quiet(), false).run(null, null, false);
+        Path mid = dir.resolve("a").resolve("iter_000003.safetensors");
+        Trainer.Result resumed = new Trainer(small(dir, "b", "train.optimizer=adamw", "train.lr=0.001"), quiet(), false).run(mid, null, false);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(Float.floatToIntBits(full.losses().get(3 + i)), Float.floatToIntBits(resumed.losses().get(i)));
+        }
+    }
+
+    @Test
     void gradientAccumulationRunsAndIsDeterministic(@TempDir Path dir) throws IOException {
         Trainer.Result a = new Trainer(small(dir, "acc1", "train.accumulate=2", "train.iters=2"), quiet(), false).run(null, null, false);
         Trainer.Result b = new Trainer(small(dir, "acc2", "train.accumulate=2", "train.iters=2"), quiet(), false).run(null, null, false);

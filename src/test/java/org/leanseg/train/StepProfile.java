@@ -17,7 +17,7 @@ public final class StepProfile {
         DeepLabV3Plus m = new DeepLabV3Plus(mc);
         int b = Integer.parseInt(args.length > 0 ? args[0] : "8");
         int s = Integer.parseInt(args.length > 1 ? args[1] : "128");
-        TrainGraph tg = new TrainGraph(m, b, s, s, SgdSettings.pytorchDefault(), 1);
+        TrainGraph tg = new TrainGraph(m, b, s, s, OptimizerSettings.pytorchDefault(), 1);
         VariableStore store = new VariableStore();
         m.params().initialize(store, 1);
         Random rnd = new Random(1);

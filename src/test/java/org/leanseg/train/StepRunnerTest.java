@@ -31,9 +31,9 @@ class StepRunnerTest {
             labels[i] = rnd.nextInt(5);
         }
         List<String> log = new ArrayList<>();
-        try (StepRunner r = new StepRunner(m, 2, 32, 32, SgdSettings.pytorchDefault(), 1, new ReferenceBackend(), store, log::add)) {
-            float l1 = r.micro(x, Tensor.labels(Shape.of(2, 32, 32), labels), 0.01f);
-            float l2 = r.micro(x, Tensor.labels(Shape.of(2, 32, 32), labels), 0.01f);
+        try (StepRunner r = new StepRunner(m, 2, 32, 32, OptimizerSettings.pytorchDefault(), 1, new ReferenceBackend(), store, log::add)) {
+            float l1 = r.micro(x, Tensor.labels(Shape.of(2, 32, 32), labels), 0.01f, 1);
+            float l2 = r.micro(x, Tensor.labels(Shape.of(2, 32, 32), labels), 0.01f, 1);
             assertTrue(Float.isFinite(l1) && Float.isFinite(l2));
         }
         assertEquals(1, log.size(), log.toString());

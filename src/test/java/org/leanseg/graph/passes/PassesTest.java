@@ -20,7 +20,7 @@ import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormInPlace;
 import org.leanseg.tensor.TensorSpec;
-import org.leanseg.train.SgdSettings;
+import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.TrainGraph;
 
 /** The rewrite passes as data: what they replace, what they keep, where recomputation lands. */
@@ -78,7 +78,7 @@ class PassesTest {
 
     @Test
     void recomputedValuesAreMadeRightBeforeBackwardReadsThem() {
-        Graph plain = new TrainGraph(new DeepLabV3Plus(TINY), 2, 64, 64, SgdSettings.pytorchDefault(), 1,
+        Graph plain = new TrainGraph(new DeepLabV3Plus(TINY), 2, 64, 64, OptimizerSettings.pytorchDefault(), 1,
                 StepPasses.FUSED).stepGraph();
         List<Node> recompute = plain.nodes().stream().filter(n -> n.phase() == Phase.RECOMPUTE).toList();
         assertFalse(recompute.isEmpty());
