@@ -23,7 +23,8 @@ import org.leanseg.train.TrainGraph;
 /**
  * Full training steps of a tiny DeepLabV3+ MobileNetV2 (width 0.25, 5 classes, 2x3x64x64, BN in
  * training mode, CE with ignored pixels, SGD with momentum) on the GPU against the reference backend:
- * the loss and logits of step 1 and every variable (weights, BN statistics, momenta) after two steps,
+ * the losses, the logits of step 1, every variable (weights, BN statistics, momenta) after step 1
+ * (gradient-level check) and after step 2 (median, and a loose max as the oracle's step3 checks),
  * and bitwise repeatability of the GPU run. Float32 convolutions (no TF32).
  * Run: {@code mvn -B test -Dgroups=gpu -Dtest=CudaTrainStepTest}.
  */
@@ -33,7 +34,7 @@ class CudaTrainStepTest {
     private static final int H = 64;
     private static final int W = 64;
 
-    record Run(float[] losses, Tensor logits, Map<String, Tensor> variables) {
+    record Run(float[] losses, Tensor logits, List<Map<String, Tensor>> variables) {
     }
 
     static Run train(Backend backend, int steps) {
@@ -53,6 +54,7 @@ class CudaTrainStepTest {
         Tensor label = Tensor.labels(Shape.of(N, H, W), labels);
         float[] losses = new float[steps];
         Tensor logits = null;
+        List<Map<String, Tensor>> vars = new ArrayList<>();
         try (Executor e = new Executor(tg.stepGraph(), backend, store)) {
             for (int s = 0; s < steps; s++) {
                 e.run(Map.of(tg.image(), image, tg.label(), label, tg.lr(), Tensor.of(Shape.of(1), 0.05f)));
@@ -60,11 +62,12 @@ class CudaTrainStepTest {
                 if (s == 0) {
                     logits = e.read(tg.logits());
                 }
+                e.syncVariables();
+                Map<String, Tensor> after = new java.util.TreeMap<>();
+                store.byName().forEach((k, v) -> after.put(k, v.copy()));
+                vars.add(after);
             }
-            e.syncVariables();
         }
-        Map<String, Tensor> vars = new java.util.TreeMap<>();
-        store.byName().forEach((k, v) -> vars.put(k, v.copy()));
         return new Run(losses, logits, vars);
     }
 
@@ -85,20 +88,32 @@ class CudaTrainStepTest {
             ok &= check(report, "loss step " + (s + 1) + " (" + got.losses()[s] + " vs " + ref.losses()[s] + ")", rel, 1e-4);
         }
         ok &= check(report, "logits step 1", GpuTests.relativeError(got.logits(), ref.logits(), 1), 1e-3);
-        double worst = 0;
-        String worstName = "";
-        for (Map.Entry<String, Tensor> e : ref.variables().entrySet()) {
-            double d = GpuTests.relativeError(got.variables().get(e.getKey()), e.getValue(), 1e-2);
-            if (d >= worst) {
-                worst = d;
-                worstName = e.getKey();
+        // step 1 moves each variable by lr * its gradient (momenta = gradients): the oracle's gradient tolerance.
+        // After step 2 small differences have been amplified by training (as in the oracle's step3 checks):
+        // the median must stay within 1e-2 and the worst within the oracle's step3_max of 0.5.
+        for (int s = 0; s < 2; s++) {
+            List<Double> diffs = new ArrayList<>();
+            double worst = 0;
+            String worstName = "";
+            for (Map.Entry<String, Tensor> e : ref.variables().get(s).entrySet()) {
+                double d = GpuTests.relativeError(got.variables().get(s).get(e.getKey()), e.getValue(), 1e-2);
+                diffs.add(d);
+                if (d >= worst) {
+                    worst = d;
+                    worstName = e.getKey();
+                }
             }
+            diffs.sort(Double::compare);
+            String what = "variables after step " + (s + 1) + " (" + diffs.size() + ")";
+            ok &= check(report, what + " median", diffs.get(diffs.size() / 2), 1e-2);
+            ok &= check(report, what + " max (worst " + worstName + ")", worst, s == 0 ? 1e-2 : 0.5);
         }
-        ok &= check(report, "variables after 2 steps (" + ref.variables().size() + ", worst " + worstName + ")", worst, 1e-2);
         boolean same = java.util.Arrays.equals(got.losses(), again.losses())
                 && java.util.Arrays.equals(got.logits().data(), again.logits().data());
-        for (String k : got.variables().keySet()) {
-            same &= java.util.Arrays.equals(got.variables().get(k).data(), again.variables().get(k).data());
+        for (int s = 0; s < 2; s++) {
+            for (String k : got.variables().get(s).keySet()) {
+                same &= java.util.Arrays.equals(got.variables().get(s).get(k).data(), again.variables().get(s).get(k).data());
+            }
         }
         report.add((same ? "ok   " : "FAIL ") + "GPU run bitwise repeatable");
         ok &= same;
