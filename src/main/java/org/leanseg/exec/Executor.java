@@ -101,8 +101,8 @@ public final class Executor implements AutoCloseable {
         List<String> bad = new ArrayList<>();
         Set<Variable> gammas = new HashSet<>();
         for (Node n : schedule) {
-            if (n.op() instanceof BatchNormInPlace) {
-                String why = BatchNormInPlace.guardViolation((RefView) view(n.input(1)), (RefView) view(n.input(2)));
+            if (n.op() instanceof BatchNormInPlace && view(n.input(1)) instanceof RefView gammaView) {
+                String why = BatchNormInPlace.guardViolation(gammaView, (RefView) view(n.input(2)));
                 if (why != null) {
                     Variable gamma = n.input(1).variable();
                     bad.add((gamma != null ? gamma.name() : n.input(1).toString()) + ": " + why);
@@ -119,17 +119,17 @@ public final class Executor implements AutoCloseable {
     }
 
     private void runNode(Node n) {
-        RefView[] in = new RefView[n.inputs().size()];
+        View[] in = new View[n.inputs().size()];
         for (int i = 0; i < in.length; i++) {
-            in[i] = (RefView) view(n.input(i));
+            in[i] = view(n.input(i));
         }
-        RefView[] out = new RefView[n.outputs().size()];
+        View[] out = new View[n.outputs().size()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = (RefView) view(n.output(i));
+            out[i] = view(n.output(i));
         }
         long t0 = System.nanoTime();
         try {
-            Ops.runReference(n.op(), in, out);
+            Ops.run(backend, n.op(), in, out);   // the backend's kernel (reference or cuda)
             long[] acc = opNanos.computeIfAbsent(n.op().name(), k -> new long[2]);
             acc[0] += System.nanoTime() - t0;
             acc[1]++;
@@ -149,6 +149,20 @@ public final class Executor implements AutoCloseable {
             throw new IllegalStateException("value " + v + " has no storage (pruned producer?)");
         }
         return view;
+    }
+
+    /**
+     * Copies every variable this executor touched back into the {@link VariableStore} (a device
+     * backend updates its own copies; on the reference backend they are the store's arrays already).
+     */
+    public void syncVariables() {
+        backend.synchronize();
+        for (Map.Entry<Value, View> e : views.entrySet()) {
+            Value v = e.getKey();
+            if (v.variable() != null && !plan.offsets().containsKey(v)) {
+                backend.download(e.getValue(), store.get(v.variable()));
+            }
+        }
     }
 
     /** Wall time spent per op name since construction: {nanos, calls}. */

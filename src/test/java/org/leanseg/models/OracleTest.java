@@ -19,6 +19,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.TestFactory;
+import java.util.function.Supplier;
+import org.leanseg.backend.Backend;
 import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.exec.Executor;
 import org.leanseg.exec.VariableStore;
@@ -52,7 +54,7 @@ class OracleTest {
     Stream<DynamicTest> oracles() throws IOException {
         List<Path> files = OracleFiles.all();
         Assumptions.assumeFalse(files.isEmpty(), "no oracle files found (set LEANSEG_ORACLE or keep ../shared/oracle beside the repo)");
-        return files.stream().map(f -> DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(f)));
+        return files.stream().map(f -> DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(f, ReferenceBackend::new)));
     }
 
     /** Tolerances of MODEL_SPEC's table, keyed as in verify_tol. */
@@ -79,13 +81,14 @@ class OracleTest {
         return m / Math.max(ref.maxAbs(), floor);
     }
 
-    private void check(Path file) throws IOException {
+    /** Checks one oracle file with executors on {@code backends.get()} (CudaOracleTest passes the GPU). */
+    static void check(Path file, Supplier<Backend> backends) throws IOException {
         try (SafetensorsFile st = SafetensorsFile.open(file)) {
-            check(file, st);
+            check(file, st, backends);
         }
     }
 
-    private void check(Path file, SafetensorsFile st) throws IOException {
+    private static void check(Path file, SafetensorsFile st, Supplier<Backend> backends) throws IOException {
         Map<String, String> meta = st.metadata();
         ModelConfig cfg = ModelConfigJson.parse(meta.get("model_config"), meta.get("batchnorm"));
         JsonNode input = JSON.readTree(meta.get("input"));
@@ -120,24 +123,26 @@ class OracleTest {
         Value ex = eg.input("image", TensorSpec.f32(n, 3, h, w));
         Value elog = model.forward(new Trace(eg, false), ex).logits();
         eg.markOutput(elog);
-        try (Executor e = new Executor(eg, new ReferenceBackend(), store)) {
+        try (Executor e = new Executor(eg, backends.get(), store)) {
             e.run(Map.of(ex, x));
             expect(report, "eval/logits", diff(e.read(elog), st.tensor("eval/logits"), 1), tol.get("logits"));
         }
 
         // train forward + backward (learning rate 0: parameters stay; momenta are scratch)
         store = copy(ps, init);
-        TrainGraph tg = new TrainGraph(model, n, h, w, OptimizerSettings.pytorchDefault(), 1);
+        TrainGraph tg = new TrainGraph(model, n, h, w, OptimizerSettings.pytorchDefault(), 1,
+                org.leanseg.graph.passes.StepPasses.forBackend(backends.get().name()));
         Graph g = tg.stepGraph();
         g.markOutput(tg.logits());
         Map<Variable, Value> grads = gradientValues(g, ps);
         grads.values().forEach(g::markOutput);
-        try (Executor e = new Executor(g, new ReferenceBackend(), store)) {
+        try (Executor e = new Executor(g, backends.get(), store)) {
             e.run(Map.of(tg.image(), x, tg.label(), label, tg.lr(), Tensor.of(org.leanseg.tensor.Shape.of(1), 0f)));
             expect(report, "fwd/logits", diff(e.read(tg.logits()), st.tensor("fwd/logits"), 1), tol.get("logits"));
             Tensor loss = e.read(tg.loss());
             double refLoss = st.tensor("fwd/loss").data()[0];
             expect(report, "fwd/loss", Math.abs(loss.data()[0] - refLoss) / Math.abs(refLoss), tol.get("loss"));
+            e.syncVariables();
             double worstBn = 0;
             String worstName = "";
             int buffers = 0;
@@ -155,9 +160,9 @@ class OracleTest {
             expect(report, "fwd/ BN buffers (" + buffers + ", worst " + worstName + ")", worstBn, tol.get("bn"));
             checkGradients(report, st, ps, grads, e, tol);
         }
-        checkTeacherForcedSgd(report, st, ps, init, tol);
-        checkFreeSteps(report, st, model, init, x, label, n, h, w, tol);
-        System.out.println("oracle " + file.getFileName() + " (" + cfg + "):\n  " + String.join("\n  ", report));
+        checkTeacherForcedSgd(report, st, ps, init, tol, backends);
+        checkFreeSteps(report, st, model, init, x, label, n, h, w, tol, backends);
+        System.out.println("oracle " + file.getFileName() + " on " + backends.get().name() + " (" + cfg + "):\n  " + String.join("\n  ", report));
         List<String> failed = report.stream().filter(r -> r.startsWith("FAIL")).toList();
         assertTrue(failed.isEmpty(), file.getFileName() + ": " + failed.size() + " checks failed:\n" + String.join("\n", failed));
     }
@@ -212,7 +217,7 @@ class OracleTest {
 
     /** init + grad, sgd/grad2, sgd/grad3 through our SGD op → step3 of those tensors. */
     private static void checkTeacherForcedSgd(List<String> report, SafetensorsFile st, ParamSet ps, VariableStore init,
-                                              Map<String, Double> tol) throws IOException {
+                                              Map<String, Double> tol, Supplier<Backend> backends) throws IOException {
         JsonNode opt = JSON.readTree(st.metadata().getOrDefault("optimizer", "{}"));
         double lr = opt.path("lr").asDouble(0.01);
         float momentum = (float) opt.path("momentum").asDouble(0.9);
@@ -233,7 +238,7 @@ class OracleTest {
         }
         Assumptions.assumeFalse(checked.isEmpty(), "oracle has no sgd/ tensors");
         VariableStore store = copy(ps, init);
-        try (Executor e = new Executor(g, new ReferenceBackend(), store)) {
+        try (Executor e = new Executor(g, backends.get(), store)) {
             for (String src : List.of("grad/", "sgd/grad2/", "sgd/grad3/")) {
                 Map<Value, Tensor> feeds = new HashMap<>();
                 feeds.put(lrIn, Tensor.of(org.leanseg.tensor.Shape.of(1), (float) lr));
@@ -242,6 +247,7 @@ class OracleTest {
                 }
                 e.run(feeds);
             }
+            e.syncVariables();
         }
         double worst = 0;
         for (Variable p : checked) {
@@ -251,21 +257,23 @@ class OracleTest {
     }
 
     private static void checkFreeSteps(List<String> report, SafetensorsFile st, DeepLabV3Plus model, VariableStore init,
-                                       Tensor x, Tensor label, int n, int h, int w, Map<String, Double> tol) throws IOException {
+                                       Tensor x, Tensor label, int n, int h, int w, Map<String, Double> tol,
+                                       Supplier<Backend> backends) throws IOException {
         JsonNode opt = JSON.readTree(st.metadata().getOrDefault("optimizer", "{}"));
         OptimizerSettings sgd = new OptimizerSettings(opt.path("momentum").asDouble(0.9), opt.path("nesterov").asBoolean(false),
                 opt.path("weight_decay").asDouble(1e-4), true, 1.0);
         float lr = (float) opt.path("lr").asDouble(0.01);
         ParamSet ps = model.params();
         VariableStore store = copy(ps, init);
-        TrainGraph tg = new TrainGraph(model, n, h, w, sgd, 1);
+        TrainGraph tg = new TrainGraph(model, n, h, w, sgd, 1, org.leanseg.graph.passes.StepPasses.forBackend(backends.get().name()));
         Tensor refLosses = st.tensor("step3/losses");
         float[] losses = new float[3];
-        try (Executor e = new Executor(tg.stepGraph(), new ReferenceBackend(), store)) {
+        try (Executor e = new Executor(tg.stepGraph(), backends.get(), store)) {
             for (int s = 0; s < 3; s++) {
                 e.run(Map.of(tg.image(), x, tg.label(), label, tg.lr(), Tensor.of(org.leanseg.tensor.Shape.of(1), lr)));
                 losses[s] = e.read(tg.loss()).data()[0];
             }
+            e.syncVariables();
         }
         for (int s = 0; s < 3; s++) {
             double rel = Math.abs(losses[s] - refLosses.data()[s]) / Math.abs(refLosses.data()[s]);

@@ -19,6 +19,14 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm) {
     public static final StepPasses FUSED = new StepPasses(true, Set.of());
     public static final StepPasses NONE = new StepPasses(false, Set.of());
 
+    /**
+     * The rewrites a backend has kernels for: the fused and in-place ops exist on the reference
+     * backend only so far, so other backends run the plain graph.
+     */
+    public static StepPasses forBackend(String backendName) {
+        return "reference".equals(backendName) ? FUSED : NONE;
+    }
+
     public StepPasses {
         stockBatchNorm = Set.copyOf(stockBatchNorm);
     }

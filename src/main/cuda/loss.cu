@@ -1,0 +1,66 @@
+// Softmax cross-entropy with ignore index and optional class weights (mean over the weights of valid
+// pixels), forward and backward. Reference: ops/loss/SoftmaxCrossEntropy*.java.
+// Deterministic two-stage reduction: ls_ce_partial_k (fixed grid, block tree) then ls_ce_finalize_k
+// (one block). The first invalid label's pixel index is kept with atomicMin in *badPixel (host reads it).
+#include "common.cuh"
+#include "loss.cuh"
+
+// partials[2b] = sum w*nll, partials[2b+1] = sum w over block b's pixels; 256 threads per block.
+extern "C" __global__ void ls_ce_partial_k(long long pixels, int K, long long plane, const float* z, const float* labels,
+                                           int ignoreIndex, const float* weights, int withLoss, double* partials,
+                                           unsigned long long* badPixel) {
+  __shared__ double sh[256];
+  double loss = 0, weight = 0;
+  LS_GRID_STRIDE(i, pixels) {
+    int y = ls_label_class(labels[i], K, ignoreIndex);
+    if (y == -2) { atomicMin(badPixel, (unsigned long long)i); continue; }
+    if (y < 0) continue;
+    double w = weights ? (double)weights[y] : 1.0;
+    weight += w;
+    if (withLoss) {
+      long long n = i / plane;
+      const float* p = z + n * K * plane + (i % plane);
+      loss += w * (ls_log_sum_exp(p, plane, K) - p[(long long)y * plane]);
+    }
+  }
+  loss = ls_block_sum(loss, sh);
+  weight = ls_block_sum(weight, sh);
+  if (threadIdx.x == 0) { partials[2 * blockIdx.x] = loss; partials[2 * blockIdx.x + 1] = weight; }
+}
+
+// One block of 256: result[0] = loss sum, result[1] = weight sum (double); lossOut (nullable) = mean.
+extern "C" __global__ void ls_ce_finalize_k(int blocks, const double* partials, double* result, float* lossOut) {
+  __shared__ double sh[256];
+  double l = 0, w = 0;
+  for (int b = threadIdx.x; b < blocks; b += blockDim.x) { l += partials[2 * b]; w += partials[2 * b + 1]; }
+  l = ls_block_sum(l, sh);
+  w = ls_block_sum(w, sh);
+  if (threadIdx.x == 0) {
+    result[0] = l;
+    result[1] = w;
+    if (lossOut) lossOut[0] = w > 0 ? (float)(l / w) : 0.f;
+  }
+}
+
+// dz = dLoss * w[y] / W * (softmax(z) - onehot(y)); 0 for ignored pixels or W = 0. One thread per pixel.
+extern "C" __global__ void ls_ce_backward_k(long long pixels, int K, long long plane, const float* z, const float* labels,
+                                            int ignoreIndex, const float* weights, const float* dLoss,
+                                            const double* result, float* dz) {
+  double total = result[1];
+  double scale = total > 0 ? dLoss[0] / total : 0.0;
+  LS_GRID_STRIDE(i, pixels) {
+    long long n = i / plane;
+    long long base = n * K * plane + (i % plane);
+    int y = ls_label_class(labels[i], K, ignoreIndex);
+    if (y < 0 || scale == 0) {
+      for (int k = 0; k < K; k++) dz[base + k * plane] = 0.f;
+      continue;
+    }
+    double lse = ls_log_sum_exp(z + base, plane, K);
+    double g = scale * (weights ? (double)weights[y] : 1.0);
+    for (int k = 0; k < K; k++) {
+      double p = exp(z[base + k * plane] - lse);
+      dz[base + k * plane] = (float)(g * (p - (k == y ? 1 : 0)));
+    }
+  }
+}

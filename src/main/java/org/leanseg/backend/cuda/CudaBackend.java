@@ -1,0 +1,289 @@
+package org.leanseg.backend.cuda;
+
+import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaMalloc;
+import static org.bytedeco.cuda.global.cudart.cudaMemGetInfo;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
+import static org.bytedeco.cuda.global.cudart.cudaMemsetAsync;
+import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
+import static org.bytedeco.cuda.global.cudart.cudaStreamCreateWithFlags;
+import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaStreamNonBlocking;
+import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
+
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.SizeTPointer;
+import org.leanseg.backend.Backend;
+import org.leanseg.backend.Buffer;
+import org.leanseg.backend.View;
+import org.leanseg.tensor.Tensor;
+import org.leanseg.tensor.TensorSpec;
+
+/**
+ * The CUDA backend: device memory from cudaMalloc (one block per arena the executor asks for), views
+ * as base address + offset, copies through a host staging buffer on one compute stream, our kernels
+ * ({@link CudaKernels}) and cuDNN convolutions ({@link CudnnConvolutions}). Op bindings (the
+ * {@code *Cuda} classes in ops/) call {@link #launch}, {@link #convForward} and friends.
+ *
+ * <pre>{@code
+ * try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults());
+ *      Executor ex = new Executor(graph, gpu, store)) {
+ *     ex.run(feeds);
+ *     ex.syncVariables();   // device -> host copies of weights, BN statistics, momenta
+ * }
+ * }</pre>
+ *
+ * <p>Note [Integer tensors in float slots]: like the reference backend, every dtype occupies a
+ * 4-byte float slot holding the exact value (labels, argmax classes; exact below 2^24). Uploads and
+ * downloads copy the float arrays unchanged, the planner's byte sizes hold, and the kernels read
+ * labels as floats ({@code ls_label_class} in loss.cuh).
+ *
+ * <p>Variables: {@link #adopt} uploads a host tensor once and returns the same device buffer for the
+ * same tensor afterwards, so executors sharing a VariableStore share device variables too.
+ */
+public final class CudaBackend implements Backend {
+    /** Settings: TF32 convolutions and the cuDNN workspace limit. */
+    public record Options(boolean tf32, long workspaceLimitBytes) {
+        /** Strict float32 convolutions (CUDNN_FMA_MATH), 256 MiB workspace limit. */
+        public static Options defaults() {
+            return new Options(false, 256L << 20);
+        }
+    }
+
+    private final Options options;
+    private final CUstream_st stream = new CUstream_st();
+    private final CudaKernels kernels;
+    private final CudnnConvolutions convs;
+    private final Map<Long, CudaBuffer> live = new LinkedHashMap<>();
+    private final Map<Tensor, CudaBuffer> adopted = new IdentityHashMap<>();
+    private final Map<String, CudaBuffer> constants = new HashMap<>();
+    private BytePointer staging = new BytePointer(1L << 20);
+    private CudaBuffer workspace;
+    private long currentBytes;
+    private long peakBytes;
+    private boolean closed;
+
+    public CudaBackend(Options options) {
+        CudaProbe.Result probe = CudaProbe.result();
+        if (!probe.usable()) {
+            throw new CudaException("cuda backend unavailable: " + probe.reason());
+        }
+        this.options = options;
+        CudaStatus.check(cudaSetDevice(0), "cudaSetDevice(0)");
+        CudaStatus.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        this.kernels = new CudaKernels(stream);
+        this.convs = new CudnnConvolutions(this, stream, options.tf32(), options.workspaceLimitBytes());
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    @Override
+    public synchronized Buffer allocate(long bytes) {
+        return malloc(bytes, "arena");
+    }
+
+    private CudaBuffer malloc(long bytes, String label) {
+        Pointer p = new Pointer();
+        long size = Math.max(bytes, 256);
+        CudaStatus.check(cudaMalloc(p, size), "cudaMalloc(" + size + " B, " + label + ")");
+        CudaBuffer b = new CudaBuffer(p.address(), size, label);
+        live.put(b.address(), b);
+        currentBytes += size;
+        peakBytes = Math.max(peakBytes, currentBytes);
+        return b;
+    }
+
+    /** Frees one buffer of this backend now (otherwise {@link #close} frees it). */
+    public synchronized void free(Buffer buffer) {
+        CudaBuffer b = (CudaBuffer) buffer;
+        if (live.remove(b.address()) != null) {
+            synchronize();
+            CudaStatus.check(cudaFree(new DevicePointer(b.address())), "cudaFree(" + b.label() + ")");
+            currentBytes -= b.bytes();
+        }
+    }
+
+    @Override
+    public View view(Buffer buffer, long byteOffset, TensorSpec spec) {
+        CudaBuffer b = (CudaBuffer) buffer;
+        long bytes = 4L * spec.shape().numel();
+        if (byteOffset % 4 != 0 || byteOffset < 0 || byteOffset + bytes > b.bytes()) {
+            throw new IllegalArgumentException("view " + spec + " at offset " + byteOffset + " does not fit " + b.label()
+                    + " of " + b.bytes() + " bytes (4-byte aligned slots)");
+        }
+        return new CudaView(b, byteOffset, spec);
+    }
+
+    @Override
+    public synchronized Buffer adopt(Tensor host) {
+        CudaBuffer b = adopted.get(host);
+        if (b == null) {
+            b = malloc(4L * host.data().length, "variable " + host.spec());
+            adopted.put(host, b);
+            upload(host, view(b, 0, host.spec()));
+        }
+        return b;
+    }
+
+    /** Host tensors adopted so far, with their device buffers (for syncing variables back). */
+    public synchronized Map<Tensor, CudaBuffer> adopted() {
+        return new IdentityHashMap<>(adopted);
+    }
+
+    @Override
+    public synchronized void upload(Tensor src, View dst) {
+        CudaView v = (CudaView) dst;
+        long bytes = 4L * src.data().length;
+        if (src.data().length != v.numel()) {
+            throw new IllegalArgumentException("upload of " + src.spec() + " into view " + v.spec());
+        }
+        stage(bytes).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().put(src.data());
+        CudaStatus.check(cudaMemcpyAsync(new DevicePointer(v.address()), staging, bytes, cudaMemcpyHostToDevice, stream),
+                "cudaMemcpyAsync(H2D " + bytes + " B)");
+        synchronize();   // the staging buffer is reused by the next copy
+    }
+
+    @Override
+    public synchronized void download(View src, Tensor dst) {
+        CudaView v = (CudaView) src;
+        long bytes = 4L * v.numel();
+        if (dst.data().length != v.numel()) {
+            throw new IllegalArgumentException("download of view " + v.spec() + " into " + dst.spec());
+        }
+        stage(bytes);
+        CudaStatus.check(cudaMemcpyAsync(staging, new DevicePointer(v.address()), bytes, cudaMemcpyDeviceToHost, stream),
+                "cudaMemcpyAsync(D2H " + bytes + " B)");
+        synchronize();
+        staging.asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().get(dst.data());
+    }
+
+    private BytePointer stage(long bytes) {
+        if (staging.capacity() < bytes) {
+            staging.close();
+            staging = new BytePointer(Math.max(bytes, 2 * staging.capacity()));
+        }
+        staging.limit(bytes);
+        return staging;
+    }
+
+    /** Reads one 8-byte value at a device address (a kernel's error slot). Synchronizes. */
+    public synchronized long readLong(long address) {
+        stage(8);
+        CudaStatus.check(cudaMemcpyAsync(staging, new DevicePointer(address), 8, cudaMemcpyDeviceToHost, stream), "cudaMemcpyAsync(D2H 8 B)");
+        synchronize();
+        return staging.getLong(0);
+    }
+
+    /** Sets {@code bytes} at {@code address} to {@code value} (each byte), on the stream. */
+    public void memset(long address, int value, long bytes) {
+        CudaStatus.check(cudaMemsetAsync(new DevicePointer(address), value, bytes, stream), "cudaMemsetAsync(" + bytes + " B)");
+    }
+
+    @Override
+    public void synchronize() {
+        CudaStatus.check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    }
+
+    /**
+     * Scratch device memory of at least {@code bytes} for the op now running (cuDNN workspace, kernel
+     * partial sums); valid until the next call. Grows on demand. Not part of the memory plan yet.
+     */
+    public synchronized long workspace(long bytes) {
+        if (workspace == null || workspace.bytes() < bytes) {
+            if (workspace != null) {
+                free(workspace);
+            }
+            workspace = malloc(Math.max(bytes, 1L << 20), "workspace");
+        }
+        return workspace.address();
+    }
+
+    /** A device copy of constant floats (class weights), cached by content. */
+    public synchronized long constant(float[] values) {
+        String key = Arrays.toString(values);
+        CudaBuffer b = constants.get(key);
+        if (b == null) {
+            b = malloc(4L * values.length, "constant");
+            upload(Tensor.of(org.leanseg.tensor.Shape.of(values.length), values.clone()), view(b, 0, TensorSpec.f32(values.length)));
+            constants.put(key, b);
+        }
+        return b.address();
+    }
+
+    /** Launches a grid-stride kernel over {@code n} items; {@code args} as {@link CudaKernels#launch}. */
+    public void launch(String kernel, long n, Object... args) {
+        kernels.launch(kernel, CudaKernels.grid(n), CudaKernels.BLOCK, args);
+    }
+
+    /** Launches {@code blocks} blocks of {@link CudaKernels#BLOCK} threads (reductions: one block per channel/plane). */
+    public void launchBlocks(String kernel, int blocks, Object... args) {
+        kernels.launch(kernel, blocks, CudaKernels.BLOCK, args);
+    }
+
+    public void convForward(ConvShape s, long x, long w, long y) {
+        convs.forward(s, x, w, y);
+    }
+
+    public void convBackwardData(ConvShape s, long dy, long w, long dx) {
+        convs.backwardData(s, dy, w, dx);
+    }
+
+    public void convBackwardFilter(ConvShape s, long x, long dy, long dw) {
+        convs.backwardFilter(s, x, dy, dw);
+    }
+
+    /** Bytes this backend holds now and at most (arenas, variables, workspace, constants). */
+    public synchronized long currentBytes() {
+        return currentBytes;
+    }
+
+    public synchronized long peakBytes() {
+        return peakBytes;
+    }
+
+    /** {free, total} device bytes per cudaMemGetInfo. */
+    public long[] memGetInfo() {
+        try (SizeTPointer free = new SizeTPointer(1); SizeTPointer total = new SizeTPointer(1)) {
+            CudaStatus.check(cudaMemGetInfo(free, total), "cudaMemGetInfo");
+            return new long[] {free.get(), total.get()};
+        }
+    }
+
+    /** Frees every buffer this backend allocated, the kernels module, cuDNN handle and stream. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        cudaStreamSynchronize(stream);
+        for (CudaBuffer b : live.values()) {
+            cudaFree(new DevicePointer(b.address()));
+        }
+        live.clear();
+        adopted.clear();
+        constants.clear();
+        currentBytes = 0;
+        convs.close();
+        kernels.close();
+        cudaStreamDestroy(stream);
+        staging.close();
+    }
+}

@@ -1,0 +1,194 @@
+package org.leanseg.backend.cuda;
+
+import static org.bytedeco.cuda.global.cudnn.CUDNN_DEFAULT_MATH;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_DETERMINISTIC;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_FMA_MATH;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_STATUS_SUCCESS;
+import static org.bytedeco.cuda.global.cudnn.cudnnConvolutionBackwardData;
+import static org.bytedeco.cuda.global.cudnn.cudnnConvolutionBackwardFilter;
+import static org.bytedeco.cuda.global.cudnn.cudnnConvolutionForward;
+import static org.bytedeco.cuda.global.cudnn.cudnnCreate;
+import static org.bytedeco.cuda.global.cudnn.cudnnDestroy;
+import static org.bytedeco.cuda.global.cudnn.cudnnGetConvolutionBackwardDataAlgorithm_v7;
+import static org.bytedeco.cuda.global.cudnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7;
+import static org.bytedeco.cuda.global.cudnn.cudnnGetConvolutionForwardAlgorithm_v7;
+import static org.bytedeco.cuda.global.cudnn.cudnnSetStream;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.cuda.cudnn.cudnnContext;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdDataAlgoPerf_t;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionBwdFilterAlgoPerf_t;
+import org.bytedeco.cuda.cudnn.cudnnConvolutionFwdAlgoPerf_t;
+import org.bytedeco.javacpp.FloatPointer;
+
+/**
+ * Convolutions through cuDNN's legacy API: forward, backward data, backward filter (groups cover
+ * depthwise). Per {@link ConvShape} the descriptors and the three algorithms are chosen once and
+ * cached. Choice: cuDNN's {@code Get*Algorithm_v7} heuristics ranking, first entry that succeeds and
+ * fits the workspace limit, deterministic entries preferred (bitwise-repeatable steps).
+ * Math: {@code tf32=false} sets {@code CUDNN_FMA_MATH} (true float32, no tensor cores);
+ * {@code tf32=true} sets {@code CUDNN_DEFAULT_MATH}, which lets Ampere/Hopper use TF32 tensor cores
+ * (PyTorch's default for convolutions, {@code allow_tf32=True}).
+ */
+final class CudnnConvolutions implements AutoCloseable {
+    private static final int MAX_ALGOS = 16;
+
+    /** Chosen algorithm and its workspace bytes. */
+    record Algo(int algo, long workspaceBytes, boolean deterministic) {
+    }
+
+    /** Descriptors and algorithms of one shape. */
+    private final class Plan implements AutoCloseable {
+        final CudnnDescriptors.Tensor4d x;
+        final CudnnDescriptors.Tensor4d y;
+        final CudnnDescriptors.Filter w;
+        final CudnnDescriptors.Convolution conv;
+        Algo fwd;
+        Algo bwdData;
+        Algo bwdFilter;
+
+        Plan(ConvShape s) {
+            x = new CudnnDescriptors.Tensor4d(s.n(), s.cin(), s.h(), s.w());
+            y = new CudnnDescriptors.Tensor4d(s.n(), s.cout(), s.hOut(), s.wOut());
+            w = new CudnnDescriptors.Filter(s.cout(), s.cin() / s.groups(), s.kh(), s.kw());
+            conv = new CudnnDescriptors.Convolution(s, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+        }
+
+        @Override
+        public void close() {
+            x.close();
+            y.close();
+            w.close();
+            conv.close();
+        }
+    }
+
+    private final cudnnContext handle = new cudnnContext();
+    private final CudaBackend backend;
+    private final boolean tf32;
+    private final long workspaceLimitBytes;
+    private final Map<ConvShape, Plan> plans = new HashMap<>();
+    private final FloatPointer one = new FloatPointer(1).put(1f);
+    private final FloatPointer zero = new FloatPointer(1).put(0f);
+
+    CudnnConvolutions(CudaBackend backend, CUstream_st stream, boolean tf32, long workspaceLimitBytes) {
+        this.backend = backend;
+        this.tf32 = tf32;
+        this.workspaceLimitBytes = workspaceLimitBytes;
+        CudaStatus.checkDnn(cudnnCreate(handle), "cudnnCreate");
+        CudaStatus.checkDnn(cudnnSetStream(handle, stream), "cudnnSetStream");
+    }
+
+    private Plan plan(ConvShape s) {
+        return plans.computeIfAbsent(s, Plan::new);
+    }
+
+    /** y = conv(x, w). */
+    void forward(ConvShape s, long x, long w, long y) {
+        Plan p = plan(s);
+        if (p.fwd == null) {
+            cudnnConvolutionFwdAlgoPerf_t perf = new cudnnConvolutionFwdAlgoPerf_t(MAX_ALGOS);
+            int[] count = {0};
+            CudaStatus.checkDnn(cudnnGetConvolutionForwardAlgorithm_v7(handle, p.x.desc, p.w.desc, p.conv.desc, p.y.desc,
+                    MAX_ALGOS, count, perf), "cudnnGetConvolutionForwardAlgorithm_v7(" + s + ")");
+            int[][] c = new int[count[0]][];
+            long[] mem = new long[count[0]];
+            for (int i = 0; i < count[0]; i++) {
+                cudnnConvolutionFwdAlgoPerf_t e = perf.getPointer(i);
+                c[i] = new int[] {e.algo(), e.status(), e.determinism()};
+                mem[i] = e.memory();
+            }
+            p.fwd = choose("forward", s, c, mem);
+        }
+        long ws = backend.workspace(p.fwd.workspaceBytes());
+        CudaStatus.checkDnn(cudnnConvolutionForward(handle, one, p.x.desc, new DevicePointer(x), p.w.desc, new DevicePointer(w),
+                p.conv.desc, p.fwd.algo(), new DevicePointer(ws), p.fwd.workspaceBytes(), zero, p.y.desc, new DevicePointer(y)),
+                "cudnnConvolutionForward(" + s + ", algo " + p.fwd.algo() + ")");
+    }
+
+    /** dx = conv_transpose(dy, w). */
+    void backwardData(ConvShape s, long dy, long w, long dx) {
+        Plan p = plan(s);
+        if (p.bwdData == null) {
+            cudnnConvolutionBwdDataAlgoPerf_t perf = new cudnnConvolutionBwdDataAlgoPerf_t(MAX_ALGOS);
+            int[] count = {0};
+            CudaStatus.checkDnn(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p.w.desc, p.y.desc, p.conv.desc, p.x.desc,
+                    MAX_ALGOS, count, perf), "cudnnGetConvolutionBackwardDataAlgorithm_v7(" + s + ")");
+            int[][] c = new int[count[0]][];
+            long[] mem = new long[count[0]];
+            for (int i = 0; i < count[0]; i++) {
+                cudnnConvolutionBwdDataAlgoPerf_t e = perf.getPointer(i);
+                c[i] = new int[] {e.algo(), e.status(), e.determinism()};
+                mem[i] = e.memory();
+            }
+            p.bwdData = choose("backward data", s, c, mem);
+        }
+        long ws = backend.workspace(p.bwdData.workspaceBytes());
+        CudaStatus.checkDnn(cudnnConvolutionBackwardData(handle, one, p.w.desc, new DevicePointer(w), p.y.desc, new DevicePointer(dy),
+                p.conv.desc, p.bwdData.algo(), new DevicePointer(ws), p.bwdData.workspaceBytes(), zero, p.x.desc, new DevicePointer(dx)),
+                "cudnnConvolutionBackwardData(" + s + ", algo " + p.bwdData.algo() + ")");
+    }
+
+    /** dw = correlation of x and dy (overwrites dw). */
+    void backwardFilter(ConvShape s, long x, long dy, long dw) {
+        Plan p = plan(s);
+        if (p.bwdFilter == null) {
+            cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(MAX_ALGOS);
+            int[] count = {0};
+            CudaStatus.checkDnn(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, p.x.desc, p.y.desc, p.conv.desc, p.w.desc,
+                    MAX_ALGOS, count, perf), "cudnnGetConvolutionBackwardFilterAlgorithm_v7(" + s + ")");
+            int[][] c = new int[count[0]][];
+            long[] mem = new long[count[0]];
+            for (int i = 0; i < count[0]; i++) {
+                cudnnConvolutionBwdFilterAlgoPerf_t e = perf.getPointer(i);
+                c[i] = new int[] {e.algo(), e.status(), e.determinism()};
+                mem[i] = e.memory();
+            }
+            p.bwdFilter = choose("backward filter", s, c, mem);
+        }
+        long ws = backend.workspace(p.bwdFilter.workspaceBytes());
+        CudaStatus.checkDnn(cudnnConvolutionBackwardFilter(handle, one, p.x.desc, new DevicePointer(x), p.y.desc, new DevicePointer(dy),
+                p.conv.desc, p.bwdFilter.algo(), new DevicePointer(ws), p.bwdFilter.workspaceBytes(), zero, p.w.desc, new DevicePointer(dw)),
+                "cudnnConvolutionBackwardFilter(" + s + ", algo " + p.bwdFilter.algo() + ")");
+    }
+
+    /** candidates[i] = {algo, status, determinism} in cuDNN's ranking order. */
+    private Algo choose(String what, ConvShape s, int[][] candidates, long[] memory) {
+        Algo fallback = null;
+        for (int i = 0; i < candidates.length; i++) {
+            if (candidates[i][1] != CUDNN_STATUS_SUCCESS || memory[i] > workspaceLimitBytes) {
+                continue;
+            }
+            Algo a = new Algo(candidates[i][0], memory[i], candidates[i][2] == CUDNN_DETERMINISTIC);
+            if (a.deterministic()) {
+                return a;
+            }
+            if (fallback == null) {
+                fallback = a;
+            }
+        }
+        if (fallback == null) {
+            throw new CudaException("cuDNN has no " + what + " algorithm for " + s + " within the workspace limit of "
+                    + workspaceLimitBytes + " B (" + candidates.length + " candidates)");
+        }
+        return fallback;
+    }
+
+    /** Algorithms chosen so far, for reports: shape -> {fwd, bwdData, bwdFilter} (null where not run). */
+    Map<ConvShape, Algo[]> chosen() {
+        Map<ConvShape, Algo[]> m = new HashMap<>();
+        plans.forEach((k, v) -> m.put(k, new Algo[] {v.fwd, v.bwdData, v.bwdFilter}));
+        return m;
+    }
+
+    @Override
+    public void close() {
+        plans.values().forEach(Plan::close);
+        plans.clear();
+        cudnnDestroy(handle);
+        one.close();
+        zero.close();
+    }
+}

@@ -1,0 +1,56 @@
+package org.leanseg.ops.conv;
+
+import org.leanseg.backend.cuda.ConvShape;
+import org.leanseg.backend.cuda.CudaBackend;
+import org.leanseg.backend.cuda.CudaView;
+
+/**
+ * CUDA bindings of the convolution ops: cuDNN forward / backward data / backward filter (groups for
+ * depthwise), the bias added and its gradient summed by our kernels (norm.cu). Sizes come from
+ * {@link ConvGeometry} (ShapeMath). Reference: {@link ConvGemmKernels}, {@link DepthwiseKernels}.
+ */
+public final class ConvCuda {
+    private ConvCuda() {
+    }
+
+    static ConvShape shape(ConvGeometry g) {
+        Conv2d a = g.attrs();
+        return new ConvShape(g.n(), g.cin(), g.h(), g.w(), g.cout(), g.kh(), g.kw(), g.hOut(), g.wOut(),
+                a.strideH(), a.strideW(), a.padH(), a.padW(), a.dilationH(), a.dilationW(), a.groups());
+    }
+
+    private static ConvGeometry geometry(Conv2d attrs, CudaView x, CudaView w) {
+        var xs = x.spec().shape();
+        var ws = w.spec().shape();
+        return ConvGeometry.of(attrs, xs.dim(0), xs.dim(1), xs.dim(2), xs.dim(3), ws.dim(0), ws.dim(2), ws.dim(3));
+    }
+
+    /** in = {x, weight[, bias]}, out = {y}. */
+    public static void forward(Conv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        ConvGeometry g = geometry(op, in[0], in[1]);
+        gpu.convForward(shape(g), in[0].address(), in[1].address(), out[0].address());
+        if (in.length == 3) {
+            // y[n, c, :] += bias[c] (cudnnAddTensor would do too; one kernel keeps the arithmetic ours)
+            long total = out[0].numel();
+            gpu.launch("ls_bias_add_k", total, total, g.cout(), g.outPlane(), in[2].address(), out[0].address());
+        }
+    }
+
+    /** in = {dY, weight}, out = {dX}. */
+    public static void backwardData(Conv2dBackwardData op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        ConvGeometry g = geometry(op.forward(), out[0], in[1]);
+        gpu.convBackwardData(shape(g), in[0].address(), in[1].address(), out[0].address());
+    }
+
+    /** in = {x, dY}, out = {dW}. */
+    public static void backwardFilter(Conv2dBackwardFilter op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        ConvGeometry g = geometry(op.forward(), in[0], out[0]);
+        gpu.convBackwardFilter(shape(g), in[0].address(), in[1].address(), out[0].address());
+    }
+
+    /** in = {dY}, out = {dB}: one block per channel. */
+    public static void biasGrad(BiasGrad op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        var s = in[0].spec().shape();
+        gpu.launchBlocks("ls_channel_sum_k", s.dim(1), s.dim(0), s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
+    }
+}

@@ -1,0 +1,63 @@
+package org.leanseg.ops.norm;
+
+import org.leanseg.backend.cuda.CudaBackend;
+import org.leanseg.backend.cuda.CudaView;
+import org.leanseg.tensor.Shape;
+
+/**
+ * CUDA bindings of batch norm (kernels in src/main/cuda/norm.cu, math in norm.cuh): a per-channel
+ * reduction (one block per channel, double, fixed order) followed by a full-grid elementwise pass.
+ * Reference: {@link BatchNorm}, {@link BatchNormBackward}, {@link BatchNormEvalBackward}. Group norm
+ * has no CUDA kernel yet.
+ */
+public final class NormCuda {
+    /** Marks "use the given invStd" in the kernels' invStdOrVar argument (eps >= 0 means "a variance"). */
+    private static final double GIVEN_INV_STD = -1;
+
+    private NormCuda() {
+    }
+
+    /** in = {x, gamma, beta, runningMean, runningVar}; out = {y[, saveMean, saveInvStd]}. */
+    public static void batchNorm(BatchNorm op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        int n = NormShapes.batch(s);
+        int c = NormShapes.channels(s);
+        int hw = NormShapes.spatial(s);
+        long total = in[0].numel();
+        if (op.training()) {
+            gpu.launchBlocks("ls_bn_stats_k", c, n, c, hw, in[0].address(), out[1].address(), out[2].address(),
+                    in[3].address(), in[4].address(), op.eps(), op.momentum());
+            gpu.launch("ls_bn_apply_k", total, total, c, hw, in[0].address(), in[1].address(), in[2].address(),
+                    out[1].address(), out[2].address(), GIVEN_INV_STD, out[0].address());
+        } else {
+            gpu.launch("ls_bn_apply_k", total, total, c, hw, in[0].address(), in[1].address(), in[2].address(),
+                    in[3].address(), in[4].address(), op.eps(), out[0].address());
+        }
+    }
+
+    /** in = {x, gamma, saveMean, saveInvStd, dY}; out = {dX, dGamma, dBeta}. */
+    public static void batchNormBackward(BatchNormBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        int n = NormShapes.batch(s);
+        int c = NormShapes.channels(s);
+        int hw = NormShapes.spatial(s);
+        long total = in[0].numel();
+        gpu.launchBlocks("ls_bn_backward_reduce_k", c, n, c, hw, in[0].address(), in[4].address(), in[2].address(),
+                in[3].address(), GIVEN_INV_STD, out[1].address(), out[2].address());
+        gpu.launch("ls_bn_backward_dx_k", total, total, c, hw, (long) n * hw, in[0].address(), in[4].address(),
+                in[1].address(), in[2].address(), in[3].address(), out[1].address(), out[2].address(), out[0].address());
+    }
+
+    /** in = {x, gamma, runningMean, runningVar, dY}; out = {dX, dGamma, dBeta}. */
+    public static void batchNormEvalBackward(BatchNormEvalBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        int n = NormShapes.batch(s);
+        int c = NormShapes.channels(s);
+        int hw = NormShapes.spatial(s);
+        long total = in[0].numel();
+        gpu.launchBlocks("ls_bn_backward_reduce_k", c, n, c, hw, in[0].address(), in[4].address(), in[2].address(),
+                in[3].address(), op.eps(), out[1].address(), out[2].address());
+        gpu.launch("ls_bn_eval_backward_dx_k", total, total, c, hw, in[4].address(), in[1].address(), in[3].address(),
+                op.eps(), out[0].address());
+    }
+}

@@ -1,0 +1,58 @@
+package org.leanseg.ops.shape;
+
+import org.leanseg.backend.cuda.CudaBackend;
+import org.leanseg.backend.cuda.CudaView;
+import org.leanseg.tensor.Shape;
+
+/**
+ * CUDA bindings of the shape ops (kernels in src/main/cuda/shape.cu; bilinear taps in resize.cuh,
+ * the same formulas as {@link BilinearAxis}). Reference: the ops' own {@code reference} kernels.
+ */
+public final class ShapeCuda {
+    private ShapeCuda() {
+    }
+
+    public static void resize(Resize op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        long total = out[0].numel();
+        gpu.launch("ls_resize_forward_k", total, total, s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners() ? 1 : 0,
+                in[0].address(), out[0].address());
+    }
+
+    public static void resizeBackward(ResizeBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        long total = out[0].numel();
+        gpu.launch("ls_resize_backward_k", total, total, op.inH(), op.inW(), s.dim(2), s.dim(3), op.alignCorners() ? 1 : 0,
+                in[0].address(), out[0].address());
+    }
+
+    public static void globalAvgPool(GlobalAvgPool op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        gpu.launchBlocks("ls_gap_forward_k", s.dim(0) * s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
+    }
+
+    public static void globalAvgPoolBackward(GlobalAvgPoolBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        long total = out[0].numel();
+        gpu.launch("ls_gap_backward_k", total, total, op.height() * op.width(), in[0].address(), out[0].address());
+    }
+
+    public static void concat(Concat op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape y = out[0].spec().shape();
+        int hw = y.dim(2) * y.dim(3);
+        int start = 0;
+        for (CudaView x : in) {
+            int count = x.spec().shape().dim(1);
+            long total = x.numel();
+            gpu.launch("ls_copy_channels_k", total, total, hw, count, count, 0, y.dim(1), start, x.address(), out[0].address());
+            start += count;
+        }
+    }
+
+    public static void channelSlice(ChannelSlice op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape x = in[0].spec().shape();
+        int hw = x.dim(2) * x.dim(3);
+        long total = out[0].numel();
+        gpu.launch("ls_copy_channels_k", total, total, hw, op.count(), x.dim(1), op.start(), op.count(), 0,
+                in[0].address(), out[0].address());
+    }
+}

@@ -1,0 +1,158 @@
+package org.leanseg.backend.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.leanseg.ops.Op;
+import org.leanseg.ops.conv.BiasGrad;
+import org.leanseg.ops.conv.Conv2d;
+import org.leanseg.ops.conv.Conv2dBackwardData;
+import org.leanseg.ops.conv.Conv2dBackwardFilter;
+import org.leanseg.ops.elementwise.AccumulateInto;
+import org.leanseg.ops.elementwise.Activation;
+import org.leanseg.ops.elementwise.ActivationBackward;
+import org.leanseg.ops.elementwise.Add;
+import org.leanseg.ops.elementwise.Fill;
+import org.leanseg.ops.elementwise.Scale;
+import org.leanseg.ops.loss.Argmax;
+import org.leanseg.ops.loss.SoftmaxCrossEntropy;
+import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
+import org.leanseg.ops.norm.BatchNorm;
+import org.leanseg.ops.norm.BatchNormBackward;
+import org.leanseg.ops.norm.BatchNormEvalBackward;
+import org.leanseg.ops.optim.Sgd;
+import org.leanseg.ops.shape.ChannelSlice;
+import org.leanseg.ops.shape.Concat;
+import org.leanseg.ops.shape.GlobalAvgPool;
+import org.leanseg.ops.shape.GlobalAvgPoolBackward;
+import org.leanseg.ops.shape.Resize;
+import org.leanseg.ops.shape.ResizeBackward;
+import org.leanseg.tensor.Shape;
+import org.leanseg.tensor.Tensor;
+import org.leanseg.tensor.TensorSpec;
+
+/** The op cases of {@link CudaOpsParityTest}: one or more per op with a CUDA kernel, random inputs. */
+final class ParityCases {
+    /** Our kernels: float32 with double accumulation where the reference has it. */
+    static final double KERNEL_TOL = 1e-5;
+    /** cuDNN float32 (FMA math): other summation orders than the reference's GEMM. */
+    static final double CONV_TOL = 1e-4;
+
+    record Case(String name, Op op, List<Tensor> inputs, double tolerance) {
+    }
+
+    private final Random rnd;
+    private final List<Case> cases = new ArrayList<>();
+
+    private ParityCases(Random rnd) {
+        this.rnd = rnd;
+    }
+
+    private Tensor g(int... dims) {
+        return Tensor.gaussian(Shape.of(dims), 1, rnd);
+    }
+
+    private Tensor u(double lo, double hi, int... dims) {
+        return Tensor.uniform(Shape.of(dims), lo, hi, rnd);
+    }
+
+    private Tensor labels(int classes, int... dims) {
+        int[] l = new int[Shape.of(dims).size()];
+        for (int i = 0; i < l.length; i++) {
+            l[i] = rnd.nextInt(10) == 0 ? 255 : rnd.nextInt(classes);
+        }
+        return Tensor.labels(Shape.of(dims), l);
+    }
+
+    private void add(String name, Op op, double tol, Tensor... in) {
+        cases.add(new Case(name, op, List.of(in), tol));
+    }
+
+    static List<Case> all(Random rnd) {
+        ParityCases p = new ParityCases(rnd);
+        p.elementwise();
+        p.conv();
+        p.norm();
+        p.shape();
+        p.loss();
+        return p.cases;
+    }
+
+    private void elementwise() {
+        add("add 3 inputs", new Add(), KERNEL_TOL, g(2, 3, 5, 7), g(2, 3, 5, 7), g(2, 3, 5, 7));
+        add("scale", new Scale(-0.37f), KERNEL_TOL, g(1000));
+        add("fill", new Fill(TensorSpec.f32(3, 17), 1.5f), KERNEL_TOL);
+        add("accumulate_into", new AccumulateInto(), KERNEL_TOL, g(4, 33), g(4, 33));
+        add("relu", Activation.relu(), KERNEL_TOL, g(2, 4, 9, 9));
+        add("relu6", Activation.relu6(), KERNEL_TOL, u(-3, 9, 2, 4, 9, 9));
+        add("relu_backward", new ActivationBackward(Activation.Kind.RELU), KERNEL_TOL, u(-1, 3, 2, 3, 8, 8), g(2, 3, 8, 8));
+        add("relu6_backward", new ActivationBackward(Activation.Kind.RELU6), KERNEL_TOL, u(-1, 7, 2, 3, 8, 8), g(2, 3, 8, 8));
+        add("sgd momentum wd", new Sgd(0.9f, false, 1e-4f, 1f, true), KERNEL_TOL, g(64, 3, 3, 3), g(64, 3, 3, 3), g(64, 3, 3, 3),
+                Tensor.of(Shape.of(1), 0.01f));
+        add("sgd nesterov lrScale", new Sgd(0.9f, true, 0f, 10f, false), KERNEL_TOL, g(300), g(300), g(300),
+                Tensor.of(Shape.of(1), 0.003f));
+    }
+
+    /** x [n, cin, h, w] through conv(stride, pad, dil, groups) with a k x k kernel: forward, both backward ops. */
+    private void convFamily(String name, int n, int cin, int h, int w, int cout, int k, int stride, int pad, int dil, int groups,
+                            boolean bias) {
+        Conv2d op = Conv2d.of(stride, pad, dil, groups);
+        Tensor x = g(n, cin, h, w);
+        Tensor wt = g(cout, cin / groups, k, k);
+        Shape y = op.infer(List.of(x.spec(), wt.spec())).get(0).shape();
+        if (bias) {
+            add("conv2d " + name, op, CONV_TOL, x, wt, g(cout));
+        } else {
+            add("conv2d " + name, op, CONV_TOL, x, wt);
+        }
+        Tensor dy = Tensor.gaussian(y, 1, rnd);
+        add("conv2d_backward_data " + name, new Conv2dBackwardData(op, h, w), CONV_TOL, dy, wt);
+        add("conv2d_backward_filter " + name, new Conv2dBackwardFilter(op, k, k), CONV_TOL, x, dy);
+    }
+
+    private void conv() {
+        convFamily("3x3 s1 p1 +bias", 2, 8, 13, 11, 16, 3, 1, 1, 1, 1, true);
+        convFamily("3x3 s2 p1", 2, 16, 17, 17, 24, 3, 2, 1, 1, 1, false);
+        convFamily("1x1", 2, 32, 9, 9, 16, 1, 1, 0, 1, 1, false);
+        convFamily("depthwise 3x3 s1 dil2", 2, 24, 15, 15, 24, 3, 1, 2, 2, 24, false);
+        convFamily("depthwise 3x3 s2", 2, 16, 16, 16, 16, 3, 2, 1, 1, 16, false);
+        convFamily("grouped 3x3 g4 dil3", 1, 16, 20, 20, 32, 3, 1, 3, 3, 4, false);
+        convFamily("7x7 s2 p3 +bias", 1, 3, 32, 32, 8, 7, 2, 3, 1, 1, true);
+        add("conv2d_bias_grad", new BiasGrad(), KERNEL_TOL, g(3, 20, 7, 9));
+    }
+
+    private void norm() {
+        Tensor rv = u(0.5, 2, 12);
+        add("batch_norm train", BatchNorm.of(true), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), rv);
+        add("batch_norm train 1x1 planes", BatchNorm.of(true), KERNEL_TOL, g(5, 12, 1, 1), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("batch_norm eval", BatchNorm.of(false), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("batch_norm_backward", new BatchNormBackward(), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12), g(3, 12, 9, 7));
+        add("batch_norm_eval_backward", new BatchNormEvalBackward(1e-3), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12),
+                g(3, 12, 9, 7));
+    }
+
+    private void shape() {
+        add("resize up x4", Resize.to(36, 28), KERNEL_TOL, g(2, 3, 9, 7));
+        add("resize down", Resize.to(5, 6), KERNEL_TOL, g(2, 3, 17, 13));
+        add("resize up align_corners", new Resize(19, 23, true), KERNEL_TOL, g(1, 2, 6, 5));
+        add("resize_bilinear_backward up x4", new ResizeBackward(9, 7, false), KERNEL_TOL, g(2, 3, 36, 28));
+        add("resize_bilinear_backward down", new ResizeBackward(17, 13, false), KERNEL_TOL, g(2, 3, 5, 6));
+        add("resize_bilinear_backward odd", new ResizeBackward(7, 10, false), KERNEL_TOL, g(1, 2, 23, 31));
+        add("resize_bilinear_backward align_corners", new ResizeBackward(6, 5, true), KERNEL_TOL, g(1, 2, 19, 23));
+        add("global_avg_pool", new GlobalAvgPool(), KERNEL_TOL, g(2, 5, 13, 17));
+        add("global_avg_pool_backward", new GlobalAvgPoolBackward(13, 17), KERNEL_TOL, g(2, 5, 1, 1));
+        add("concat 3", new Concat(), KERNEL_TOL, g(2, 3, 4, 5), g(2, 1, 4, 5), g(2, 6, 4, 5));
+        add("channel_slice", new ChannelSlice(2, 5), KERNEL_TOL, g(2, 9, 4, 5));
+    }
+
+    private void loss() {
+        add("softmax_cross_entropy", SoftmaxCrossEntropy.of(255), KERNEL_TOL, g(2, 5, 9, 11), labels(5, 2, 9, 11));
+        float[] w = {0.5f, 2f, 1f, 0f, 3f};
+        add("softmax_cross_entropy weighted", new SoftmaxCrossEntropy(255, w), KERNEL_TOL, g(2, 5, 9, 11), labels(5, 2, 9, 11));
+        add("softmax_cross_entropy_backward", new SoftmaxCrossEntropyBackward(255, null), KERNEL_TOL, g(2, 5, 9, 11),
+                labels(5, 2, 9, 11), Tensor.of(Shape.of(1), 0.7f));
+        add("softmax_cross_entropy_backward weighted", new SoftmaxCrossEntropyBackward(255, w), KERNEL_TOL, g(2, 5, 9, 11),
+                labels(5, 2, 9, 11), Tensor.of(Shape.of(1), 1f));
+        add("argmax", new Argmax(), KERNEL_TOL, g(2, 7, 5, 6));
+    }
+}
