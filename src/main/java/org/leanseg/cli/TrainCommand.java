@@ -57,13 +57,6 @@ public final class TrainCommand implements Callable<Integer> {
             System.out.print(cfg.toYaml());
             return 0;
         }
-        if (cfg.device() == TrainingConfig.Device.CUDA) {
-            System.err.println("leanseg train: device cuda: this build has no CUDA backend yet; use --device cpu (or auto)");
-            return 2;
-        }
-        if (cfg.device() == TrainingConfig.Device.AUTO) {
-            System.out.println("device auto: using the CPU (this build has no CUDA backend)");
-        }
         if (cfg.train().threads() > 0) {
             System.setProperty("leanseg.threads", Integer.toString(cfg.train().threads()));
         }
@@ -81,7 +74,7 @@ public final class TrainCommand implements Callable<Integer> {
             System.out.printf("done: %d iterations, last mIoU %.4f, best mIoU %.4f; run directory %s%n",
                     r.iters(), r.lastMIoU(), r.bestMIoU(), r.runDir());
             return 0;
-        } catch (ConfigException | java.io.IOException e) {
+        } catch (ConfigException | java.io.IOException | IllegalStateException e) {
             System.err.println("leanseg train: " + e.getMessage());
             return 2;
         }

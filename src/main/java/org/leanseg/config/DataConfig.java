@@ -40,14 +40,16 @@ public record DataConfig(Type type, String root, String trainSplit, String valSp
      * @param valSize number of validation samples
      * @param imageSize generated image size [h, w]
      * @param seed the dataset seed: (seed, split, index) fixes every sample
+     * @param maxShapes 1..maxShapes shapes per image (they overlap when more than one)
+     * @param textured fraction of shapes that are striped or noisy rather than flat
      */
-    public record Synthetic(int trainSize, int valSize, Size2 imageSize, long seed) {
+    public record Synthetic(int trainSize, int valSize, Size2 imageSize, long seed, int maxShapes, double textured) {
     }
 
-    /** Synthetic shapes: background + 5 shape classes at 128x128, no crop. */
+    /** Synthetic shapes: background + 5 shape classes at 64x64 (at most 2 shapes, 20% textured), no crop. */
     static DataConfig defaults() {
-        return new DataConfig(Type.SYNTHETIC, null, "train", "val", 6, Size2.square(128),
-                new Synthetic(10_000, 200, Size2.square(128), 0));
+        return new DataConfig(Type.SYNTHETIC, null, "train", "val", 6, Size2.square(64),
+                new Synthetic(10_000, 200, Size2.square(64), 0, 2, 0.2));
     }
 
     static DataConfig read(ConfigTree t) {
@@ -61,7 +63,9 @@ public record DataConfig(Type type, String root, String trainSplit, String valSp
                 t.integer("data.synthetic.train_size", 1, Integer.MAX_VALUE),
                 t.integer("data.synthetic.val_size", 1, Integer.MAX_VALUE),
                 t.size("data.synthetic.image_size"),
-                t.longInteger("data.synthetic.seed"));
+                t.longInteger("data.synthetic.seed"),
+                t.integer("data.synthetic.max_shapes", 1, 16),
+                t.real("data.synthetic.textured", 0, false, 1));
         return new DataConfig(type, root,
                 t.string("data.train_split", false),
                 t.string("data.val_split", false),

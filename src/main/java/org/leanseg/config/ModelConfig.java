@@ -40,7 +40,7 @@ public record ModelConfig(Architecture name, double width, int outputStride, int
     }
 
     /**
-     * A small MobileNetV2 DeepLabV3+ that trains on the 128x128 synthetic set on a 2-core CPU in
+     * A small MobileNetV2 DeepLabV3+ that trains on the 64x64 synthetic set on a 2-core CPU in
      * minutes. ASPP rates are scaled to its 8x8 stride-16 feature map (DeepLab's 6, 12, 18 are
      * for 33x33 maps at 513 px).
      */

@@ -60,8 +60,8 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
 
     /** Sized for a ~8-minute run of the default model on the synthetic set on a 2-core CPU. */
     static TrainConfig defaults() {
-        return new TrainConfig(BatchSize.fixed(8), 800, 0.02, 0.9, 1e-4, false, Schedule.POLY, 0.9, 50, 0.1, 1, 0,
-                10, 200, 200, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999);
+        return new TrainConfig(BatchSize.fixed(16), 1000, 0.1, 0.9, 1e-4, false, Schedule.POLY, 0.9, 30, 0.1, 1, 0,
+                10, 250, 250, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999);
     }
 
     static TrainConfig read(ConfigTree t) {

@@ -43,7 +43,7 @@ public final class SyntheticShapes {
     static final float PIXEL_MEAN = 0.41f;
     static final float PIXEL_STD = 0.25f;
     private static final float NOISE_AMPLITUDE = 0.04f;
-    private static final int MAX_SHAPES = 5;
+    private static final int MAX_SHAPES = 3;
 
     /** Dataset splits; each is an independent infinite stream of samples. */
     public enum Split {
@@ -57,15 +57,30 @@ public final class SyntheticShapes {
     private final long seed;
     private final int height;
     private final int width;
+    private final int maxShapes;
+    private final double textured;
 
-    /** A dataset of {@code height × width} images whose content is fixed by {@code seed}. */
+    /** A dataset of {@code height × width} images whose content is fixed by {@code seed} (default difficulty). */
     public SyntheticShapes(long seed, int height, int width) {
+        this(seed, height, width, MAX_SHAPES, 0.4);
+    }
+
+    /**
+     * As above, with 1..{@code maxShapes} shapes per image (overlapping when more than one) and
+     * the fraction {@code textured} of shapes striped or noisy rather than flat.
+     */
+    public SyntheticShapes(long seed, int height, int width, int maxShapes, double textured) {
         if (height < 8 || width < 8) {
             throw new IllegalArgumentException("synthetic images must be at least 8x8, got " + height + "x" + width);
+        }
+        if (maxShapes < 1 || !(textured >= 0 && textured <= 1)) {
+            throw new IllegalArgumentException("synthetic max_shapes must be >= 1 and textured in [0, 1]");
         }
         this.seed = seed;
         this.height = height;
         this.width = width;
+        this.maxShapes = maxShapes;
+        this.textured = textured;
     }
 
     /** Class names by label value: background, disc, rectangle, triangle, ring, cross. */
@@ -116,14 +131,14 @@ public final class SyntheticShapes {
             (background.rgb()[0] + background.rgb2()[0]) / 2,
             (background.rgb()[1] + background.rgb2()[1]) / 2,
             (background.rgb()[2] + background.rgb2()[2]) / 2};
-        SceneShape[] shapes = new SceneShape[2 + rnd.nextInt(MAX_SHAPES - 1)];
+        SceneShape[] shapes = new SceneShape[1 + rnd.nextInt(maxShapes)];
         double minSide = Math.min(height, width);
         for (int k = 0; k < shapes.length; k++) {
             int classId = 1 + rnd.nextInt(NUM_CLASSES - 1);
-            double radius = minSide * rnd.nextDouble(0.16, 0.36);
+            double radius = minSide * rnd.nextDouble(0.2, 0.34);
             double cx = width * rnd.nextDouble(0.1, 0.9);
             double cy = height * rnd.nextDouble(0.1, 0.9);
-            shapes[k] = new SceneShape(classId, cx, cy, radius, rnd, shapeTexture(rnd, bgMean), height, width);
+            shapes[k] = new SceneShape(classId, cx, cy, radius, rnd, shapeTexture(rnd, bgMean, textured), height, width);
         }
         int noiseSeed = rnd.nextInt();
         int plane = height * width;
@@ -189,15 +204,17 @@ public final class SyntheticShapes {
     }
 
     /** A texture for a shape whose mean colour differs clearly from the background's. */
-    private static SceneShape.Texture shapeTexture(SplittableRandom rnd, float[] bgMean) {
+    private static SceneShape.Texture shapeTexture(SplittableRandom rnd, float[] bgMean, double texturedFraction) {
         float[] c1 = randomColour(rnd);
         for (int tries = 0; tries < 20 && contrast(c1, bgMean) < 0.4f; tries++) {
             c1 = randomColour(rnd);
         }
         double angle = rnd.nextDouble(2 * Math.PI);
-        return switch (rnd.nextInt(5)) {
-            case 0, 1 -> new SceneShape.Texture(c1, c1, SceneShape.Texture.FLAT, 0, 0, 1, 0, 0);
-            case 2, 3 -> new SceneShape.Texture(c1, shifted(c1, 0.3f, rnd), SceneShape.Texture.STRIPES,
+        if (rnd.nextDouble() >= texturedFraction) {
+            return new SceneShape.Texture(c1, c1, SceneShape.Texture.FLAT, 0, 0, 1, 0, 0);
+        }
+        return switch (rnd.nextInt(2)) {
+            case 0 -> new SceneShape.Texture(c1, shifted(c1, 0.2f, rnd), SceneShape.Texture.STRIPES,
                     Math.cos(angle), Math.sin(angle), rnd.nextDouble(3, 10), rnd.nextDouble(), 0);
             default -> new SceneShape.Texture(c1, shifted(c1, 0.2f, rnd), SceneShape.Texture.NOISE, 0, 0, 1, 0,
                     rnd.nextInt());

@@ -34,7 +34,7 @@ public final class Datasets {
         Dataset ds = switch (d.type()) {
             case SYNTHETIC -> {
                 DataConfig.Synthetic s = d.synthetic();
-                SyntheticShapes shapes = new SyntheticShapes(s.seed(), s.imageSize().height(), s.imageSize().width());
+                SyntheticShapes shapes = new SyntheticShapes(s.seed(), s.imageSize().height(), s.imageSize().width(), s.maxShapes(), s.textured());
                 yield new SyntheticDataset(shapes, train ? SyntheticShapes.Split.TRAIN : SyntheticShapes.Split.VAL,
                         train ? s.trainSize() : s.valSize());
             }

@@ -30,7 +30,7 @@ final class StepRunner implements AutoCloseable {
     private final Backend backend;
     private final VariableStore store;
     private final Consumer<String> log;
-    private StepPasses passes = StepPasses.FUSED;
+    private StepPasses passes;
     private TrainGraph graph;
     private Executor step;
     private Executor optimizer;
@@ -46,6 +46,7 @@ final class StepRunner implements AutoCloseable {
         this.backend = backend;
         this.store = store;
         this.log = log;
+        this.passes = StepPasses.forBackend(backend.name());
         build();
     }
 
@@ -81,6 +82,14 @@ final class StepRunner implements AutoCloseable {
         }
         step.run(feeds);
         return step.read(graph.loss()).data()[0];
+    }
+
+    /** Copies device-resident variables (weights, BN statistics, optimizer state) back to the host store. */
+    void syncVariables() {
+        step.syncVariables();
+        if (optimizer != null) {
+            optimizer.syncVariables();
+        }
     }
 
     /** With accumulation: applies and zeroes the accumulated gradients. */

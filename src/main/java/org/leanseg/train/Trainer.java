@@ -95,13 +95,16 @@ public final class Trainer {
         Path dir = cfg.runDir();
         LrSchedule schedule = new LrSchedule(tc.schedule() == TrainConfig.Schedule.COSINE ? LrSchedule.Kind.COSINE : LrSchedule.Kind.POLY,
                 tc.lr(), tc.iters(), tc.power(), tc.warmupIters(), tc.warmupRatio(), 0);
-        Backend backend = new ReferenceBackend();
+        org.leanseg.backend.Backends.Choice device = org.leanseg.backend.Backends.create(cfg.device().yamlName());
+        Backend backend = device.backend();
+        log.info(device.line());
         List<Variable> counters = BatchNorm2d.counters(model.params());
         List<Float> losses = new ArrayList<>();
         double lastMIoU = Double.NaN;
         double best = state.bestMIoU();
         int bestIter = state.bestIter();
-        try (StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, log::info);
+        try (Backend owned = backend;
+             StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, log::info);
              Evaluator evaluator = new Evaluator(model, backend, store, batch);
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
@@ -147,6 +150,7 @@ public final class Trainer {
                 if (evalNow) {
                     lastMIoU = evaluate(evaluator, val, log, cursor.epoch(), done, progress);
                     if (Double.isNaN(best) || lastMIoU > best) {
+                        runner.syncVariables();
                         best = lastMIoU;
                         bestIter = done;
                         save(dir, "best", model, momenta, store, done, cursor, best, bestIter, Map.of("mIoU", lastMIoU));
@@ -155,6 +159,7 @@ public final class Trainer {
                 }
                 boolean ckptNow = done == tc.iters() || (tc.checkpointInterval() > 0 && done % tc.checkpointInterval() == 0);
                 if (ckptNow) {
+                    runner.syncVariables();
                     Path f = save(dir, String.format("iter_%06d", done), model, momenta, store, done, cursor, best, bestIter, Map.of());
                     Checkpoints.markLatest(dir, f);
                     Checkpoints.prune(dir, tc.keepLast());
