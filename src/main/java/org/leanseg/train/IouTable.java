@@ -3,11 +3,11 @@ package org.leanseg.train;
 import java.util.List;
 
 /** The per-class IoU / accuracy table printed after each evaluation (mmsegmentation's layout). */
-final class IouTable {
+public final class IouTable {
     private IouTable() {
     }
 
-    static String format(List<String> names, double[] iou, double[] acc, double mIoU, double aAcc, double mAcc) {
+    public static String format(List<String> names, double[] iou, double[] acc, double mIoU, double aAcc, double mAcc) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format("+%s+%s+%s+%n", "-".repeat(16), "-".repeat(8), "-".repeat(8)));
         sb.append(String.format("| %-14s | %6s | %6s |%n", "class", "IoU", "Acc"));

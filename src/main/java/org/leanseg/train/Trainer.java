@@ -105,7 +105,7 @@ public final class Trainer {
         int bestIter = state.bestIter();
         try (Backend owned = backend;
              StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, log::info);
-             Evaluator evaluator = new Evaluator(model, backend, store, batch);
+             Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false));
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
             long t0 = System.nanoTime();

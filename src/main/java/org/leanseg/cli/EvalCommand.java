@@ -1,0 +1,144 @@
+package org.leanseg.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.leanseg.backend.Backend;
+import org.leanseg.backend.Backends;
+import org.leanseg.config.ConfigException;
+import org.leanseg.config.EvalConfig;
+import org.leanseg.config.TrainingConfig;
+import org.leanseg.data.Dataset;
+import org.leanseg.data.DatasetException;
+import org.leanseg.eval.ConfusionMatrix;
+import org.leanseg.eval.Evaluator;
+import org.leanseg.eval.Inference;
+import org.leanseg.infer.CheckpointModel;
+import org.leanseg.io.AtomicFiles;
+import org.leanseg.train.Datasets;
+import org.leanseg.train.IouTable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code leanseg eval}: evaluates a checkpoint on the configured validation split (whole or slide
+ * inference, optional flip), prints the per-class IoU table and writes the metrics as JSON next
+ * to the checkpoint ({@code <checkpoint>.eval.json}) or to {@code --out}.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluate a checkpoint on the validation split (mIoU, aAcc, mAcc, per-class IoU).")
+public final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--config", description = "YAML config file (the dataset; the model comes from the checkpoint)")
+    Path config;
+
+    @Option(names = "--set", description = "override a key, e.g. --set eval.crop_size=512 (repeatable)")
+    List<String> overrides = new ArrayList<>();
+
+    @Option(names = "--checkpoint", required = true, description = "weights (.safetensors) to evaluate")
+    Path checkpoint;
+
+    @Option(names = "--mode", description = "whole or slide (overrides eval.mode)")
+    String mode;
+
+    @Option(names = "--flip", description = "average with the horizontally flipped image")
+    boolean flip;
+
+    @Option(names = "--device", description = "auto, cpu or cuda (overrides the config's device)")
+    String device;
+
+    @Option(names = "--out", description = "JSON result file (default: <checkpoint>.eval.json beside the checkpoint)")
+    Path out;
+
+    @Override
+    public Integer call() {
+        TrainingConfig cfg;
+        try {
+            List<String> sets = new ArrayList<>(overrides);
+            if (device != null) {
+                sets.add("device=" + device);
+            }
+            if (mode != null) {
+                sets.add("eval.mode=" + mode);
+            }
+            cfg = TrainingConfig.load(config, sets);
+        } catch (ConfigException e) {
+            System.err.println("leanseg eval: " + e.getMessage());
+            return 2;
+        }
+        try {
+            CheckpointModel m = CheckpointModel.load(checkpoint, Datasets.modelConfig(cfg));
+            Dataset val = Datasets.val(cfg);
+            int classes = m.model().config().numClasses();
+            if (val.numClasses() != classes) {
+                throw new ConfigException(checkpoint + " predicts " + classes + " classes but the validation set has "
+                        + val.numClasses() + "; evaluate on the dataset the model was trained for");
+            }
+            Inference inference = Inference.of(cfg.eval(), flip);
+            Backends.Choice choice = Backends.create(cfg.device().yamlName());
+            System.out.println(choice.line());
+            long t0 = System.nanoTime();
+            ConfusionMatrix cm;
+            // one image at a time: validation images differ in size and memory stays that of one image
+            int batch = 1;
+            try (Backend backend = choice.backend();
+                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), batch, inference)) {
+                cm = ev.evaluate(val, null);
+            }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            System.out.println("evaluated " + checkpoint + " on " + val.size() + " images (" + inference.describe() + ", "
+                    + String.format("%.1f s", seconds) + "):");
+            System.out.println(IouTable.format(val.classNames(), cm.iou(), cm.accuracy(), cm.meanIoU(), cm.pixelAccuracy(), cm.meanAccuracy()));
+            Path target = out != null ? out : checkpoint.resolveSibling(stem(checkpoint) + ".eval.json");
+            AtomicFiles.write(target, new ObjectMapper().writerWithDefaultPrettyPrinter()
+                    .writeValueAsBytes(result(val, cm, inference, seconds)));
+            System.out.println("wrote " + target);
+            return 0;
+        } catch (ConfigException | IOException | DatasetException | IllegalArgumentException | IllegalStateException e) {
+            System.err.println("leanseg eval: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    private Map<String, Object> result(Dataset val, ConfusionMatrix cm, Inference inference, double seconds) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("checkpoint", checkpoint.toString());
+        r.put("mode", inference.mode().yamlName());
+        if (inference.mode() == EvalConfig.Mode.SLIDE) {
+            r.put("crop_size", List.of(inference.cropHeight(), inference.cropWidth()));
+            r.put("stride", List.of(inference.strideHeight(), inference.strideWidth()));
+        }
+        r.put("flip", inference.flip());
+        r.put("images", val.size());
+        r.put("mIoU", nullable(cm.meanIoU()));
+        r.put("aAcc", nullable(cm.pixelAccuracy()));
+        r.put("mAcc", nullable(cm.meanAccuracy()));
+        List<Map<String, Object>> per = new ArrayList<>();
+        double[] iou = cm.iou();
+        double[] acc = cm.accuracy();
+        for (int c = 0; c < iou.length; c++) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("class", c < val.classNames().size() ? val.classNames().get(c) : "class " + c);
+            row.put("IoU", nullable(iou[c]));
+            row.put("Acc", nullable(acc[c]));
+            per.add(row);
+        }
+        r.put("per_class", per);
+        r.put("eval_s", Math.round(seconds * 1000) / 1000.0);
+        return r;
+    }
+
+    private static Double nullable(double v) {
+        return Double.isNaN(v) ? null : v;
+    }
+
+    static String stem(Path file) {
+        String n = file.getFileName().toString();
+        int dot = n.lastIndexOf('.');
+        return dot > 0 ? n.substring(0, dot) : n;
+    }
+}
