@@ -19,9 +19,10 @@ import java.util.Locale;
  * @param numClasses label values 0..numClasses-1 (255 = ignore)
  * @param cropSize training crop [h, w]
  * @param synthetic settings of the synthetic dataset
+ * @param skipBad skip unreadable or invalid samples with a warning each and a count, instead of stopping
  */
 public record DataConfig(Type type, String root, String trainSplit, String valSplit, int numClasses, Size2 cropSize,
-        Synthetic synthetic) {
+        Synthetic synthetic, boolean skipBad) {
 
     /** Dataset kinds, spelled in YAML as their lower-case names. */
     public enum Type {
@@ -49,7 +50,7 @@ public record DataConfig(Type type, String root, String trainSplit, String valSp
     /** Synthetic shapes: background + 5 shape classes at 64x64 (at most 2 shapes, 20% textured), no crop. */
     static DataConfig defaults() {
         return new DataConfig(Type.SYNTHETIC, null, "train", "val", 6, Size2.square(64),
-                new Synthetic(10_000, 200, Size2.square(64), 0, 2, 0.2));
+                new Synthetic(10_000, 200, Size2.square(64), 0, 2, 0.2), false);
     }
 
     static DataConfig read(ConfigTree t) {
@@ -71,6 +72,7 @@ public record DataConfig(Type type, String root, String trainSplit, String valSp
                 t.string("data.val_split", false),
                 t.integer("data.num_classes", 1, 255),
                 t.size("data.crop_size"),
-                synthetic);
+                synthetic,
+                t.bool("data.skip_bad"));
     }
 }

@@ -38,7 +38,7 @@ public final class Datasets {
                 yield new SyntheticDataset(shapes, train ? SyntheticShapes.Split.TRAIN : SyntheticShapes.Split.VAL,
                         train ? s.trainSize() : s.valSize());
             }
-            case VOC, FOLDER -> org.leanseg.data.Datasets.open(d, train ? d.trainSplit() : d.valSplit(), train, false,
+            case VOC, FOLDER -> org.leanseg.data.Datasets.open(d, train ? d.trainSplit() : d.valSplit(), train, d.skipBad(),
                     warning -> System.err.println("warning: " + warning));
         };
         if (ds.numClasses() != d.numClasses()) {

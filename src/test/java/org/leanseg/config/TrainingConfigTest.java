@@ -164,4 +164,10 @@ class TrainingConfigTest {
         }
         assertFalse(yaml.startsWith("---"));
     }
+
+    @Test
+    void skipBadDefaultsOffAndCanBeSet() {
+        org.junit.jupiter.api.Assertions.assertFalse(TrainingConfig.load(null, java.util.List.of()).data().skipBad());
+        org.junit.jupiter.api.Assertions.assertTrue(TrainingConfig.load(null, java.util.List.of("data.skip_bad=true")).data().skipBad());
+    }
 }
