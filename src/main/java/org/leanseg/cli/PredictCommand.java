@@ -33,7 +33,8 @@ import picocli.CommandLine.Option;
  * {@code leanseg predict}: segments an image or every image of a folder and writes
  * {@code <out>/<name>.png} index masks (8-bit palette PNGs, VOC palette) and, with
  * {@code --show-dir}, colour overlays blended with the image at {@code --opacity}. Images are
- * normalised with the ImageNet mean/std, as the file datasets are for training.
+ * normalised as the model's training data was (the checkpoint's {@code normalization} metadata;
+ * ImageNet's mean/std for files without it).
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
         description = "Segment images: index-mask PNGs and optional coloured overlays.")
@@ -48,6 +49,8 @@ public final class PredictCommand implements Callable<Integer> {
 
     @Option(names = "--checkpoint", required = true, description = "weights (.safetensors)")
     Path checkpoint;
+
+    private org.leanseg.data.Normalization normalization = org.leanseg.data.Normalization.imagenet();
 
     @Option(names = "--input", required = true, description = "an image file or a folder of images")
     Path input;
@@ -87,6 +90,9 @@ public final class PredictCommand implements Callable<Integer> {
             TrainingConfig cfg = TrainingConfig.load(config, sets);
             List<Path> images = inputs();
             CheckpointModel m = CheckpointModel.load(checkpoint, Datasets.modelConfig(cfg));
+            try (org.leanseg.io.SafetensorsFile f = org.leanseg.io.SafetensorsFile.open(checkpoint)) {
+                normalization = org.leanseg.data.Normalization.fromJson(f.metadata().get("normalization"));
+            }
             Palette palette = Palette.voc();
             Files.createDirectories(out);
             if (showDir != null) {
@@ -131,8 +137,7 @@ public final class PredictCommand implements Callable<Integer> {
         int w = im.width();
         int[] none = new int[h * w];
         Arrays.fill(none, LabelMap.IGNORE);
-        var sample = Augment.whole(im, new LabelMap(h, w, none), Augment.Settings.imagenetMean(), Augment.Settings.imagenetStd(),
-                file.toString());
+        var sample = Augment.whole(im, new LabelMap(h, w, none), normalization.mean(), normalization.std(), file.toString());
         float[] pred = ev.segment(sample.image());
         int[] labels = new int[h * w];
         for (int i = 0; i < labels.length; i++) {

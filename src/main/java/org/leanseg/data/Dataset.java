@@ -18,6 +18,11 @@ public interface Dataset {
 
     int size();
 
+    /** How images are normalised (checkpoints record it for prediction); ImageNet's unless a dataset differs. */
+    default Normalization normalization() {
+        return Normalization.imagenet();
+    }
+
     int numClasses();
 
     List<String> classNames();

@@ -28,6 +28,13 @@ public final class SyntheticDataset implements Dataset {
     }
 
     @Override
+    public Normalization normalization() {
+        float m = SyntheticShapes.PIXEL_MEAN * 255;
+        float sd = SyntheticShapes.PIXEL_STD * 255;
+        return new Normalization(new float[] {m, m, m}, new float[] {sd, sd, sd});
+    }
+
+    @Override
     public int numClasses() {
         return SyntheticShapes.NUM_CLASSES;
     }

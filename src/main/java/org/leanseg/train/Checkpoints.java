@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.leanseg.data.Normalization;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Variable;
 import org.leanseg.io.AtomicFiles;
@@ -44,7 +45,7 @@ public final class Checkpoints {
     }
 
     public static Path save(Path dir, String name, ParamSet ps, Map<String, Variable> optimizerState, VariableStore store,
-                            ModelConfig cfg, State state, Map<String, Object> extra) throws IOException {
+                            ModelConfig cfg, State state, Normalization normalization, Map<String, Object> extra) throws IOException {
         Files.createDirectories(dir);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, DType> stored = new LinkedHashMap<>();
@@ -61,6 +62,7 @@ public final class Checkpoints {
         meta.put("model_config", ModelConfigJson.model(cfg));
         meta.put("batchnorm", ModelConfigJson.batchnorm(cfg));
         meta.put("state", JSON.writeValueAsString(state));
+        meta.put("normalization", normalization.toJson());
         Path file = dir.resolve(name + ".safetensors");
         Safetensors.write(file, tensors, meta, stored);
         Map<String, Object> sidecar = new LinkedHashMap<>();

@@ -41,6 +41,7 @@ public final class Trainer {
     private final TrainingConfig cfg;
     private final PrintStream out;
     private final boolean interactive;
+    private org.leanseg.data.Normalization normalization = org.leanseg.data.Normalization.imagenet();
 
     public Trainer(TrainingConfig cfg, PrintStream out, boolean interactive) {
         this.cfg = cfg;
@@ -58,6 +59,7 @@ public final class Trainer {
         int batch = tc.batch().value();
         ModelConfig mc = Datasets.modelConfig(cfg);
         Dataset train = Datasets.train(cfg);
+        normalization = train.normalization();
         Dataset val = Datasets.val(cfg);
         Path dir = cfg.runDir();
         Files.createDirectories(dir);
@@ -181,7 +183,7 @@ public final class Trainer {
     private Path save(Path dir, String name, DeepLabV3Plus model, Map<String, Variable> momenta, VariableStore store, int done, Loader.Cursor cursor,
                       double best, int bestIter, Map<String, Object> extra) throws IOException {
         Checkpoints.State s = new Checkpoints.State(done, cursor.epoch(), cursor.position(), cfg.train().seed(), best, bestIter);
-        return Checkpoints.save(dir, name, model.params(), momenta, store, model.config(), s, extra);
+        return Checkpoints.save(dir, name, model.params(), momenta, store, model.config(), s, normalization, extra);
     }
 
     private double evaluate(Evaluator evaluator, Dataset val, TrainLog log, int epoch, int iter, Progress progress) {

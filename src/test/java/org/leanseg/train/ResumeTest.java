@@ -44,6 +44,11 @@ class ResumeTest {
             assertEquals(Float.floatToIntBits(full.losses().get(3 + i)), Float.floatToIntBits(resumed.losses().get(i)),
                     "loss of iteration " + (4 + i) + ": " + full.losses().get(3 + i) + " vs resumed " + resumed.losses().get(i));
         }
+        try (org.leanseg.io.SafetensorsFile f = org.leanseg.io.SafetensorsFile.open(mid)) {
+            org.leanseg.data.Normalization n = org.leanseg.data.Normalization.fromJson(f.metadata().get("normalization"));
+            assertEquals(0.41f * 255, n.mean()[0], 1e-3, "synthetic normalisation recorded for prediction");
+            assertEquals(0.25f * 255, n.std()[2], 1e-3);
+        }
         String metrics = Files.readString(dir.resolve("a").resolve("metrics.jsonl"));
         assertTrue(metrics.contains("\"type\":\"val\"") && metrics.contains("\"mIoU\""), metrics);
     }
