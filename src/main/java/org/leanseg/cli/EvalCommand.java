@@ -23,6 +23,7 @@ import org.leanseg.io.AtomicFiles;
 import org.leanseg.train.Datasets;
 import org.leanseg.train.IouTable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -33,23 +34,8 @@ import picocli.CommandLine.Option;
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate a checkpoint on the validation split (mIoU, aAcc, mAcc, per-class IoU).")
 public final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--config", description = "YAML config file (the dataset; the model comes from the checkpoint)")
-    Path config;
-
-    @Option(names = "--set", description = "override a key, e.g. --set eval.crop_size=512 (repeatable)")
-    List<String> overrides = new ArrayList<>();
-
-    @Option(names = "--checkpoint", required = true, description = "weights (.safetensors) to evaluate")
-    Path checkpoint;
-
-    @Option(names = "--mode", description = "whole or slide (overrides eval.mode)")
-    String mode;
-
-    @Option(names = "--flip", description = "average with the horizontally flipped image")
-    boolean flip;
-
-    @Option(names = "--device", description = "auto, cpu or cuda (overrides the config's device)")
-    String device;
+    @Mixin
+    InferenceOptions opts;
 
     @Option(names = "--out", description = "JSON result file (default: <checkpoint>.eval.json beside the checkpoint)")
     Path out;
@@ -58,27 +44,20 @@ public final class EvalCommand implements Callable<Integer> {
     public Integer call() {
         TrainingConfig cfg;
         try {
-            List<String> sets = new ArrayList<>(overrides);
-            if (device != null) {
-                sets.add("device=" + device);
-            }
-            if (mode != null) {
-                sets.add("eval.mode=" + mode);
-            }
-            cfg = TrainingConfig.load(config, sets);
+            cfg = opts.load();
         } catch (ConfigException e) {
             System.err.println("leanseg eval: " + e.getMessage());
             return 2;
         }
         try {
-            CheckpointModel m = CheckpointModel.load(checkpoint, Datasets.modelConfig(cfg));
+            CheckpointModel m = CheckpointModel.load(opts.checkpoint, Datasets.modelConfig(cfg));
             Dataset val = Datasets.val(cfg);
             int classes = m.model().config().numClasses();
             if (val.numClasses() != classes) {
-                throw new ConfigException(checkpoint + " predicts " + classes + " classes but the validation set has "
+                throw new ConfigException(opts.checkpoint + " predicts " + classes + " classes but the validation set has "
                         + val.numClasses() + "; evaluate on the dataset the model was trained for");
             }
-            Inference inference = Inference.of(cfg.eval(), flip);
+            Inference inference = Inference.of(cfg.eval(), opts.flip);
             Backends.Choice choice = Backends.create(cfg.device().yamlName());
             System.out.println(choice.line());
             long t0 = System.nanoTime();
@@ -90,10 +69,10 @@ public final class EvalCommand implements Callable<Integer> {
                 cm = ev.evaluate(val, null);
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            System.out.println("evaluated " + checkpoint + " on " + val.size() + " images (" + inference.describe() + ", "
+            System.out.println("evaluated " + opts.checkpoint + " on " + val.size() + " images (" + inference.describe() + ", "
                     + String.format("%.1f s", seconds) + "):");
             System.out.println(IouTable.format(val.classNames(), cm.iou(), cm.accuracy(), cm.meanIoU(), cm.pixelAccuracy(), cm.meanAccuracy()));
-            Path target = out != null ? out : checkpoint.resolveSibling(stem(checkpoint) + ".eval.json");
+            Path target = out != null ? out : opts.checkpoint.resolveSibling(stem(opts.checkpoint) + ".eval.json");
             AtomicFiles.write(target, new ObjectMapper().writerWithDefaultPrettyPrinter()
                     .writeValueAsBytes(result(val, cm, inference, seconds)));
             System.out.println("wrote " + target);
@@ -106,7 +85,7 @@ public final class EvalCommand implements Callable<Integer> {
 
     private Map<String, Object> result(Dataset val, ConfusionMatrix cm, Inference inference, double seconds) {
         Map<String, Object> r = new LinkedHashMap<>();
-        r.put("checkpoint", checkpoint.toString());
+        r.put("checkpoint", opts.checkpoint.toString());
         r.put("mode", inference.mode().yamlName());
         if (inference.mode() == EvalConfig.Mode.SLIDE) {
             r.put("crop_size", List.of(inference.cropHeight(), inference.cropWidth()));

@@ -4,7 +4,6 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -27,6 +26,7 @@ import org.leanseg.infer.CheckpointModel;
 import org.leanseg.io.AtomicFiles;
 import org.leanseg.train.Datasets;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -39,16 +39,10 @@ import picocli.CommandLine.Option;
 @Command(name = "predict", mixinStandardHelpOptions = true,
         description = "Segment images: index-mask PNGs and optional coloured overlays.")
 public final class PredictCommand implements Callable<Integer> {
+    @Mixin
+    InferenceOptions opts;
+
     private static final List<String> EXTENSIONS = List.of(".png", ".jpg", ".jpeg", ".bmp");
-
-    @Option(names = "--config", description = "YAML config file (inference mode; the model comes from the checkpoint)")
-    Path config;
-
-    @Option(names = "--set", description = "override a key, e.g. --set eval.mode=slide (repeatable)")
-    List<String> overrides = new ArrayList<>();
-
-    @Option(names = "--checkpoint", required = true, description = "weights (.safetensors)")
-    Path checkpoint;
 
     private org.leanseg.data.Normalization normalization = org.leanseg.data.Normalization.imagenet();
 
@@ -64,15 +58,6 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--opacity", defaultValue = "0.5", description = "overlay colour weight, 0..1 (default 0.5)")
     double opacity;
 
-    @Option(names = "--mode", description = "whole or slide (overrides eval.mode)")
-    String mode;
-
-    @Option(names = "--flip", description = "average with the horizontally flipped image")
-    boolean flip;
-
-    @Option(names = "--device", description = "auto, cpu or cuda (overrides the config's device)")
-    String device;
-
     @Override
     public Integer call() {
         if (!(opacity >= 0 && opacity <= 1)) {
@@ -80,17 +65,10 @@ public final class PredictCommand implements Callable<Integer> {
             return 2;
         }
         try {
-            List<String> sets = new ArrayList<>(overrides);
-            if (device != null) {
-                sets.add("device=" + device);
-            }
-            if (mode != null) {
-                sets.add("eval.mode=" + mode);
-            }
-            TrainingConfig cfg = TrainingConfig.load(config, sets);
+            TrainingConfig cfg = opts.load();
             List<Path> images = inputs();
-            CheckpointModel m = CheckpointModel.load(checkpoint, Datasets.modelConfig(cfg));
-            try (org.leanseg.io.SafetensorsFile f = org.leanseg.io.SafetensorsFile.open(checkpoint)) {
+            CheckpointModel m = CheckpointModel.load(opts.checkpoint, Datasets.modelConfig(cfg));
+            try (org.leanseg.io.SafetensorsFile f = org.leanseg.io.SafetensorsFile.open(opts.checkpoint)) {
                 normalization = org.leanseg.data.Normalization.fromJson(f.metadata().get("normalization"));
             }
             Palette palette = Palette.voc();
@@ -100,7 +78,7 @@ public final class PredictCommand implements Callable<Integer> {
             }
             Backends.Choice choice = Backends.create(cfg.device().yamlName());
             try (Backend backend = choice.backend();
-                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), 1, Inference.of(cfg.eval(), flip))) {
+                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), 1, Inference.of(cfg.eval(), opts.flip))) {
                 for (Path p : images) {
                     predictOne(ev, p, palette);
                 }
