@@ -27,6 +27,12 @@ public interface Backend extends AutoCloseable {
 
     void synchronize();
 
+    /** Bytes this backend holds now: arenas, adopted variables and any workspace it keeps. */
+    long currentBytes();
+
+    /** The most bytes it has held at once, kernels' scratch included where the backend can see it. */
+    long peakBytes();
+
     @Override
     void close();
 }

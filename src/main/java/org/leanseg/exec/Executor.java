@@ -1,7 +1,9 @@
 package org.leanseg.exec;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -18,9 +20,11 @@ import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.Variable;
 import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.memory.Lifetime;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.Planner;
 import org.leanseg.ops.Ops;
+import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 
 /**
@@ -33,7 +37,17 @@ import org.leanseg.tensor.Tensor;
  *     ex.run(Map.of(x, image));
  *     Tensor logits = ex.read(out);
  * }
+ * // a plan made elsewhere (a recompute policy, a test), NaN in every freed region, per-op callback:
+ * new Executor(graph, backend, store, plan, new Executor.Options(true, (step, node, nanos) -> { }));
  * }</pre>
+ *
+ * <p>Note [Poisoned frees]: with {@link Options#poisonFreed} ({@code -Dleanseg.poisonFreed=true})
+ * the executor fills each arena buffer with NaN right after the op that the plan names as its
+ * last reader. A plan whose lifetime ends too early then makes NaN reach the loss, gradients or
+ * weights at once, instead of silently reading stale but plausible bytes that happen not to have
+ * been overwritten yet. Integer values (labels) read NaN slots as 0, so only float reads are caught;
+ * every value a wrong plan could corrupt in the training step is a float.
+ * Check: {@code mvn -B -q test -Dtest=PoisonFreedTest}.
  */
 public final class Executor implements AutoCloseable {
     private final Graph graph;
@@ -44,17 +58,67 @@ public final class Executor implements AutoCloseable {
     private final Buffer arena;
     private final Map<Value, View> views = new IdentityHashMap<>();
     private final Map<String, long[]> opNanos = new java.util.TreeMap<>();
+    private final Options options;
+    /** Per schedule step, the buffers whose last reader it is (only with poisonFreed). */
+    private final List<List<Value>> freedAfter;
+    private final Map<Shape, Tensor> nans = new HashMap<>();
 
+    /** Called after each op of a step, with its schedule position and wall time (profiling). */
+    @FunctionalInterface
+    public interface OpObserver {
+        void afterOp(int step, Node node, long nanos);
+    }
+
+    /**
+     * Debug and profiling switches. {@code poisonFreed}: Note [Poisoned frees]; {@code observer}:
+     * called after every op (null for none).
+     */
+    public record Options(boolean poisonFreed, OpObserver observer) {
+        /** {@code -Dleanseg.poisonFreed=true} turns poisoning on; no observer. */
+        public static Options defaults() {
+            return new Options(Boolean.getBoolean("leanseg.poisonFreed"), null);
+        }
+    }
+
+    /** Plans the graph's schedule (in place where ops allow) with {@link Options#defaults()}. */
     public Executor(Graph graph, Backend backend, VariableStore store) {
+        this(graph, backend, store, null, Options.defaults());
+    }
+
+    /**
+     * Runs {@code plan} (null: plan here), which must place every input and activation of the
+     * graph's dead-code-free schedule, as {@link Planner#plan} does for that schedule.
+     */
+    public Executor(Graph graph, Backend backend, VariableStore store, MemoryPlan plan, Options options) {
         this.graph = graph;
         this.backend = backend;
         this.store = store;
+        this.options = options;
         this.schedule = DeadCode.schedule(graph);
-        this.plan = Planner.plan(graph, schedule);
-        this.arena = backend.allocate(Math.max(plan.arenaBytes(), 4));
-        for (Value v : plan.offsets().keySet()) {
-            views.put(v, backend.view(arena, plan.offset(v), v.spec()));
+        this.plan = plan != null ? plan : Planner.plan(graph, schedule);
+        this.arena = backend.allocate(Math.max(this.plan.arenaBytes(), 4));
+        for (Value v : this.plan.offsets().keySet()) {
+            views.put(v, backend.view(arena, this.plan.offset(v), v.spec()));
         }
+        this.freedAfter = options.poisonFreed() ? freedAfter(this.plan, schedule.size()) : null;
+    }
+
+    /** The buffers each step is the last reader of; graph outputs (kept to the end) are never freed. */
+    private static List<List<Value>> freedAfter(MemoryPlan plan, int steps) {
+        List<List<Value>> freed = new ArrayList<>();
+        for (int i = 0; i < steps; i++) {
+            freed.add(new ArrayList<>());
+        }
+        for (Lifetime b : plan.lifetimes()) {
+            if (b.last() < steps) {
+                freed.get(b.last()).add(b.value());
+            }
+        }
+        return freed;
+    }
+
+    public Options options() {
+        return options;
     }
 
     public List<Node> schedule() {
@@ -90,8 +154,15 @@ public final class Executor implements AutoCloseable {
             throw new IllegalArgumentException("inputs not fed: " + missing);
         }
         checkInPlaceGuards();
-        for (Node n : schedule) {
-            runNode(n);
+        for (int step = 0; step < schedule.size(); step++) {
+            Node n = schedule.get(step);
+            long nanos = runNode(n);
+            if (freedAfter != null) {
+                poison(freedAfter.get(step));
+            }
+            if (options.observer() != null) {
+                options.observer().afterOp(step, n, nanos);
+            }
         }
         backend.synchronize();
     }
@@ -118,7 +189,20 @@ public final class Executor implements AutoCloseable {
         }
     }
 
-    private void runNode(Node n) {
+    /** Note [Poisoned frees]: NaN over each buffer whose lifetime just ended. */
+    private void poison(List<Value> buffers) {
+        for (Value v : buffers) {
+            Tensor nan = nans.computeIfAbsent(v.spec().shape(), s -> {
+                float[] a = new float[s.size()];
+                Arrays.fill(a, Float.NaN);
+                return Tensor.of(s, a);
+            });
+            backend.upload(nan, views.get(v));
+        }
+    }
+
+    /** Runs one op; returns its wall time. */
+    private long runNode(Node n) {
         View[] in = new View[n.inputs().size()];
         for (int i = 0; i < in.length; i++) {
             in[i] = view(n.input(i));
@@ -130,9 +214,11 @@ public final class Executor implements AutoCloseable {
         long t0 = System.nanoTime();
         try {
             Ops.run(backend, n.op(), in, out);   // the backend's kernel (reference or cuda)
+            long nanos = System.nanoTime() - t0;
             long[] acc = opNanos.computeIfAbsent(n.op().name(), k -> new long[2]);
-            acc[0] += System.nanoTime() - t0;
+            acc[0] += nanos;
             acc[1]++;
+            return nanos;
         } catch (RuntimeException e) {
             throw new IllegalStateException("op " + n.op().name() + " at stage '" + n.stage() + "' failed: " + e, e);
         }

@@ -8,6 +8,7 @@ import org.leanseg.backend.View;
 import org.leanseg.backend.cuda.CudaBackend;
 import org.leanseg.backend.cuda.CudaView;
 import org.leanseg.backend.reference.RefView;
+import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.ops.conv.ActDepthwiseConv2d;
 import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
 import org.leanseg.ops.conv.ConvCuda;
@@ -140,7 +141,8 @@ public final class Ops {
      */
     public static void run(Backend backend, Op op, View[] in, View[] out) {
         switch (backend.name()) {
-            case "reference" -> runReference(op, cast(in, RefView.class, new RefView[in.length]), cast(out, RefView.class, new RefView[out.length]));
+            case "reference" -> ((ReferenceBackend) backend).run(() ->
+                    runReference(op, cast(in, RefView.class, new RefView[in.length]), cast(out, RefView.class, new RefView[out.length])));
             case "cuda" -> entry(op).runCuda(op, (CudaBackend) backend,
                     cast(in, CudaView.class, new CudaView[in.length]), cast(out, CudaView.class, new CudaView[out.length]));
             default -> throw new IllegalArgumentException("no kernels for backend '" + backend.name() + "'");

@@ -250,10 +250,12 @@ public final class CudaBackend implements Backend {
     }
 
     /** Bytes this backend holds now and at most (arenas, variables, workspace, constants). */
+    @Override
     public synchronized long currentBytes() {
         return currentBytes;
     }
 
+    @Override
     public synchronized long peakBytes() {
         return peakBytes;
     }

@@ -1,6 +1,10 @@
 package org.leanseg.backend.reference;
 
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.RecursiveAction;
 
 /**
@@ -12,7 +16,21 @@ public final class Parallel {
      * Our own pool with one worker per core (or {@code -Dleanseg.threads=N}). Not the common pool:
      * its parallelism is cores - 1, which on a 2-core machine is one thread.
      */
-    private static final ForkJoinPool POOL = new ForkJoinPool(configuredThreads());
+    private static final ForkJoinPool POOL = new ForkJoinPool(configuredThreads(), Parallel::newWorker, null, false);
+    /** The pool's workers, so that {@link ScratchMeter} can count what they allocate. */
+    private static final Set<Thread> WORKERS = ConcurrentHashMap.newKeySet();
+
+    private static ForkJoinWorkerThread newWorker(ForkJoinPool pool) {
+        ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+        WORKERS.add(t);
+        return t;
+    }
+
+    /** The pool's worker threads alive now. */
+    static List<Thread> workers() {
+        WORKERS.removeIf(t -> t.getState() == Thread.State.TERMINATED);
+        return List.copyOf(WORKERS);
+    }
 
     private static int configuredThreads() {
         String t = System.getProperty("leanseg.threads");

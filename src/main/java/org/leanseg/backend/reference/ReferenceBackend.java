@@ -1,24 +1,52 @@
 package org.leanseg.backend.reference;
 
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 import org.leanseg.backend.Backend;
 import org.leanseg.backend.Buffer;
 import org.leanseg.backend.View;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
 
-/** The pure-Java backend every other kernel is checked against. Byte offsets must be 4-aligned. */
+/**
+ * The pure-Java backend every other kernel is checked against. Byte offsets must be 4-aligned.
+ *
+ * <p>Memory counters (PyTorch allocator names): arenas it allocates and host arrays it adopts
+ * (persistent variables, counted once each) are {@link #currentBytes() current}; a kernel run
+ * through {@link #run} adds its measured heap scratch ({@link ScratchMeter}) for as long as it
+ * runs, and {@link #peakBytes() peak} is the most of arenas + variables + one op's scratch seen.
+ * Nothing is freed before close: arrays are garbage collected with their last view.
+ *
+ * <pre>{@code
+ * ReferenceBackend b = new ReferenceBackend();
+ * Buffer arena = b.allocate(1 << 20);
+ * b.run(() -> Ops.runReference(op, in, out));
+ * b.peakBytes();   // 1 MiB + the op's scratch
+ * }</pre>
+ * Check: {@code mvn -B -q test -Dtest=ReferenceBackendMemoryTest}.
+ */
 public final class ReferenceBackend implements Backend {
+    private final Set<float[]> adopted = Collections.newSetFromMap(new IdentityHashMap<>());
+    private long arenaBytes;
+    private long variableBytes;
+    private long lastScratchBytes;
+    private long peakScratchBytes;
+    private long peakBytes;
+
     @Override
     public String name() {
         return "reference";
     }
 
     @Override
-    public Buffer allocate(long bytes) {
+    public synchronized Buffer allocate(long bytes) {
         long floats = (bytes + 3) / 4;
         if (floats > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("reference arena of " + bytes + " bytes exceeds one Java array (8 GiB)");
         }
+        arenaBytes += 4 * floats;
+        peakBytes = Math.max(peakBytes, currentBytes());
         return new RefBuffer(new float[(int) floats]);
     }
 
@@ -36,8 +64,22 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public Buffer adopt(Tensor host) {
+    public synchronized Buffer adopt(Tensor host) {
+        if (adopted.add(host.data())) {
+            variableBytes += 4L * host.data().length;
+            peakBytes = Math.max(peakBytes, currentBytes());
+        }
         return new RefBuffer(host.data());
+    }
+
+    /** Runs one kernel, measuring the heap scratch it allocates into {@link #peakBytes()}. */
+    public void run(Runnable kernel) {
+        long scratch = ScratchMeter.measure(kernel);
+        synchronized (this) {
+            lastScratchBytes = Math.max(0, scratch);
+            peakScratchBytes = Math.max(peakScratchBytes, lastScratchBytes);
+            peakBytes = Math.max(peakBytes, currentBytes() + lastScratchBytes);
+        }
     }
 
     @Override
@@ -57,6 +99,37 @@ public final class ReferenceBackend implements Backend {
     @Override
     public void synchronize() {
         // kernels run synchronously on the calling thread and the common pool
+    }
+
+    /** Arenas and adopted variables: what this backend holds between kernels. */
+    @Override
+    public synchronized long currentBytes() {
+        return arenaBytes + variableBytes;
+    }
+
+    /** The most of {@link #currentBytes()} plus one running kernel's scratch. */
+    @Override
+    public synchronized long peakBytes() {
+        return peakBytes;
+    }
+
+    /** Bytes of all arenas allocated. */
+    public synchronized long arenaBytes() {
+        return arenaBytes;
+    }
+
+    /** Bytes of the distinct host arrays adopted (persistent variables). */
+    public synchronized long variableBytes() {
+        return variableBytes;
+    }
+
+    /** Heap scratch of the last kernel {@link #run}, and the most of any. */
+    public synchronized long lastScratchBytes() {
+        return lastScratchBytes;
+    }
+
+    public synchronized long peakScratchBytes() {
+        return peakScratchBytes;
     }
 
     @Override
