@@ -3,7 +3,7 @@ package org.leanseg.cli;
 import org.leanseg.models.ModelConfig;
 import picocli.CommandLine.Option;
 
-/** The model and input options shared by {@code summary} and {@code plan} (a picocli mixin). */
+/** The model and input options shared by {@code summary}, {@code plan} and {@code profile} (a picocli mixin). */
 final class ModelOptions {
     @Option(names = "--model", defaultValue = "deeplabv3plus_mobilenetv2",
             description = "deeplabv3plus_mobilenetv2 or deeplabv3plus_xception65 (default: ${DEFAULT-VALUE})")

@@ -15,7 +15,8 @@ import org.leanseg.train.TrainGraph;
 /**
  * The planning-only path: traces the whole training step (forward, loss, backward, SGD) of a model
  * at a batch shape, removes dead ops and plans the arena, without allocating any tensor. What
- * {@code leanseg plan} prints; the executor runs the same schedule and the same plan.
+ * {@code leanseg plan} prints; {@code leanseg profile} runs this very plan ({@code network} and
+ * {@code train} are the traced model and step graphs) and the trainer's executor plans the same way.
  *
  * <pre>{@code
  * StepPlan p = StepPlan.of(ModelConfig.of("deeplabv3plus_mobilenetv2"), 2, 512, 512);
@@ -23,7 +24,7 @@ import org.leanseg.train.TrainGraph;
  * }</pre>
  */
 public record StepPlan(ModelConfig model, int batch, int height, int width, StepPasses passes, List<Node> schedule,
-                       MemoryPlan plan, MemoryReport report, long planMillis) {
+                       MemoryPlan plan, MemoryReport report, long planMillis, DeepLabV3Plus network, TrainGraph train) {
 
     /** Plans one SGD training step of {@code model} on [batch, 3, height, width] images with the default rewrites. */
     public static StepPlan of(ModelConfig model, int batch, int height, int width) {
@@ -33,11 +34,12 @@ public record StepPlan(ModelConfig model, int batch, int height, int width, Step
     /** As {@link #of(ModelConfig, int, int, int)} with the given rewrites. */
     public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes) {
         long t0 = System.nanoTime();
-        TrainGraph tg = new TrainGraph(new DeepLabV3Plus(model), batch, height, width, OptimizerSettings.pytorchDefault(), 1, passes);
+        DeepLabV3Plus network = new DeepLabV3Plus(model);
+        TrainGraph tg = new TrainGraph(network, batch, height, width, OptimizerSettings.pytorchDefault(), 1, passes);
         List<Node> schedule = DeadCode.schedule(tg.stepGraph());
         MemoryPlan plan = Planner.plan(tg.stepGraph(), schedule, passes.fuse());
         MemoryReport report = MemoryReport.of(tg.stepGraph(), schedule, plan);
         long millis = (System.nanoTime() - t0) / 1_000_000;
-        return new StepPlan(model, batch, height, width, passes, schedule, plan, report, millis);
+        return new StepPlan(model, batch, height, width, passes, schedule, plan, report, millis, network, tg);
     }
 }

@@ -1,0 +1,46 @@
+package org.leanseg.profile;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What {@link StepProfiler} measured while running real training steps of a {@link StepPlan}: per
+ * step the wall time, loss, the largest heap scratch of one op and the high-water mark (arena +
+ * variables + that scratch); for the steady state (the last step) where the bytes went; per stage
+ * group the mean op time and largest scratch.
+ *
+ * <pre>{@code
+ * Measured m = StepProfiler.run(plan, new ReferenceBackend(), 2, 1).measured();
+ * m.highWaterBytes() - plan.report().plannedPeakBytes();   // measured minus planned
+ * }</pre>
+ *
+ * @param backend the backend's name
+ * @param threads kernel threads (reference backend)
+ * @param steps one entry per step run, in order
+ * @param arenaBytes arena bytes the backend allocated
+ * @param variableBytes persistent variables it adopted (weights, buffers, optimizer state)
+ * @param workspaceBytes the largest scratch one op allocated in the last step (-1: not measurable)
+ * @param workspaceOp that op's name
+ * @param workspaceStage that op's stage group
+ * @param highWaterBytes arena + variables + the last step's largest op scratch
+ * @param runPeakBytes the backend's own peak over the whole run (step 1 includes class loading)
+ * @param stages per stage group: mean milliseconds per step and largest op scratch of the last step
+ */
+public record Measured(String backend, int threads, List<Step> steps, long arenaBytes, long variableBytes,
+                       long workspaceBytes, String workspaceOp, String workspaceStage, long highWaterBytes,
+                       long runPeakBytes, Map<String, StageTime> stages) {
+
+    /** One training step: wall milliseconds, loss, largest op scratch, arena + variables + that scratch. */
+    public record Step(int step, double stepMillis, float loss, long scratchBytes, long highWaterBytes) {
+    }
+
+    /** A stage group's mean op time per step (first step left out when there are more) and largest op scratch. */
+    public record StageTime(double millis, long scratchBytes) {
+    }
+
+    /** Mean wall time of the steps after the first (of all when there is one). */
+    public double meanStepMillis() {
+        List<Step> s = steps.size() > 1 ? steps.subList(1, steps.size()) : steps;
+        return s.stream().mapToDouble(Step::stepMillis).average().orElse(0);
+    }
+}

@@ -1,0 +1,127 @@
+package org.leanseg.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code leanseg profile} end to end on a small model, one step at 32x32: both files written, the
+ * JSON's stage entries add up to its totals, the measured arena and variables are the planned ones,
+ * and the page embeds its charts.
+ */
+class ProfileCommandTest {
+    @TempDir
+    static Path dir;
+    static String terminal;
+    static JsonNode json;
+    static String html;
+
+    @BeforeAll
+    static void profileOnce() throws Exception {
+        PrintStream before = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+            assertEquals(0, Main.run("profile", "--batch", "1", "--size", "32x32", "--width", "0.25", "--classes", "3",
+                    "--steps", "1", "--out", dir.toString()));
+        } finally {
+            System.setOut(before);
+        }
+        terminal = buf.toString(StandardCharsets.UTF_8);
+        json = new ObjectMapper().readTree(dir.resolve("report.json").toFile());
+        html = Files.readString(dir.resolve("report.html"));
+    }
+
+    @Test
+    void terminalSummaryHasTheBreakdownAndTotals() {
+        for (String s : new String[] {"Held at the planned peak", "backbone.stem", "aspp", "decoder", "loss", "workspace", "arena gap",
+            "total = planned peak", "Per stage over the step", "planned peak", "measured high-water", "step time", "report.html"}) {
+            assertTrue(terminal.contains(s), "missing '" + s + "' in:\n" + terminal);
+        }
+    }
+
+    @Test
+    void jsonStagesAddUpToTheTotals() {
+        for (String k : new String[] {"plannedPeakBytes", "activationPeakBytes", "lowerBoundBytes", "savedForBackwardBytes",
+            "persistentBytes", "workspaceBytes", "forwardFlops", "recomputeFlops"}) {
+            assertTrue(json.get(k).isIntegralNumber(), k);
+        }
+        long planned = json.get("plannedPeakBytes").asLong();
+        long atPeak = 0;
+        long saved = 0;
+        long persistent = 0;
+        long weights = 0;
+        double percent = 0;
+        for (JsonNode s : json.get("stages")) {
+            for (String k : new String[] {"name", "savedForBackwardBytes", "peakBytes", "weightsBytes", "gradientsBytes",
+                "optimizerStateBytes", "workspaceBytes", "atPeak", "measuredMillis"}) {
+                assertTrue(s.has(k), k + " in " + s);
+            }
+            JsonNode a = s.get("atPeak");
+            assertEquals(a.get("totalBytes").asLong(), a.get("activationsBytes").asLong() + a.get("gradientsBytes").asLong()
+                    + a.get("persistentBytes").asLong());
+            atPeak += a.get("totalBytes").asLong();
+            percent += a.get("percent").asDouble();
+            saved += s.get("savedForBackwardBytes").asLong();
+            persistent += a.get("persistentBytes").asLong();
+            weights += s.get("weightsBytes").asLong();
+        }
+        JsonNode peak = json.get("atPeak");
+        assertEquals(planned, atPeak + peak.get("workspaceBytes").asLong() + peak.get("arenaGapBytes").asLong());
+        assertEquals(planned, peak.get("totalBytes").asLong());
+        assertEquals(json.get("savedForBackwardBytes").asLong(), saved);
+        assertEquals(json.get("persistentBytes").asLong(), persistent);
+        assertEquals(json.get("persistent").get("weightsBytes").asLong(), weights);
+        assertTrue(percent > 80 && percent <= 100.01, "stage shares " + percent + " % + workspace + gap = 100 %");
+        assertEquals(json.get("ops").asInt() + 1, json.get("timeline").get("liveBytes").size());
+        assertEquals(json.get("lowerBoundBytes").asLong(), json.get("timeline").get("liveBytes").get(peak.get("step").asInt()).asLong());
+    }
+
+    @Test
+    void measuredArenaAndVariablesAreThePlannedOnes() {
+        JsonNode m = json.get("measured");
+        assertEquals("reference", m.get("backend").asText());
+        assertEquals(json.get("activationPeakBytes").asLong(), m.get("arenaBytes").asLong());
+        assertEquals(json.get("persistentBytes").asLong(), m.get("variableBytes").asLong());
+        assertEquals(1, m.get("steps").size());
+        JsonNode step = m.get("steps").get(0);
+        assertTrue(step.get("stepMillis").asDouble() > 0 && Double.isFinite(step.get("loss").asDouble()));
+        long high = m.get("highWaterBytes").asLong();
+        assertEquals(m.get("arenaBytes").asLong() + m.get("variableBytes").asLong() + m.get("workspaceBytes").asLong(), high);
+        assertTrue(high >= json.get("plannedPeakBytes").asLong() - json.get("workspaceBytes").asLong());
+    }
+
+    @Test
+    void htmlIsOnePageWithItsCharts() throws Exception {
+        assertTrue(html.startsWith("<!DOCTYPE html>") && html.contains("</html>"));
+        assertTrue(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"), "self-contained");
+        Matcher img = Pattern.compile("src=\"data:image/png;base64,([A-Za-z0-9+/=]+)\"").matcher(html);
+        int charts = 0;
+        while (img.find()) {
+            BufferedImage png = ImageIO.read(new ByteArrayInputStream(Base64.getDecoder().decode(img.group(1))));
+            assertTrue(png.getWidth() >= 1000 && png.getHeight() >= 300, png.getWidth() + "x" + png.getHeight());
+            charts++;
+        }
+        assertEquals(5, charts, "at peak, timeline, per stage, stage times, planned vs measured");
+        for (String s : new String[] {"Who holds the peak", "Over the schedule", "Planned and measured", "backbone.features.17",
+            "total = planned peak"}) {
+            assertTrue(html.contains(s), s);
+        }
+    }
+}
