@@ -83,16 +83,20 @@ public final class ProfileCharts {
         return c;
     }
 
-    /** Grouped bars per stage over the whole step: saved for backward, arena peak while it runs, weights, dW. */
+    /**
+     * Grouped bars per stage over the whole step: saved for backward, weights, parameter gradients,
+     * optimizer state (the arena peak while a stage runs is the timeline's business: it is close to
+     * the step's peak for most stages and would flatten the other bars).
+     */
     public static CategoryChart perStage(Profile p) {
         List<StageBreakdown.Stage> st = p.breakdown().stages();
         List<String> names = st.stream().map(StageBreakdown.Stage::name).toList();
         CategoryChart c = categoryChart("Per stage over the step", "MiB", 480);
         c.getStyler().setOverlapped(false);
         c.addSeries("saved for backward", names, boxed(st, s -> s.savedForBackwardBytes())).setFillColor(ACTIVATIONS);
-        c.addSeries("arena live while it runs (peak)", names, boxed(st, s -> s.peakBytes())).setFillColor(GAP);
         c.addSeries("weights", names, boxed(st, s -> s.weightsBytes())).setFillColor(WEIGHTS);
         c.addSeries("parameter gradients", names, boxed(st, s -> s.parameterGradientBytes())).setFillColor(GRADIENTS);
+        c.addSeries("optimizer state", names, boxed(st, s -> s.optimizerStateBytes())).setFillColor(OPTIMIZER);
         return c;
     }
 
@@ -167,22 +171,25 @@ public final class ProfileCharts {
         var r = p.plan().report();
         double arena = ProfileReport.mib(r.activationPeakBytes());
         double bound = ProfileReport.mib(r.lowerBoundBytes());
-        XYSeries a = c.addSeries(String.format(Locale.ROOT, "arena %.1f MiB", arena), new double[] {0, steps - 1}, new double[] {arena, arena});
+        // the level lines span [-0.5, steps - 0.5]: with only equally spaced x values XChart puts a tick
+        // label at every few ops and they overlap; these two x values make it choose round ticks
+        double[] span = {-0.5, steps - 0.5};
+        XYSeries a = c.addSeries(String.format(Locale.ROOT, "arena %.1f MiB", arena), span, new double[] {arena, arena});
         a.setLineColor(Color.DARK_GRAY);
         a.setLineStyle(new BasicStroke(1.2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
         a.setMarker(SeriesMarkers.NONE);
         if (bound < arena) {
-            XYSeries lb = c.addSeries(String.format(Locale.ROOT, "lower bound %.1f MiB", bound), new double[] {0, steps - 1},
-                    new double[] {bound, bound});
+            XYSeries lb = c.addSeries(String.format(Locale.ROOT, "lower bound %.1f MiB", bound), span, new double[] {bound, bound});
             lb.setLineColor(Color.GRAY);
             lb.setLineStyle(new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {2f, 3f}, 0f));
             lb.setMarker(SeriesMarkers.NONE);
         }
         c.addAnnotation(new AnnotationLine(b.peakStep(), true, false));
-        AnnotationText peak = new AnnotationText("peak", b.peakStep(), arena * 1.04, false);
-        c.addAnnotation(peak);
+        // the label sits right of the marker line, which would cross it otherwise
+        c.addAnnotation(new AnnotationText("peak (step " + b.peakStep() + ")", b.peakStep() + 0.07 * steps, arena * 1.08, false));
         c.getStyler().setAnnotationLineColor(Color.BLACK);
-        c.getStyler().setYAxisMax(arena * 1.1);
+        c.getStyler().setAnnotationTextFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        c.getStyler().setYAxisMax(arena * 1.15);
         return c;
     }
 
@@ -219,7 +226,8 @@ public final class ProfileCharts {
         s.setChartBackgroundColor(Color.WHITE);
         s.setPlotBackgroundColor(Color.WHITE);
         s.setPlotBorderVisible(false);
-        s.setLegendPosition(Styler.LegendPosition.InsideNE);
+        s.setLegendPosition(Styler.LegendPosition.OutsideS);
+        s.setLegendLayout(Styler.LegendLayout.Horizontal);
         s.setLegendBorderColor(new Color(0xDDDDDD));
         s.setChartTitleFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
         s.setLegendFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));

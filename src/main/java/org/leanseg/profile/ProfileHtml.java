@@ -26,7 +26,7 @@ public final class ProfileHtml {
             img{width:100%;max-width:1100px;display:block;margin:8px 0 4px}
             table{border-collapse:collapse;font-variant-numeric:tabular-nums;margin:6px 0}
             th,td{padding:3px 9px;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
-            th{background:#f5f5f5;font-weight:600}td:first-child,th:first-child{text-align:left}
+            th{background:#f5f5f5;font-weight:600;white-space:normal;vertical-align:bottom;max-width:110px}td:first-child,th:first-child{text-align:left}
             tr.sum td{font-weight:600;border-top:1px solid #999}
             .note{color:#555;font-size:12.5px;max-width:1000px}
             """;
@@ -98,8 +98,9 @@ public final class ProfileHtml {
     }
 
     private static void stageTable(StringBuilder h, Profile p) {
-        h.append("<table><tr><th>stage</th><th>saved for backward MiB</th><th>arena peak MiB</th><th>param. gradients MiB</th>"
-                + "<th>scratch planned MiB</th><th>scratch measured MiB</th><th>forward GFLOP</th><th>ms / step</th></tr>\n");
+        h.append("<table><tr><th>stage</th><th>saved for backward MiB</th><th>arena peak while it runs MiB</th>"
+                + "<th>parameter gradients MiB</th><th>largest op scratch, planned MiB</th><th>largest op scratch, measured MiB</th>"
+                + "<th>forward GFLOP</th><th>measured ms / step</th></tr>\n");
         for (StageBreakdown.Stage s : p.breakdown().stages()) {
             Measured.StageTime t = p.measured().stages().get(s.name());
             row(h, s.name(), mib(s.savedForBackwardBytes()), mib(s.peakBytes()), mib(s.parameterGradientBytes()), mib(s.workspaceBytes()),
