@@ -42,38 +42,87 @@ public final class StepProfiler {
         if (steps < 1) {
             throw new IllegalArgumentException("steps must be >= 1, got " + steps);
         }
-        TrainGraph tg = plan.train();
-        VariableStore store = new VariableStore();
-        plan.network().params().initialize(store, seed);
-        ReferenceBackend ref = backend instanceof ReferenceBackend r ? r : null;
-        Observer obs = new Observer(ref);
-        Executor.Options opts = new Executor.Options(Executor.Options.defaults().poisonFreed(), obs);
-        List<Measured.Step> done = new ArrayList<>();
-        try (Executor ex = new Executor(tg.stepGraph(), backend, store, plan.plan(), opts)) {
+        try (Session s = open(plan, backend, seed)) {
+            for (int i = 0; i < steps; i++) {
+                s.step();
+            }
+            return new Profile(plan, StageBreakdown.of(plan), s.measured());
+        }
+    }
+
+    /** Builds the executor for {@code plan} (allocating its arena) and initialises the weights from {@code seed}. */
+    public static Session open(StepPlan plan, Backend backend, long seed) {
+        return new Session(plan, backend, seed);
+    }
+
+    /**
+     * Steps of one plan, run one at a time (a benchmark times each); {@link #measured()} sums them up.
+     *
+     * <pre>{@code
+     * try (StepProfiler.Session s = StepProfiler.open(plan, backend, 1)) {
+     *     Measured.Step first = s.step();
+     * }
+     * }</pre>
+     */
+    public static final class Session implements AutoCloseable {
+        private final StepPlan plan;
+        private final Backend backend;
+        private final ReferenceBackend ref;
+        private final Observer obs;
+        private final Executor ex;
+        private final Random rnd;
+        private final List<Measured.Step> done = new ArrayList<>();
+
+        private Session(StepPlan plan, Backend backend, long seed) {
+            this.plan = plan;
+            this.backend = backend;
+            this.ref = backend instanceof ReferenceBackend r ? r : null;
+            this.obs = new Observer(ref);
+            this.rnd = new Random(seed);
+            VariableStore store = new VariableStore();
+            plan.network().params().initialize(store, seed);
+            Executor.Options opts = new Executor.Options(Executor.Options.defaults().poisonFreed(), obs);
+            this.ex = new Executor(plan.train().stepGraph(), backend, store, plan.plan(), opts);
             if (ex.schedule().size() != plan.schedule().size()) {
                 throw new IllegalStateException("executor schedule differs from the plan's");
             }
-            Random rnd = new Random(seed);
-            for (int step = 1; step <= steps; step++) {
-                Map<Value, Tensor> feeds = feeds(plan, rnd, step);
-                obs.startStep(step > 1 || steps == 1);
-                long t0 = System.nanoTime();
-                ex.run(feeds);
-                double millis = (System.nanoTime() - t0) / 1e6;
-                float loss = ex.read(tg.loss()).data()[0];
-                long held = backend.currentBytes();
-                done.add(new Measured.Step(step, millis, loss, obs.stepScratch, obs.stepScratch < 0 ? -1 : held + obs.stepScratch));
-            }
         }
-        int timedSteps = steps > 1 ? steps - 1 : 1;
-        Map<String, Measured.StageTime> stages = new LinkedHashMap<>();
-        obs.stageNanos.forEach((k, nanos) -> stages.put(k, new Measured.StageTime(nanos / 1e6 / timedSteps,
-                obs.stageScratch.getOrDefault(k, -1L))));
-        Measured.Step last = done.get(done.size() - 1);
-        Measured m = new Measured(backend.name(), ref != null ? Parallel.threads() : 1, List.copyOf(done),
-                ref != null ? ref.arenaBytes() : -1, ref != null ? ref.variableBytes() : -1,
-                last.scratchBytes(), obs.scratchOp, obs.scratchStage, last.highWaterBytes(), backend.peakBytes(), stages);
-        return new Profile(plan, StageBreakdown.of(plan), m);
+
+        /** Runs one step on a fresh random batch. */
+        public Measured.Step step() {
+            int number = done.size() + 1;
+            Map<Value, Tensor> feeds = feeds(plan, rnd, number);
+            obs.startStep(number == 1);
+            long t0 = System.nanoTime();
+            ex.run(feeds);
+            double millis = (System.nanoTime() - t0) / 1e6;
+            float loss = ex.read(plan.train().loss()).data()[0];
+            long scratch = obs.stepScratch;
+            Measured.Step s = new Measured.Step(number, millis, loss, scratch, scratch < 0 ? -1 : backend.currentBytes() + scratch);
+            done.add(s);
+            return s;
+        }
+
+        /** What the steps so far measured; stage times leave the first step out when there are more. */
+        public Measured measured() {
+            if (done.isEmpty()) {
+                throw new IllegalStateException("no step run yet");
+            }
+            boolean later = done.size() > 1;
+            int timed = later ? done.size() - 1 : 1;
+            Map<String, Measured.StageTime> stages = new LinkedHashMap<>();
+            (later ? obs.laterNanos : obs.firstNanos).forEach((k, nanos) -> stages.put(k,
+                    new Measured.StageTime(nanos / 1e6 / timed, obs.stageScratch.getOrDefault(k, -1L))));
+            Measured.Step last = done.get(done.size() - 1);
+            return new Measured(backend.name(), ref != null ? Parallel.threads() : 1, List.copyOf(done),
+                    ref != null ? ref.arenaBytes() : -1, ref != null ? ref.variableBytes() : -1,
+                    last.scratchBytes(), obs.scratchOp, obs.scratchStage, last.highWaterBytes(), backend.peakBytes(), stages);
+        }
+
+        @Override
+        public void close() {
+            ex.close();
+        }
     }
 
     /** Random N(0, 1) images, uniform labels over the classes, and the learning rate. */
@@ -95,9 +144,10 @@ public final class StepProfiler {
     /** Per-op time and scratch, summed into stage groups; scratch per step. */
     private static final class Observer implements Executor.OpObserver {
         private final ReferenceBackend ref;
-        private final Map<String, Long> stageNanos = new LinkedHashMap<>();
+        private final Map<String, Long> firstNanos = new LinkedHashMap<>();
+        private final Map<String, Long> laterNanos = new LinkedHashMap<>();
         private final Map<String, Long> stageScratch = new LinkedHashMap<>();
-        private boolean timed;
+        private boolean first;
         private long stepScratch;
         private String scratchOp = "";
         private String scratchStage = "";
@@ -106,8 +156,8 @@ public final class StepProfiler {
             this.ref = ref;
         }
 
-        void startStep(boolean timed) {
-            this.timed = timed;
+        void startStep(boolean first) {
+            this.first = first;
             stepScratch = ref == null ? -1 : 0;
             stageScratch.clear();
             scratchOp = "";
@@ -117,9 +167,7 @@ public final class StepProfiler {
         @Override
         public void afterOp(int step, Node node, long nanos) {
             String stage = StageGroups.group(node.stage());
-            if (timed) {
-                stageNanos.merge(stage, nanos, Long::sum);
-            }
+            (first ? firstNanos : laterNanos).merge(stage, nanos, Long::sum);
             if (ref != null) {
                 long s = ref.lastScratchBytes();
                 stageScratch.merge(stage, s, Math::max);
