@@ -73,7 +73,7 @@ public final class ProfileCharts {
         other[n - 2] = ProfileReport.mib(b.workspaceBytes());
         other[n - 1] = ProfileReport.mib(b.arenaGapBytes());
         CategoryChart c = categoryChart("Held at the planned peak, by stage (step " + b.peakStep() + ", "
-                + b.peakPhase().name().toLowerCase(Locale.ROOT) + ")", "MiB", 480);
+                + ProfileReport.phaseName(b.peakPhase()) + ")", "MiB", 480);
         c.getStyler().setStacked(true);
         c.addSeries("activations", names, boxed(act)).setFillColor(ACTIVATIONS);
         c.addSeries("gradients", names, boxed(grad)).setFillColor(GRADIENTS);

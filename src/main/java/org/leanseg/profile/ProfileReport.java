@@ -43,7 +43,7 @@ public final class ProfileReport {
         long total = r.plannedPeakBytes();
         StringBuilder sb = new StringBuilder(title(p)).append("\n\n");
         sb.append(String.format(Locale.ROOT, "Held at the planned peak (schedule step %d of %d, %s), MiB%n",
-                b.peakStep(), p.plan().schedule().size(), b.peakPhase().name().toLowerCase(Locale.ROOT)));
+                b.peakStep(), p.plan().schedule().size(), phaseName(b.peakPhase())));
         sb.append(String.format(Locale.ROOT, "%-24s %7s %10s %10s %10s %10s %10s%n", "stage", "%", "total", "activ.",
                 "grads", "weights", "optim."));
         for (StageBreakdown.Stage s : b.stages()) {
@@ -182,6 +182,16 @@ public final class ProfileReport {
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** How a phase reads in a sentence: a RECOMPUTE op runs during the backward pass. */
+    static String phaseName(org.leanseg.graph.Phase phase) {
+        return switch (phase) {
+            case FORWARD -> "forward";
+            case BACKWARD -> "backward";
+            case RECOMPUTE -> "backward, a recomputed op";
+            case OPTIMIZER -> "optimizer";
+        };
     }
 
     static double mib(long bytes) {
