@@ -93,9 +93,19 @@ class PoisonFreedTest {
         return new Outcome(losses, seen);
     }
 
+    private static Outcome plain;
+
+    /** The run without poisoning and with the planner's plan, shared by both tests. */
+    private static synchronized Outcome plain() {
+        if (plain == null) {
+            plain = train(false, (p, s) -> p);
+        }
+        return plain;
+    }
+
     @Test
     void poisonedRunEqualsPlainRunBitForBit() {
-        Outcome plain = train(false, (p, s) -> p);
+        Outcome plain = plain();
         Outcome poisoned = train(true, (p, s) -> p);
         assertTrue(plain.allFinite(), "plain run not finite: " + plain.losses());
         assertTrue(poisoned.allFinite(), "poisoned run not finite: " + poisoned.losses());
@@ -121,7 +131,7 @@ class PoisonFreedTest {
             }
             throw new AssertionError("no forward activation last read by conv2d_backward_filter");
         };
-        Outcome plain = train(false, (p, s) -> p);
+        Outcome plain = plain();
         Outcome silent = train(false, shorten);
         assertTrue(silent.allFinite(), "without poisoning the wrong plan goes unnoticed here");
         assertEquals(plain.losses(), silent.losses());
