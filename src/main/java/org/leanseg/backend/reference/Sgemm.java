@@ -35,41 +35,95 @@ public final class Sgemm {
 
     /** Something that can copy a block of a (possibly implicit) matrix into packed buffers. */
     public interface Source {
-        /** Copies rows {@code [r0, r0+nr)}, columns {@code [c0, c0+nc)} into {@code dst[r][0..nc)} (the B side). */
-        void packRows(int r0, int nr, int c0, int nc, float[][] dst);
+        /** Copies rows {@code [r0, r0+nr)}, columns {@code [c0, c0+nc)} into {@code dst[r][dOff..dOff+nc)} (the B side). */
+        void packRows(int r0, int nr, int c0, int nc, float[][] dst, int dOff);
 
-        /** Copies the same block row-major into {@code dst[r*nc + c]} (the A side). */
-        void packFlat(int r0, int nr, int c0, int nc, float[] dst);
+        /** Copies the same block row-major into {@code dst[dOff + r*ld + c]} (the A side). */
+        void packFlat(int r0, int nr, int c0, int nc, float[] dst, int dOff, int ld);
+
+        /** {@link #packRows(int, int, int, int, float[][], int)} from column 0 of {@code dst}. */
+        default void packRows(int r0, int nr, int c0, int nc, float[][] dst) {
+            packRows(r0, nr, c0, nc, dst, 0);
+        }
+
+        /** {@link #packFlat(int, int, int, int, float[], int, int)} densely: {@code dst[r*nc + c]}. */
+        default void packFlat(int r0, int nr, int c0, int nc, float[] dst) {
+            packFlat(r0, nr, c0, nc, dst, 0, nc);
+        }
     }
 
     /** A dense matrix view {@code M(r, c) = data[offset + r*rowStride + c*colStride]}; transposes are strides. */
     public record Strided(float[] data, int offset, int rowStride, int colStride) implements Source {
         @Override
-        public void packRows(int r0, int nr, int c0, int nc, float[][] dst) {
+        public void packRows(int r0, int nr, int c0, int nc, float[][] dst, int dOff) {
             for (int r = 0; r < nr; r++) {
-                int base = offset + (r0 + r) * rowStride + c0 * colStride;
-                float[] row = dst[r];
-                if (colStride == 1) {
-                    System.arraycopy(data, base, row, 0, nc);
-                } else {
-                    for (int c = 0; c < nc; c++) {
-                        row[c] = data[base + c * colStride];
-                    }
-                }
+                copyRow(r0 + r, c0, nc, dst[r], dOff);
             }
         }
 
         @Override
-        public void packFlat(int r0, int nr, int c0, int nc, float[] dst) {
+        public void packFlat(int r0, int nr, int c0, int nc, float[] dst, int dOff, int ld) {
             for (int r = 0; r < nr; r++) {
-                int base = offset + (r0 + r) * rowStride + c0 * colStride;
-                if (colStride == 1) {
-                    System.arraycopy(data, base, dst, r * nc, nc);
-                } else {
-                    for (int c = 0; c < nc; c++) {
-                        dst[r * nc + c] = data[base + c * colStride];
-                    }
+                copyRow(r0 + r, c0, nc, dst, dOff + r * ld);
+            }
+        }
+
+        private void copyRow(int r, int c0, int nc, float[] dst, int at) {
+            int base = offset + r * rowStride + c0 * colStride;
+            if (colStride == 1) {
+                System.arraycopy(data, base, dst, at, nc);
+            } else {
+                for (int c = 0; c < nc; c++) {
+                    dst[at + c] = data[base + c * colStride];
                 }
+            }
+        }
+    }
+
+    /**
+     * Several matrices of equal height side by side: column {@code q} is column {@code q % width}
+     * of {@code parts[q / width]}. Batches small per-image GEMMs into one wide one.
+     */
+    public record Columns(Source[] parts, int width) implements Source {
+        @Override
+        public void packRows(int r0, int nr, int c0, int nc, float[][] dst, int dOff) {
+            for (int q = c0; q < c0 + nc; ) {
+                int part = q / width;
+                int len = Math.min(width - q % width, c0 + nc - q);
+                parts[part].packRows(r0, nr, q % width, len, dst, dOff + q - c0);
+                q += len;
+            }
+        }
+
+        @Override
+        public void packFlat(int r0, int nr, int c0, int nc, float[] dst, int dOff, int ld) {
+            for (int q = c0; q < c0 + nc; ) {
+                int part = q / width;
+                int len = Math.min(width - q % width, c0 + nc - q);
+                parts[part].packFlat(r0, nr, q % width, len, dst, dOff + q - c0, ld);
+                q += len;
+            }
+        }
+    }
+
+    /** Several matrices of equal width stacked: row {@code r} is row {@code r % height} of {@code parts[r / height]}. */
+    public record Rows(Source[] parts, int height) implements Source {
+        @Override
+        public void packRows(int r0, int nr, int c0, int nc, float[][] dst, int dOff) {
+            for (int r = r0; r < r0 + nr; ) {
+                int len = Math.min(height - r % height, r0 + nr - r);
+                float[][] sub = r == r0 ? dst : java.util.Arrays.copyOfRange(dst, r - r0, r - r0 + len);
+                parts[r / height].packRows(r % height, len, c0, nc, sub, dOff);
+                r += len;
+            }
+        }
+
+        @Override
+        public void packFlat(int r0, int nr, int c0, int nc, float[] dst, int dOff, int ld) {
+            for (int r = r0; r < r0 + nr; ) {
+                int len = Math.min(height - r % height, r0 + nr - r);
+                parts[r / height].packFlat(r % height, len, c0, nc, dst, dOff + (r - r0) * ld, ld);
+                r += len;
             }
         }
     }

@@ -113,6 +113,12 @@ public record Conv2d(int strideH, int strideW, int padH, int padW, int dilationH
         return 2 * geo.macs() + biasAdds;
     }
 
+    /** The gather buffer of the GEMM forward kernel when it batches small output planes over images (heap scratch). */
+    @Override
+    public long workspaceBytes(List<TensorSpec> in) {
+        return 4L * ConvGemmKernels.forwardScratchFloats(geometry(in.get(0), in.get(1)));
+    }
+
     /** Geometry of a run from its views (the op was validated when it was applied). */
     ConvGeometry geometry(RefView x, RefView w) {
         Shape xs = x.shape();

@@ -55,7 +55,7 @@ public record Conv2dBackwardData(int strideH, int strideW, int padH, int padW, i
         return 2L * ds.numel() * ws.dim(1) * ws.dim(2) * ws.dim(3);
     }
 
-    /** The column buffer of the GEMM backward-data kernel (heap scratch, at most 16 MiB); depthwise and 1x1 need none. */
+    /** The column or gather buffer of the GEMM backward-data kernel (heap scratch); depthwise needs none. */
     @Override
     public long workspaceBytes(List<TensorSpec> in) {
         TensorSpec x = TensorSpec.f32(in.get(0).shape().dim(0), in.get(1).shape().dim(1) * groups, inH, inW);

@@ -22,11 +22,18 @@ import org.leanseg.backend.reference.Sgemm;
 final class ConvGemmKernels {
     /** Upper bound of the backward-data column buffer (floats); bands of output rows keep under it. */
     static final int DCOL_LIMIT_FLOATS = 1 << 22;
+    /** Output planes smaller than this many pixels are batched over images into one wider GEMM. */
+    static final int BATCH_COLUMNS = 1024;
 
     private ConvGemmKernels() {
     }
 
     static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y) {
+        int per = imagesPerGemm(geo, 0);
+        if (per > 1) {
+            forwardBatched(geo, x, w, bias, y, per);
+            return;
+        }
         int cout = geo.cout();
         int outPlane = geo.outPlane();
         float[] yd = y.data();
@@ -42,16 +49,94 @@ final class ConvGemmKernels {
         List<Sgemm.Problem> problems = new ArrayList<>();
         for (int n = 0; n < geo.n(); n++) {
             for (int g = 0; g < geo.groups(); g++) {
-                int xBase = x.offset() + (n * geo.cin() + g * geo.cinPerGroup()) * geo.inPlane();
-                Sgemm.Source col = geo.pointwise()
-                        ? new Sgemm.Strided(x.data(), xBase, outPlane, 1)
-                        : new Im2col(geo, x.data(), xBase);
-                Sgemm.Strided a = new Sgemm.Strided(w.data(), w.offset() + g * m * k, k, 1);
                 int yBase = y.offset() + (n * cout + g * m) * outPlane;
-                problems.add(new Sgemm.Problem(m, outPlane, k, a, col, yd, yBase, outPlane));
+                problems.add(new Sgemm.Problem(m, outPlane, k, weights(geo, w, g), columns(geo, x, n, g), yd, yBase, outPlane));
             }
         }
         Sgemm.run(problems, true);
+    }
+
+    /**
+     * Images whose output planes are small (deep layers, small inputs) go {@code per} at a time
+     * through one GEMM with {@code per * Hout*Wout} columns, so the kernel's rows stay long enough
+     * to vectorise; the result is gathered back per image. Every element sees the same additions
+     * in the same order as unbatched, so the output is bit-identical.
+     */
+    private static void forwardBatched(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y, int per) {
+        int cout = geo.cout();
+        int outPlane = geo.outPlane();
+        int m = geo.coutPerGroup();
+        int k = geo.colRows();
+        float[] tmp = new float[geo.n() * cout * outPlane];
+        List<Sgemm.Problem> problems = new ArrayList<>();
+        for (int n0 = 0; n0 < geo.n(); n0 += per) {
+            int count = Math.min(per, geo.n() - n0);
+            int width = count * outPlane;
+            int base = n0 * cout * outPlane;
+            if (bias != null) {
+                for (int co = 0; co < cout; co++) {
+                    Arrays.fill(tmp, base + co * width, base + (co + 1) * width, bias.get(co));
+                }
+            }
+            for (int g = 0; g < geo.groups(); g++) {
+                Sgemm.Source[] parts = new Sgemm.Source[count];
+                for (int i = 0; i < count; i++) {
+                    parts[i] = columns(geo, x, n0 + i, g);
+                }
+                problems.add(new Sgemm.Problem(m, width, k, weights(geo, w, g), new Sgemm.Columns(parts, outPlane), tmp,
+                        base + g * m * width, width));
+            }
+        }
+        Sgemm.run(problems, bias != null);
+        scatter(tmp, geo.n(), cout, outPlane, per, y.data(), y.offset());
+    }
+
+    /** Floats of the gather buffer {@link #forward} allocates when it batches images (0 otherwise). */
+    static int forwardScratchFloats(ConvGeometry geo) {
+        return geo.depthwise() || imagesPerGemm(geo, 0) == 1 ? 0 : geo.n() * geo.cout() * geo.outPlane();
+    }
+
+    /** Copies chunked rows {@code [chunk][channel][image in chunk][plane]} to {@code [image][channel][plane]}. */
+    private static void scatter(float[] tmp, int n, int channels, int plane, int per, float[] dst, int dOff) {
+        Parallel.range(n * channels, 16, (lo, hi) -> {
+            for (int p = lo; p < hi; p++) {
+                int img = p / channels;
+                int c = p % channels;
+                int n0 = img / per * per;
+                int count = Math.min(per, n - n0);
+                int src = n0 * channels * plane + c * count * plane + (img - n0) * plane;
+                System.arraycopy(tmp, src, dst, dOff + p * plane, plane);
+            }
+        });
+    }
+
+    /**
+     * Images per GEMM: enough for about {@link #BATCH_COLUMNS} columns when output planes are
+     * smaller than that, 1 otherwise; with {@code rowsPerColumn > 0}, also few enough that a
+     * column buffer of {@code rowsPerColumn} rows stays under {@link #DCOL_LIMIT_FLOATS}.
+     */
+    static int imagesPerGemm(ConvGeometry geo, long rowsPerColumn) {
+        int plane = geo.outPlane();
+        if (plane >= BATCH_COLUMNS || geo.n() == 1) {
+            return 1;
+        }
+        int per = Math.min(geo.n(), BATCH_COLUMNS / plane);
+        if (rowsPerColumn > 0) {
+            per = (int) Math.min(per, DCOL_LIMIT_FLOATS / (rowsPerColumn * plane));
+        }
+        return Math.max(1, per);
+    }
+
+    /** B = im2col(x[n, group g]) [K x Hout*Wout] (x itself for 1x1 stride-1 convolutions). */
+    private static Sgemm.Source columns(ConvGeometry geo, RefView x, int n, int g) {
+        int xBase = x.offset() + (n * geo.cin() + g * geo.cinPerGroup()) * geo.inPlane();
+        return geo.pointwise() ? new Sgemm.Strided(x.data(), xBase, geo.outPlane(), 1) : new Im2col(geo, x.data(), xBase);
+    }
+
+    /** A = W[g] [M x K]. */
+    private static Sgemm.Strided weights(ConvGeometry geo, RefView w, int g) {
+        int k = geo.colRows();
+        return new Sgemm.Strided(w.data(), w.offset() + g * geo.coutPerGroup() * k, k, 1);
     }
 
     static void backwardData(ConvGeometry geo, RefView dy, RefView w, RefView dx) {
@@ -59,14 +144,43 @@ final class ConvGemmKernels {
         int k = geo.colRows();
         int outPlane = geo.outPlane();
         if (geo.pointwise()) {
+            int per = imagesPerGemm(geo, 0);
+            float[] target = per > 1 ? new float[geo.n() * geo.cin() * outPlane] : dx.data();
             List<Sgemm.Problem> problems = new ArrayList<>();
-            for (int n = 0; n < geo.n(); n++) {
+            for (int n0 = 0; n0 < geo.n(); n0 += per) {
+                int count = Math.min(per, geo.n() - n0);
+                int width = count * outPlane;
                 for (int g = 0; g < geo.groups(); g++) {
-                    problems.add(new Sgemm.Problem(k, outPlane, m, weightTransposed(geo, w, g), gradBlock(geo, dy, n, g, 0),
-                            dx.data(), dx.offset() + (n * geo.cin() + g * k) * geo.inPlane(), geo.inPlane()));
+                    int at = per > 1 ? n0 * geo.cin() * outPlane + g * k * width
+                            : dx.offset() + (n0 * geo.cin() + g * k) * geo.inPlane();
+                    problems.add(new Sgemm.Problem(k, width, m, weightTransposed(geo, w, g), gradBlocks(geo, dy, n0, count, g),
+                            target, at, width));
                 }
             }
             Sgemm.run(problems, false);
+            if (per > 1) {
+                scatter(target, geo.n(), geo.cin(), outPlane, per, dx.data(), dx.offset());
+            }
+            return;
+        }
+        int per = imagesPerGemm(geo, (long) geo.groups() * k);
+        if (per > 1) {
+            float[] dcol = new float[geo.groups() * k * per * outPlane];
+            for (int n0 = 0; n0 < geo.n(); n0 += per) {
+                int count = Math.min(per, geo.n() - n0);
+                int width = count * outPlane;
+                List<Sgemm.Problem> problems = new ArrayList<>();
+                for (int g = 0; g < geo.groups(); g++) {
+                    problems.add(new Sgemm.Problem(k, width, m, weightTransposed(geo, w, g), gradBlocks(geo, dy, n0, count, g),
+                            dcol, g * k * width, width));
+                }
+                Sgemm.run(problems, false);
+                for (int i = 0; i < count; i++) {
+                    int dxImage = dx.offset() + (n0 + i) * geo.cin() * geo.inPlane();
+                    Arrays.fill(dx.data(), dxImage, dxImage + geo.cin() * geo.inPlane(), 0f);
+                    col2im(geo, dcol, width, i * outPlane, 0, geo.hOut(), dx.data(), dxImage);
+                }
+            }
             return;
         }
         int rowsPerBand = rowsPerBand(geo);
@@ -83,9 +197,21 @@ final class ConvGemmKernels {
                             gradBlock(geo, dy, n, g, oh0 * geo.wOut()), dcol, g * k * cols, cols));
                 }
                 Sgemm.run(problems, false);
-                col2im(geo, dcol, cols, oh0, rows, dx.data(), dxImage);
+                col2im(geo, dcol, cols, 0, oh0, rows, dx.data(), dxImage);
             }
         }
+    }
+
+    /** dY of images {@code [n0, n0+count)}, group g, side by side: [M x count*Hout*Wout]. */
+    private static Sgemm.Source gradBlocks(ConvGeometry geo, RefView dy, int n0, int count, int g) {
+        if (count == 1) {
+            return gradBlock(geo, dy, n0, g, 0);
+        }
+        Sgemm.Source[] parts = new Sgemm.Source[count];
+        for (int i = 0; i < count; i++) {
+            parts[i] = gradBlock(geo, dy, n0 + i, g, 0);
+        }
+        return new Sgemm.Columns(parts, geo.outPlane());
     }
 
     /** Output rows per band of the backward-data column buffer. */
@@ -93,9 +219,16 @@ final class ConvGemmKernels {
         return Math.max(1, Math.min(geo.hOut(), DCOL_LIMIT_FLOATS / (geo.groups() * geo.colRows() * geo.wOut())));
     }
 
-    /** Floats of the column buffer {@link #backwardData} allocates (0 for 1x1 stride-1 convolutions). */
+    /** Floats of the column (or, for batched 1x1 stride-1 convolutions, gather) buffer {@link #backwardData} allocates. */
     static int backwardDataScratchFloats(ConvGeometry geo) {
-        return geo.pointwise() || geo.depthwise() ? 0 : geo.groups() * geo.colRows() * rowsPerBand(geo) * geo.wOut();
+        if (geo.depthwise()) {
+            return 0;
+        }
+        if (geo.pointwise()) {
+            return imagesPerGemm(geo, 0) > 1 ? geo.n() * geo.cin() * geo.outPlane() : 0;
+        }
+        int per = imagesPerGemm(geo, (long) geo.groups() * geo.colRows());
+        return per > 1 ? geo.groups() * geo.colRows() * per * geo.outPlane() : geo.groups() * geo.colRows() * rowsPerBand(geo) * geo.wOut();
     }
 
     /** A = W[g]^T as a [K x M] view of the weight. */
@@ -110,8 +243,11 @@ final class ConvGemmKernels {
         return new Sgemm.Strided(dy.data(), dy.offset() + (n * geo.cout() + g * geo.coutPerGroup()) * outPlane + from, outPlane, 1);
     }
 
-    /** Adds a band of the column gradient (output rows [oh0, oh0+rows)) into one image's dX. */
-    private static void col2im(ConvGeometry geo, float[] dcol, int cols, int oh0, int rows, float[] dx, int dxImage) {
+    /**
+     * Adds a band of the column gradient (output rows [oh0, oh0+rows)) into one image's dX; the
+     * image's columns start at {@code colBase} of each dcol row of length {@code cols}.
+     */
+    private static void col2im(ConvGeometry geo, float[] dcol, int cols, int colBase, int oh0, int rows, float[] dx, int dxImage) {
         int taps = geo.kh() * geo.kw();
         int sh = geo.attrs().strideH();
         int sw = geo.attrs().strideW();
@@ -123,7 +259,7 @@ final class ConvGemmKernels {
                 int plane = dxImage + c * geo.inPlane();
                 for (int ky = 0; ky < geo.kh(); ky++) {
                     for (int kx = 0; kx < geo.kw(); kx++) {
-                        int src = rowBase + (ky * geo.kw() + kx) * cols;
+                        int src = rowBase + (ky * geo.kw() + kx) * cols + colBase;
                         int colOff = geo.colOffset(kx);
                         int owLo = org.leanseg.tensor.ShapeMath.convValidStart(colOff, sw);
                         int owHi = org.leanseg.tensor.ShapeMath.convValidEnd(geo.w(), colOff, sw, wOut);
@@ -154,18 +290,22 @@ final class ConvGemmKernels {
         int k = geo.colRows();
         int outPlane = geo.outPlane();
         float[] dwT = new float[geo.groups() * k * m];
-        for (int n = 0; n < geo.n(); n++) {
+        int per = imagesPerGemm(geo, 0);
+        for (int n0 = 0; n0 < geo.n(); n0 += per) {
+            int count = Math.min(per, geo.n() - n0);
             List<Sgemm.Problem> problems = new ArrayList<>();
             for (int g = 0; g < geo.groups(); g++) {
-                int xBase = x.offset() + (n * geo.cin() + g * geo.cinPerGroup()) * geo.inPlane();
-                Sgemm.Source col = geo.pointwise()
-                        ? new Sgemm.Strided(x.data(), xBase, outPlane, 1)
-                        : new Im2col(geo, x.data(), xBase);
-                Sgemm.Strided dyT = new Sgemm.Strided(dy.data(),
-                        dy.offset() + (n * geo.cout() + g * m) * outPlane, 1, outPlane);
-                problems.add(new Sgemm.Problem(k, m, outPlane, col, dyT, dwT, g * k * m, m));
+                Sgemm.Source[] cols = new Sgemm.Source[count];
+                Sgemm.Source[] dyT = new Sgemm.Source[count];
+                for (int i = 0; i < count; i++) {
+                    cols[i] = columns(geo, x, n0 + i, g);
+                    dyT[i] = new Sgemm.Strided(dy.data(), dy.offset() + ((n0 + i) * geo.cout() + g * m) * outPlane, 1, outPlane);
+                }
+                Sgemm.Source a = count == 1 ? cols[0] : new Sgemm.Columns(cols, outPlane);
+                Sgemm.Source b = count == 1 ? dyT[0] : new Sgemm.Rows(dyT, outPlane);
+                problems.add(new Sgemm.Problem(k, m, count * outPlane, a, b, dwT, g * k * m, m));
             }
-            Sgemm.run(problems, n > 0);
+            Sgemm.run(problems, n0 > 0);
         }
         Parallel.range(geo.cout(), 1, (lo, hi) -> {
             for (int co = lo; co < hi; co++) {

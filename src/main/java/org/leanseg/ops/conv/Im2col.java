@@ -20,9 +20,9 @@ final class Im2col implements Sgemm.Source {
     }
 
     @Override
-    public void packRows(int r0, int nr, int c0, int nc, float[][] dst) {
+    public void packRows(int r0, int nr, int c0, int nc, float[][] dst, int dOff) {
         for (int r = 0; r < nr; r++) {
-            packRow(r0 + r, c0, nc, dst[r], 0);
+            packRow(r0 + r, c0, nc, dst[r], dOff);
         }
     }
 
@@ -56,9 +56,9 @@ final class Im2col implements Sgemm.Source {
     }
 
     @Override
-    public void packFlat(int r0, int nr, int c0, int nc, float[] dst) {
+    public void packFlat(int r0, int nr, int c0, int nc, float[] dst, int dOff, int ld) {
         for (int r = 0; r < nr; r++) {
-            packRow(r0 + r, c0, nc, dst, r * nc);
+            packRow(r0 + r, c0, nc, dst, dOff + r * ld);
         }
     }
 }

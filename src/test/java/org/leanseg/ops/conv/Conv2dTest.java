@@ -53,7 +53,53 @@ class Conv2dTest {
                 new Case("rectangular 3x5, mixed strides", new Conv2d(2, 1, 1, 2, 1, 2, 1), Shape.of(2, 3, 10, 11),
                         Shape.of(4, 3, 3, 5), true),
                 new Case("depthwise 5x3 asymmetric", new Conv2d(1, 2, 2, 1, 1, 1, 4), Shape.of(1, 4, 8, 9),
-                        Shape.of(4, 1, 5, 3), false));
+                        Shape.of(4, 1, 5, 3), false),
+                Case.of("3x3 images batched 3+2 per GEMM", Conv2d.of(1, 1, 1, 1), 5, 6, 18, 18, 7, 3, 3, true),
+                Case.of("1x1 images batched 2+2+2+1", Conv2d.of(1, 0, 1, 1), 7, 9, 20, 20, 5, 1, 1, true),
+                Case.of("grouped 2, stride 2, images batched", Conv2d.of(2, 1, 1, 2), 5, 4, 9, 9, 6, 3, 3, false));
+    }
+
+    /**
+     * Small output planes run several images per GEMM: forward and backward data must give the same
+     * bits as one image at a time (same additions in the same order), backward filter the same
+     * values within rounding.
+     */
+    @Test
+    void imagesBatchedPerGemmEqualOneImageAtATime() {
+        Random rnd = new Random(3);
+        for (Case c : List.of(Case.of("3x3", Conv2d.of(1, 1, 1, 1), 6, 5, 12, 11, 7, 3, 3, true),
+                Case.of("1x1", Conv2d.of(1, 0, 1, 1), 6, 9, 6, 5, 11, 1, 1, true))) {
+            int n = c.x().dim(0);
+            Tensor x = Tensor.uniform(c.x(), -1, 1, rnd);
+            Tensor w = Tensor.uniform(c.w(), -1, 1, rnd);
+            Tensor b = Tensor.uniform(Shape.of(c.w().dim(0)), -1, 1, rnd);
+            Tensor y = run(c.op(), List.of(x, w, b));
+            Tensor dy = Tensor.uniform(y.shape(), -1, 1, rnd);
+            Tensor dx = run(new Conv2dBackwardData(c.op(), c.x().dim(2), c.x().dim(3)), List.of(dy, w));
+            Tensor dw = run(new Conv2dBackwardFilter(c.op(), c.w().dim(2), c.w().dim(3)), List.of(x, dy));
+            float[] dwSum = new float[dw.data().length];
+            for (int i = 0; i < n; i++) {
+                Tensor xi = slice(x, i, n);
+                Tensor dyi = slice(dy, i, n);
+                assertArrayEquals(slice(y, i, n).data(), run(c.op(), List.of(xi, w, b)).data(), c.what() + " y image " + i);
+                assertArrayEquals(slice(dx, i, n).data(), run(new Conv2dBackwardData(c.op(), c.x().dim(2), c.x().dim(3)),
+                        List.of(dyi, w)).data(), c.what() + " dX image " + i);
+                float[] dwi = run(new Conv2dBackwardFilter(c.op(), c.w().dim(2), c.w().dim(3)), List.of(xi, dyi)).data();
+                for (int j = 0; j < dwSum.length; j++) {
+                    dwSum[j] += dwi[j];
+                }
+            }
+            for (int j = 0; j < dwSum.length; j++) {
+                assertEquals(dwSum[j], dw.data()[j], 1e-5 * (1 + Math.abs(dwSum[j])), c.what() + " dW[" + j + "]");
+            }
+        }
+    }
+
+    private static Tensor slice(Tensor t, int i, int n) {
+        int per = t.data().length / n;
+        int[] dims = t.shape().dims().clone();
+        dims[0] = 1;
+        return new Tensor(new TensorSpec(Shape.of(dims), t.spec().dtype()), java.util.Arrays.copyOfRange(t.data(), i * per, (i + 1) * per));
     }
 
     /** Forward, backward data, backward filter and bias grad against the double-precision oracle. */
