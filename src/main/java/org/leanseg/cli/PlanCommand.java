@@ -6,11 +6,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.memory.BatchSearch;
 import org.leanseg.memory.ByteSize;
 import org.leanseg.memory.recompute.BudgetException;
 import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.ModelConfig;
-import org.leanseg.profile.BatchSearch;
 import org.leanseg.profile.PlanFormat;
 import org.leanseg.profile.StepPlan;
 import picocli.CommandLine.Command;
@@ -87,11 +87,12 @@ public final class PlanCommand implements Callable<Integer> {
         List<RecomputePolicy> policies = recompute != null ? List.of(recompute)
                 : List.of(RecomputePolicy.none(), RecomputePolicy.stages(), RecomputePolicy.sqrt(), RecomputePolicy.auto(memoryBudget));
         Map<String, StepPlan> plans = new HashMap<>();
-        BatchSearch.PolicyPlanner planner = (b, policy) -> plans.computeIfAbsent(policy + "@" + b,
+        BatchSearch.PolicyPlanner<StepPlan> planner = (b, policy) -> plans.computeIfAbsent(policy + "@" + b,
                 k -> StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(policy)));
-        Map<RecomputePolicy, BatchSearch.Result> results = new LinkedHashMap<>();
+        Map<RecomputePolicy, BatchSearch.Result<StepPlan>> results = new LinkedHashMap<>();
         for (RecomputePolicy policy : policies) {
-            results.put(policy, BatchSearch.largest(planner, policy, memoryBudget, BatchSearch.MAX_BATCH));
+            results.put(policy, BatchSearch.largest(planner, p -> p.report().plannedPeakBytes(), policy, memoryBudget,
+                    BatchSearch.MAX_BATCH));
         }
         System.out.print(json ? PlanFormat.budgetJsonText(cfg, hw[0], hw[1], passes, memoryBudget, results) + "\n"
                 : PlanFormat.budgetTable(cfg, hw[0], hw[1], passes, memoryBudget, results));

@@ -64,7 +64,7 @@ public record ByteSize(long bytes) {
         return Long.toString(bytes);
     }
 
-    /** A readable approximation for reports: {@code 1.15 GiB}, {@code 540.7 MiB}, {@code 512 B}. */
+    /** A readable approximation for reports: {@code 1.15 GiB}, {@code 540.71 MiB}, {@code 512 B}. */
     public static String format(long bytes) {
         if (Math.abs(bytes) < 1024) {
             return bytes + " B";
@@ -74,6 +74,6 @@ public record ByteSize(long bytes) {
             u++;
         }
         double v = bytes / (double) (1L << (10 * u));
-        return String.format(Locale.ROOT, u >= 3 ? "%.2f %s" : "%.1f %s", v, BINARY[u]);
+        return String.format(Locale.ROOT, "%.2f %s", v, BINARY[u]);
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Map;
 import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.memory.BatchSearch;
 import org.leanseg.memory.ByteSize;
 import org.leanseg.memory.MemoryReport;
 import org.leanseg.memory.recompute.RecomputePolicy;
@@ -105,7 +106,7 @@ public final class PlanFormat {
 
     /** {@code plan --memory-budget} as JSON: the budget, then per policy the largest batch and its plan's figures. */
     public static ObjectNode budgetJson(ModelConfig model, int height, int width, StepPasses passes, ByteSize budget,
-                                        Map<RecomputePolicy, BatchSearch.Result> results) {
+                                        Map<RecomputePolicy, BatchSearch.Result<StepPlan>> results) {
         ObjectNode o = JSON.createObjectNode();
         o.put("model", model.name());
         o.put("height", height);
@@ -132,7 +133,7 @@ public final class PlanFormat {
     }
 
     public static String budgetJsonText(ModelConfig model, int height, int width, StepPasses passes, ByteSize budget,
-                                        Map<RecomputePolicy, BatchSearch.Result> results) {
+                                        Map<RecomputePolicy, BatchSearch.Result<StepPlan>> results) {
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(budgetJson(model, height, width, passes, budget, results));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -142,7 +143,7 @@ public final class PlanFormat {
 
     /** {@code plan --memory-budget}: one row per policy with the largest batch that fits and what its recomputation costs. */
     public static String budgetTable(ModelConfig model, int height, int width, StepPasses passes, ByteSize budget,
-                                     Map<RecomputePolicy, BatchSearch.Result> results) {
+                                     Map<RecomputePolicy, BatchSearch.Result<StepPlan>> results) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format("%s, %d x %d, training step (SGD), %s: largest batch whose planned peak "
                         + "(activations + persistent + workspace) fits %s (%d bytes)%n%n",
