@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 public record ByteSize(long bytes) {
     private static final Pattern FORM = Pattern.compile("([0-9]+(?:\\.[0-9]+)?)\\s*([kmgt]i?b|b)?");
     private static final String[] BINARY = {"B", "KiB", "MiB", "GiB", "TiB"};
+    private static final String EXAMPLES = " (write e.g. 6GiB, 512MiB, 6GB or plain bytes)";
 
     public ByteSize {
         if (bytes <= 0) {
@@ -32,7 +33,7 @@ public record ByteSize(long bytes) {
     public static ByteSize parse(String text) {
         Matcher m = FORM.matcher(text.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
-            throw new IllegalArgumentException("'" + text + "' is not a byte size (write e.g. 6GiB, 512MiB, 6GB or plain bytes)");
+            throw new IllegalArgumentException("'" + text + "' is not a byte size" + EXAMPLES);
         }
         String unit = m.group(2) == null ? "b" : m.group(2);
         double scale = switch (unit.charAt(0)) {
@@ -44,10 +45,10 @@ public record ByteSize(long bytes) {
         };
         double value = Double.parseDouble(m.group(1)) * scale;
         if (!(value >= 1 && value < 0x1p62)) {
-            throw new IllegalArgumentException("'" + text + "' is not a byte size between 1 byte and 4 EiB");
+            throw new IllegalArgumentException("'" + text + "' is not a byte size between 1 byte and 4 EiB" + EXAMPLES);
         }
         if (scale == 1 && m.group(1).contains(".")) {
-            throw new IllegalArgumentException("'" + text + "': a number of bytes is a whole number");
+            throw new IllegalArgumentException("'" + text + "': a number of bytes is a whole number" + EXAMPLES);
         }
         return new ByteSize(Math.round(value));
     }
