@@ -74,7 +74,8 @@ public final class Trainer {
         Checkpoints.State state = new Checkpoints.State(0, 0, 0, tc.seed(), Double.NaN, -1);
         try (TrainLog log = new TrainLog(dir, interactive ? null : out)) {
             log.info("LeanSeg training " + cfg.name() + ": " + mc + ", " + (tc.batch().isAuto() ? "batch auto of 3x" : "batch " + tc.batch() + "x3x") + h + "x" + w
-                    + (tc.accumulate() > 1 ? " x" + tc.accumulate() + " accumulated" : "") + ", " + tc.iters() + " iterations, "
+                    + (tc.accumulate() > 1 ? " x" + tc.accumulate() + " accumulated" : "") + ", recompute " + tc.recompute()
+                    + ", " + tc.iters() + " iterations, "
                     + model.params().parameterCount() + " parameters, reference backend (" + org.leanseg.backend.reference.Parallel.threads() + " threads)");
             if (resume != null) {
                 state = Checkpoints.restore(resume, model.params(), momenta, store, mc);

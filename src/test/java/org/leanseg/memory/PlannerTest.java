@@ -83,17 +83,17 @@ class PlannerTest {
             long oa = plan.offset(a.value());
             long ob = plan.offset(b.value());
             boolean disjoint = oa + a.bytes() <= ob || ob + b.bytes() <= oa;
-            assertTrue(disjoint, a + " and " + b + " are live together and overlap in the arena");
+            assertTrue(disjoint, () -> a + " and " + b + " are live together and overlap in the arena");
         });
         for (Value v : plan.offsets().keySet()) {
             Lifetime lt = buffer.get(plan.aliases().getOrDefault(v, v));
             if (v.producer() != null && step.containsKey(v.producer())) {
                 int made = step.get(v.producer());
-                assertTrue(made >= lt.first() && made <= lt.last(), v + " written outside its buffer's lifetime " + lt);
+                assertTrue(made >= lt.first() && made <= lt.last(), () -> v + " written outside its buffer's lifetime " + lt);
             }
             for (Node user : v.users()) {
                 Integer at = step.get(user);
-                assertTrue(at == null || (at >= lt.first() && at <= lt.last()), "use of " + v + " at " + at + " outside lifetime " + lt);
+                assertTrue(at == null || (at >= lt.first() && at <= lt.last()), () -> "use of " + v + " at " + at + " outside lifetime " + lt);
             }
         }
         assertTrue(plan.arenaBytes() >= plan.lowerBoundBytes());

@@ -24,6 +24,11 @@ import org.leanseg.tensor.TensorSpec;
  * workspace, as {@link MemoryReport#plannedPeakBytes}) fits is found by bisection over whole plans.
  * With every candidate taken the choice is exactly {@code stages}; when even that does not fit, a
  * {@link BudgetException} says by how much.
+ *
+ * <pre>{@code
+ * Set<Node> chosen = AutoRecompute.choose(stepGraph, cheapOps, true, ByteSize.parse("6GiB"));
+ * }</pre>
+ * Check: {@code mvn -q test -Dtest=RecomputePolicyTest}.
  */
 final class AutoRecompute {
     private AutoRecompute() {

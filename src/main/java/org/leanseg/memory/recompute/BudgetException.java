@@ -7,6 +7,12 @@ import org.leanseg.memory.MemoryReport;
  * A memory budget that no recompute choice meets: even with every stage recomputed (the most
  * {@code auto} does) the step's planned peak is over it. The message gives the peak, its parts and
  * what to change.
+ *
+ * <pre>{@code
+ * try { new TrainGraph(model, 64, 512, 512, sgd, 1, StepPasses.FUSED.withRecompute(RecomputePolicy.parse("auto:1GiB"))); }
+ * catch (BudgetException e) { System.err.println(e.getMessage()); }  // "auto:1GiB: even recomputing every stage ..."
+ * }</pre>
+ * Check: {@code mvn -q test -Dtest=RecomputePolicyTest}.
  */
 public class BudgetException extends RuntimeException {
     private final long budgetBytes;

@@ -33,6 +33,12 @@ import org.leanseg.memory.StageGroups;
  * hold it until its own backward: chained back to the image, that is a second forward kept at
  * once. {@link #withBase} therefore keeps every crossing value whose recomputation would reach
  * into a recomputed inside.
+ *
+ * <pre>{@code
+ * Segments s = Segments.byStage(stepGraph, DeadCode.schedule(stepGraph));
+ * Set<Node> chosen = s.withBase(cheapOps, s.allInterior());   // what stages recomputes
+ * }</pre>
+ * Check: {@code mvn -q test -Dtest=RecomputePolicyTest}.
  */
 final class Segments {
     private static final String LOSS = "loss";

@@ -93,7 +93,7 @@ class RecomputePolicyTest {
                         Variable v = n.input(i).variable();
                         if (v.name().contains("running_")) {
                             writers.merge(v, 1, Integer::sum);
-                            assertEquals(Phase.FORWARD, n.phase(), n.toString());
+                            assertEquals(Phase.FORWARD, n.phase(), n::toString);
                         }
                     }
                     if (n.op() instanceof BatchNormReplay) {
@@ -127,8 +127,8 @@ class RecomputePolicyTest {
                 for (Value v : n.outputs()) {
                     for (Node u : v.users()) {
                         if (at.containsKey(u)) {
-                            assertTrue(u.phase().backwardSide(), p + ": " + v + " read by " + u);
-                            assertTrue(at.get(u) > at.get(n), p + ": " + u + " before " + n);
+                            assertTrue(u.phase().backwardSide(), () -> p + ": " + v + " read by " + u);
+                            assertTrue(at.get(u) > at.get(n), () -> p + ": " + u + " before " + n);
                         }
                     }
                 }
