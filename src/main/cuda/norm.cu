@@ -17,7 +17,8 @@ __device__ inline double ls_channel_sum(const float* x, int N, int C, int HW, in
   return ls_block_sum(s, sh);
 }
 
-// Training statistics: mean, biased var -> saveMean, saveInvStd; running stats updated in place (unbiased var).
+// Training statistics: mean, biased var -> saveMean, saveInvStd; running stats updated in place (unbiased var)
+// unless runMean is null (BatchNormReplay).
 extern "C" __global__ void ls_bn_stats_k(int N, int C, int HW, const float* x, float* saveMean, float* saveInvStd,
                                          float* runMean, float* runVar, double eps, double momentum) {
   __shared__ double sh[LS_RED_THREADS];
@@ -33,9 +34,11 @@ extern "C" __global__ void ls_bn_stats_k(int N, int C, int HW, const float* x, f
   if (threadIdx.x == 0) {
     saveMean[c] = (float)mean;
     saveInvStd[c] = (float)(1.0 / sqrt(var + eps));
-    double unbiased = n > 1 ? var * n / (n - 1) : var;
-    runMean[c] = (float)((1 - momentum) * runMean[c] + momentum * mean);
-    runVar[c] = (float)((1 - momentum) * runVar[c] + momentum * unbiased);
+    if (runMean != nullptr) {  // null: a recomputed copy (BatchNormReplay) leaves the running stats alone
+      double unbiased = n > 1 ? var * n / (n - 1) : var;
+      runMean[c] = (float)((1 - momentum) * runMean[c] + momentum * mean);
+      runVar[c] = (float)((1 - momentum) * runVar[c] + momentum * unbiased);
+    }
   }
 }
 

@@ -1,7 +1,15 @@
 package org.leanseg.cli;
 
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.memory.BatchSearch;
+import org.leanseg.memory.ByteSize;
+import org.leanseg.memory.recompute.BudgetException;
+import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.profile.PlanFormat;
 import org.leanseg.profile.StepPlan;
@@ -9,19 +17,40 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code leanseg plan}: the memory plan of one training step, before allocating a byte. */
+/**
+ * {@code leanseg plan}: the memory plan of one training step, before allocating a byte; with
+ * {@code --memory-budget}, the largest batch that fits under each recompute policy.
+ *
+ * <pre>{@code
+ * leanseg plan --model deeplabv3plus_mobilenetv2 --batch 2 --size 512x512 --recompute stages [--json]
+ * leanseg plan --model deeplabv3plus_xception65 --size 512x512 --memory-budget 6GiB
+ * }</pre>
+ * Check: {@code mvn -q test -Dtest=PlanCommandTest}.
+ */
 @Command(name = "plan", mixinStandardHelpOptions = true,
         description = "Plan the memory of one training step (forward, loss, backward, SGD) without allocating it: "
-                + "planned peak, activation arena vs lower bound, bytes saved for backward, per-stage breakdown.")
+                + "planned peak, activation arena vs lower bound, bytes saved for backward, per-stage breakdown. "
+                + "With --memory-budget: the largest batch that fits under each recompute policy, and what it costs.")
 public final class PlanCommand implements Callable<Integer> {
+    private static final int DEFAULT_BATCH = 2;
+
     @Mixin
     ModelOptions modelOptions;
 
-    @Option(names = "--batch", defaultValue = "2", description = "images per step (default: ${DEFAULT-VALUE})")
-    int batch;
+    @Option(names = "--batch", description = "images per step (default: " + DEFAULT_BATCH + "; not with --memory-budget)")
+    Integer batch;
 
     @Option(names = "--no-fuse", description = "no in-place BN, ReLU·depthwise fusion, in-place ops or cheap-op recompute (A/B)")
     boolean noFuse;
+
+    @Option(names = "--recompute", converter = RecomputeConverter.class,
+            description = "recompute policy: none, stages, sqrt or auto:<bytes> (e.g. auto:6GiB) (default: none; "
+                    + "with --memory-budget: all four, auto at the budget)")
+    RecomputePolicy recompute;
+
+    @Option(names = "--memory-budget", converter = RecomputeConverter.Bytes.class,
+            description = "search the largest batch whose planned peak (activations + persistent + workspace) fits, e.g. 6GiB")
+    ByteSize memoryBudget;
 
     @Option(names = "--json", description = "print JSON instead of the table")
     boolean json;
@@ -29,13 +58,44 @@ public final class PlanCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         int[] hw = modelOptions.size();
-        if (batch < 1) {
-            System.err.println("--batch must be >= 1, got " + batch);
+        ModelConfig cfg = modelOptions.config();
+        StepPasses passes = noFuse ? StepPasses.NONE : StepPasses.FUSED;
+        if (memoryBudget != null) {
+            if (batch != null) {
+                System.err.println("--batch and --memory-budget: give one of them; --memory-budget searches the batch");
+                return 2;
+            }
+            return budget(cfg, hw, passes);
+        }
+        int b = batch == null ? DEFAULT_BATCH : batch;
+        if (b < 1) {
+            System.err.println("--batch must be >= 1, got " + b);
             return 2;
         }
-        ModelConfig cfg = modelOptions.config();
-        StepPlan p = StepPlan.of(cfg, batch, hw[0], hw[1], noFuse ? StepPasses.NONE : StepPasses.FUSED);
-        System.out.print(json ? PlanFormat.jsonText(p) + "\n" : PlanFormat.table(p));
+        try {
+            StepPlan p = StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(recompute == null ? RecomputePolicy.none() : recompute));
+            System.out.print(json ? PlanFormat.jsonText(p) + "\n" : PlanFormat.table(p));
+            return 0;
+        } catch (BudgetException e) {
+            System.err.println(e.getMessage());
+            return 2;
+        }
+    }
+
+    /** The batch search per policy; plans are shared between policies (auto searches on stages). */
+    private int budget(ModelConfig cfg, int[] hw, StepPasses passes) {
+        List<RecomputePolicy> policies = recompute != null ? List.of(recompute)
+                : List.of(RecomputePolicy.none(), RecomputePolicy.stages(), RecomputePolicy.sqrt(), RecomputePolicy.auto(memoryBudget));
+        Map<String, StepPlan> plans = new HashMap<>();
+        BatchSearch.PolicyPlanner<StepPlan> planner = (b, policy) -> plans.computeIfAbsent(policy + "@" + b,
+                k -> StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(policy)));
+        Map<RecomputePolicy, BatchSearch.Result<StepPlan>> results = new LinkedHashMap<>();
+        for (RecomputePolicy policy : policies) {
+            results.put(policy, BatchSearch.largest(planner, p -> p.report().plannedPeakBytes(), policy, memoryBudget,
+                    BatchSearch.MAX_BATCH));
+        }
+        System.out.print(json ? PlanFormat.budgetJsonText(cfg, hw[0], hw[1], passes, memoryBudget, results) + "\n"
+                : PlanFormat.budgetTable(cfg, hw[0], hw[1], passes, memoryBudget, results));
         return 0;
     }
 }

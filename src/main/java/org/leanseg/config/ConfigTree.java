@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.leanseg.memory.ByteSize;
+import org.leanseg.memory.recompute.RecomputePolicy;
 
 /**
  * The configuration as a tree while it is being resolved: defaults, then YAML files, then
@@ -297,6 +299,38 @@ final class ConfigTree {
             return BatchSize.fixed(n.intValue());
         }
         throw bad(path, show(n) + " is not a batch size (expected a positive integer or auto)");
+    }
+
+    /** A recompute policy: {@code none}, {@code stages}, {@code sqrt} or {@code auto:<bytes>}. */
+    RecomputePolicy recompute(String path) {
+        JsonNode n = node(path);
+        if (n.isTextual()) {
+            try {
+                return RecomputePolicy.parse(n.textValue());
+            } catch (IllegalArgumentException e) {
+                throw bad(path, e.getMessage());
+            }
+        }
+        throw bad(path, show(n) + " is not a recompute policy (expected " + RecomputePolicy.ALLOWED + ")");
+    }
+
+    /** A byte size ({@code 6GiB}, {@code 512MiB}, plain bytes) or, when {@code nullable}, null. */
+    ByteSize byteSize(String path, boolean nullable) {
+        JsonNode n = node(path);
+        if (n.isNull() && nullable) {
+            return null;
+        }
+        try {
+            if (n.isIntegralNumber() && n.canConvertToLong()) {
+                return new ByteSize(n.longValue());
+            }
+            if (n.isTextual()) {
+                return ByteSize.parse(n.textValue());
+            }
+        } catch (IllegalArgumentException e) {
+            throw bad(path, e.getMessage());
+        }
+        throw bad(path, show(n) + " is not a byte size (write e.g. 6GiB, 512MiB or plain bytes" + (nullable ? ", or null" : "") + ")");
     }
 
     private static boolean positiveInt(JsonNode n) {

@@ -1,14 +1,19 @@
 package org.leanseg.config;
 
 import com.fasterxml.jackson.annotation.JsonValue;
+import com.fasterxml.jackson.databind.annotation.JsonSerialize;
+import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import java.util.Locale;
+import org.leanseg.memory.ByteSize;
+import org.leanseg.memory.recompute.RecomputePolicy;
 
 /**
  * {@code train:} section: optimizer, schedule, intervals and parallelism.
  *
  * <pre>{@code
- * TrainConfig tc = TrainingConfig.load(null, List.of("train.batch=auto", "train.lr=0.05")).train();
- * if (tc.batch().isAuto()) { ... plan the largest batch that fits ... }
+ * TrainConfig tc = TrainingConfig.load(null, List.of("train.batch=auto", "train.memory_budget=6GiB",
+ *         "train.recompute=stages")).train();
+ * if (tc.batch().isAuto()) { ... plan the largest batch that fits tc.memoryBudget() ... }
  * }</pre>
  *
  * @param batch images per optimizer micro-step, or {@code auto} (largest that fits the device)
@@ -32,11 +37,17 @@ import java.util.Locale;
  * @param optimizer {@code sgd} (momentum, nesterov) or {@code adamw} (decoupled weight decay)
  * @param beta1 AdamW's first-moment decay
  * @param beta2 AdamW's second-moment decay
+ * @param recompute what the step recomputes in backward: {@code none}, {@code stages}, {@code sqrt}
+ *     or {@code auto:<bytes>} (see {@link RecomputePolicy})
+ * @param memoryBudget the device memory a step may plan (e.g. {@code 6GiB}); needed by
+ *     {@code batch: auto}, which trains the largest batch whose plan fits it; null: no budget
  */
 public record TrainConfig(BatchSize batch, int iters, double lr, double momentum, double weightDecay, boolean nesterov,
         Schedule schedule, double power, int warmupIters, double warmupRatio, int accumulate, long seed,
         int logInterval, int evalInterval, int checkpointInterval, int keepLast, double backboneLrMult, int threads,
-        Optimizer optimizer, double beta1, double beta2) {
+        Optimizer optimizer, double beta1, double beta2,
+        @JsonSerialize(using = ToStringSerializer.class) RecomputePolicy recompute,
+        @JsonSerialize(using = ToStringSerializer.class) ByteSize memoryBudget) {
 
     /** Optimizers, spelled in YAML as their lower-case names. */
     public enum Optimizer {
@@ -61,7 +72,7 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
     /** Sized for a ~8-minute run of the default model on the synthetic set on a 2-core CPU. */
     static TrainConfig defaults() {
         return new TrainConfig(BatchSize.fixed(16), 1000, 0.1, 0.9, 1e-4, false, Schedule.POLY, 0.9, 30, 0.1, 1, 0,
-                10, 250, 250, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999);
+                10, 250, 250, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999, RecomputePolicy.none(), null);
     }
 
     static TrainConfig read(ConfigTree t) {
@@ -92,6 +103,8 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
                 t.integer("train.threads", 0, 1 << 12),
                 t.choice("train.optimizer", Optimizer.class),
                 t.real("train.beta1", 0, false, 0.999999),
-                t.real("train.beta2", 0, false, 0.999999));
+                t.real("train.beta2", 0, false, 0.999999),
+                t.recompute("train.recompute"),
+                t.byteSize("train.memory_budget", true));
     }
 }

@@ -28,7 +28,8 @@ import org.leanseg.tensor.TensorSpec;
  */
 public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long lowerBoundBytes,
                            long savedForBackwardBytes, Persistent persistent, long workspaceBytes,
-                           long forwardFlops, long recomputeFlops, List<Stage> stages) {
+                           long forwardFlops, long recomputeFlops, long backwardFlops, long optimizerFlops,
+                           List<Stage> stages) {
 
     /** Persistent bytes by role. Without accumulation gradients are arena activations, so 0 here. */
     public record Persistent(long weightsBytes, long gradientsBytes, long optimizerStateBytes, long buffersBytes) {
@@ -45,6 +46,20 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
     public record Stage(String name, long savedForBackwardBytes, long peakBytes, long forwardFlops) {
     }
 
+    /**
+     * FLOPs of the training step without recomputation: forward + backward + optimizer (the
+     * backward ops are the same under every recompute policy).
+     */
+    public long stepFlops() {
+        return forwardFlops + backwardFlops + optimizerFlops;
+    }
+
+    /** What recomputation adds to the step: {@code recomputeFlops / stepFlops()}. */
+    public double recomputeRatio() {
+        long step = stepFlops();
+        return step == 0 ? 0 : (double) recomputeFlops / step;
+    }
+
     /** Bytes of weights, persistent gradients, optimizer state and buffers. */
     public long persistentBytes() {
         return persistent.totalBytes();
@@ -58,6 +73,8 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
         long[] live = Planner.liveBytes(plan.lifetimes(), schedule.size());
         long forwardFlops = 0;
         long recomputeFlops = 0;
+        long backwardFlops = 0;
+        long optimizerFlops = 0;
         long workspace = 0;
         for (int step = 0; step < schedule.size(); step++) {
             Node n = schedule.get(step);
@@ -69,6 +86,10 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
                 st[2] += flops;
             } else if (n.phase() == Phase.RECOMPUTE) {
                 recomputeFlops += flops;
+            } else if (n.phase() == Phase.BACKWARD) {
+                backwardFlops += flops;
+            } else {
+                optimizerFlops += flops;
             }
             st[1] = Math.max(st[1], live[step]);
             workspace = Math.max(workspace, n.op().workspaceBytes(specs));
@@ -85,7 +106,7 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
         Persistent persistent = persistent(g, scheduled);
         long arena = plan.arenaBytes();
         return new MemoryReport(arena + persistent.totalBytes() + workspace, arena, plan.lowerBoundBytes(), saved,
-                persistent, workspace, forwardFlops, recomputeFlops, List.copyOf(stageList));
+                persistent, workspace, forwardFlops, recomputeFlops, backwardFlops, optimizerFlops, List.copyOf(stageList));
     }
 
     /** A step input or forward activation that a backward or recompute op reads. */

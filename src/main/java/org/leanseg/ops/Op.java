@@ -33,6 +33,16 @@ public interface Op {
     }
 
     /**
+     * The op a recomputed copy of this op's node runs in backward (graph/passes/Recompute): the
+     * same outputs from the same inputs, bit for bit, without side effects; null when the op cannot
+     * be replayed. Ops that mutate inputs must override this to recompute (training BatchNorm
+     * replays its batch statistics without touching the running ones).
+     */
+    default Op recomputeOp() {
+        return mutatedInputs().length == 0 ? this : null;
+    }
+
+    /**
      * The input that output {@code output} may overwrite, or -1. The kernel must be correct when the
      * two views coincide; the planner aliases them only where that input's lifetime ends at this op
      * (see Note [In-place BN backward] for why BN may).

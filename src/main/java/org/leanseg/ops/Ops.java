@@ -34,6 +34,7 @@ import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
 import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
 import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.ops.norm.BatchNormReplay;
 import org.leanseg.ops.norm.BatchNormEvalBackward;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
@@ -94,6 +95,7 @@ public final class Ops {
             // norm: OPS-NORM
             op("batch_norm", "norm", BatchNorm.class, BatchNorm::reference, NormCuda::batchNorm),
             op("batch_norm_backward", "norm", BatchNormBackward.class, BatchNormBackward::reference, NormCuda::batchNormBackward),
+            op("batch_norm_replay", "norm", BatchNormReplay.class, BatchNormReplay::reference, NormCuda::batchNormReplay),
             op("batch_norm_inplace", "norm", BatchNormInPlace.class, BatchNormInPlace::reference, null),
             op("batch_norm_backward_from_output", "norm", BatchNormBackwardFromOutput.class, BatchNormBackwardFromOutput::reference, null),
             op("batch_norm_eval_backward", "norm", BatchNormEvalBackward.class, BatchNormEvalBackward::reference, NormCuda::batchNormEvalBackward),

@@ -21,7 +21,9 @@ import org.leanseg.train.TrainGraph;
  * <pre>{@code
  * StepPlan p = StepPlan.of(ModelConfig.of("deeplabv3plus_mobilenetv2"), 2, 512, 512);
  * p.report().activationPeakBytes();
+ * StepPlan s = StepPlan.of(cfg, 2, 512, 512, StepPasses.FUSED.withRecompute(RecomputePolicy.stages()));
  * }</pre>
+ * Check: {@code mvn -q test -Dtest=PlanCommandTest}.
  */
 public record StepPlan(ModelConfig model, int batch, int height, int width, StepPasses passes, List<Node> schedule,
                        MemoryPlan plan, MemoryReport report, long planMillis, DeepLabV3Plus network, TrainGraph train) {
@@ -31,11 +33,17 @@ public record StepPlan(ModelConfig model, int batch, int height, int width, Step
         return of(model, batch, height, width, StepPasses.FUSED);
     }
 
-    /** As {@link #of(ModelConfig, int, int, int)} with the given rewrites. */
+    /** As {@link #of(ModelConfig, int, int, int)} with the given rewrites (fusion, recompute policy). */
     public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes) {
+        return of(model, batch, height, width, passes, OptimizerSettings.pytorchDefault(), 1);
+    }
+
+    /** The step the trainer runs: its optimizer (AdamW adds state) and gradient accumulation. */
+    public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes,
+                              OptimizerSettings optimizer, int accumulate) {
         long t0 = System.nanoTime();
         DeepLabV3Plus network = new DeepLabV3Plus(model);
-        TrainGraph tg = new TrainGraph(network, batch, height, width, OptimizerSettings.pytorchDefault(), 1, passes);
+        TrainGraph tg = new TrainGraph(network, batch, height, width, optimizer, accumulate, passes);
         List<Node> schedule = DeadCode.schedule(tg.stepGraph());
         MemoryPlan plan = Planner.plan(tg.stepGraph(), schedule, passes.fuse());
         MemoryReport report = MemoryReport.of(tg.stepGraph(), schedule, plan);

@@ -4,11 +4,13 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.leanseg.backend.Backend;
+import org.leanseg.config.ConfigException;
 import org.leanseg.exec.Executor;
 import org.leanseg.exec.InPlaceGuardException;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.memory.recompute.BudgetException;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
@@ -37,6 +39,12 @@ final class StepRunner implements AutoCloseable {
 
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
                VariableStore store, Consumer<String> log) {
+        this(model, batch, height, width, sgd, accumulate, backend, store, StepPasses.forBackend(backend.name()), log);
+    }
+
+    /** With the given rewrites (the backend's, with the run's recompute policy). */
+    StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
+               VariableStore store, StepPasses passes, Consumer<String> log) {
         this.model = model;
         this.batch = batch;
         this.height = height;
@@ -46,12 +54,16 @@ final class StepRunner implements AutoCloseable {
         this.backend = backend;
         this.store = store;
         this.log = log;
-        this.passes = StepPasses.forBackend(backend.name());
+        this.passes = passes;
         build();
     }
 
     private void build() {
-        graph = new TrainGraph(model, batch, height, width, sgd, accumulate, passes);
+        try {
+            graph = new TrainGraph(model, batch, height, width, sgd, accumulate, passes);
+        } catch (BudgetException e) {
+            throw new ConfigException("train.recompute: " + e.getMessage(), e);
+        }
         step = new Executor(graph.stepGraph(), backend, store);
         optimizer = graph.optimizerGraph() == null ? null : new Executor(graph.optimizerGraph(), backend, store);
     }

@@ -21,6 +21,7 @@ import org.leanseg.exec.Executor;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.Variable;
+import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.io.AtomicFiles;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
@@ -52,11 +53,10 @@ public final class Trainer {
     /** Runs training; {@code resume} (a checkpoint) continues a run, {@code loadFrom} only loads weights. */
     public Result run(Path resume, Path loadFrom, boolean strictLoad) throws IOException {
         TrainConfig tc = cfg.train();
-        if (tc.batch().isAuto()) {
-            throw new org.leanseg.config.ConfigException("train.batch: 'auto' needs a memory budget and the planner's batch search; "
-                    + "set a number, e.g. --set train.batch=8");
+        if (tc.batch().isAuto() && tc.memoryBudget() == null) {
+            throw new org.leanseg.config.ConfigException("train.batch: auto needs train.memory_budget (the device memory a step "
+                    + "may plan), e.g. --set train.memory_budget=6GiB; or set train.batch to a number");
         }
-        int batch = tc.batch().value();
         ModelConfig mc = Datasets.modelConfig(cfg);
         Dataset train = Datasets.train(cfg);
         normalization = train.normalization();
@@ -73,8 +73,9 @@ public final class Trainer {
         model.params().initialize(store, tc.seed());
         Checkpoints.State state = new Checkpoints.State(0, 0, 0, tc.seed(), Double.NaN, -1);
         try (TrainLog log = new TrainLog(dir, interactive ? null : out)) {
-            log.info("LeanSeg training " + cfg.name() + ": " + mc + ", batch " + batch + "x3x" + h + "x" + w
-                    + (tc.accumulate() > 1 ? " x" + tc.accumulate() + " accumulated" : "") + ", " + tc.iters() + " iterations, "
+            log.info("LeanSeg training " + cfg.name() + ": " + mc + ", " + (tc.batch().isAuto() ? "batch auto of 3x" : "batch " + tc.batch() + "x3x") + h + "x" + w
+                    + (tc.accumulate() > 1 ? " x" + tc.accumulate() + " accumulated" : "") + ", recompute " + tc.recompute()
+                    + ", " + tc.iters() + " iterations, "
                     + model.params().parameterCount() + " parameters, reference backend (" + org.leanseg.backend.reference.Parallel.threads() + " threads)");
             if (resume != null) {
                 state = Checkpoints.restore(resume, model.params(), momenta, store, mc);
@@ -87,12 +88,12 @@ public final class Trainer {
                 WeightLoader.Report r = WeightLoader.load(loadFrom, model.params(), store, strictLoad, null);
                 log.info("loaded weights from " + loadFrom + ": " + r);
             }
-            return loop(model, momenta, sgd, h, w, store, train, val, log, state, batch);
+            return loop(model, momenta, sgd, h, w, store, train, val, log, state);
         }
     }
 
     private Result loop(DeepLabV3Plus model, Map<String, Variable> momenta, OptimizerSettings sgd, int h, int w, VariableStore store,
-                        Dataset train, Dataset val, TrainLog log, Checkpoints.State state, int batch) throws IOException {
+                        Dataset train, Dataset val, TrainLog log, Checkpoints.State state) throws IOException {
         TrainConfig tc = cfg.train();
         Path dir = cfg.runDir();
         LrSchedule schedule = new LrSchedule(tc.schedule() == TrainConfig.Schedule.COSINE ? LrSchedule.Kind.COSINE : LrSchedule.Kind.POLY,
@@ -100,13 +101,22 @@ public final class Trainer {
         org.leanseg.backend.Backends.Choice device = org.leanseg.backend.Backends.create(cfg.device().yamlName());
         Backend backend = device.backend();
         log.info(device.line());
+        StepPasses passes = StepPasses.forBackend(backend.name()).withRecompute(tc.recompute());
+        StepMemory.Choice choice = StepMemory.batch(tc, model.config(), h, w, sgd, passes);
+        int batch = choice.batch();
+        if (choice.line() != null) {
+            log.info(choice.line());
+            if (interactive) {
+                out.println(choice.line()); // the log echoes only when not interactive
+            }
+        }
         List<Variable> counters = BatchNorm2d.counters(model.params());
         List<Float> losses = new ArrayList<>();
         double lastMIoU = Double.NaN;
         double best = state.bestMIoU();
         int bestIter = state.bestIter();
         try (Backend owned = backend;
-             StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, log::info);
+             StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, passes, log::info);
              Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false));
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {

@@ -40,6 +40,76 @@ class PlanCommandTest {
         }
     }
 
+    private static int exit(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        try {
+            System.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(ERR, true, StandardCharsets.UTF_8));
+            return Main.run(args);
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    private static final ByteArrayOutputStream ERR = new ByteArrayOutputStream();
+
+    private static final String[] TINY = {"plan", "--size", "64x64", "--width", "0.25", "--classes", "3"};
+
+    /** {@code plan} on a tiny model with {@code more} options. */
+    private static String[] args(String... more) {
+        String[] all = java.util.Arrays.copyOf(TINY, TINY.length + more.length);
+        System.arraycopy(more, 0, all, TINY.length, more.length);
+        return all;
+    }
+
+    @Test
+    void recomputeShowsInTheJsonFigures() throws Exception {
+        ObjectMapper m = new ObjectMapper();
+        JsonNode none = m.readTree(run(args("--batch", "2", "--json")));
+        JsonNode stages = m.readTree(run(args("--batch", "2", "--json", "--recompute", "stages")));
+        assertEquals("none", none.get("recompute").asText());
+        assertEquals("stages", stages.get("recompute").asText());
+        assertTrue(stages.get("savedForBackwardBytes").asLong() < none.get("savedForBackwardBytes").asLong());
+        assertTrue(stages.get("recomputeFlops").asLong() > none.get("recomputeFlops").asLong());
+        assertEquals(none.get("stepFlops").asLong(), stages.get("stepFlops").asLong(), "forward + backward + optimizer");
+        assertEquals(stages.get("recomputeFlops").asDouble() / stages.get("stepFlops").asDouble(),
+                stages.get("recomputeRatio").asDouble(), 1e-12);
+        String table = run(args("--batch", "2", "--recompute", "sqrt", "--no-fuse"));
+        assertTrue(table.contains("recompute sqrt") && table.contains("% of the step"), table);
+    }
+
+    @Test
+    void memoryBudgetPrintsTheLargestBatchPerPolicy() throws Exception {
+        JsonNode two = new ObjectMapper().readTree(run(args("--json", "--recompute", "stages")));
+        long budget = two.get("plannedPeakBytes").asLong() * 3 / 2;
+        String table = run(args("--memory-budget", Long.toString(budget), "--recompute", "stages"));
+        assertTrue(table.lines().anyMatch(l -> l.startsWith("stages ")) && table.contains("batch+1 needs"), table);
+        JsonNode j = new ObjectMapper().readTree(run(args("--memory-budget", Long.toString(budget), "--json")));
+        JsonNode rows = j.get("policies");
+        assertEquals(4, rows.size());
+        for (JsonNode r : rows) {
+            assertTrue(r.get("batch").asInt() >= 1 && r.get("plannedPeakBytes").asLong() <= budget, r.toString());
+            assertTrue(r.get("nextBatchPeakBytes").asLong() > budget, r.toString());
+        }
+        assertTrue(rows.get(1).get("batch").asInt() > rows.get(0).get("batch").asInt(), "stages fits more than none: " + rows);
+        assertEquals(rows.get(1).get("batch").asInt(), rows.get(3).get("batch").asInt(), "auto reaches what stages reaches");
+        assertTrue(rows.get(3).get("recomputeFlops").asLong() <= rows.get(1).get("recomputeFlops").asLong());
+    }
+
+    @Test
+    void badPoliciesAndBudgetsAreUsageErrors() {
+        ERR.reset();
+        assertEquals(2, exit(args("--recompute", "auto")));
+        assertTrue(ERR.toString(StandardCharsets.UTF_8).contains("auto needs a budget"), ERR.toString(StandardCharsets.UTF_8));
+        ERR.reset();
+        assertEquals(2, exit(args("--recompute", "auto:1KiB")));
+        assertTrue(ERR.toString(StandardCharsets.UTF_8).contains("even recomputing every stage"), ERR.toString(StandardCharsets.UTF_8));
+        assertEquals(2, exit(args("--memory-budget", "6XB")));
+        assertEquals(2, exit(args("--memory-budget", "6GiB", "--batch", "4")));
+    }
+
     @Test
     void tableNamesStagesAndTotals() {
         String out = run("plan", "--batch", "1", "--size", "64x64", "--width", "0.25", "--classes", "3");

@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.leanseg.memory.ByteSize;
+import org.leanseg.memory.recompute.RecomputePolicy;
 
 class TrainingConfigTest {
     @TempDir
@@ -163,6 +165,27 @@ class TrainingConfigTest {
             assertMessage(key, yaml);
         }
         assertFalse(yaml.startsWith("---"));
+    }
+
+    @Test
+    void recomputePolicyAndMemoryBudgetReadAndRoundTrip() {
+        TrainingConfig d = TrainingConfig.defaults();
+        assertEquals(RecomputePolicy.none(), d.train().recompute());
+        assertNull(d.train().memoryBudget());
+        assertMessage("recompute: none", d.toYaml());
+        assertMessage("memory_budget: null", d.toYaml());
+        TrainingConfig c = parse("train:\n  batch: auto\n  memory_budget: 6GiB\n  recompute: auto:5GiB\n");
+        assertEquals(6L << 30, c.train().memoryBudget().bytes());
+        assertEquals(RecomputePolicy.auto(new ByteSize(5L << 30)), c.train().recompute());
+        assertEquals(c, parse(c.toYaml()), "printed config reads back equal");
+        assertMessage("recompute: auto:5GiB", c.toYaml());
+        assertEquals(1000, parse("", "train.memory_budget=1000").train().memoryBudget().bytes());
+        assertEquals(RecomputePolicy.sqrt(), parse("", "train.recompute=sqrt").train().recompute());
+        assertMessage("train.recompute: 'everything' is not a recompute policy (expected none, stages, sqrt or auto:<bytes>",
+                error("", "train.recompute=everything"));
+        assertMessage("auto needs a budget, e.g. auto:6GiB (from --set train.recompute=auto)", error("", "train.recompute=auto"));
+        assertMessage("train.memory_budget: '6 gigs' is not a byte size (write e.g. 6GiB", error("", "train.memory_budget=6 gigs"));
+        assertMessage("train.memory_budget: [6] is not a byte size", error("", "train.memory_budget=[6]"));
     }
 
     @Test

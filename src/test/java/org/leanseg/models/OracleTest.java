@@ -29,7 +29,9 @@ import org.leanseg.graph.Phase;
 import org.leanseg.graph.Role;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.Variable;
+import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.io.SafetensorsFile;
+import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.nn.ParamSet;
 import org.leanseg.nn.Trace;
 import org.leanseg.ops.optim.Sgd;
@@ -44,7 +46,9 @@ import org.leanseg.train.TrainGraph;
  * LEANSEG_ORACLE), builds the model from the file's metadata, loads {@code init/} and checks eval
  * and train forward, loss, BN buffers, gradients, teacher-forced SGD and three free steps at the
  * listed tolerances (overridden by the file's {@code verify_tol}).
- * Run one file: {@code LEANSEG_ORACLE=path mvn -B test -Dgroups=oracle}.
+ * Run one file: {@code LEANSEG_ORACLE=path mvn -B test -Dgroups=oracle}. The training steps run under
+ * the recompute policy {@code LEANSEG_RECOMPUTE} names (none, stages, sqrt, auto:&lt;bytes&gt;; default none):
+ * {@code LEANSEG_RECOMPUTE=stages mvn -B test -Dtest=OracleTest}.
  */
 @Tag("oracle")
 class OracleTest {
@@ -55,6 +59,16 @@ class OracleTest {
         List<Path> files = OracleFiles.all();
         Assumptions.assumeFalse(files.isEmpty(), "no oracle files found (set LEANSEG_ORACLE or keep ../shared/oracle beside the repo)");
         return files.stream().map(f -> DynamicTest.dynamicTest(f.getFileName().toString(), () -> check(f, ReferenceBackend::new)));
+    }
+
+    /** The recompute policy of the training steps: {@code LEANSEG_RECOMPUTE}, default none. */
+    static RecomputePolicy recompute() {
+        String p = System.getenv("LEANSEG_RECOMPUTE");
+        return p == null || p.isBlank() ? RecomputePolicy.none() : RecomputePolicy.parse(p);
+    }
+
+    private static StepPasses passes(Supplier<Backend> backends) {
+        return StepPasses.forBackend(backends.get().name()).withRecompute(recompute());
     }
 
     /** Tolerances of MODEL_SPEC's table, keyed as in verify_tol. */
@@ -130,8 +144,7 @@ class OracleTest {
 
         // train forward + backward (learning rate 0: parameters stay; momenta are scratch)
         store = copy(ps, init);
-        TrainGraph tg = new TrainGraph(model, n, h, w, OptimizerSettings.pytorchDefault(), 1,
-                org.leanseg.graph.passes.StepPasses.forBackend(backends.get().name()));
+        TrainGraph tg = new TrainGraph(model, n, h, w, OptimizerSettings.pytorchDefault(), 1, passes(backends));
         Graph g = tg.stepGraph();
         g.markOutput(tg.logits());
         Map<Variable, Value> grads = gradientValues(g, ps);
@@ -162,7 +175,8 @@ class OracleTest {
         }
         checkTeacherForcedSgd(report, st, ps, init, tol, backends);
         checkFreeSteps(report, st, model, init, x, label, n, h, w, tol, backends);
-        System.out.println("oracle " + file.getFileName() + " on " + backends.get().name() + " (" + cfg + "):\n  " + String.join("\n  ", report));
+        System.out.println("oracle " + file.getFileName() + " on " + backends.get().name() + ", recompute " + recompute() + " (" + cfg + "):\n  "
+                + String.join("\n  ", report));
         List<String> failed = report.stream().filter(r -> r.startsWith("FAIL")).toList();
         assertTrue(failed.isEmpty(), file.getFileName() + ": " + failed.size() + " checks failed:\n" + String.join("\n", failed));
     }
@@ -265,7 +279,7 @@ class OracleTest {
         float lr = (float) opt.path("lr").asDouble(0.01);
         ParamSet ps = model.params();
         VariableStore store = copy(ps, init);
-        TrainGraph tg = new TrainGraph(model, n, h, w, sgd, 1, org.leanseg.graph.passes.StepPasses.forBackend(backends.get().name()));
+        TrainGraph tg = new TrainGraph(model, n, h, w, sgd, 1, passes(backends));
         Tensor refLosses = st.tensor("step3/losses");
         float[] losses = new float[3];
         try (Executor e = new Executor(tg.stepGraph(), backends.get(), store)) {

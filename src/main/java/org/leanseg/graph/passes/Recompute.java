@@ -19,8 +19,16 @@ import org.leanseg.graph.Value;
  * backward any more; before the first backward op that needs one, a copy of its node runs in the
  * RECOMPUTE phase (after the copies its own inputs need), and backward reads the copy. The forward
  * node still runs for the forward ops that read it. Which nodes to choose is a policy's business
- * ({@link RecomputeCheapOps}); the chosen nodes must not mutate inputs, so running them twice
- * changes nothing else. Checked by {@code PassesTest}.
+ * ({@link RecomputeCheapOps}, and the policies of {@code memory.recompute} through
+ * {@link RecomputeChoice}). A copy runs the node's {@link org.leanseg.ops.Op#recomputeOp()}: the
+ * op itself, or for training BatchNorm a replay that leaves the running statistics alone, so they
+ * are updated once per step whatever is recomputed; ops without one (optimizer updates) cannot be
+ * chosen. Checked by {@code PassesTest} and {@code RecomputePolicyTest}.
+ *
+ * <pre>{@code
+ * Rebuild.Result r = Recompute.apply(stepGraph, chosenForwardNodes);
+ * Graph rewritten = r.graph();
+ * }</pre>
  */
 public final class Recompute {
     private Recompute() {
@@ -29,8 +37,8 @@ public final class Recompute {
     /** Rewrites {@code g} so that backward recomputes the outputs of {@code chosen}. */
     public static Rebuild.Result apply(Graph g, Set<Node> chosen) {
         for (Node n : chosen) {
-            if (n.op().mutatedInputs().length > 0 || n.phase() != Phase.FORWARD) {
-                throw new IllegalArgumentException("cannot recompute " + n + ": only forward ops without side effects");
+            if (!replayable(n)) {
+                throw new IllegalArgumentException("cannot recompute " + n + ": only forward ops with a side-effect-free replay");
             }
         }
         Set<Node> scheduled = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -68,15 +76,20 @@ public final class Recompute {
                 }
             }
             try (var ph = out.phase(Phase.RECOMPUTE); var st = out.stage(p.stage())) {
-                made = out.apply(p.op(), ins.toArray(new Value[0]));
+                made = out.apply(p.op().recomputeOp(), ins.toArray(new Value[0]));
             }
             copies.put(p, made);
         }
         return made.get(v.outputIndex());
     }
 
+    /** Whether {@code n} may be chosen: a forward node whose op has a side-effect-free replay. */
+    public static boolean replayable(Node n) {
+        return n.phase() == Phase.FORWARD && n.op().recomputeOp() != null;
+    }
+
     /** Bytes of the forward values kept for backward when {@code chosen} are recomputed. */
-    static long savedBytes(List<Node> schedule, Set<Node> chosen) {
+    public static long savedBytes(List<Node> schedule, Set<Node> chosen) {
         long bytes = 0;
         for (Value v : kept(schedule, chosen)) {
             bytes += v.bytes();
@@ -85,7 +98,7 @@ public final class Recompute {
     }
 
     /** Forward values backward reads directly or through recomputed copies, minus those recomputed. */
-    static Set<Value> kept(List<Node> schedule, Set<Node> chosen) {
+    public static Set<Value> kept(List<Node> schedule, Set<Node> chosen) {
         Set<Value> kept = Collections.newSetFromMap(new IdentityHashMap<>());
         Set<Value> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         Deque<Value> work = new ArrayDeque<>();

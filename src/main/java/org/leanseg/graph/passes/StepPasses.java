@@ -1,27 +1,32 @@
 package org.leanseg.graph.passes;
 
+import java.util.Collections;
+import java.util.HashSet;
 import java.util.Set;
 import org.leanseg.graph.Graph;
+import org.leanseg.graph.Node;
 import org.leanseg.graph.Variable;
 
 /**
  * The rewrites a training step goes through, and their off switch ({@code --no-fuse}): before
  * autograd, in-place BN ({@link InPlaceBatchNorm}) then ReLU·depthwise fusion
- * ({@link FuseActivationDepthwise}); after autograd, cheap-op recomputation
- * ({@link RecomputeCheapOps}). {@code stockBatchNorm} lists the γ of BN layers that must keep their
- * input because the γ guard failed for them (Note [In-place BN backward]).
+ * ({@link FuseActivationDepthwise}); after autograd, one {@link Recompute} of what the recompute
+ * policy ({@code recompute}, with or without fusion) chooses on top of the cheap-op choice
+ * ({@link RecomputeCheapOps}, when fused). {@code stockBatchNorm} lists the γ of BN layers that
+ * must keep their input because the γ guard failed for them (Note [In-place BN backward]).
  *
  * <pre>{@code
- * Rebuild.Result r = StepPasses.FUSED.beforeAutograd(forwardGraph); // null when off
+ * StepPasses p = StepPasses.FUSED.withRecompute(RecomputePolicy.parse("stages"));
+ * Rebuild.Result r = p.beforeAutograd(forwardGraph); // null when off
  * }</pre>
  */
-public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm) {
-    public static final StepPasses FUSED = new StepPasses(true, Set.of());
-    public static final StepPasses NONE = new StepPasses(false, Set.of());
+public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeChoice recompute) {
+    public static final StepPasses FUSED = new StepPasses(true, Set.of(), RecomputeChoice.NONE);
+    public static final StepPasses NONE = new StepPasses(false, Set.of(), RecomputeChoice.NONE);
 
     /**
      * The rewrites a backend has kernels for: the fused and in-place ops exist on the reference
-     * backend only so far, so other backends run the plain graph.
+     * backend only so far, so other backends run the plain graph (recompute policies work on both).
      */
     public static StepPasses forBackend(String backendName) {
         return "reference".equals(backendName) ? FUSED : NONE;
@@ -29,13 +34,21 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm) {
 
     public StepPasses {
         stockBatchNorm = Set.copyOf(stockBatchNorm);
+        if (recompute == null) {
+            throw new IllegalArgumentException("recompute choice is null; use RecomputeChoice.NONE");
+        }
     }
 
     /** The same passes with BN layers of {@code gammas} also left stock. */
     public StepPasses withStockBatchNorm(Set<Variable> gammas) {
-        java.util.Set<Variable> all = new java.util.HashSet<>(stockBatchNorm);
+        Set<Variable> all = new HashSet<>(stockBatchNorm);
         all.addAll(gammas);
-        return new StepPasses(fuse, all);
+        return new StepPasses(fuse, all, recompute);
+    }
+
+    /** The same passes with another recompute policy. */
+    public StepPasses withRecompute(RecomputeChoice policy) {
+        return new StepPasses(fuse, stockBatchNorm, policy);
     }
 
     /** Rewrites a traced forward (and loss) graph; null when there is nothing to do. */
@@ -49,6 +62,8 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm) {
 
     /** Rewrites the whole step graph (forward, backward, optimizer); null when there is nothing to do. */
     public Rebuild.Result afterAutograd(Graph g) {
-        return fuse ? RecomputeCheapOps.apply(g) : null;
+        Set<Node> base = fuse ? RecomputeCheapOps.choose(g) : Set.of();
+        Set<Node> chosen = recompute.choose(g, Collections.unmodifiableSet(base), fuse);
+        return fuse || !chosen.isEmpty() ? Recompute.apply(g, chosen) : null;
     }
 }

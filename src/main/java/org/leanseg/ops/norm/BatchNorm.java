@@ -92,8 +92,27 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
         return training ? 7 * n : 2 * n;
     }
 
+    /**
+     * The op a recomputed copy runs (graph/passes/Recompute): in training, {@link BatchNormReplay},
+     * the same batch statistics and output without the running-statistics update, so the update
+     * happens once per step however often the layer is recomputed.
+     */
+    @Override
+    public Op recomputeOp() {
+        return training ? new BatchNormReplay(eps) : this;
+    }
+
     /** Reference kernel: one task per channel (statistics and outputs of a channel are independent). */
     public static void reference(BatchNorm op, RefView[] in, RefView[] out) {
+        forward(op.eps, op.training, op.training ? op.momentum : -1, in, out);
+    }
+
+    /**
+     * The forward arithmetic: batch statistics when {@code training}, else the running ones;
+     * {@code momentum} &lt; 0 skips the running-statistics update ({@link BatchNormReplay}).
+     * Safe when y and x are one view: a channel's statistics are taken before it is written.
+     */
+    static void forward(double eps, boolean training, double momentum, RefView[] in, RefView[] out) {
         RefView x = in[0];
         Shape s = x.shape();
         int nb = NormShapes.batch(s);
@@ -104,20 +123,21 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
             for (int c = lo; c < hi; c++) {
                 double mean;
                 double invStd;
-                if (op.training) {
+                if (training) {
                     double[] mv = meanVar(x, nb, ch, hw, c);
                     mean = mv[0];
-                    invStd = 1.0 / Math.sqrt(mv[1] + op.eps);
+                    invStd = 1.0 / Math.sqrt(mv[1] + eps);
                     out[1].set(c, (float) mean);
                     out[2].set(c, (float) invStd);
-                    long n = (long) nb * hw;
-                    double unbiased = n > 1 ? mv[1] * n / (n - 1) : mv[1];
-                    double m = op.momentum;
-                    in[3].set(c, (float) ((1 - m) * in[3].get(c) + m * mean));
-                    in[4].set(c, (float) ((1 - m) * in[4].get(c) + m * unbiased));
+                    if (momentum >= 0) {
+                        long n = (long) nb * hw;
+                        double unbiased = n > 1 ? mv[1] * n / (n - 1) : mv[1];
+                        in[3].set(c, (float) ((1 - momentum) * in[3].get(c) + momentum * mean));
+                        in[4].set(c, (float) ((1 - momentum) * in[4].get(c) + momentum * unbiased));
+                    }
                 } else {
                     mean = in[3].get(c);
-                    invStd = 1.0 / Math.sqrt(in[4].get(c) + op.eps);
+                    invStd = 1.0 / Math.sqrt(in[4].get(c) + eps);
                 }
                 double scale = in[1].get(c) * invStd;
                 double shift = in[2].get(c) - mean * scale;

@@ -84,6 +84,15 @@ public record BatchNormInPlace(double eps, double momentum) implements Op {
         return stock().flops(in);
     }
 
+    /**
+     * A recomputed copy (graph/passes/Recompute) is {@link BatchNormReplay}: batch statistics, no
+     * running-statistics update; it may overwrite its (recomputed) input as well.
+     */
+    @Override
+    public Op recomputeOp() {
+        return new BatchNormReplay(eps);
+    }
+
     /** Null when every channel's γ is far enough from 0 to invert, else which channel is not. */
     public static String guardViolation(RefView gamma, RefView beta) {
         for (int c = 0; c < gamma.size(); c++) {

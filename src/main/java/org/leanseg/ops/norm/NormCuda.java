@@ -7,7 +7,7 @@ import org.leanseg.tensor.Shape;
 /**
  * CUDA bindings of batch norm (kernels in src/main/cuda/norm.cu, math in norm.cuh): a per-channel
  * reduction (one block per channel, double, fixed order) followed by a full-grid elementwise pass.
- * Reference: {@link BatchNorm}, {@link BatchNormBackward}, {@link BatchNormEvalBackward}. Group norm
+ * Reference: {@link BatchNorm}, {@link BatchNormReplay}, {@link BatchNormBackward}, {@link BatchNormEvalBackward}. Group norm
  * has no CUDA kernel yet.
  */
 public final class NormCuda {
@@ -33,6 +33,19 @@ public final class NormCuda {
             gpu.launch("ls_bn_apply_k", total, total, c, hw, in[0].address(), in[1].address(), in[2].address(),
                     in[3].address(), in[4].address(), op.eps(), out[0].address());
         }
+    }
+
+    /** {@link BatchNormReplay}: training statistics and output, running statistics untouched (null pointers). */
+    public static void batchNormReplay(BatchNormReplay op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        int n = NormShapes.batch(s);
+        int c = NormShapes.channels(s);
+        int hw = NormShapes.spatial(s);
+        long total = in[0].numel();
+        gpu.launchBlocks("ls_bn_stats_k", c, n, c, hw, in[0].address(), out[1].address(), out[2].address(),
+                0L, 0L, op.eps(), 0.0);
+        gpu.launch("ls_bn_apply_k", total, total, c, hw, in[0].address(), in[1].address(), in[2].address(),
+                out[1].address(), out[2].address(), GIVEN_INV_STD, out[0].address());
     }
 
     /** in = {x, gamma, saveMean, saveInvStd, dY}; out = {dX, dGamma, dBeta}. */

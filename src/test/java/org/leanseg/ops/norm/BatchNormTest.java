@@ -103,6 +103,29 @@ class BatchNormTest {
     }
 
     @Test
+    void replayEqualsTrainingBitForBitAndLeavesRunningStatsAlone() {
+        Random rnd = new Random(14);
+        Shape s = Shape.of(2, 24, 16, 16);
+        Tensor x = Tensor.uniform(s, -2, 3, rnd);
+        Tensor gamma = Tensor.uniform(Shape.of(24), 0.5, 1.5, rnd);
+        Tensor beta = Tensor.uniform(Shape.of(24), -0.5, 0.5, rnd);
+        Tensor rm = Tensor.uniform(Shape.of(24), -0.2, 0.2, rnd);
+        Tensor rv = Tensor.uniform(Shape.of(24), 0.5, 1.5, rnd);
+        BatchNorm bn = new BatchNorm(EPS, MOMENTUM, true);
+        OpRun.Result train = OpRun.run(bn, x, gamma, beta, rm, rv);
+        assertEquals(new BatchNormReplay(EPS), bn.recomputeOp());
+        assertEquals(new BatchNormReplay(EPS), new BatchNormInPlace(bn).recomputeOp());
+        assertEquals(new BatchNorm(EPS, MOMENTUM, false), new BatchNorm(EPS, MOMENTUM, false).recomputeOp(), "eval BN replays itself");
+        OpRun.Result replay = OpRun.run(bn.recomputeOp(), x, gamma, beta, rm, rv);
+        for (int i = 0; i < 3; i++) {
+            assertArrayEquals(train.output(i).data(), replay.output(i).data(), "output " + i);
+        }
+        assertArrayEquals(rm.data(), replay.input(3).data(), "running mean untouched");
+        assertArrayEquals(rv.data(), replay.input(4).data(), "running var untouched");
+        assertEquals(0, bn.recomputeOp().mutatedInputs().length);
+    }
+
+    @Test
     void evalUsesRunningStatsAndLeavesThemAlone() {
         Random rnd = new Random(12);
         Tensor x = Tensor.uniform(Shape.of(3, 2, 3, 1), -1, 1, rnd);

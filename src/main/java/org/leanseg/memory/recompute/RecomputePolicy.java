@@ -1,0 +1,112 @@
+package org.leanseg.memory.recompute;
+
+import java.util.Locale;
+import java.util.Set;
+import org.leanseg.graph.Graph;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.passes.DeadCode;
+import org.leanseg.graph.passes.RecomputeChoice;
+import org.leanseg.memory.ByteSize;
+
+/**
+ * What the training step recomputes in backward instead of keeping (issue 4), spelled as on the
+ * command line and in {@code train.recompute}:
+ * <ul>
+ *   <li>{@code none}: keep what backward reads (fusion's cheap-op recompute still applies);</li>
+ *   <li>{@code stages}: checkpoint at backbone-stage, ASPP, decoder (and aux-head) boundaries: keep
+ *       the values that cross a stage boundary, recompute each stage's inside before its backward;</li>
+ *   <li>{@code sqrt}: Chen et al. 2016: about √n segments of about √n forward ops each, cut where
+ *       the fewest bytes cross;</li>
+ *   <li>{@code auto:<bytes>}: the stage insides with the fewest extra FLOPs per byte saved, until
+ *       the plan's peak (activations + persistent + workspace) fits the budget; a
+ *       {@link BudgetException} when even {@code stages} does not fit.</li>
+ * </ul>
+ * Every policy leaves the math alone: a recomputed training BatchNorm replays its batch statistics
+ * without updating the running ones ({@link org.leanseg.ops.norm.BatchNormReplay}), so losses,
+ * gradients and BN buffers equal those of {@code none}.
+ *
+ * <pre>{@code
+ * RecomputePolicy p = RecomputePolicy.parse("auto:6GiB");
+ * TrainGraph tg = new TrainGraph(model, 8, 512, 512, sgd, 1, StepPasses.FUSED.withRecompute(p));
+ * }</pre>
+ * Check: {@code mvn -q test -Dtest=RecomputePolicyTest}.
+ *
+ * @param kind which policy
+ * @param budget the byte budget of {@code auto}, else null
+ */
+public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeChoice {
+    /** The policies. */
+    public enum Kind {
+        NONE, STAGES, SQRT, AUTO
+    }
+
+    /** How the policies are spelled, for messages. */
+    public static final String ALLOWED = "none, stages, sqrt or auto:<bytes> (e.g. auto:6GiB)";
+
+    public RecomputePolicy {
+        if ((kind == Kind.AUTO) != (budget != null)) {
+            throw new IllegalArgumentException("a byte budget goes with auto, and only with auto: " + kind + ", " + budget);
+        }
+    }
+
+    public static RecomputePolicy none() {
+        return new RecomputePolicy(Kind.NONE, null);
+    }
+
+    public static RecomputePolicy stages() {
+        return new RecomputePolicy(Kind.STAGES, null);
+    }
+
+    public static RecomputePolicy sqrt() {
+        return new RecomputePolicy(Kind.SQRT, null);
+    }
+
+    public static RecomputePolicy auto(ByteSize budget) {
+        return new RecomputePolicy(Kind.AUTO, budget);
+    }
+
+    /** Parses {@code none}, {@code stages}, {@code sqrt} or {@code auto:<bytes>}; the exception names what is allowed. */
+    public static RecomputePolicy parse(String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        switch (t) {
+            case "none":
+                return none();
+            case "stages":
+                return stages();
+            case "sqrt":
+                return sqrt();
+            default:
+                break;
+        }
+        if (t.startsWith("auto:")) {
+            try {
+                return auto(ByteSize.parse(text.trim().substring(5)));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("'" + text + "': " + e.getMessage());
+            }
+        }
+        String hint = t.equals("auto") ? "; auto needs a budget, e.g. auto:6GiB" : "";
+        throw new IllegalArgumentException("'" + text + "' is not a recompute policy (expected " + ALLOWED + ")" + hint);
+    }
+
+    @Override
+    public Set<Node> choose(Graph step, Set<Node> base, boolean inPlace) {
+        return switch (kind) {
+            case NONE -> base;
+            case STAGES -> {
+                Segments s = Segments.byStage(step, DeadCode.schedule(step));
+                yield s.withBase(base, s.allInterior());
+            }
+            case SQRT -> {
+                Segments s = Segments.sqrt(step, DeadCode.schedule(step));
+                yield s.withBase(base, s.allInterior());
+            }
+            case AUTO -> AutoRecompute.choose(step, base, inPlace, budget);
+        };
+    }
+
+    @Override
+    public String toString() {
+        return kind == Kind.AUTO ? "auto:" + budget : kind.name().toLowerCase(Locale.ROOT);
+    }
+}

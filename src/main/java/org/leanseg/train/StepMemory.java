@@ -1,0 +1,87 @@
+package org.leanseg.train;
+
+import java.util.List;
+import org.leanseg.config.ConfigException;
+import org.leanseg.config.TrainConfig;
+import org.leanseg.graph.Node;
+import org.leanseg.graph.passes.DeadCode;
+import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.memory.BatchSearch;
+import org.leanseg.memory.ByteSize;
+import org.leanseg.memory.MemoryReport;
+import org.leanseg.memory.Planner;
+import org.leanseg.memory.recompute.BudgetException;
+import org.leanseg.memory.recompute.RecomputePolicy;
+import org.leanseg.models.DeepLabV3Plus;
+import org.leanseg.models.ModelConfig;
+
+/**
+ * The trainer's memory decisions, made by planning its own step graph (the rewrites of its backend,
+ * its optimizer and accumulation, planned in place as the executor plans it) before anything is
+ * allocated: {@code train.batch: auto} takes the largest batch whose planned peak fits
+ * {@code train.memory_budget} under {@code train.recompute} ({@link BatchSearch}); a fixed batch
+ * with a budget is checked against it. Each decision comes with the line the trainer logs.
+ *
+ * <pre>{@code
+ * StepMemory.Choice c = StepMemory.batch(tc, modelConfig, 512, 512, optimizer, StepPasses.FUSED);
+ * log.info(c.line());  // "train.batch=auto: batch 24, planned peak 5.87 GiB within train.memory_budget 6GiB (...)"
+ * }</pre>
+ * Check: {@code mvn -q test -Dtest=StepMemoryTest}.
+ */
+final class StepMemory {
+    private StepMemory() {
+    }
+
+    /** The batch to train, and why. */
+    record Choice(int batch, String line) {
+    }
+
+    /** The batch of {@code tc} ({@code auto} searched, a number checked against a budget when there is one). */
+    static Choice batch(TrainConfig tc, ModelConfig model, int height, int width, OptimizerSettings optimizer, StepPasses passes) {
+        RecomputePolicy policy = tc.recompute();
+        ByteSize budget = tc.memoryBudget();
+        if (!tc.batch().isAuto()) {
+            int b = tc.batch().value();
+            if (budget == null) {
+                return new Choice(b, null);
+            }
+            MemoryReport r = plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(policy));
+            if (r.plannedPeakBytes() > budget.bytes()) {
+                throw new ConfigException("train.batch: " + b + " needs a planned peak of " + ByteSize.format(r.plannedPeakBytes())
+                        + " under train.recompute " + policy + ", over train.memory_budget " + budget
+                        + "; lower train.batch, set train.recompute (stages, sqrt, auto:<bytes>) or use train.batch=auto");
+            }
+            return new Choice(b, "train.batch=" + b + ": planned peak " + ByteSize.format(r.plannedPeakBytes())
+                    + " within train.memory_budget " + budget + ", recompute " + policy);
+        }
+        if (budget == null) {
+            throw new ConfigException("train.batch: auto needs train.memory_budget (the device memory a step may plan), e.g. "
+                    + "--set train.memory_budget=6GiB; or set train.batch to a number");
+        }
+        BatchSearch.Result<MemoryReport> r = BatchSearch.largest(
+                (b, p) -> plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(p)),
+                MemoryReport::plannedPeakBytes, policy, budget, BatchSearch.MAX_BATCH);
+        if (!r.fits()) {
+            throw new ConfigException("train.batch: auto found no batch within train.memory_budget " + budget + ": batch 1 needs "
+                    + ByteSize.format(r.peakBytes()) + " under train.recompute " + (policy.kind() == RecomputePolicy.Kind.AUTO ? "stages" : policy)
+                    + "; raise train.memory_budget, lower data.crop_size or set train.recompute=stages");
+        }
+        String next = r.nextPeakBytes() == 0 ? "the search's cap" : "batch " + (r.batch() + 1) + " would need " + ByteSize.format(r.nextPeakBytes());
+        return new Choice(r.batch(), String.format("train.batch=auto: batch %d, planned peak %s within train.memory_budget %s (%s); "
+                        + "recompute %s, +%.1f%% FLOPs; %d plans",
+                r.batch(), ByteSize.format(r.peakBytes()), budget, next, policy, 100 * r.plan().recomputeRatio(), r.plansMade()));
+    }
+
+    /** The memory report of the trainer's step at {@code batch}, planned as the executor plans it. */
+    static MemoryReport plan(ModelConfig model, int batch, int height, int width, OptimizerSettings optimizer, int accumulate,
+                             StepPasses passes) {
+        TrainGraph tg;
+        try {
+            tg = new TrainGraph(new DeepLabV3Plus(model), batch, height, width, optimizer, accumulate, passes);
+        } catch (BudgetException e) {
+            throw new ConfigException("train.recompute: " + e.getMessage());
+        }
+        List<Node> schedule = DeadCode.schedule(tg.stepGraph());
+        return MemoryReport.of(tg.stepGraph(), schedule, Planner.plan(tg.stepGraph(), schedule));
+    }
+}
