@@ -11,7 +11,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 import org.leanseg.io.AtomicFiles;
 
 /**
@@ -121,13 +127,39 @@ public final class ImageFiles {
         }
     }
 
+    /**
+     * ImageIO.read, but a decoder warning that data is missing is an error: the JPEG reader fills
+     * what a truncated file lacks with grey and only warns (libjpeg's "premature end of data
+     * segment"), which would train on a half-grey image without a word.
+     */
     private static BufferedImage decode(Path file, byte[] bytes, String what) {
         BufferedImage im;
-        try {
-            im = ImageIO.read(new ByteArrayInputStream(bytes));
+        List<String> truncated = new ArrayList<>();
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            im = null;
+            if (readers.hasNext()) {
+                ImageReader reader = readers.next();
+                reader.addIIOReadWarningListener((source, warning) -> {
+                    if (warning.toLowerCase(Locale.ROOT).contains("premature end")) {
+                        truncated.add(warning);
+                    }
+                });
+                try {
+                    reader.setInput(in, true, true);
+                    im = reader.read(0, reader.getDefaultReadParam());
+                } finally {
+                    reader.dispose();
+                }
+            }
         } catch (IOException | RuntimeException e) {
             throw new DatasetException(file, "the " + what + " is corrupt or truncated (" + e.getMessage()
                     + "); re-export it or remove it from the list (data.skip_bad=true skips such files)", e);
+        }
+        if (!truncated.isEmpty()) {
+            throw new DatasetException(file, "the " + what + " is truncated (" + truncated.get(0) + "; " + bytes.length
+                    + " bytes): part of it would decode as grey; copy the file again or re-export it, or remove it "
+                    + "from the list (data.skip_bad=true skips such files)");
         }
         if (im == null) {
             throw new DatasetException(file, "the " + what + " is not in a format Java can decode (" + bytes.length

@@ -163,4 +163,25 @@ class ImageFilesTest {
         assertTrue(missing.getMessage().contains("missing"), missing.getMessage());
         assertEquals(dir.resolve("none.jpg"), missing.file());
     }
+
+    @Test
+    void truncatedFilesAreErrorsNotGrey() throws IOException {
+        Path whole = dir.resolve("whole.jpg");
+        Fixtures.writeJpeg(whole, Fixtures.rgb(64, 48, (x, y) -> (x * 4 << 16) | (y * 5 << 8) | (x * y & 0xFF)), 0);
+        byte[] bytes = Files.readAllBytes(whole);
+        assertEquals(64, ImageFiles.readImage(whole).width());
+        Path cut = dir.resolve("cut.jpg");
+        Files.write(cut, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        DatasetException e = assertThrows(DatasetException.class, () -> ImageFiles.readImage(cut));
+        assertTrue(e.getMessage().startsWith(cut.toString()) && e.getMessage().contains("truncated")
+                && e.getMessage().contains("skip_bad"), e.getMessage());
+
+        Path png = dir.resolve("cut.png");
+        Fixtures.writeRgbPng(png, Fixtures.rgb(64, 48, (x, y) -> x * y));
+        byte[] p = Files.readAllBytes(png);
+        Files.write(png, java.util.Arrays.copyOf(p, p.length / 2));
+        DatasetException m = assertThrows(DatasetException.class, () -> ImageFiles.readMask(png, null));
+        assertTrue(m.getMessage().startsWith(png.toString()) && m.getMessage().contains("corrupt or truncated"),
+                m.getMessage());
+    }
 }
