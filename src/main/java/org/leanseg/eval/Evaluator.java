@@ -19,8 +19,8 @@ import org.leanseg.tensor.TensorSpec;
  * Evaluation: eval-mode forward and argmax over a dataset, streamed into a confusion matrix (no
  * logits are kept beyond one image or batch). {@link Inference} picks whole-image or slide
  * inference and optional flip averaging; plain whole-image evaluation runs in batches with the
- * argmax in the graph. One executor (and memory plan) per input shape, cached; slide inference
- * pads every window to the crop size, so it needs a single executor whatever the image sizes.
+ * argmax in the graph. One executor (and memory plan) per input shape, cached; slide windows
+ * all have the crop size except where an image is smaller than the crop.
  *
  * <pre>{@code
  * try (Evaluator ev = new Evaluator(model, backend, store, 1, Inference.slide(512, 512, 341, 341, false))) {
@@ -142,14 +142,16 @@ public final class Evaluator implements AutoCloseable {
         if (inference.mode() == org.leanseg.config.EvalConfig.Mode.WHOLE) {
             return windowLogits(image.data(), h, w);
         }
-        int ch = inference.cropHeight();
-        int cw = inference.cropWidth();
         float[] sum = new float[classes * h * w];
         int[] count = new int[h * w];
         for (Inference.Window win : inference.windows(h, w)) {
-            float[] crop = SlideMath.crop(image.data(), h, w, win, ch, cw);
-            float[] out = windowLogits(crop, ch, cw);
-            SlideMath.accumulate(sum, count, h, w, out, ch, cw, win, classes);
+            // A window is clipped only where the image is smaller than the crop; it runs at its own
+            // size, as mmsegmentation's slide_inference does: padding it would change the logits,
+            // and a crop covering the image would no longer give whole mode's result.
+            int wh = win.height();
+            int ww = win.width();
+            float[] out = windowLogits(SlideMath.crop(image.data(), h, w, win, wh, ww), wh, ww);
+            SlideMath.accumulate(sum, count, h, w, out, wh, ww, win, classes);
         }
         SlideMath.divide(sum, count, classes);
         return sum;

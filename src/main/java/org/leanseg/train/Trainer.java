@@ -65,8 +65,10 @@ public final class Trainer {
         Files.createDirectories(dir);
         AtomicFiles.write(dir.resolve("config.yaml"), cfg.toYaml().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         DeepLabV3Plus model = new DeepLabV3Plus(mc);
-        int h = train.get(0, null).image().shape().dim(1);
-        int w = train.get(0, null).image().shape().dim(2);
+        // a training sample's shape (the crop size): get(i, null) would be a whole image
+        Shape sampleShape = train.get(0, new java.util.SplittableRandom(tc.seed())).image().shape();
+        int h = sampleShape.dim(1);
+        int w = sampleShape.dim(2);
         OptimizerSettings sgd = optimizer(tc);
         Map<String, Variable> momenta = TrainGraph.optimizerState(model.params(), sgd);
         VariableStore store = new VariableStore();

@@ -1,0 +1,139 @@
+package org.leanseg.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.leanseg.data.Fixtures;
+import org.leanseg.data.ImageFiles;
+import org.leanseg.data.LabelMap;
+
+/**
+ * The commands end to end on a Pascal VOC layout in a temp folder: JPEGs of odd sizes (one stored
+ * landscape with an EXIF orientation tag, shown portrait), palette-PNG masks, ImageSets lists.
+ * {@code train} writes a checkpoint, {@code eval} gives the same mIoU whole and slide when the
+ * crop covers every image, {@code predict} writes masks and overlays of the images' shown sizes.
+ *
+ * <p>Check: {@code mvn -B -q test -Dtest=VocCommandsTest}.
+ */
+class VocCommandsTest {
+    /** A tiny model and a two-iteration run at 24x24 crops. */
+    static final List<String> SETS = List.of("model.width=0.25", "model.aspp_channels=16", "model.low_level_channels=8",
+            "model.decoder_channels=16", "data.type=voc", "data.num_classes=21", "data.crop_size=24", "train.batch=2", "train.iters=2",
+            "train.warmup_iters=1", "train.log_interval=1", "train.eval_interval=0", "train.checkpoint_interval=2",
+            "device=cpu");
+
+    /** id, stored width, stored height, EXIF orientation (6: shown rotated, width and height swapped). */
+    static final Object[][] IMAGES = {{"2008_000001", 37, 23, 0}, {"2008_000002", 30, 41, 0},
+        {"2008_000003", 20, 12, 6}, {"2008_000004", 33, 33, 0}};
+
+    @TempDir
+    static Path dir;
+    static Path voc;
+    static Path checkpoint;
+
+    @BeforeAll
+    static void trainOnVoc() throws IOException {
+        voc = dir.resolve("VOCdevkit/VOC2012");
+        for (Object[] im : IMAGES) {
+            String id = (String) im[0];
+            int w = (int) im[1];
+            int h = (int) im[2];
+            int orientation = (int) im[3];
+            Fixtures.writeJpeg(voc.resolve("JPEGImages/" + id + ".jpg"),
+                    Fixtures.rgb(w, h, (x, y) -> x < w / 2 ? 0xC02020 : 0x2020C0), orientation);
+            boolean swap = orientation >= 5;
+            int shownW = swap ? h : w;
+            int shownH = swap ? w : h;
+            Fixtures.writePalettePng(voc.resolve("SegmentationClass/" + id + ".png"), shownW, shownH,
+                    Fixtures.thirds(shownW, shownH, 15));
+        }
+        Fixtures.writeLines(voc.resolve("ImageSets/Segmentation/train.txt"), "2008_000001", "2008_000002",
+                "2008_000003", "2008_000004");
+        Fixtures.writeLines(voc.resolve("ImageSets/Segmentation/val.txt"), "2008_000002", "2008_000003");
+        assertEquals(0, Main.run(args("train", "--set", "work_dir=" + dir, "--set", "name=voc")));
+        checkpoint = dir.resolve("voc/iter_000002.safetensors");
+        assertTrue(Files.isRegularFile(checkpoint));
+        assertTrue(Files.isRegularFile(dir.resolve("voc/best.safetensors")), "evaluated at the end");
+    }
+
+    static String[] args(String command, String... extra) {
+        List<String> a = new ArrayList<>(List.of(command));
+        for (String s : SETS) {
+            a.add("--set");
+            a.add(s);
+        }
+        a.addAll(List.of("--set", "data.root=" + dir));
+        a.addAll(List.of(extra));
+        return a.toArray(String[]::new);
+    }
+
+    /** Runs the CLI with stdout captured; returns {exit code, output}. */
+    static Object[] capture(String... args) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true));
+        try {
+            int rc = Main.run(args);
+            return new Object[] {rc, buf.toString()};
+        } finally {
+            System.setOut(old);
+        }
+    }
+
+    @Test
+    void evalWholeAndSlideAgreeWhenTheCropCoversTheImage() throws IOException {
+        Path whole = dir.resolve("whole.json");
+        Path slide = dir.resolve("slide.json");
+        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--out", whole.toString())));
+        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--mode", "slide",
+                "--set", "eval.crop_size=48", "--set", "eval.stride=32", "--out", slide.toString())));
+        ObjectMapper json = new ObjectMapper();
+        JsonNode a = json.readTree(whole.toFile());
+        JsonNode b = json.readTree(slide.toFile());
+        assertEquals(2, a.get("images").asInt());
+        assertEquals(21, a.get("per_class").size());
+        assertEquals("aeroplane", a.get("per_class").get(1).get("class").asText());
+        assertEquals(a.get("mIoU").asDouble(), b.get("mIoU").asDouble(), 0.0);
+        assertEquals(a.get("aAcc").asDouble(), b.get("aAcc").asDouble(), 0.0);
+        // windows smaller than the images: runs, every metric present
+        Path small = dir.resolve("small.json");
+        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--mode", "slide", "--flip",
+                "--set", "eval.crop_size=16", "--set", "eval.stride=10", "--out", small.toString())));
+        assertTrue(json.readTree(small.toFile()).get("aAcc").isNumber());
+    }
+
+    @Test
+    void predictWritesMasksAndOverlaysOfTheShownSizes(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("masks");
+        Path show = tmp.resolve("show");
+        assertEquals(0, Main.run(args("predict", "--checkpoint", checkpoint.toString(), "--input",
+                voc.resolve("JPEGImages").toString(), "--out", out.toString(), "--show-dir", show.toString())));
+        for (Object[] im : IMAGES) {
+            String id = (String) im[0];
+            boolean swap = (int) im[3] >= 5;
+            int w = swap ? (int) im[2] : (int) im[1];
+            int h = swap ? (int) im[1] : (int) im[2];
+            LabelMap m = ImageFiles.readMask(out.resolve(id + ".png"), null);
+            assertEquals(List.of(h, w), List.of(m.height(), m.width()), id);
+            for (int v : m.labels()) {
+                assertTrue(v >= 0 && v < 21, id + ": label " + v);
+            }
+            BufferedImage overlay = ImageIO.read(show.resolve(id + ".png").toFile());
+            assertEquals(List.of(h, w), List.of(overlay.getHeight(), overlay.getWidth()), id);
+        }
+    }
+}
