@@ -92,6 +92,7 @@ public final class EvalCommand implements Callable<Integer> {
             r.put("stride", List.of(inference.strideHeight(), inference.strideWidth()));
         }
         r.put("flip", inference.flip());
+        r.put("scales", inference.scales());
         r.put("images", val.size());
         r.put("mIoU", nullable(cm.meanIoU()));
         r.put("aAcc", nullable(cm.pixelAccuracy()));

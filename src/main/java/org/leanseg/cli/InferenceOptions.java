@@ -6,7 +6,10 @@ import java.util.List;
 import org.leanseg.config.TrainingConfig;
 import picocli.CommandLine.Option;
 
-/** The options {@code eval} and {@code predict} share: config, overrides, checkpoint, mode, flip, device (a picocli mixin). */
+/**
+ * The options {@code eval}, {@code predict} and {@code benchmark} share: config, overrides,
+ * checkpoint, mode, flip, scales, device (a picocli mixin).
+ */
 final class InferenceOptions {
     @Option(names = "--config", description = "YAML config file (the model comes from the checkpoint)")
     Path config;
@@ -23,10 +26,14 @@ final class InferenceOptions {
     @Option(names = "--flip", description = "average with the horizontally flipped image")
     boolean flip;
 
+    @Option(names = "--scales", description = "image scale factors whose logits are averaged, e.g. 0.75,1.0,1.25 "
+            + "(overrides eval.scales; default 1.0)")
+    String scales;
+
     @Option(names = "--device", description = "auto, cpu or cuda (overrides the config's device)")
     String device;
 
-    /** The configuration with --set, --device and --mode applied; throws ConfigException naming a bad key. */
+    /** The configuration with --set, --device, --mode and --scales applied; throws ConfigException naming a bad key. */
     TrainingConfig load() {
         List<String> sets = new ArrayList<>(overrides);
         if (device != null) {
@@ -34,6 +41,9 @@ final class InferenceOptions {
         }
         if (mode != null) {
             sets.add("eval.mode=" + mode);
+        }
+        if (scales != null) {
+            sets.add("eval.scales=[" + scales + "]");
         }
         return TrainingConfig.load(config, sets);
     }

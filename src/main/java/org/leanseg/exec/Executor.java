@@ -44,6 +44,7 @@ public final class Executor implements AutoCloseable {
     private final Buffer arena;
     private final Map<Value, View> views = new IdentityHashMap<>();
     private final Map<String, long[]> opNanos = new java.util.TreeMap<>();
+    private boolean closed;
 
     public Executor(Graph graph, Backend backend, VariableStore store) {
         this.graph = graph;
@@ -184,8 +185,13 @@ public final class Executor implements AutoCloseable {
         return v.toString();
     }
 
+    /** Frees the arena (the backend's variables stay); the executor cannot run afterwards. */
     @Override
     public void close() {
-        views.clear();
+        if (!closed) {
+            closed = true;
+            views.clear();
+            backend.free(arena);
+        }
     }
 }

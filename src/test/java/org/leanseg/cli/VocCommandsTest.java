@@ -136,4 +136,28 @@ class VocCommandsTest {
             assertEquals(List.of(h, w), List.of(overlay.getHeight(), overlay.getWidth()), id);
         }
     }
+
+    @Test
+    void multiScaleEvalAndPredict(@TempDir Path tmp) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        Path plain = tmp.resolve("plain.json");
+        Path one = tmp.resolve("one.json");
+        Path three = tmp.resolve("three.json");
+        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--out", plain.toString())));
+        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--scales", "1.0",
+                "--out", one.toString())));
+        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--scales", "0.75,1.0,1.25",
+                "--flip", "--out", three.toString())));
+        assertEquals(json.readTree(plain.toFile()).get("mIoU").asDouble(), json.readTree(one.toFile()).get("mIoU").asDouble(),
+                0.0);
+        JsonNode ms = json.readTree(three.toFile());
+        assertEquals("[0.75,1.0,1.25]", ms.get("scales").toString());
+        assertTrue(ms.get("aAcc").isNumber());
+        Path out = tmp.resolve("masks");
+        assertEquals(0, Main.run(args("predict", "--checkpoint", checkpoint.toString(), "--input",
+                voc.resolve("JPEGImages/2008_000003.jpg").toString(), "--out", out.toString(), "--scales", "0.5,1.5")));
+        LabelMap m = ImageFiles.readMask(out.resolve("2008_000003.png"), null);
+        assertEquals(List.of(20, 12), List.of(m.height(), m.width()), "EXIF-rotated size");
+        assertEquals(2, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--scales", "0,1")));
+    }
 }

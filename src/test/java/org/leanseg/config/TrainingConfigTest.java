@@ -170,4 +170,22 @@ class TrainingConfigTest {
         org.junit.jupiter.api.Assertions.assertFalse(TrainingConfig.load(null, java.util.List.of()).data().skipBad());
         org.junit.jupiter.api.Assertions.assertTrue(TrainingConfig.load(null, java.util.List.of("data.skip_bad=true")).data().skipBad());
     }
+
+    @Test
+    void evalScalesAndMemoryBudget() {
+        EvalConfig d = TrainingConfig.defaults().eval();
+        assertEquals(List.of(1.0), d.scales());
+        assertNull(d.memoryBudget());
+        EvalConfig e = parse("eval:\n  scales: [0.75, 1, 1.25]\n  memory_budget: 512MiB\n").eval();
+        assertEquals(List.of(0.75, 1.0, 1.25), e.scales());
+        assertEquals(512L << 20, e.memoryBudget());
+        assertEquals(2_000_000_000L, parse("", "eval.memory_budget=2GB").eval().memoryBudget());
+        assertEquals(1536L << 20, parse("", "eval.memory_budget=1.5GiB").eval().memoryBudget());
+        assertEquals(4096L, parse("", "eval.memory_budget=4096").eval().memoryBudget());
+        TrainingConfig c = parse("", "eval.scales=[0.5, 2.0]", "eval.memory_budget=1GiB");
+        assertEquals(c, parse(c.toYaml()));
+        assertMessage("eval.scales: [0.5, -1] is not a list of numbers in (0, 8.0]", error("", "eval.scales=[0.5, -1]"));
+        assertMessage("eval.scales: [] is not a list", error("", "eval.scales=[]"));
+        assertMessage("eval.memory_budget: 'lots' is not a byte count", error("", "eval.memory_budget=lots"));
+    }
 }
