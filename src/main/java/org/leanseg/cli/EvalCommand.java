@@ -65,7 +65,8 @@ public final class EvalCommand implements Callable<Integer> {
             // one image at a time: validation images differ in size and memory stays that of one image
             int batch = 1;
             try (Backend backend = choice.backend();
-                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), batch, inference)) {
+                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), batch, inference,
+                         InferenceOptions.budget(cfg, m.model().config(), backend.name(), System.out::println))) {
                 cm = ev.evaluate(val, null);
             }
             double seconds = (System.nanoTime() - t0) / 1e9;

@@ -78,7 +78,8 @@ public final class PredictCommand implements Callable<Integer> {
             }
             Backends.Choice choice = Backends.create(cfg.device().yamlName());
             try (Backend backend = choice.backend();
-                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), 1, Inference.of(cfg.eval(), opts.flip))) {
+                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), 1, Inference.of(cfg.eval(), opts.flip),
+                         InferenceOptions.budget(cfg, m.model().config(), backend.name(), System.out::println))) {
                 for (Path p : images) {
                     predictOne(ev, p, palette);
                 }

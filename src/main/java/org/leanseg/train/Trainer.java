@@ -17,6 +17,7 @@ import org.leanseg.data.Dataset;
 import org.leanseg.data.Loader;
 import org.leanseg.eval.ConfusionMatrix;
 import org.leanseg.eval.Evaluator;
+import org.leanseg.eval.MemoryBudget;
 import org.leanseg.exec.Executor;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Value;
@@ -109,7 +110,8 @@ public final class Trainer {
         int bestIter = state.bestIter();
         try (Backend owned = backend;
              StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, log::info);
-             Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false));
+             Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false),
+                     evalBudget(runner, h, w, log));
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
             long t0 = System.nanoTime();
@@ -173,6 +175,17 @@ public final class Trainer {
             }
         }
         return new Result(tc.iters(), losses, lastMIoU, best, dir);
+    }
+
+    /**
+     * What one validation inference may plan: eval.memory_budget, or the training step's planned
+     * peak, so evaluation never needs more memory than training; over it, images are slid with
+     * the training crop.
+     */
+    private MemoryBudget evalBudget(StepRunner runner, int h, int w, TrainLog log) {
+        Long explicit = cfg.eval().memoryBudget();
+        return explicit != null ? MemoryBudget.of(explicit, "eval.memory_budget", h, w, log::info)
+                : MemoryBudget.of(runner.plannedPeakBytes(), "the training step's planned peak", h, w, log::info);
     }
 
     /** SGD, or AdamW when train.optimizer is adamw. */

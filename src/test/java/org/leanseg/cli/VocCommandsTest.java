@@ -160,4 +160,28 @@ class VocCommandsTest {
         assertEquals(List.of(20, 12), List.of(m.height(), m.width()), "EXIF-rotated size");
         assertEquals(2, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--scales", "0,1")));
     }
+
+    @Test
+    void evalOverTheMemoryBudgetSlidesWithTheTrainingCrop(@TempDir Path tmp) throws IOException {
+        Path budgeted = tmp.resolve("budgeted.json");
+        Path slide = tmp.resolve("slide.json");
+        Object[] r = capture(args("eval", "--checkpoint", checkpoint.toString(), "--set", "eval.memory_budget=1KiB",
+                "--out", budgeted.toString()));
+        assertEquals(0, r[0]);
+        String out = (String) r[1];
+        assertTrue(out.contains("over the memory budget of 0.00 MiB (eval.memory_budget)")
+                && out.contains("slide mode, 24x24 windows, stride 16x16"), out);
+        assertEquals(out.indexOf("over the memory budget"), out.lastIndexOf("over the memory budget"), "said once");
+        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--mode", "slide",
+                "--set", "eval.crop_size=24", "--set", "eval.stride=16", "--out", slide.toString())));
+        ObjectMapper json = new ObjectMapper();
+        JsonNode a = json.readTree(budgeted.toFile());
+        JsonNode b = json.readTree(slide.toFile());
+        assertEquals(b.get("mIoU").asDouble(), a.get("mIoU").asDouble(), 0.0);
+        assertEquals(b.get("aAcc").asDouble(), a.get("aAcc").asDouble(), 0.0);
+        // the default budget, the training step's planned peak, holds these small images whole
+        Object[] d = capture(args("eval", "--checkpoint", checkpoint.toString(), "--out", tmp.resolve("d.json").toString()));
+        assertEquals(0, d[0]);
+        assertTrue(!((String) d[1]).contains("memory budget"), (String) d[1]);
+    }
 }
