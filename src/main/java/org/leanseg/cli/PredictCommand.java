@@ -31,8 +31,9 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code leanseg predict}: segments an image or every image of a folder and writes
- * {@code <out>/<name>.png} index masks (8-bit palette PNGs, VOC palette) and, with
- * {@code --show-dir}, colour overlays blended with the image at {@code --opacity}. Images are
+ * {@code <out>/<name>.png} index masks (8-bit palette PNGs in the configured dataset's colours, its
+ * {@code palette.txt}, else the VOC palette) and, with {@code --show-dir}, colour overlays blended
+ * with the image at {@code --opacity}. Images are
  * normalised as the model's training data was (the checkpoint's {@code normalization} metadata;
  * ImageNet's mean/std for files without it).
  */
@@ -71,7 +72,8 @@ public final class PredictCommand implements Callable<Integer> {
             try (org.leanseg.io.SafetensorsFile f = org.leanseg.io.SafetensorsFile.open(opts.checkpoint)) {
                 normalization = org.leanseg.data.Normalization.fromJson(f.metadata().get("normalization"));
             }
-            Palette palette = Palette.voc();
+            Palette palette = org.leanseg.data.Datasets.palette(cfg.data());
+            System.out.println("colours: " + palette.source());
             Files.createDirectories(out);
             if (showDir != null) {
                 Files.createDirectories(showDir);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.awt.image.BufferedImage;
+import java.awt.image.IndexColorModel;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.leanseg.data.Fixtures;
 import org.leanseg.data.ImageFiles;
 import org.leanseg.data.LabelMap;
+import org.leanseg.data.RgbImage;
 
 /**
  * The commands end to end on a Pascal VOC layout in a temp folder: JPEGs of odd sizes (one stored
@@ -183,5 +185,54 @@ class VocCommandsTest {
         Object[] d = capture(args("eval", "--checkpoint", checkpoint.toString(), "--out", tmp.resolve("d.json").toString()));
         assertEquals(0, d[0]);
         assertTrue(!((String) d[1]).contains("memory budget"), (String) d[1]);
+    }
+
+    @Test
+    void predictUsesTheDatasetPalette(@TempDir Path tmp) throws IOException {
+        Path folder = tmp.resolve("mine");
+        String[] colours = new String[21];
+        for (int c = 0; c < colours.length; c++) {
+            colours[c] = (c * 12) + " " + (250 - c * 11) + " " + (c * 37 % 256);
+        }
+        Fixtures.writeLines(folder.resolve("palette.txt"), colours);
+        Path input = voc.resolve("JPEGImages/2008_000001.jpg");
+        Path out = tmp.resolve("masks");
+        Path show = tmp.resolve("show");
+        Object[] r = capture(args("predict", "--checkpoint", checkpoint.toString(), "--set", "data.type=folder",
+                "--set", "data.root=" + folder, "--input", input.toString(), "--out", out.toString(),
+                "--show-dir", show.toString(), "--opacity", "0.5"));
+        assertEquals(0, r[0]);
+        assertTrue(((String) r[1]).contains("colours: " + folder.resolve("palette.txt")), (String) r[1]);
+        BufferedImage mask = ImageIO.read(out.resolve("2008_000001.png").toFile());
+        IndexColorModel cm = (IndexColorModel) mask.getColorModel();
+        for (int c = 0; c < colours.length; c++) {
+            assertEquals(rgb(colours[c]), cm.getRGB(c) & 0xFFFFFF, "index " + c);
+        }
+        int[] labels = ImageFiles.readMask(out.resolve("2008_000001.png"), null).labels();
+        RgbImage im = ImageFiles.readImage(input);
+        BufferedImage overlay = ImageIO.read(show.resolve("2008_000001.png").toFile());
+        for (int y = 0; y < im.height(); y++) {
+            for (int x = 0; x < im.width(); x++) {
+                int colour = rgb(colours[labels[y * im.width() + x]]);
+                int got = overlay.getRGB(x, y);
+                for (int c = 0; c < 3; c++) {
+                    int shift = 16 - 8 * c;
+                    float expected = 0.5f * im.at(c, y, x) + 0.5f * (colour >> shift & 0xFF);
+                    assertEquals(expected, got >> shift & 0xFF, 0.51f, "(" + x + ", " + y + ") channel " + c);
+                }
+            }
+        }
+        // without a palette.txt: the VOC colours (index 15, person, is (192, 128, 128))
+        Path plain = tmp.resolve("plain");
+        Object[] v = capture(args("predict", "--checkpoint", checkpoint.toString(), "--input", input.toString(),
+                "--out", plain.toString()));
+        assertTrue(((String) v[1]).contains("colours: the Pascal VOC palette"), (String) v[1]);
+        IndexColorModel voc = (IndexColorModel) ImageIO.read(plain.resolve("2008_000001.png").toFile()).getColorModel();
+        assertEquals(0xC08080, voc.getRGB(15) & 0xFFFFFF);
+    }
+
+    private static int rgb(String line) {
+        String[] p = line.split(" ");
+        return Integer.parseInt(p[0]) << 16 | Integer.parseInt(p[1]) << 8 | Integer.parseInt(p[2]);
     }
 }
