@@ -231,6 +231,22 @@ class VocCommandsTest {
         assertEquals(0xC08080, voc.getRGB(15) & 0xFFFFFF);
     }
 
+    @Test
+    void benchmarkReportsTimePerImage() {
+        Object[] r = capture(args("benchmark", "--checkpoint", checkpoint.toString(), "--images", "3", "--warmup", "1",
+                "--size", "24x20", "--log-interval", "2"));
+        assertEquals(0, r[0]);
+        String out = (String) r[1];
+        assertTrue(out.matches("(?s).*done image \\[2/3\\].*benchmark: 3 images \\(24x20 random\\) after 1 warm-up, "
+                + "whole: [0-9.]+ ms/image, [0-9.]+ images/s.*"), out);
+        Object[] v = capture(args("bench", "--checkpoint", checkpoint.toString(), "--images", "2", "--warmup", "0",
+                "--mode", "slide", "--set", "eval.crop_size=16", "--set", "eval.stride=16"));
+        assertEquals(0, v[0]);
+        assertTrue(((String) v[1]).contains("(validation split, 2 distinct) after 0 warm-up, slide 16x16 stride 16x16"),
+                (String) v[1]);
+        assertEquals(2, Main.run(args("benchmark", "--checkpoint", checkpoint.toString(), "--images", "0")));
+    }
+
     private static int rgb(String line) {
         String[] p = line.split(" ");
         return Integer.parseInt(p[0]) << 16 | Integer.parseInt(p[1]) << 8 | Integer.parseInt(p[2]);
