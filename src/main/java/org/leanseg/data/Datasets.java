@@ -33,7 +33,8 @@ public final class Datasets {
                 ? FileDataset.Options.training(Augment.Settings.defaults(data.cropSize().height(),
                         data.cropSize().width()))
                 : FileDataset.Options.evaluation();
-        options = options.withSkipBad(skipBad, warnings);
+        options = options.withSkipBad(skipBad, warnings)
+                .withLabelMap(data.labelMap() == null ? null : LabelRemap.of(data.labelMap()));
         Path root = Path.of(data.root());
         FileDataset ds = switch (data.type()) {
             case VOC -> new VocDataset(root, split, options);

@@ -188,4 +188,23 @@ class TrainingConfigTest {
         assertMessage("eval.scales: [] is not a list", error("", "eval.scales=[]"));
         assertMessage("eval.memory_budget: 'lots' is not a byte count", error("", "eval.memory_budget=lots"));
     }
+
+    @Test
+    void labelMapIsAMappingOrAPreset() {
+        assertNull(TrainingConfig.defaults().data().labelMap());
+        DataConfig c = parse("data:\n  num_classes: 19\n  label_map: cityscapes\n").data();
+        assertEquals(0, c.labelMap().get(7));
+        assertEquals(18, c.labelMap().get(33));
+        assertEquals(19, c.labelMap().size());
+        TrainingConfig m = parse("data:\n  num_classes: 3\n  label_map: {10: 0, 20: 1, 30: 255}\n");
+        assertEquals(java.util.Map.of(10, 0, 20, 1, 30, 255), m.data().labelMap());
+        assertEquals(m, parse(m.toYaml()));
+        assertMessage("data.label_map: maps 20 to 5, but class indices are 0..2", error("", "data.num_classes=3",
+                "data.label_map={10: 0, 20: 5}"));
+        assertMessage("'citiscapes' is not a mapping of raw mask values to class indices (e.g. {7: 0, 8: 1}) or a preset "
+                + "(cityscapes)", error("", "data.label_map=citiscapes"));
+        assertMessage("entry x: 1 is not 'raw value: class index'", error("", "data.label_map={x: 1}"));
+        assertMessage("data.label_map: the cityscapes preset maps to 19 classes (0..18) but data.num_classes is 6; set "
+                + "data.num_classes=19", error("", "data.label_map=cityscapes"));
+    }
 }
