@@ -82,8 +82,14 @@ public final class PredictCommand implements Callable<Integer> {
             try (Backend backend = choice.backend();
                  Evaluator ev = new Evaluator(m.model(), backend, m.store(), 1, Inference.of(cfg.eval(), opts.flip),
                          InferenceOptions.budget(cfg, m.model().config(), backend.name(), System.out::println))) {
-                for (Path p : images) {
-                    predictOne(ev, p, palette);
+                for (int i = 0; i < images.size(); i++) {
+                    try {
+                        predictOne(ev, images.get(i), palette);
+                    } catch (DatasetException e) {
+                        // every file written so far is complete (atomic writes); say how far it got
+                        throw new DatasetException(e.file(), e.problem() + " (" + i + " of " + images.size()
+                                + " images done before this one, their masks complete in " + out + ")", e);
+                    }
                 }
             }
             System.out.println("wrote " + images.size() + " masks to " + out + (showDir != null ? " and overlays to " + showDir : ""));

@@ -118,7 +118,7 @@ public abstract class FileDataset implements Dataset {
                 continue;
             }
             String what = (gone == e.image ? "image" : "mask") + " file " + gone + " of entry '" + e.id + "' ("
-                    + e.line + ") does not exist";
+                    + e.line + ") " + (Files.exists(gone) ? "is not a regular file (a folder?)" : "does not exist");
             if (options.skipBad) {
                 options.warnings.accept("data: skipping " + e.id + ": " + what);
             } else if (firstMissing == null) {

@@ -46,10 +46,27 @@ class VocCommandsTest {
     static Path dir;
     static Path voc;
     static Path checkpoint;
+    /** The plain whole-image evaluation every test compares against: its JSON and stdout. */
+    static JsonNode whole;
+    static String wholeOut;
 
     @BeforeAll
     static void trainOnVoc() throws IOException {
-        voc = dir.resolve("VOCdevkit/VOC2012");
+        voc = vocFixture(dir);
+        assertEquals(0, Main.run(args("train", "--set", "work_dir=" + dir, "--set", "name=voc")));
+        checkpoint = dir.resolve("voc/iter_000002.safetensors");
+        assertTrue(Files.isRegularFile(checkpoint));
+        assertTrue(Files.isRegularFile(dir.resolve("voc/best.safetensors")), "evaluated at the end");
+        Path json = dir.resolve("whole.json");
+        Object[] r = capture(args("eval", "--checkpoint", checkpoint.toString(), "--out", json.toString()));
+        assertEquals(0, r[0], (String) r[2]);
+        whole = new ObjectMapper().readTree(json.toFile());
+        wholeOut = (String) r[1];
+    }
+
+    /** Writes {@link #IMAGES} as a VOC folder under {@code root}/VOCdevkit/VOC2012 and returns that folder. */
+    static Path vocFixture(Path root) throws IOException {
+        Path voc = root.resolve("VOCdevkit/VOC2012");
         for (Object[] im : IMAGES) {
             String id = (String) im[0];
             int w = (int) im[1];
@@ -66,10 +83,7 @@ class VocCommandsTest {
         Fixtures.writeLines(voc.resolve("ImageSets/Segmentation/train.txt"), "2008_000001", "2008_000002",
                 "2008_000003", "2008_000004");
         Fixtures.writeLines(voc.resolve("ImageSets/Segmentation/val.txt"), "2008_000002", "2008_000003");
-        assertEquals(0, Main.run(args("train", "--set", "work_dir=" + dir, "--set", "name=voc")));
-        checkpoint = dir.resolve("voc/iter_000002.safetensors");
-        assertTrue(Files.isRegularFile(checkpoint));
-        assertTrue(Files.isRegularFile(dir.resolve("voc/best.safetensors")), "evaluated at the end");
+        return voc;
     }
 
     static String[] args(String command, String... extra) {
@@ -83,28 +97,30 @@ class VocCommandsTest {
         return a.toArray(String[]::new);
     }
 
-    /** Runs the CLI with stdout captured; returns {exit code, output}. */
+    /** Runs the CLI with stdout and stderr captured; returns {exit code, stdout, stderr}. */
     static Object[] capture(String... args) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true));
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true));
+        System.setErr(new PrintStream(e, true));
         try {
             int rc = Main.run(args);
-            return new Object[] {rc, buf.toString()};
+            return new Object[] {rc, o.toString(), e.toString()};
         } finally {
-            System.setOut(old);
+            System.setOut(out);
+            System.setErr(err);
         }
     }
 
     @Test
     void evalWholeAndSlideAgreeWhenTheCropCoversTheImage() throws IOException {
-        Path whole = dir.resolve("whole.json");
         Path slide = dir.resolve("slide.json");
-        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--out", whole.toString())));
         assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--mode", "slide",
                 "--set", "eval.crop_size=48", "--set", "eval.stride=32", "--out", slide.toString())));
         ObjectMapper json = new ObjectMapper();
-        JsonNode a = json.readTree(whole.toFile());
+        JsonNode a = whole;
         JsonNode b = json.readTree(slide.toFile());
         assertEquals(2, a.get("images").asInt());
         assertEquals(21, a.get("per_class").size());
@@ -142,16 +158,13 @@ class VocCommandsTest {
     @Test
     void multiScaleEvalAndPredict(@TempDir Path tmp) throws IOException {
         ObjectMapper json = new ObjectMapper();
-        Path plain = tmp.resolve("plain.json");
         Path one = tmp.resolve("one.json");
         Path three = tmp.resolve("three.json");
-        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--out", plain.toString())));
         assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--scales", "1.0",
                 "--out", one.toString())));
         assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--scales", "0.75,1.0,1.25",
                 "--flip", "--out", three.toString())));
-        assertEquals(json.readTree(plain.toFile()).get("mIoU").asDouble(), json.readTree(one.toFile()).get("mIoU").asDouble(),
-                0.0);
+        assertEquals(whole.get("mIoU").asDouble(), json.readTree(one.toFile()).get("mIoU").asDouble(), 0.0);
         JsonNode ms = json.readTree(three.toFile());
         assertEquals("[0.75,1.0,1.25]", ms.get("scales").toString());
         assertTrue(ms.get("aAcc").isNumber());
@@ -182,9 +195,7 @@ class VocCommandsTest {
         assertEquals(b.get("mIoU").asDouble(), a.get("mIoU").asDouble(), 0.0);
         assertEquals(b.get("aAcc").asDouble(), a.get("aAcc").asDouble(), 0.0);
         // the default budget, the training step's planned peak, holds these small images whole
-        Object[] d = capture(args("eval", "--checkpoint", checkpoint.toString(), "--out", tmp.resolve("d.json").toString()));
-        assertEquals(0, d[0]);
-        assertTrue(!((String) d[1]).contains("memory budget"), (String) d[1]);
+        assertTrue(!wholeOut.contains("memory budget"), wholeOut);
     }
 
     @Test
@@ -245,6 +256,38 @@ class VocCommandsTest {
         assertTrue(((String) v[1]).contains("(validation split, 2 distinct) after 0 warm-up, slide 16x16 stride 16x16"),
                 (String) v[1]);
         assertEquals(2, Main.run(args("benchmark", "--checkpoint", checkpoint.toString(), "--images", "0")));
+    }
+
+    @Test
+    void badDataNamesTheFileOrIsSkippedWithACount(@TempDir Path tmp) throws IOException {
+        Path bad = vocFixture(tmp);
+        Fixtures.writePalettePng(bad.resolve("SegmentationClass/2008_000002.png"), 41, 30, Fixtures.fill(41 * 30, 0));
+        String[] train = {"--set", "data.root=" + tmp, "--set", "work_dir=" + tmp, "--set", "name=bad",
+            "--set", "train.iters=1"};
+        Object[] r = capture(concat(args("train"), train));
+        assertEquals(2, r[0], (String) r[2]);
+        String err = (String) r[2];
+        assertTrue(err.startsWith("leanseg train: " + bad.resolve("SegmentationClass/2008_000002.png") + ": the mask is 41x30")
+                && err.contains("is 30x41") && !err.contains("\tat "), err);
+        Object[] skip = capture(concat(args("train"), train, new String[] {"--set", "data.skip_bad=true"}));
+        assertEquals(0, skip[0], (String) skip[2]);
+        assertTrue(((String) skip[2]).contains("skipped 1 of 4 samples listed in " + bad.resolve("ImageSets/Segmentation/train.txt"))
+                && ((String) skip[2]).contains("skipped 1 of 2 samples listed in "), (String) skip[2]);
+
+        Path in = Files.createDirectories(tmp.resolve("in"));
+        Files.copy(bad.resolve("JPEGImages/2008_000001.jpg"), in.resolve("a.jpg"));
+        byte[] jpeg = Files.readAllBytes(bad.resolve("JPEGImages/2008_000002.jpg"));
+        Files.write(in.resolve("b.jpg"), java.util.Arrays.copyOf(jpeg, jpeg.length / 2));
+        Object[] p = capture(args("predict", "--checkpoint", checkpoint.toString(), "--input", in.toString(),
+                "--out", tmp.resolve("masks").toString()));
+        assertEquals(2, p[0]);
+        assertTrue(((String) p[2]).contains(in.resolve("b.jpg") + ": the image is") && ((String) p[2]).contains("truncated")
+                && ((String) p[2]).contains("1 of 2 images done before this one"), (String) p[2]);
+        assertEquals(37 * 23, ImageFiles.readMask(tmp.resolve("masks/a.png"), null).labels().length, "complete");
+    }
+
+    private static String[] concat(String[]... parts) {
+        return java.util.Arrays.stream(parts).flatMap(java.util.Arrays::stream).toArray(String[]::new);
     }
 
     private static int rgb(String line) {

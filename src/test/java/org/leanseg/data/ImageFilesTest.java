@@ -184,4 +184,30 @@ class ImageFilesTest {
         assertTrue(m.getMessage().startsWith(png.toString()) && m.getMessage().contains("corrupt or truncated"),
                 m.getMessage());
     }
+
+    @Test
+    void palettePngMustAgreeWithTheDatasetPalette() throws IOException {
+        Path pal = dir.resolve("palette.txt");
+        Fixtures.writeLines(pal, "0 0 0", "128 64 128", "0 0 142");
+        Palette own = Palette.read(pal);
+        Path agree = dir.resolve("agree.png");
+        ImageFiles.writeIndexPng(agree, new LabelMap(1, 4, new int[] {0, 1, 2, 255}), own);
+        assertArrayEquals(new int[] {0, 1, 2, 255}, ImageFiles.readMask(agree, own).labels(), "255 unlisted: ignore");
+
+        Path vocColours = dir.resolve("voc.png"); // index 1 is VOC's (128, 0, 0): not in palette.txt
+        Fixtures.writePalettePng(vocColours, 3, 1, new int[] {0, 0, 1});
+        DatasetException e = assertThrows(DatasetException.class, () -> ImageFiles.readMask(vocColours, own));
+        assertTrue(e.getMessage().startsWith(vocColours.toString())
+                && e.getMessage().contains("index 1 has colour RGB (128, 0, 0), which is not in " + pal)
+                && e.getMessage().contains("remove the palette file"), e.getMessage());
+        assertArrayEquals(new int[] {0, 0, 1}, ImageFiles.readMask(vocColours, Palette.voc()).labels(), "VOC: indices");
+        assertArrayEquals(new int[] {0, 0, 1}, ImageFiles.readMask(vocColours, null).labels());
+
+        Path swapped = dir.resolve("swapped.png"); // index 1 drawn in class 2's colour
+        Fixtures.writeLines(dir.resolve("other.txt"), "0 0 0", "0 0 142", "128 64 128");
+        ImageFiles.writeIndexPng(swapped, new LabelMap(1, 2, new int[] {0, 1}), Palette.read(dir.resolve("other.txt")));
+        DatasetException s = assertThrows(DatasetException.class, () -> ImageFiles.readMask(swapped, own));
+        assertTrue(s.getMessage().contains("index 1 has colour RGB (0, 0, 142), which " + pal + " gives to class 2"),
+                s.getMessage());
+    }
 }
