@@ -332,54 +332,6 @@ final class ConfigTree {
         throw bad(path, show(n) + " is not a byte count (expected e.g. 1073741824, 512MiB or 2GiB; null for none)");
     }
 
-    /**
-     * A table of raw mask values (0..65535) to class indices (below {@code numClasses}, or 255), or
-     * null: a YAML mapping, or the name of one of {@code presets}.
-     */
-    java.util.SortedMap<Integer, Integer> labelMap(String path, int numClasses, Map<String, Map<Integer, Integer>> presets) {
-        JsonNode n = node(path);
-        if (n.isNull()) {
-            return null;
-        }
-        Map<Integer, Integer> table;
-        if (n.isTextual() && presets.containsKey(n.textValue())) {
-            table = presets.get(n.textValue());
-        } else if (n.isObject() && !n.isEmpty()) {
-            table = new java.util.TreeMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
-                int raw;
-                try {
-                    raw = Integer.parseInt(e.getKey().trim());
-                } catch (NumberFormatException x) {
-                    raw = -1;
-                }
-                if (raw < 0 || raw > 65535 || !e.getValue().isIntegralNumber()) {
-                    throw bad(path, "entry " + e.getKey() + ": " + show(e.getValue()) + " is not 'raw value: class index' "
-                            + "with a raw value in 0..65535 and an integer class index");
-                }
-                table.put(raw, e.getValue().intValue());
-            }
-        } else {
-            throw bad(path, show(n) + " is not a mapping of raw mask values to class indices (e.g. {7: 0, 8: 1}) or a "
-                    + "preset (" + String.join(", ", new java.util.TreeSet<>(presets.keySet())) + ")");
-        }
-        java.util.TreeMap<Integer, Integer> sorted = new java.util.TreeMap<>(table);
-        int classes = sorted.values().stream().filter(v -> v != 255).mapToInt(Integer::intValue).max().orElse(-1) + 1;
-        if (n.isTextual() && classes > numClasses) {
-            throw bad(path, "the " + n.textValue() + " preset maps to " + classes + " classes (0.." + (classes - 1)
-                    + ") but data.num_classes is " + numClasses + "; set data.num_classes=" + classes);
-        }
-        for (Map.Entry<Integer, Integer> e : sorted.entrySet()) {
-            int id = e.getValue();
-            if (id != 255 && (id < 0 || id >= numClasses)) {
-                throw bad(path, "maps " + e.getKey() + " to " + id + ", but class indices are 0.." + (numClasses - 1)
-                        + " (data.num_classes " + numClasses + ") or 255 (ignore)");
-            }
-        }
-        return sorted;
-    }
-
     /** A positive integer or {@code auto}. */
     BatchSize batch(String path) {
         JsonNode n = node(path);

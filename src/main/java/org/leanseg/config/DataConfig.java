@@ -1,10 +1,13 @@
 package org.leanseg.config;
 
 import com.fasterxml.jackson.annotation.JsonValue;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Iterator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * {@code data:} section: the dataset and how training samples are cropped.
@@ -98,6 +101,55 @@ public record DataConfig(Type type, String root, String trainSplit, String valSp
                 t.size("data.crop_size"),
                 synthetic,
                 t.bool("data.skip_bad"),
-                t.labelMap("data.label_map", numClasses, LABEL_MAP_PRESETS));
+                labelMap(t, "data.label_map", numClasses, LABEL_MAP_PRESETS));
+    }
+
+    /**
+     * A table of raw mask values (0..65535) to class indices (below {@code numClasses}, or 255), or
+     * null: a YAML mapping, or the name of one of {@code presets}.
+     */
+    private static SortedMap<Integer, Integer> labelMap(ConfigTree t, String path, int numClasses,
+            Map<String, Map<Integer, Integer>> presets) {
+        JsonNode n = t.node(path);
+        if (n.isNull()) {
+            return null;
+        }
+        Map<Integer, Integer> table;
+        if (n.isTextual() && presets.containsKey(n.textValue())) {
+            table = presets.get(n.textValue());
+        } else if (n.isObject() && !n.isEmpty()) {
+            table = new TreeMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                int raw;
+                try {
+                    raw = Integer.parseInt(e.getKey().trim());
+                } catch (NumberFormatException x) {
+                    raw = -1;
+                }
+                if (raw < 0 || raw > 65535 || !e.getValue().isIntegralNumber()) {
+                    throw t.bad(path, "entry " + e.getKey() + ": " + ConfigTree.show(e.getValue()) + " is not 'raw value: "
+                            + "class index' with a raw value in 0..65535 and an integer class index");
+                }
+                table.put(raw, e.getValue().intValue());
+            }
+        } else {
+            throw t.bad(path, ConfigTree.show(n) + " is not a mapping of raw mask values to class indices (e.g. {7: 0, 8: 1}) or a "
+                    + "preset (" + String.join(", ", new TreeSet<>(presets.keySet())) + ")");
+        }
+        TreeMap<Integer, Integer> sorted = new TreeMap<>(table);
+        int classes = sorted.values().stream().filter(v -> v != 255).mapToInt(Integer::intValue).max().orElse(-1) + 1;
+        if (n.isTextual() && classes > numClasses) {
+            throw t.bad(path, "the " + n.textValue() + " preset maps to " + classes + " classes (0.." + (classes - 1)
+                    + ") but data.num_classes is " + numClasses + "; set data.num_classes=" + classes);
+        }
+        for (Map.Entry<Integer, Integer> e : sorted.entrySet()) {
+            int id = e.getValue();
+            if (id != 255 && (id < 0 || id >= numClasses)) {
+                throw t.bad(path, "maps " + e.getKey() + " to " + id + ", but class indices are 0.." + (numClasses - 1)
+                        + " (data.num_classes " + numClasses + ") or 255 (ignore)");
+            }
+        }
+        return sorted;
     }
 }

@@ -37,6 +37,8 @@ import org.leanseg.tensor.TensorSpec;
  *     Tensor logits = graphs.run(image, false); // [1, C, 375, 500]
  * }
  * }</pre>
+ *
+ * Check: {@code mvn -B -q test -Dtest=MemoryBudgetTest}.
  */
 final class InferenceGraphs implements AutoCloseable {
     static final int MAX_CACHED = 8;
