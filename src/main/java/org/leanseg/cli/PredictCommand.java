@@ -33,9 +33,15 @@ import picocli.CommandLine.Option;
  * {@code leanseg predict}: segments an image or every image of a folder and writes
  * {@code <out>/<name>.png} index masks (8-bit palette PNGs in the configured dataset's colours, its
  * {@code palette.txt}, else the VOC palette) and, with {@code --show-dir}, colour overlays blended
- * with the image at {@code --opacity}. Images are
- * normalised as the model's training data was (the checkpoint's {@code normalization} metadata;
- * ImageNet's mean/std for files without it).
+ * with the image at {@code --opacity}. Images are normalised as the model's training data was
+ * (the checkpoint's {@code normalization} metadata; ImageNet's mean/std for files without it) and
+ * run as {@code eval} runs them ({@code --mode}, {@code --flip}, {@code --scales}, memory budget).
+ *
+ * <pre>{@code
+ * leanseg predict --checkpoint runs/a/best.safetensors --config mine.yaml --input photos/ --out masks/ --show-dir show/
+ * }</pre>
+ *
+ * Check: {@code mvn -B -q test -Dtest=VocCommandsTest+EvalPredictCommandTest}.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
         description = "Segment images: index-mask PNGs and optional coloured overlays.")
