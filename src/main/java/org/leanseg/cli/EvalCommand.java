@@ -28,8 +28,15 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code leanseg eval}: evaluates a checkpoint on the configured validation split (whole or slide
- * inference, optional flip), prints the per-class IoU table and writes the metrics as JSON next
- * to the checkpoint ({@code <checkpoint>.eval.json}) or to {@code --out}.
+ * inference, optional flip and scales), prints the per-class IoU table and writes the metrics as
+ * JSON next to the checkpoint ({@code <checkpoint>.eval.json}) or to {@code --out}. Whole images
+ * whose plan exceeds the memory budget are slid (see {@link InferenceOptions#budget}).
+ *
+ * <pre>{@code
+ * leanseg eval --config voc.yaml --checkpoint runs/voc/best.safetensors --mode slide --flip --scales 0.75,1.0,1.25
+ * }</pre>
+ *
+ * Check: {@code mvn -B -q test -Dtest=VocCommandsTest+EvalPredictCommandTest}.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate a checkpoint on the validation split (mIoU, aAcc, mAcc, per-class IoU).")
