@@ -222,7 +222,7 @@ public final class Evaluator implements AutoCloseable {
         if (shape.dim(0) == 1 && !switchLogged) {
             switchLogged = true;
             Inference f = budget.fallback(inference.flip());
-            budget.log().accept("eval: whole-image inference of a " + shape.dim(2) + "x" + shape.dim(3) + " image plans "
+            budget.log().accept("eval: whole-image inference of a " + shape.dim(2) + "x" + shape.dim(3) + " (HxW) image plans "
                     + MemoryBudget.mib(peak) + ", over the memory budget of " + MemoryBudget.mib(budget.bytes()) + " ("
                     + budget.source() + "); images over it are evaluated in slide mode, " + f.cropHeight() + "x"
                     + f.cropWidth() + " windows, stride " + f.strideHeight() + "x" + f.strideWidth());

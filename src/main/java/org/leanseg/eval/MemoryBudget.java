@@ -39,8 +39,8 @@ public record MemoryBudget(long bytes, String source, int cropHeight, int cropWi
         return Inference.slide(cropHeight, cropWidth, Math.max(1, cropHeight * 2 / 3), Math.max(1, cropWidth * 2 / 3), flip);
     }
 
-    /** Bytes as MiB with two decimals, for messages. */
+    /** Bytes for messages: MiB with two decimals, KiB below one MiB. */
     static String mib(long bytes) {
-        return String.format("%.2f MiB", bytes / 1048576.0);
+        return bytes < 1 << 20 ? String.format("%.1f KiB", bytes / 1024.0) : String.format("%.2f MiB", bytes / 1048576.0);
     }
 }

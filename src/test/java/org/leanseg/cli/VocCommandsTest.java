@@ -184,7 +184,7 @@ class VocCommandsTest {
                 "--out", budgeted.toString()));
         assertEquals(0, r[0]);
         String out = (String) r[1];
-        assertTrue(out.contains("over the memory budget of 0.00 MiB (eval.memory_budget)")
+        assertTrue(out.contains("over the memory budget of 1.0 KiB (eval.memory_budget)")
                 && out.contains("slide mode, 24x24 windows, stride 16x16"), out);
         assertEquals(out.indexOf("over the memory budget"), out.lastIndexOf("over the memory budget"), "said once");
         assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--mode", "slide",
