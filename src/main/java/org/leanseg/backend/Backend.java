@@ -15,6 +15,14 @@ public interface Backend extends AutoCloseable {
     /** One arena of {@code bytes}; freed on close. */
     Buffer allocate(long bytes);
 
+    /**
+     * Frees one buffer of this backend now rather than at close (an executor closing before its
+     * backend, e.g. an evaluation graph evicted from a cache); a no-op where memory is garbage
+     * collected.
+     */
+    default void free(Buffer buffer) {
+    }
+
     /** A typed window into a buffer. */
     View view(Buffer buffer, long byteOffset, TensorSpec spec);
 

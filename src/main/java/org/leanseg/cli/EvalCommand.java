@@ -28,8 +28,15 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code leanseg eval}: evaluates a checkpoint on the configured validation split (whole or slide
- * inference, optional flip), prints the per-class IoU table and writes the metrics as JSON next
- * to the checkpoint ({@code <checkpoint>.eval.json}) or to {@code --out}.
+ * inference, optional flip and scales), prints the per-class IoU table and writes the metrics as
+ * JSON next to the checkpoint ({@code <checkpoint>.eval.json}) or to {@code --out}. Whole images
+ * whose plan exceeds the memory budget are slid (see {@link InferenceOptions#budget}).
+ *
+ * <pre>{@code
+ * leanseg eval --config voc.yaml --checkpoint runs/voc/best.safetensors --mode slide --flip --scales 0.75,1.0,1.25
+ * }</pre>
+ *
+ * Check: {@code mvn -B -q test -Dtest=VocCommandsTest+EvalPredictCommandTest}.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Evaluate a checkpoint on the validation split (mIoU, aAcc, mAcc, per-class IoU).")
@@ -65,7 +72,8 @@ public final class EvalCommand implements Callable<Integer> {
             // one image at a time: validation images differ in size and memory stays that of one image
             int batch = 1;
             try (Backend backend = choice.backend();
-                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), batch, inference)) {
+                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), batch, inference,
+                         InferenceOptions.budget(cfg, m.model().config(), backend.name(), System.out::println))) {
                 cm = ev.evaluate(val, null);
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -92,6 +100,7 @@ public final class EvalCommand implements Callable<Integer> {
             r.put("stride", List.of(inference.strideHeight(), inference.strideWidth()));
         }
         r.put("flip", inference.flip());
+        r.put("scales", inference.scales());
         r.put("images", val.size());
         r.put("mIoU", nullable(cm.meanIoU()));
         r.put("aAcc", nullable(cm.pixelAccuracy()));

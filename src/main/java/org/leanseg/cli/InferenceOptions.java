@@ -3,10 +3,21 @@ package org.leanseg.cli;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
+import org.leanseg.config.DataConfig;
+import org.leanseg.config.EvalConfig;
+import org.leanseg.config.Size2;
 import org.leanseg.config.TrainingConfig;
+import org.leanseg.eval.MemoryBudget;
+import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.models.ModelConfig;
+import org.leanseg.profile.StepPlan;
 import picocli.CommandLine.Option;
 
-/** The options {@code eval} and {@code predict} share: config, overrides, checkpoint, mode, flip, device (a picocli mixin). */
+/**
+ * The options {@code eval}, {@code predict} and {@code benchmark} share: config, overrides,
+ * checkpoint, mode, flip, scales, device (a picocli mixin).
+ */
 final class InferenceOptions {
     @Option(names = "--config", description = "YAML config file (the model comes from the checkpoint)")
     Path config;
@@ -23,10 +34,14 @@ final class InferenceOptions {
     @Option(names = "--flip", description = "average with the horizontally flipped image")
     boolean flip;
 
+    @Option(names = "--scales", description = "image scale factors whose logits are averaged, e.g. 0.75,1.0,1.25 "
+            + "(overrides eval.scales; default 1.0)")
+    String scales;
+
     @Option(names = "--device", description = "auto, cpu or cuda (overrides the config's device)")
     String device;
 
-    /** The configuration with --set, --device and --mode applied; throws ConfigException naming a bad key. */
+    /** The configuration with --set, --device, --mode and --scales applied; throws ConfigException naming a bad key. */
     TrainingConfig load() {
         List<String> sets = new ArrayList<>(overrides);
         if (device != null) {
@@ -35,6 +50,30 @@ final class InferenceOptions {
         if (mode != null) {
             sets.add("eval.mode=" + mode);
         }
+        if (scales != null) {
+            sets.add("eval.scales=[" + scales + "]");
+        }
         return TrainingConfig.load(config, sets);
+    }
+
+    /**
+     * What one whole-image inference may plan: {@code eval.memory_budget}, or the planned peak of
+     * the training step {@code model} had at the configured batch and crop (planned, not
+     * allocated); null in slide mode, where no whole image is run. Images over it are slid with
+     * the training crop, said once through {@code log}.
+     */
+    static MemoryBudget budget(TrainingConfig cfg, ModelConfig model, String backendName, Consumer<String> log) {
+        if (cfg.eval().mode() != EvalConfig.Mode.WHOLE) {
+            return null;
+        }
+        DataConfig d = cfg.data();
+        Size2 crop = d.type() == DataConfig.Type.SYNTHETIC ? d.synthetic().imageSize() : d.cropSize();
+        if (cfg.eval().memoryBudget() != null) {
+            return MemoryBudget.of(cfg.eval().memoryBudget(), "eval.memory_budget", crop.height(), crop.width(), log);
+        }
+        int batch = cfg.train().batch().isAuto() ? 1 : cfg.train().batch().value();
+        StepPlan step = StepPlan.of(model, batch, crop.height(), crop.width(), StepPasses.forBackend(backendName));
+        return MemoryBudget.of(step.report().plannedPeakBytes(), "the training step's planned peak at batch " + batch
+                + ", " + crop.height() + "x" + crop.width(), crop.height(), crop.width(), log);
     }
 }

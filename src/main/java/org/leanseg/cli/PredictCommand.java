@@ -31,10 +31,17 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code leanseg predict}: segments an image or every image of a folder and writes
- * {@code <out>/<name>.png} index masks (8-bit palette PNGs, VOC palette) and, with
- * {@code --show-dir}, colour overlays blended with the image at {@code --opacity}. Images are
- * normalised as the model's training data was (the checkpoint's {@code normalization} metadata;
- * ImageNet's mean/std for files without it).
+ * {@code <out>/<name>.png} index masks (8-bit palette PNGs in the configured dataset's colours, its
+ * {@code palette.txt}, else the VOC palette) and, with {@code --show-dir}, colour overlays blended
+ * with the image at {@code --opacity}. Images are normalised as the model's training data was
+ * (the checkpoint's {@code normalization} metadata; ImageNet's mean/std for files without it) and
+ * run as {@code eval} runs them ({@code --mode}, {@code --flip}, {@code --scales}, memory budget).
+ *
+ * <pre>{@code
+ * leanseg predict --checkpoint runs/a/best.safetensors --config mine.yaml --input photos/ --out masks/ --show-dir show/
+ * }</pre>
+ *
+ * Check: {@code mvn -B -q test -Dtest=VocCommandsTest+EvalPredictCommandTest}.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true,
         description = "Segment images: index-mask PNGs and optional coloured overlays.")
@@ -71,16 +78,24 @@ public final class PredictCommand implements Callable<Integer> {
             try (org.leanseg.io.SafetensorsFile f = org.leanseg.io.SafetensorsFile.open(opts.checkpoint)) {
                 normalization = org.leanseg.data.Normalization.fromJson(f.metadata().get("normalization"));
             }
-            Palette palette = Palette.voc();
+            Palette palette = org.leanseg.data.Datasets.palette(cfg.data());
+            System.out.println("colours: " + palette.source());
             Files.createDirectories(out);
             if (showDir != null) {
                 Files.createDirectories(showDir);
             }
             Backends.Choice choice = Backends.create(cfg.device().yamlName());
             try (Backend backend = choice.backend();
-                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), 1, Inference.of(cfg.eval(), opts.flip))) {
-                for (Path p : images) {
-                    predictOne(ev, p, palette);
+                 Evaluator ev = new Evaluator(m.model(), backend, m.store(), 1, Inference.of(cfg.eval(), opts.flip),
+                         InferenceOptions.budget(cfg, m.model().config(), backend.name(), System.out::println))) {
+                for (int i = 0; i < images.size(); i++) {
+                    try {
+                        predictOne(ev, images.get(i), palette);
+                    } catch (DatasetException e) {
+                        // every file written so far is complete (atomic writes); say how far it got
+                        throw new DatasetException(e.file(), e.problem() + " (" + i + " of " + images.size()
+                                + " images done before this one, their masks complete in " + out + ")", e);
+                    }
                 }
             }
             System.out.println("wrote " + images.size() + " masks to " + out + (showDir != null ? " and overlays to " + showDir : ""));

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.leanseg.config.ConfigException;
 import org.leanseg.config.TrainingConfig;
+import org.leanseg.data.DatasetException;
 import org.leanseg.train.Checkpoints;
 import org.leanseg.train.Trainer;
 import picocli.CommandLine.Command;
@@ -74,7 +75,7 @@ public final class TrainCommand implements Callable<Integer> {
             System.out.printf("done: %d iterations, last mIoU %.4f, best mIoU %.4f; run directory %s%n",
                     r.iters(), r.lastMIoU(), r.bestMIoU(), r.runDir());
             return 0;
-        } catch (ConfigException | java.io.IOException | IllegalStateException e) {
+        } catch (ConfigException | DatasetException | java.io.IOException | IllegalStateException e) {
             System.err.println("leanseg train: " + e.getMessage());
             return 2;
         }

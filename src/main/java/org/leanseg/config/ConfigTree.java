@@ -289,6 +289,51 @@ final class ConfigTree {
         return List.copyOf(out);
     }
 
+    /** A non-empty list of numbers, each in (0, max]. */
+    List<Double> positiveRealList(String path, double max) {
+        JsonNode n = node(path);
+        List<Double> out = new ArrayList<>();
+        if (n.isArray()) {
+            for (JsonNode e : n) {
+                if (!e.isNumber() || !(e.doubleValue() > 0 && e.doubleValue() <= max)) {
+                    break;
+                }
+                out.add(e.doubleValue());
+            }
+        }
+        if (!n.isArray() || n.isEmpty() || out.size() != n.size()) {
+            throw bad(path, show(n) + " is not a list of numbers in (0, " + max + "], e.g. [0.75, 1.0, 1.25]");
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * A byte count or null: an integer ({@code 1073741824}) or a number with a unit
+     * ({@code 512MiB}, {@code 1.5GiB}, {@code 2GB}; KiB/MiB/GiB/TiB are powers of 1024,
+     * KB/MB/GB/TB of 1000).
+     */
+    Long bytesOrNull(String path) {
+        JsonNode n = node(path);
+        if (n.isNull()) {
+            return null;
+        }
+        if (n.isIntegralNumber() && n.canConvertToLong() && n.longValue() > 0) {
+            return n.longValue();
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*([0-9]+(?:\\.[0-9]+)?)\\s*([KMGT]i?B|B)?\\s*")
+                .matcher(n.isTextual() ? n.textValue() : "");
+        if (m.matches()) {
+            String unit = m.group(2) == null ? "B" : m.group(2);
+            int power = "BKMGT".indexOf(unit.charAt(0));
+            double base = unit.contains("i") ? 1024 : 1000;
+            double bytes = Double.parseDouble(m.group(1)) * Math.pow(base, power);
+            if (bytes >= 1 && bytes < Long.MAX_VALUE) {
+                return (long) bytes;
+            }
+        }
+        throw bad(path, show(n) + " is not a byte count (expected e.g. 1073741824, 512MiB or 2GiB; null for none)");
+    }
+
     /** A positive integer or {@code auto}. */
     BatchSize batch(String path) {
         JsonNode n = node(path);

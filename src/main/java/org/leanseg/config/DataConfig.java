@@ -1,7 +1,13 @@
 package org.leanseg.config;
 
 import com.fasterxml.jackson.annotation.JsonValue;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.Iterator;
 import java.util.Locale;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * {@code data:} section: the dataset and how training samples are cropped.
@@ -20,9 +26,29 @@ import java.util.Locale;
  * @param cropSize training crop [h, w]
  * @param synthetic settings of the synthetic dataset
  * @param skipBad skip unreadable or invalid samples with a warning each and a count, instead of stopping
+ * @param labelMap raw mask value to class index (0..num_classes-1 or 255), applied as masks are read;
+ *     unlisted values become 255. YAML: a mapping ({@code {7: 0, 8: 1}}) or a preset name
+ *     ({@code cityscapes}: labelIds to the 19 trainIds). Null: masks hold class indices already
  */
 public record DataConfig(Type type, String root, String trainSplit, String valSplit, int numClasses, Size2 cropSize,
-        Synthetic synthetic, boolean skipBad) {
+        Synthetic synthetic, boolean skipBad, SortedMap<Integer, Integer> labelMap) {
+
+    /**
+     * Cityscapes' labelIds to trainIds (cityscapesScripts' {@code labels.py}: road 7 → 0 ... bicycle
+     * 33 → 18); every other labelId is ignored.
+     */
+    public static final Map<Integer, Integer> CITYSCAPES = Map.ofEntries(Map.entry(7, 0), Map.entry(8, 1),
+            Map.entry(11, 2), Map.entry(12, 3), Map.entry(13, 4), Map.entry(17, 5), Map.entry(19, 6), Map.entry(20, 7),
+            Map.entry(21, 8), Map.entry(22, 9), Map.entry(23, 10), Map.entry(24, 11), Map.entry(25, 12),
+            Map.entry(26, 13), Map.entry(27, 14), Map.entry(28, 15), Map.entry(31, 16), Map.entry(32, 17),
+            Map.entry(33, 18));
+
+    /** Named {@code data.label_map} tables. */
+    static final Map<String, Map<Integer, Integer>> LABEL_MAP_PRESETS = Map.of("cityscapes", CITYSCAPES);
+
+    public DataConfig {
+        labelMap = labelMap == null ? null : java.util.Collections.unmodifiableSortedMap(new TreeMap<>(labelMap));
+    }
 
     /** Dataset kinds, spelled in YAML as their lower-case names. */
     public enum Type {
@@ -50,7 +76,7 @@ public record DataConfig(Type type, String root, String trainSplit, String valSp
     /** Synthetic shapes: background + 5 shape classes at 64x64 (at most 2 shapes, 20% textured), no crop. */
     static DataConfig defaults() {
         return new DataConfig(Type.SYNTHETIC, null, "train", "val", 6, Size2.square(64),
-                new Synthetic(10_000, 200, Size2.square(64), 0, 2, 0.2), false);
+                new Synthetic(10_000, 200, Size2.square(64), 0, 2, 0.2), false, null);
     }
 
     static DataConfig read(ConfigTree t) {
@@ -67,12 +93,63 @@ public record DataConfig(Type type, String root, String trainSplit, String valSp
                 t.longInteger("data.synthetic.seed"),
                 t.integer("data.synthetic.max_shapes", 1, 16),
                 t.real("data.synthetic.textured", 0, false, 1));
+        int numClasses = t.integer("data.num_classes", 1, 255);
         return new DataConfig(type, root,
                 t.string("data.train_split", false),
                 t.string("data.val_split", false),
-                t.integer("data.num_classes", 1, 255),
+                numClasses,
                 t.size("data.crop_size"),
                 synthetic,
-                t.bool("data.skip_bad"));
+                t.bool("data.skip_bad"),
+                labelMap(t, "data.label_map", numClasses, LABEL_MAP_PRESETS));
+    }
+
+    /**
+     * A table of raw mask values (0..65535) to class indices (below {@code numClasses}, or 255), or
+     * null: a YAML mapping, or the name of one of {@code presets}.
+     */
+    private static SortedMap<Integer, Integer> labelMap(ConfigTree t, String path, int numClasses,
+            Map<String, Map<Integer, Integer>> presets) {
+        JsonNode n = t.node(path);
+        if (n.isNull()) {
+            return null;
+        }
+        Map<Integer, Integer> table;
+        if (n.isTextual() && presets.containsKey(n.textValue())) {
+            table = presets.get(n.textValue());
+        } else if (n.isObject() && !n.isEmpty()) {
+            table = new TreeMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                int raw;
+                try {
+                    raw = Integer.parseInt(e.getKey().trim());
+                } catch (NumberFormatException x) {
+                    raw = -1;
+                }
+                if (raw < 0 || raw > 65535 || !e.getValue().isIntegralNumber()) {
+                    throw t.bad(path, "entry " + e.getKey() + ": " + ConfigTree.show(e.getValue()) + " is not 'raw value: "
+                            + "class index' with a raw value in 0..65535 and an integer class index");
+                }
+                table.put(raw, e.getValue().intValue());
+            }
+        } else {
+            throw t.bad(path, ConfigTree.show(n) + " is not a mapping of raw mask values to class indices (e.g. {7: 0, 8: 1}) or a "
+                    + "preset (" + String.join(", ", new TreeSet<>(presets.keySet())) + ")");
+        }
+        TreeMap<Integer, Integer> sorted = new TreeMap<>(table);
+        int classes = sorted.values().stream().filter(v -> v != 255).mapToInt(Integer::intValue).max().orElse(-1) + 1;
+        if (n.isTextual() && classes > numClasses) {
+            throw t.bad(path, "the " + n.textValue() + " preset maps to " + classes + " classes (0.." + (classes - 1)
+                    + ") but data.num_classes is " + numClasses + "; set data.num_classes=" + classes);
+        }
+        for (Map.Entry<Integer, Integer> e : sorted.entrySet()) {
+            int id = e.getValue();
+            if (id != 255 && (id < 0 || id >= numClasses)) {
+                throw t.bad(path, "maps " + e.getKey() + " to " + id + ", but class indices are 0.." + (numClasses - 1)
+                        + " (data.num_classes " + numClasses + ") or 255 (ignore)");
+            }
+        }
+        return sorted;
     }
 }

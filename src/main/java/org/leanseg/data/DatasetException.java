@@ -14,16 +14,24 @@ import java.nio.file.Path;
  */
 public class DatasetException extends RuntimeException {
     private final transient Path file;
+    private final String problem;
 
     /** {@code file} may be null when the problem is not one file's (e.g. an empty dataset). */
     public DatasetException(Path file, String problem) {
         super(file == null ? problem : file + ": " + problem);
         this.file = file;
+        this.problem = problem;
     }
 
     public DatasetException(Path file, String problem, Throwable cause) {
         super(file == null ? problem : file + ": " + problem, cause);
         this.file = file;
+        this.problem = problem;
+    }
+
+    /** What is wrong and the fix, without the file name. */
+    public String problem() {
+        return problem;
     }
 
     /** The offending file, or null. */

@@ -47,20 +47,26 @@ public abstract class FileDataset implements Dataset {
      *     always the whole image
      * @param skipBad drop bad samples (with a warning each and a count) instead of failing
      * @param warnings where skip warnings go (a log); never null
+     * @param labelMap raw mask values to class indices, applied to every mask read; null: none
      */
-    public record Options(Augment augment, boolean skipBad, Consumer<String> warnings) {
+    public record Options(Augment augment, boolean skipBad, Consumer<String> warnings, LabelRemap labelMap) {
         /** Whole images, failing on the first bad sample, warnings to stderr. */
         public static Options evaluation() {
-            return new Options(null, false, System.err::println);
+            return new Options(null, false, System.err::println, null);
         }
 
         /** Augmented crops with {@code settings}, failing on bad samples, warnings to stderr. */
         public static Options training(Augment.Settings settings) {
-            return new Options(new Augment(settings), false, System.err::println);
+            return new Options(new Augment(settings), false, System.err::println, null);
         }
 
         public Options withSkipBad(boolean skip, Consumer<String> sink) {
-            return new Options(augment, skip, sink);
+            return new Options(augment, skip, sink, labelMap);
+        }
+
+        /** These options with masks remapped by {@code map} (null: read as stored). */
+        public Options withLabelMap(LabelRemap map) {
+            return new Options(augment, skipBad, warnings, map);
         }
     }
 
@@ -112,7 +118,7 @@ public abstract class FileDataset implements Dataset {
                 continue;
             }
             String what = (gone == e.image ? "image" : "mask") + " file " + gone + " of entry '" + e.id + "' ("
-                    + e.line + ") does not exist";
+                    + e.line + ") " + (Files.exists(gone) ? "is not a regular file (a folder?)" : "does not exist");
             if (options.skipBad) {
                 options.warnings.accept("data: skipping " + e.id + ": " + what);
             } else if (firstMissing == null) {
@@ -196,6 +202,9 @@ public abstract class FileDataset implements Dataset {
     private Decoded decode(Entry e) {
         RgbImage image = ImageFiles.readImage(e.image);
         LabelMap mask = ImageFiles.readMask(e.mask, rgbPalette);
+        if (options.labelMap != null) {
+            mask = options.labelMap.apply(mask);
+        }
         if (image.height() != mask.height() || image.width() != mask.width()) {
             throw new DatasetException(e.mask, "the mask is " + mask.width() + "x" + mask.height()
                     + " (WxH) but its image " + e.image + " is " + image.width() + "x" + image.height()
@@ -231,6 +240,8 @@ public abstract class FileDataset implements Dataset {
                 + ", y=" + first / mask.width() + "). "
                 + (scaled16 ? "They look like 16-bit-scaled indices (index x 257): save the mask as an 8-bit "
                         + "index PNG. " : "")
+                + (options.labelMap != null ? "These are values after " + options.labelMap + ": map them to "
+                        + "classes below data.num_classes. " : "")
                 + "Set data.num_classes (and classes.txt) to cover every class, or paint those pixels 255");
     }
 

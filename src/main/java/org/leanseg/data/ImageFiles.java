@@ -11,7 +11,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
 import org.leanseg.io.AtomicFiles;
 
 /**
@@ -19,7 +25,8 @@ import org.leanseg.io.AtomicFiles;
  * in [0, 255] whatever their storage (8/16-bit, grayscale, palette, alpha dropped) with the JPEG
  * EXIF orientation applied. Masks are read as class indices, never as colours: a palette PNG
  * gives its palette index (Pascal VOC), a grayscale PNG its value (8- or 16-bit), and an RGB mask
- * only with a {@link Palette} that maps each colour back to its index.
+ * only with a {@link Palette} that maps each colour back to its index. With a dataset's own palette
+ * file, a palette PNG's colours must agree with it (else index and colour would disagree).
  *
  * <pre>{@code
  * RgbImage im = ImageFiles.readImage(Path.of("JPEGImages/a.jpg"));
@@ -44,7 +51,8 @@ public final class ImageFiles {
 
     /**
      * Decodes a mask to class indices. {@code rgbPalette} maps the colours of RGB masks (null: RGB
-     * masks are an error); palette and grayscale masks are read as indices whatever it says.
+     * masks are an error); palette and grayscale masks are read as indices, a palette PNG's colour
+     * table checked against {@code rgbPalette} when that is a dataset's own (not VOC's).
      * Values are not checked against the class count here; see {@link FileDataset}.
      */
     public static LabelMap readMask(Path file, Palette rgbPalette) {
@@ -56,6 +64,9 @@ public final class ImageFiles {
         int[] labels = new int[h * w];
         if (cm instanceof IndexColorModel || r.getNumBands() <= 2 && isGray(cm)) {
             r.getSamples(0, 0, w, h, 0, labels); // palette index or gray value (8 or 16 bits)
+            if (cm instanceof IndexColorModel icm && rgbPalette != null && rgbPalette != Palette.voc()) {
+                checkColourTable(file, icm, labels, rgbPalette);
+            }
             return new LabelMap(h, w, labels);
         }
         if (rgbPalette == null) {
@@ -65,6 +76,35 @@ public final class ImageFiles {
         }
         mapColours(file, im, rgbPalette, labels);
         return new LabelMap(h, w, labels);
+    }
+
+    /**
+     * A palette PNG read where the dataset's palette.txt gives the class colours (RGB-mask mode):
+     * its indices are classes only if its colour table agrees with palette.txt for every index it
+     * uses. Otherwise index and colour name different classes, and nothing tells which is meant.
+     */
+    private static void checkColourTable(Path file, IndexColorModel icm, int[] labels, Palette palette) {
+        boolean[] used = new boolean[icm.getMapSize()];
+        for (int v : labels) {
+            if (v < used.length) {
+                used[v] = true;
+            }
+        }
+        for (int i = 0; i < used.length; i++) {
+            int colour = icm.getRGB(i) & 0xFFFFFF;
+            boolean unlistedIgnore = i == LabelMap.IGNORE && palette.colour(i) < 0;
+            if (!used[i] || colour == palette.colour(i) || unlistedIgnore) {
+                continue;
+            }
+            int owner = palette.indexOf(colour);
+            throw new DatasetException(file, "the mask is a palette PNG whose index " + i + " has colour RGB ("
+                    + (colour >> 16) + ", " + (colour >> 8 & 0xFF) + ", " + (colour & 0xFF) + "), "
+                    + (owner < 0 ? "which is not in " + palette.source() : "which " + palette.source()
+                            + " gives to class " + owner)
+                    + ": index and colour name different classes. Save the mask with the palette file's colours "
+                    + "(index = class), or as an RGB or grayscale PNG, or remove the palette file if the indices are "
+                    + "the classes");
+        }
     }
 
     private static void mapColours(Path file, BufferedImage im, Palette palette, int[] labels) {
@@ -121,13 +161,39 @@ public final class ImageFiles {
         }
     }
 
+    /**
+     * ImageIO.read, but a decoder warning that data is missing is an error: the JPEG reader fills
+     * what a truncated file lacks with grey and only warns (libjpeg's "premature end of data
+     * segment"), which would train on a half-grey image without a word.
+     */
     private static BufferedImage decode(Path file, byte[] bytes, String what) {
         BufferedImage im;
-        try {
-            im = ImageIO.read(new ByteArrayInputStream(bytes));
+        List<String> truncated = new ArrayList<>();
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            im = null;
+            if (readers.hasNext()) {
+                ImageReader reader = readers.next();
+                reader.addIIOReadWarningListener((source, warning) -> {
+                    if (warning.toLowerCase(Locale.ROOT).contains("premature end")) {
+                        truncated.add(warning);
+                    }
+                });
+                try {
+                    reader.setInput(in, true, true);
+                    im = reader.read(0, reader.getDefaultReadParam());
+                } finally {
+                    reader.dispose();
+                }
+            }
         } catch (IOException | RuntimeException e) {
             throw new DatasetException(file, "the " + what + " is corrupt or truncated (" + e.getMessage()
                     + "); re-export it or remove it from the list (data.skip_bad=true skips such files)", e);
+        }
+        if (!truncated.isEmpty()) {
+            throw new DatasetException(file, "the " + what + " is truncated (" + truncated.get(0) + "; " + bytes.length
+                    + " bytes): part of it would decode as grey; copy the file again or re-export it, or remove it "
+                    + "from the list (data.skip_bad=true skips such files)");
         }
         if (im == null) {
             throw new DatasetException(file, "the " + what + " is not in a format Java can decode (" + bytes.length

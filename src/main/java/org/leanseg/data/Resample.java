@@ -12,6 +12,7 @@ package org.leanseg.data;
  * <pre>{@code
  * float[] crop = Resample.bilinearWindow(im, 750, 1000, 100, 200, 512, 512); // [3, 512, 512]
  * int[] m = Resample.nearest(mask, 750, 1000);
+ * float[] logits = Resample.bilinear(small, 21, 281, 375, 375, 500);       // [21, 375, 500]
  * }</pre>
  *
  * Check: {@code mvn -q test -Dtest=AugmentTest}.
@@ -51,8 +52,23 @@ public final class Resample {
      * outH x outW, as planar RGB [3, h, w].
      */
     public static float[] bilinearWindow(RgbImage im, int outH, int outW, int y0, int x0, int h, int w) {
-        int inH = im.height();
-        int inW = im.width();
+        return bilinearWindow(im.chw(), 3, im.height(), im.width(), outH, outW, y0, x0, h, w);
+    }
+
+    /**
+     * {@code src} [channels, inH, inW] resized bilinearly to [channels, outH, outW] (half-pixel
+     * centres, PyTorch's {@code align_corners=False}): images and logits for multi-scale inference.
+     */
+    public static float[] bilinear(float[] src, int channels, int inH, int inW, int outH, int outW) {
+        return bilinearWindow(src, channels, inH, inW, outH, outW, 0, 0, outH, outW);
+    }
+
+    private static float[] bilinearWindow(float[] src, int channels, int inH, int inW, int outH, int outW, int y0,
+            int x0, int h, int w) {
+        if (src.length != (long) channels * inH * inW) {
+            throw new IllegalArgumentException("resample: " + src.length + " values are not [" + channels + ", " + inH
+                    + ", " + inW + "]");
+        }
         int[] xLo = new int[w];
         int[] xHi = new int[w];
         float[] xFrac = new float[w];
@@ -62,15 +78,14 @@ public final class Resample {
             xHi[x] = Math.min(xLo[x] + 1, inW - 1);
             xFrac[x] = (float) (sx - xLo[x]);
         }
-        float[] src = im.chw();
-        float[] out = new float[3 * h * w];
+        float[] out = new float[channels * h * w];
         int inPlane = inH * inW;
         for (int y = 0; y < h; y++) {
             double sy = source(inH, outH, y0 + y);
             int yLo = (int) Math.floor(sy);
             int yHi = Math.min(yLo + 1, inH - 1);
             float fy = (float) (sy - yLo);
-            for (int c = 0; c < 3; c++) {
+            for (int c = 0; c < channels; c++) {
                 int top = c * inPlane + yLo * inW;
                 int bottom = c * inPlane + yHi * inW;
                 int o = (c * h + y) * w;

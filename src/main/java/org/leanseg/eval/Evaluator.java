@@ -1,16 +1,13 @@
 package org.leanseg.eval;
 
-import java.util.HashMap;
-import java.util.Map;
+import java.util.Arrays;
+import java.util.List;
 import org.leanseg.backend.Backend;
+import org.leanseg.config.EvalConfig;
 import org.leanseg.data.Dataset;
-import org.leanseg.exec.Executor;
+import org.leanseg.data.Resample;
 import org.leanseg.exec.VariableStore;
-import org.leanseg.graph.Graph;
-import org.leanseg.graph.Value;
 import org.leanseg.models.DeepLabV3Plus;
-import org.leanseg.nn.Trace;
-import org.leanseg.ops.loss.Argmax;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
@@ -18,27 +15,27 @@ import org.leanseg.tensor.TensorSpec;
 /**
  * Evaluation: eval-mode forward and argmax over a dataset, streamed into a confusion matrix (no
  * logits are kept beyond one image or batch). {@link Inference} picks whole-image or slide
- * inference and optional flip averaging; plain whole-image evaluation runs in batches with the
- * argmax in the graph. One executor (and memory plan) per input shape, cached; slide inference
- * pads every window to the crop size, so it needs a single executor whatever the image sizes.
+ * inference, optional flip averaging and scales; plain whole-image evaluation (one scale, no flip)
+ * runs in batches with the argmax in the graph. Executors are cached per input shape
+ * ({@link InferenceGraphs}); slide windows all have the crop size except where an image is smaller
+ * than the crop. With a {@link MemoryBudget}, an image whose whole-image plan is over the budget is
+ * run in slide mode instead (said once in the log), so validation never plans more than the budget.
  *
  * <pre>{@code
  * try (Evaluator ev = new Evaluator(model, backend, store, 1, Inference.slide(512, 512, 341, 341, false))) {
  *     double mIoU = ev.evaluate(val, null).meanIoU();
  * }
  * }</pre>
+ *
+ * Check: {@code mvn -B -q test -Dtest=SlideInferenceTest+MultiScaleTest+MemoryBudgetTest}.
  */
 public final class Evaluator implements AutoCloseable {
     private final DeepLabV3Plus model;
-    private final Backend backend;
-    private final VariableStore store;
     private final int batch;
     private final Inference inference;
-    private final Map<Shape, Compiled> cache = new HashMap<>();
-    private final Map<Shape, Compiled> logitsCache = new HashMap<>();
-
-    private record Compiled(Executor executor, Value image, Value prediction) {
-    }
+    private final MemoryBudget budget;
+    private final InferenceGraphs graphs;
+    private boolean switchLogged;
 
     /** Whole-image evaluation in batches of {@code batch}. */
     public Evaluator(DeepLabV3Plus model, Backend backend, VariableStore store, int batch) {
@@ -46,11 +43,17 @@ public final class Evaluator implements AutoCloseable {
     }
 
     public Evaluator(DeepLabV3Plus model, Backend backend, VariableStore store, int batch, Inference inference) {
+        this(model, backend, store, batch, inference, null);
+    }
+
+    /** {@code budget}: the most one inference may plan, or null for no limit. */
+    public Evaluator(DeepLabV3Plus model, Backend backend, VariableStore store, int batch, Inference inference,
+                     MemoryBudget budget) {
         this.model = model;
-        this.backend = backend;
-        this.store = store;
         this.batch = batch;
         this.inference = inference;
+        this.budget = budget;
+        this.graphs = new InferenceGraphs(model, backend, store, budget == null ? 0 : budget.bytes());
     }
 
     public Inference inference() {
@@ -82,7 +85,7 @@ public final class Evaluator implements AutoCloseable {
                 Dataset.Sample d = i == start ? first : data.get(i, null);
                 if (!d.image().shape().equals(s)) {
                     // differently sized image: evaluate it on its own
-                    cm.merge(evaluateOne(d));
+                    cm.add(d.label().data(), segment(d.image()));
                     continue;
                 }
                 System.arraycopy(d.image().data(), 0, images, k * 3 * plane, 3 * plane);
@@ -90,8 +93,7 @@ public final class Evaluator implements AutoCloseable {
                 k++;
             }
             if (k > 0) {
-                Tensor img = new Tensor(TensorSpec.f32(k, 3, s.dim(1), s.dim(2)), java.util.Arrays.copyOf(images, k * 3 * plane));
-                cm.add(java.util.Arrays.copyOf(labels, k * plane), predict(img).data());
+                addBatch(cm, k, s, Arrays.copyOf(images, k * 3 * plane), Arrays.copyOf(labels, k * plane));
             }
             if (progress != null) {
                 progress.run();
@@ -100,23 +102,37 @@ public final class Evaluator implements AutoCloseable {
         return cm;
     }
 
-    private ConfusionMatrix evaluateOne(Dataset.Sample d) {
-        ConfusionMatrix cm = new ConfusionMatrix(model.config().numClasses(), 255);
-        Shape s = d.image().shape();
-        Tensor img = new Tensor(TensorSpec.f32(1, 3, s.dim(1), s.dim(2)), d.image().data());
-        cm.add(d.label().data(), predict(img).data());
-        return cm;
+    /** {@code k} same-sized images at once when their plan fits the budget, else one by one. */
+    private void addBatch(ConfusionMatrix cm, int k, Shape s, float[] images, float[] labels) {
+        Shape batched = Shape.of(k, 3, s.dim(1), s.dim(2));
+        if (k == 1 || fits(batched, true)) {
+            cm.add(labels, predict(new Tensor(TensorSpec.f32(k, 3, s.dim(1), s.dim(2)), images)).data());
+            return;
+        }
+        int plane = s.dim(1) * s.dim(2);
+        for (int i = 0; i < k; i++) {
+            Tensor one = new Tensor(TensorSpec.f32(3, s.dim(1), s.dim(2)),
+                    Arrays.copyOfRange(images, i * 3 * plane, (i + 1) * 3 * plane));
+            cm.add(Arrays.copyOfRange(labels, i * plane, (i + 1) * plane), segment(one));
+        }
     }
 
-    /** Class index per pixel, [N, H, W], for normalised images [N, 3, H, W]. */
+    /**
+     * Class index per pixel, [N, H, W], for normalised images [N, 3, H, W], by one whole-image
+     * pass; with a budget, a single image over it is run in slide mode.
+     */
     public Tensor predict(Tensor images) {
-        Compiled c = cache.computeIfAbsent(images.shape(), this::compile);
-        c.executor().run(Map.of(c.image(), images));
-        return c.executor().read(c.prediction());
+        Shape s = images.shape();
+        if (s.dim(0) == 1 && !fits(s, true)) {
+            float[] labels = segment(new Tensor(TensorSpec.f32(3, s.dim(2), s.dim(3)), images.data()));
+            return new Tensor(TensorSpec.f32(1, s.dim(2), s.dim(3)), labels);
+        }
+        return graphs.run(images, true);
     }
 
+    /** Whole mode, no flip, one scale of 1: the argmax can run in the graph. */
     private boolean plainWhole() {
-        return inference.mode() == org.leanseg.config.EvalConfig.Mode.WHOLE && !inference.flip();
+        return inference.mode() == EvalConfig.Mode.WHOLE && !inference.flip() && !inference.multiScale();
     }
 
     /** Class index per pixel [H * W] of one normalised image [3, H, W] under this evaluator's {@link Inference}. */
@@ -124,35 +140,94 @@ public final class Evaluator implements AutoCloseable {
         Shape s = image.shape();
         int h = s.dim(1);
         int w = s.dim(2);
-        if (plainWhole()) {
-            return predict(new Tensor(TensorSpec.f32(1, 3, h, w), image.data())).data();
+        if (plainWhole() && fits(Shape.of(1, 3, h, w), true)) {
+            return graphs.run(new Tensor(TensorSpec.f32(1, 3, h, w), image.data()), true).data();
         }
         return SlideMath.argmax(logits(image), model.config().numClasses(), h * w);
     }
 
     /**
-     * Logits [C, H, W] of one normalised image [3, H, W]: whole, or slide windows summed and
-     * divided by the per-pixel window count; with flip, the mean of the plain and mirrored runs.
+     * Logits [C, H, W] of one normalised image [3, H, W]: at each scale the image resized
+     * (bilinear), run whole or in slide windows (summed, divided by the per-pixel window count),
+     * with flip the mean of the plain and mirrored runs, the logits resized back; the mean over
+     * scales. Scale 1.0 alone is exactly the single-scale result.
      */
     public float[] logits(Tensor image) {
         Shape s = image.shape();
         int h = s.dim(1);
         int w = s.dim(2);
         int classes = model.config().numClasses();
-        if (inference.mode() == org.leanseg.config.EvalConfig.Mode.WHOLE) {
-            return windowLogits(image.data(), h, w);
+        List<Double> scales = inference.scales();
+        if (!inference.multiScale()) {
+            return scaleLogits(image.data(), h, w);
         }
-        int ch = inference.cropHeight();
-        int cw = inference.cropWidth();
+        float[] sum = new float[classes * h * w];
+        for (double f : scales) {
+            int sh = Inference.scaled(h, f);
+            int sw = Inference.scaled(w, f);
+            boolean resized = sh != h || sw != w;
+            float[] input = resized ? Resample.bilinear(image.data(), 3, h, w, sh, sw) : image.data();
+            float[] out = scaleLogits(input, sh, sw);
+            if (resized) {
+                out = Resample.bilinear(out, classes, sh, sw, h, w);
+            }
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += out[i];
+            }
+        }
+        float n = scales.size();
+        for (int i = 0; i < sum.length; i++) {
+            sum[i] /= n;
+        }
+        return sum;
+    }
+
+    /** Logits [C, h, w] of one image [3, h, w] at one scale: whole (if it fits the budget) or slide. */
+    private float[] scaleLogits(float[] chw, int h, int w) {
+        Inference mode = inference;
+        if (mode.mode() == EvalConfig.Mode.WHOLE && !fits(Shape.of(1, 3, h, w), false)) {
+            mode = budget.fallback(inference.flip());
+        }
+        if (mode.mode() == EvalConfig.Mode.WHOLE) {
+            return windowLogits(chw, h, w);
+        }
+        int classes = model.config().numClasses();
         float[] sum = new float[classes * h * w];
         int[] count = new int[h * w];
-        for (Inference.Window win : inference.windows(h, w)) {
-            float[] crop = SlideMath.crop(image.data(), h, w, win, ch, cw);
-            float[] out = windowLogits(crop, ch, cw);
-            SlideMath.accumulate(sum, count, h, w, out, ch, cw, win, classes);
+        for (Inference.Window win : mode.windows(h, w)) {
+            // A window is clipped only where the image is smaller than the crop; it runs at its own
+            // size, as mmsegmentation's slide_inference does: padding it would change the logits,
+            // and a crop covering the image would no longer give whole mode's result.
+            int wh = win.height();
+            int ww = win.width();
+            float[] out = windowLogits(SlideMath.crop(chw, h, w, win, wh, ww), wh, ww);
+            SlideMath.accumulate(sum, count, h, w, out, wh, ww, win, classes);
         }
         SlideMath.divide(sum, count, classes);
         return sum;
+    }
+
+    /**
+     * Whether the whole-image graph for {@code shape} plans within the budget (always without
+     * one). The first single image that does not is logged once with the fallback.
+     */
+    private boolean fits(Shape shape, boolean argmax) {
+        if (budget == null) {
+            return true;
+        }
+        long peak = graphs.planned(shape, argmax).peakBytes();
+        if (peak <= budget.bytes()) {
+            return true;
+        }
+        if (shape.dim(0) == 1 && !switchLogged) {
+            switchLogged = true;
+            Inference f = budget.fallback(inference.flip());
+            budget.log().accept("eval: whole-image inference of a " + shape.dim(2) + "x" + shape.dim(3) + " (HxW) image plans "
+                    + MemoryBudget.mib(peak) + ", over the memory budget of " + MemoryBudget.mib(budget.bytes()) + " ("
+                    + budget.source() + "); images over it are evaluated in slide mode, " + f.cropHeight() + "x"
+                    + f.cropWidth() + " windows, stride " + f.strideHeight() + "x" + f.strideWidth());
+        }
+        return false;
     }
 
     /** Logits [C, h, w] of one image [3, h, w], averaged with the mirrored run when flipping. */
@@ -168,34 +243,16 @@ public final class Evaluator implements AutoCloseable {
     }
 
     private float[] runLogits(float[] chw, int h, int w) {
-        Tensor img = new Tensor(TensorSpec.f32(1, 3, h, w), chw);
-        Compiled c = logitsCache.computeIfAbsent(img.shape(), this::compileLogits);
-        c.executor().run(Map.of(c.image(), img));
-        return c.executor().read(c.prediction()).data();
+        return graphs.run(new Tensor(TensorSpec.f32(1, 3, h, w), chw), false).data();
     }
 
-    private Compiled compileLogits(Shape shape) {
-        Graph g = new Graph();
-        Value x = g.input("image", new TensorSpec(shape, org.leanseg.tensor.DType.F32));
-        Value logits = model.forward(new Trace(g, false), x).logits();
-        g.markOutput(logits);
-        return new Compiled(new Executor(g, backend, store), x, logits);
-    }
-
-    private Compiled compile(Shape shape) {
-        Graph g = new Graph();
-        Value x = g.input("image", new TensorSpec(shape, org.leanseg.tensor.DType.F32));
-        Value logits = model.forward(new Trace(g, false), x).logits();
-        Value pred = g.apply1(new Argmax(), logits);
-        g.markOutput(pred);
-        return new Compiled(new Executor(g, backend, store), x, pred);
+    /** Executors cached now (tests check the cache stays bounded). */
+    int cachedGraphs() {
+        return graphs.cached();
     }
 
     @Override
     public void close() {
-        cache.values().forEach(c -> c.executor().close());
-        cache.clear();
-        logitsCache.values().forEach(c -> c.executor().close());
-        logitsCache.clear();
+        graphs.close();
     }
 }

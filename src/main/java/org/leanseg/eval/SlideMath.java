@@ -2,8 +2,8 @@ package org.leanseg.eval;
 
 /**
  * Array arithmetic of slide and flip inference on plain CHW float arrays: cropping a window
- * (zero-padded to the crop size; zero is the mean pixel after normalisation), adding a window's
- * logits into the sum and count maps, dividing, mirroring and the per-pixel argmax. Matches
+ * (zero-padded when asked for a larger size; zero is the mean pixel after normalisation), adding a
+ * window's logits into the sum and count maps, dividing, mirroring and the per-pixel argmax. Matches
  * mmsegmentation's {@code slide_inference} ({@code preds / count_mat}).
  */
 final class SlideMath {

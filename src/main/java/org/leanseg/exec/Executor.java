@@ -62,6 +62,7 @@ public final class Executor implements AutoCloseable {
     /** Per schedule step, the buffers whose last reader it is (only with poisonFreed). */
     private final List<List<Value>> freedAfter;
     private final Map<Shape, Tensor> nans = new HashMap<>();
+    private boolean closed;
 
     /** Called after each op of a step, with its schedule position and wall time (profiling). */
     @FunctionalInterface
@@ -270,8 +271,13 @@ public final class Executor implements AutoCloseable {
         return v.toString();
     }
 
+    /** Frees the arena (the backend's variables stay); the executor cannot run afterwards. */
     @Override
     public void close() {
-        views.clear();
+        if (!closed) {
+            closed = true;
+            views.clear();
+            backend.free(arena);
+        }
     }
 }

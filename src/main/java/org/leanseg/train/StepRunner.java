@@ -11,6 +11,7 @@ import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.recompute.BudgetException;
+import org.leanseg.memory.MemoryReport;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
@@ -70,6 +71,11 @@ final class StepRunner implements AutoCloseable {
 
     TrainGraph graph() {
         return graph;
+    }
+
+    /** The step's planned peak (activation arena + persistent tensors + workspace), the memory it was allowed. */
+    long plannedPeakBytes() {
+        return MemoryReport.of(graph.stepGraph(), step.schedule(), step.plan()).plannedPeakBytes();
     }
 
     /** One forward+backward (and, without accumulation, the update); returns the loss. */

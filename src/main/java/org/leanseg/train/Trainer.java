@@ -17,6 +17,7 @@ import org.leanseg.data.Dataset;
 import org.leanseg.data.Loader;
 import org.leanseg.eval.ConfusionMatrix;
 import org.leanseg.eval.Evaluator;
+import org.leanseg.eval.MemoryBudget;
 import org.leanseg.exec.Executor;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Value;
@@ -65,8 +66,10 @@ public final class Trainer {
         Files.createDirectories(dir);
         AtomicFiles.write(dir.resolve("config.yaml"), cfg.toYaml().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         DeepLabV3Plus model = new DeepLabV3Plus(mc);
-        int h = train.get(0, null).image().shape().dim(1);
-        int w = train.get(0, null).image().shape().dim(2);
+        // a training sample's shape (the crop size): get(i, null) would be a whole image
+        Shape sampleShape = train.get(0, new java.util.SplittableRandom(tc.seed())).image().shape();
+        int h = sampleShape.dim(1);
+        int w = sampleShape.dim(2);
         OptimizerSettings sgd = optimizer(tc);
         Map<String, Variable> momenta = TrainGraph.optimizerState(model.params(), sgd);
         VariableStore store = new VariableStore();
@@ -117,7 +120,8 @@ public final class Trainer {
         int bestIter = state.bestIter();
         try (Backend owned = backend;
              StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, passes, log::info);
-             Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false));
+             Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false),
+                     evalBudget(runner, h, w, log));
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
             long t0 = System.nanoTime();
@@ -181,6 +185,17 @@ public final class Trainer {
             }
         }
         return new Result(tc.iters(), losses, lastMIoU, best, dir);
+    }
+
+    /**
+     * What one validation inference may plan: eval.memory_budget, or the training step's planned
+     * peak, so evaluation never needs more memory than training; over it, images are slid with
+     * the training crop.
+     */
+    private MemoryBudget evalBudget(StepRunner runner, int h, int w, TrainLog log) {
+        Long explicit = cfg.eval().memoryBudget();
+        return explicit != null ? MemoryBudget.of(explicit, "eval.memory_budget", h, w, log::info)
+                : MemoryBudget.of(runner.plannedPeakBytes(), "the training step's planned peak", h, w, log::info);
     }
 
     /** SGD, or AdamW when train.optimizer is adamw. */

@@ -32,7 +32,7 @@ class CliTest {
     void helpListsCommands() {
         Run r = run("--help");
         assertEquals(0, r.code());
-        for (String c : new String[] {"version", "ops", "summary", "train"}) {
+        for (String c : new String[] {"version", "ops", "summary", "train", "eval", "predict", "benchmark"}) {
             assertTrue(r.out().contains(c), r.out());
         }
     }

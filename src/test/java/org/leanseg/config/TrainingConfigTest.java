@@ -193,4 +193,41 @@ class TrainingConfigTest {
         org.junit.jupiter.api.Assertions.assertFalse(TrainingConfig.load(null, java.util.List.of()).data().skipBad());
         org.junit.jupiter.api.Assertions.assertTrue(TrainingConfig.load(null, java.util.List.of("data.skip_bad=true")).data().skipBad());
     }
+
+    @Test
+    void evalScalesAndMemoryBudget() {
+        EvalConfig d = TrainingConfig.defaults().eval();
+        assertEquals(List.of(1.0), d.scales());
+        assertNull(d.memoryBudget());
+        EvalConfig e = parse("eval:\n  scales: [0.75, 1, 1.25]\n  memory_budget: 512MiB\n").eval();
+        assertEquals(List.of(0.75, 1.0, 1.25), e.scales());
+        assertEquals(512L << 20, e.memoryBudget());
+        assertEquals(2_000_000_000L, parse("", "eval.memory_budget=2GB").eval().memoryBudget());
+        assertEquals(1536L << 20, parse("", "eval.memory_budget=1.5GiB").eval().memoryBudget());
+        assertEquals(4096L, parse("", "eval.memory_budget=4096").eval().memoryBudget());
+        TrainingConfig c = parse("", "eval.scales=[0.5, 2.0]", "eval.memory_budget=1GiB");
+        assertEquals(c, parse(c.toYaml()));
+        assertMessage("eval.scales: [0.5, -1] is not a list of numbers in (0, 8.0]", error("", "eval.scales=[0.5, -1]"));
+        assertMessage("eval.scales: [] is not a list", error("", "eval.scales=[]"));
+        assertMessage("eval.memory_budget: 'lots' is not a byte count", error("", "eval.memory_budget=lots"));
+    }
+
+    @Test
+    void labelMapIsAMappingOrAPreset() {
+        assertNull(TrainingConfig.defaults().data().labelMap());
+        DataConfig c = parse("data:\n  num_classes: 19\n  label_map: cityscapes\n").data();
+        assertEquals(0, c.labelMap().get(7));
+        assertEquals(18, c.labelMap().get(33));
+        assertEquals(19, c.labelMap().size());
+        TrainingConfig m = parse("data:\n  num_classes: 3\n  label_map: {10: 0, 20: 1, 30: 255}\n");
+        assertEquals(java.util.Map.of(10, 0, 20, 1, 30, 255), m.data().labelMap());
+        assertEquals(m, parse(m.toYaml()));
+        assertMessage("data.label_map: maps 20 to 5, but class indices are 0..2", error("", "data.num_classes=3",
+                "data.label_map={10: 0, 20: 5}"));
+        assertMessage("'citiscapes' is not a mapping of raw mask values to class indices (e.g. {7: 0, 8: 1}) or a preset "
+                + "(cityscapes)", error("", "data.label_map=citiscapes"));
+        assertMessage("entry x: 1 is not 'raw value: class index'", error("", "data.label_map={x: 1}"));
+        assertMessage("data.label_map: the cityscapes preset maps to 19 classes (0..18) but data.num_classes is 6; set "
+                + "data.num_classes=19", error("", "data.label_map=cityscapes"));
+    }
 }

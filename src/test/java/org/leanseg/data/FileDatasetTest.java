@@ -217,4 +217,37 @@ class FileDatasetTest {
         assertEquals(1, warnings.size(), warnings.toString());
         assertTrue(warnings.get(0).contains("binary masks"), warnings.get(0));
     }
+
+    @Test
+    void labelMapTurnsRawValuesIntoClassIndices() throws IOException {
+        Path root = dir.resolve("city");
+        List<String> names = new ArrayList<>();
+        for (int c = 0; c < 19; c++) {
+            names.add("class" + c);
+        }
+        Fixtures.writeLines(root.resolve("classes.txt"), names.toArray(String[]::new));
+        Fixtures.writeRgbPng(root.resolve("images/aachen_1.png"), Fixtures.rgb(4, 2, (x, y) -> 0x808080));
+        // Cityscapes labelIds: road 7, sidewalk 8, car 26, unlabeled 0, 255, bicycle 33, ego vehicle 1, sky 23
+        Fixtures.writeGrayPng(root.resolve("gtFine/aachen_1_gtFine_labelIds.png"), 4, 2,
+                new int[] {7, 8, 26, 0, 255, 33, 1, 23}, false);
+        Fixtures.writeLines(root.resolve("val.txt"), "images/aachen_1.png gtFine/aachen_1_gtFine_labelIds.png");
+        TrainingConfig cfg = TrainingConfig.load(null, List.of("data.type=folder", "data.root=" + root,
+                "data.num_classes=19", "data.label_map=cityscapes"));
+        FileDataset ds = Datasets.open(cfg.data(), "val", false, false, s -> { });
+        assertArrayEquals(new int[] {0, 1, 13, 255, 255, 18, 255, 10}, labels(ds.get(0, null)));
+        assertEquals(19, cfg.data().labelMap().size());
+
+        TrainingConfig custom = TrainingConfig.load(null, List.of("data.type=folder", "data.root=" + root,
+                "data.num_classes=19", "data.label_map={7: 3, 26: 4}"));
+        assertArrayEquals(new int[] {3, 255, 4, 255, 255, 255, 255, 255},
+                labels(Datasets.open(custom.data(), "val", false, false, s -> { }).get(0, null)));
+        // without the map, the raw ids are out of range: the error points at data.label_map
+        TrainingConfig raw = TrainingConfig.load(null, List.of("data.type=folder", "data.root=" + root,
+                "data.num_classes=19"));
+        fails(() -> Datasets.open(raw.data(), "val", false, false, s -> { }).get(0, null),
+                "aachen_1_gtFine_labelIds.png", "neither a class index (0..18)", "values [23, 26, 33]");
+        LabelRemap r = LabelRemap.of(java.util.Map.of(7, 0));
+        assertEquals(255, r.map(8));
+        assertEquals(255, r.map(70000));
+    }
 }

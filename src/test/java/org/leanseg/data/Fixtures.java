@@ -13,18 +13,19 @@ import javax.imageio.ImageIO;
 
 /**
  * Builds small dataset files for tests: JPEGs (optionally with a hand-written EXIF orientation
- * segment), palette, grayscale (8/16-bit) and RGB PNG masks, and VOC / folder layouts.
+ * segment), palette, grayscale (8/16-bit) and RGB PNG masks, and VOC / folder layouts. Public for
+ * the command-line tests in {@code org.leanseg.cli}.
  */
-final class Fixtures {
+public final class Fixtures {
     private Fixtures() {
     }
 
     /** An RGB image whose pixel (x, y) is {@code colour.at(x, y)} (0xRRGGBB). */
-    interface Colour {
+    public interface Colour {
         int at(int x, int y);
     }
 
-    static BufferedImage rgb(int w, int h, Colour colour) {
+    public static BufferedImage rgb(int w, int h, Colour colour) {
         BufferedImage im = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR);
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
@@ -34,7 +35,7 @@ final class Fixtures {
         return im;
     }
 
-    static void writeJpeg(Path file, BufferedImage im, int exifOrientation) throws IOException {
+    public static void writeJpeg(Path file, BufferedImage im, int exifOrientation) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         ImageIO.write(im, "jpg", bytes);
         byte[] jpeg = bytes.toByteArray();
@@ -53,7 +54,7 @@ final class Fixtures {
     }
 
     /** APP1: "Exif\0\0", big-endian TIFF header, IFD0 with one SHORT entry 0x0112. */
-    static byte[] exifSegment(int orientation) {
+    public static byte[] exifSegment(int orientation) {
         byte[] tiff = {'M', 'M', 0, 42, 0, 0, 0, 8, // header, IFD0 at offset 8
             0, 1, // one entry
             0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, (byte) orientation, 0, 0, // tag, SHORT, count 1, value
@@ -70,11 +71,11 @@ final class Fixtures {
         return seg;
     }
 
-    static void writePalettePng(Path file, int w, int h, int[] labels) throws IOException {
+    public static void writePalettePng(Path file, int w, int h, int[] labels) throws IOException {
         ImageFiles.writeIndexPng(file, new LabelMap(h, w, labels), Palette.voc());
     }
 
-    static void writeGrayPng(Path file, int w, int h, int[] values, boolean sixteenBit) throws IOException {
+    public static void writeGrayPng(Path file, int w, int h, int[] values, boolean sixteenBit) throws IOException {
         BufferedImage im = new BufferedImage(w, h,
                 sixteenBit ? BufferedImage.TYPE_USHORT_GRAY : BufferedImage.TYPE_BYTE_GRAY);
         WritableRaster r = im.getRaster();
@@ -83,24 +84,24 @@ final class Fixtures {
         ImageIO.write(im, "png", file.toFile());
     }
 
-    static void writeRgbPng(Path file, BufferedImage im) throws IOException {
+    public static void writeRgbPng(Path file, BufferedImage im) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
         ImageIO.write(im, "png", file.toFile());
     }
 
-    static void writeLines(Path file, String... lines) throws IOException {
+    public static void writeLines(Path file, String... lines) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
         Files.write(file, List.of(lines), StandardCharsets.UTF_8);
     }
 
-    static int[] fill(int n, int v) {
+    public static int[] fill(int n, int v) {
         int[] a = new int[n];
         Arrays.fill(a, v);
         return a;
     }
 
     /** Mask w x h: left third 0, middle third {@code a}, right third 255. */
-    static int[] thirds(int w, int h, int a) {
+    public static int[] thirds(int w, int h, int a) {
         int[] m = new int[w * h];
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
@@ -111,7 +112,7 @@ final class Fixtures {
     }
 
     /** A VOC folder with one image per id (w x h, grey) and palette masks of {@link #thirds}. */
-    static Path voc(Path root, int w, int h, String... ids) throws IOException {
+    public static Path voc(Path root, int w, int h, String... ids) throws IOException {
         for (String id : ids) {
             writeJpeg(root.resolve("JPEGImages/" + id + ".jpg"), rgb(w, h, (x, y) -> 0x808080), 0);
             writePalettePng(root.resolve("SegmentationClass/" + id + ".png"), w, h, thirds(w, h, 15));

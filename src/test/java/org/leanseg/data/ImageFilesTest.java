@@ -163,4 +163,51 @@ class ImageFilesTest {
         assertTrue(missing.getMessage().contains("missing"), missing.getMessage());
         assertEquals(dir.resolve("none.jpg"), missing.file());
     }
+
+    @Test
+    void truncatedFilesAreErrorsNotGrey() throws IOException {
+        Path whole = dir.resolve("whole.jpg");
+        Fixtures.writeJpeg(whole, Fixtures.rgb(64, 48, (x, y) -> (x * 4 << 16) | (y * 5 << 8) | (x * y & 0xFF)), 0);
+        byte[] bytes = Files.readAllBytes(whole);
+        assertEquals(64, ImageFiles.readImage(whole).width());
+        Path cut = dir.resolve("cut.jpg");
+        Files.write(cut, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        DatasetException e = assertThrows(DatasetException.class, () -> ImageFiles.readImage(cut));
+        assertTrue(e.getMessage().startsWith(cut.toString()) && e.getMessage().contains("truncated")
+                && e.getMessage().contains("skip_bad"), e.getMessage());
+
+        Path png = dir.resolve("cut.png");
+        Fixtures.writeRgbPng(png, Fixtures.rgb(64, 48, (x, y) -> x * y));
+        byte[] p = Files.readAllBytes(png);
+        Files.write(png, java.util.Arrays.copyOf(p, p.length / 2));
+        DatasetException m = assertThrows(DatasetException.class, () -> ImageFiles.readMask(png, null));
+        assertTrue(m.getMessage().startsWith(png.toString()) && m.getMessage().contains("corrupt or truncated"),
+                m.getMessage());
+    }
+
+    @Test
+    void palettePngMustAgreeWithTheDatasetPalette() throws IOException {
+        Path pal = dir.resolve("palette.txt");
+        Fixtures.writeLines(pal, "0 0 0", "128 64 128", "0 0 142");
+        Palette own = Palette.read(pal);
+        Path agree = dir.resolve("agree.png");
+        ImageFiles.writeIndexPng(agree, new LabelMap(1, 4, new int[] {0, 1, 2, 255}), own);
+        assertArrayEquals(new int[] {0, 1, 2, 255}, ImageFiles.readMask(agree, own).labels(), "255 unlisted: ignore");
+
+        Path vocColours = dir.resolve("voc.png"); // index 1 is VOC's (128, 0, 0): not in palette.txt
+        Fixtures.writePalettePng(vocColours, 3, 1, new int[] {0, 0, 1});
+        DatasetException e = assertThrows(DatasetException.class, () -> ImageFiles.readMask(vocColours, own));
+        assertTrue(e.getMessage().startsWith(vocColours.toString())
+                && e.getMessage().contains("index 1 has colour RGB (128, 0, 0), which is not in " + pal)
+                && e.getMessage().contains("remove the palette file"), e.getMessage());
+        assertArrayEquals(new int[] {0, 0, 1}, ImageFiles.readMask(vocColours, Palette.voc()).labels(), "VOC: indices");
+        assertArrayEquals(new int[] {0, 0, 1}, ImageFiles.readMask(vocColours, null).labels());
+
+        Path swapped = dir.resolve("swapped.png"); // index 1 drawn in class 2's colour
+        Fixtures.writeLines(dir.resolve("other.txt"), "0 0 0", "0 0 142", "128 64 128");
+        ImageFiles.writeIndexPng(swapped, new LabelMap(1, 2, new int[] {0, 1}), Palette.read(dir.resolve("other.txt")));
+        DatasetException s = assertThrows(DatasetException.class, () -> ImageFiles.readMask(swapped, own));
+        assertTrue(s.getMessage().contains("index 1 has colour RGB (0, 0, 142), which " + pal + " gives to class 2"),
+                s.getMessage());
+    }
 }

@@ -97,7 +97,7 @@ class SlideInferenceTest {
         VariableStore store = new VariableStore();
         DeepLabV3Plus m = model(store);
         int classes = m.config().numClasses();
-        // 48x56 needs 2x3 overlapping windows; 24x20 is smaller than the crop and is padded
+        // 48x56 needs 2x3 overlapping windows; 24x20 is smaller than the crop: one window of its size
         Dataset data = randomData(classes, new int[][] {{48, 56}, {24, 20}}, 3);
         try (Evaluator whole = new Evaluator(m, new ReferenceBackend(), store, 1);
              Evaluator slide = new Evaluator(m, new ReferenceBackend(), store, 1, Inference.slide(32, 32, 16, 16, true))) {

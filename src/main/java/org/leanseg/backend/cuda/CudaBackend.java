@@ -111,6 +111,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** Frees one buffer of this backend now (otherwise {@link #close} frees it). */
+    @Override
     public synchronized void free(Buffer buffer) {
         CudaBuffer b = (CudaBuffer) buffer;
         if (live.remove(b.address()) != null) {
