@@ -101,8 +101,8 @@ public final class Executor implements AutoCloseable {
         List<String> bad = new ArrayList<>();
         Set<Variable> gammas = new HashSet<>();
         for (Node n : schedule) {
-            if (n.op() instanceof BatchNormInPlace && view(n.input(1)) instanceof RefView gammaView) {
-                String why = BatchNormInPlace.guardViolation(gammaView, (RefView) view(n.input(2)));
+            if (n.op() instanceof BatchNormInPlace) {
+                String why = BatchNormInPlace.guardViolation(hostView(n.input(1)), hostView(n.input(2)));
                 if (why != null) {
                     Variable gamma = n.input(1).variable();
                     bad.add((gamma != null ? gamma.name() : n.input(1).toString()) + ": " + why);
@@ -116,6 +116,17 @@ public final class Executor implements AutoCloseable {
             throw new InPlaceGuardException("in-place batch norm cannot recover its input from its output where gamma is near 0 ("
                     + String.join("; ", bad) + "); rebuild the step with StepPasses.withStockBatchNorm for these layers", gammas);
         }
+    }
+
+    /** The value's view on the host: itself on the reference backend, else a download (small vectors: γ, β). */
+    private RefView hostView(Value v) {
+        View view = view(v);
+        if (view instanceof RefView r) {
+            return r;
+        }
+        Tensor t = new Tensor(v.spec(), new float[v.spec().shape().size()]);
+        backend.download(view, t);
+        return new RefView(t.data(), 0, v.spec());
     }
 
     private void runNode(Node n) {
