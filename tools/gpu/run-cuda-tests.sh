@@ -1,29 +1,29 @@
 #!/usr/bin/env bash
-# LeanSeg CUDA backend check on a GPU machine with no Java and no network: the gpu-tagged tests and a
-# first-look step timing, from the bundle that tools/gpu/make-cuda-bundle.sh builds (copied there as run.sh).
+# LeanSeg CUDA check on a GPU machine with no Java and no network, from the folder make-cuda-bundle.sh
+# prepares (copied there as run.sh): unpacks the offline bundle and its gpu-tests tarball, runs the
+# gpu-tagged tests (bin/leanseg-gpu-tests), a first-look step timing, and a 2-iteration train smoke run.
 # Device-tool call:  run(command="bash .bundle-cuda/run.sh", carry=[".bundle-cuda"], timeout_s=...)
+# Logs and JUnit XML under $OUT (the device tool's folder when set, else <bundle>/out). BENCH=0 skips the timing.
 set -u
 B=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-$B/out}; mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gpu-run.log") 2>&1
 sec() { echo; echo "===== $* ($(date -u +%H:%M:%S))"; }
-sec system; date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv
-mkdir -p /tmp/ls-jre && tar -xJf "$B/jre.tar.xz" -C /tmp/ls-jre
-JAVA=/tmp/ls-jre/jre/bin/java; "$JAVA" -version 2>&1 | head -1
-. "$B/gpu-env.sh"
-CP="$B/classes:$B/lib/*"
-cd "$B"   # OracleFiles finds shared/oracle from here
-sec "probe (Backends auto)"
-"$JAVA" -cp "$CP" org.leanseg.backend.Backends auto
+U=/tmp/leanseg-bundle; rm -rf "$U"; mkdir -p "$U"
+tar -xzf "$B/leanseg-bundle.tar.gz" -C "$U" && tar -xzf "$B/leanseg-gpu-tests.tar.gz" -C "$U"
+L=$U/leanseg
 sec "gpu tests"
-# one JVM class path (a launcher-made class loader hides the JNI loading error from JavaCPP's Loader)
-timeout 480 "$JAVA" -Xmx16g -cp "$B/junit-console.jar:$B/classes:$B/test-classes:$B/lib/*" org.junit.platform.console.ConsoleLauncher \
-  execute --scan-classpath "$B/test-classes" --include-tag gpu --details=tree --disable-banner --disable-ansi-colors \
-  --reports-dir "$OUT/junit" --config=junit.jupiter.execution.timeout.default=5m
-echo "junit exit code: $?"
-sec "step timing (CudaStepBench, first look)"
-for cfg in "deeplabv3plus_mobilenetv2 2 512 3 10 false" "deeplabv3plus_mobilenetv2 2 512 3 10 true" "deeplabv3plus_mobilenetv2 8 512 2 5 true"; do
-  timeout 150 "$JAVA" -Xmx24g -cp "$B/classes:$B/test-classes:$B/lib/*" org.leanseg.backend.cuda.CudaStepBench $cfg
-  echo "bench exit code: $?"
-done
+timeout 480 "$L/bin/leanseg-gpu-tests" "$OUT"
+echo "gpu tests exit code: $?"
+. "$L/bin/leanseg-env.sh"
+if [ "${BENCH:-1}" != 0 ]; then
+  sec "step timing (CudaStepBench, first look)"
+  for cfg in "deeplabv3plus_mobilenetv2 2 512 3 10 false" "deeplabv3plus_mobilenetv2 2 512 3 10 true" "deeplabv3plus_mobilenetv2 8 512 2 5 true"; do
+    timeout 150 "$LEANSEG_JAVA" -Xmx24g -cp "$L/tests/test-classes:$L/lib/*" org.leanseg.backend.cuda.CudaStepBench $cfg
+    echo "bench exit code: $?"
+  done
+fi
+sec "train smoke (bin/leanseg, --device auto)"
+(cd /tmp && timeout 120 "$L/bin/leanseg" train --device auto --set train.iters=2 --set train.warmup_iters=0)
+echo "train exit code: $?"
 sec done

@@ -1,5 +1,5 @@
-// Elementwise kernels: relu/relu6 forward and backward, add, scale, fill, accumulate_into, sgd.
-// Reference: ops/elementwise/*.java, ops/optim/Sgd.java. Check: mvn test -Dgroups=gpu (CudaOpsParityTest).
+// Elementwise kernels: relu/relu6 forward and backward, add, scale, fill, accumulate_into, sgd, adamw.
+// Reference: ops/elementwise/*.java, ops/optim/Sgd.java, AdamW.java. Check: mvn test -Dgroups=gpu (CudaOpsParityTest).
 #include "common.cuh"
 #include "elementwise.cuh"
 
@@ -36,6 +36,21 @@ extern "C" __global__ void ls_sgd_k(long long n, float* p, float* g, float* buf,
     float b = buf[i];
     p[i] = ls_sgd(p[i], g[i], &b, step, momentum, wd, nesterov);
     buf[i] = b;
+    if (zeroGrad) g[i] = 0.f;
+  }
+}
+
+// hyper = [lr, 1 - beta1^t, 1 - beta2^t] read from device memory (runtime inputs of the graph); lr times lrScale.
+extern "C" __global__ void ls_adamw_k(long long n, float* p, float* g, float* m, float* v, const float* hyper, float lrScale,
+                                      float beta1, float beta2, float eps, float wd, int zeroGrad) {
+  double lr = (double)hyper[0] * lrScale;
+  double bc1 = hyper[1], bc2 = hyper[2];
+  double decay = ls_adamw_decay(lr, wd);
+  LS_GRID_STRIDE(i, n) {
+    float mi = m[i], vi = v[i];
+    p[i] = ls_adamw(p[i], g[i], &mi, &vi, lr, bc1, bc2, beta1, beta2, eps, decay);
+    m[i] = mi;
+    v[i] = vi;
     if (zeroGrad) g[i] = 0.f;
   }
 }

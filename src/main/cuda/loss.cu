@@ -19,8 +19,7 @@ extern "C" __global__ void ls_ce_partial_k(long long pixels, int K, long long pl
     weight += w;
     if (withLoss) {
       long long n = i / plane;
-      const float* p = z + n * K * plane + (i % plane);
-      loss += w * (ls_log_sum_exp(p, plane, K) - p[(long long)y * plane]);
+      loss += w * ls_ce_nll(z + n * K * plane + (i % plane), plane, K, y);
     }
   }
   loss = ls_block_sum(loss, sh);
@@ -49,18 +48,8 @@ extern "C" __global__ void ls_ce_backward_k(long long pixels, int K, long long p
   double total = result[1];
   double scale = total > 0 ? dLoss[0] / total : 0.0;
   LS_GRID_STRIDE(i, pixels) {
-    long long n = i / plane;
-    long long base = n * K * plane + (i % plane);
+    long long base = (i / plane) * K * plane + (i % plane);
     int y = ls_label_class(labels[i], K, ignoreIndex);
-    if (y < 0 || scale == 0) {
-      for (int k = 0; k < K; k++) dz[base + k * plane] = 0.f;
-      continue;
-    }
-    double lse = ls_log_sum_exp(z + base, plane, K);
-    double g = scale * (weights ? (double)weights[y] : 1.0);
-    for (int k = 0; k < K; k++) {
-      double p = exp(z[base + k * plane] - lse);
-      dz[base + k * plane] = (float)(g * (p - (k == y ? 1 : 0)));
-    }
+    ls_ce_pixel_backward(z + base, dz + base, plane, K, y, scale, y >= 0 && weights ? (double)weights[y] : 1.0);
   }
 }

@@ -11,12 +11,7 @@ extern "C" __global__ void ls_resize_forward_k(long long total, int inH, int inW
     int j = (int)(i % outW);
     int r = (int)((i / outW) % outH);
     long long p = i / ((long long)outW * outH);
-    LsTap th = ls_bilinear_tap(r, inH, outH, alignCorners);
-    LsTap tw = ls_bilinear_tap(j, inW, outW, alignCorners);
-    const float* xp = x + p * inH * inW;
-    double top = tw.w0 * xp[th.i0 * inW + tw.i0] + tw.w1 * xp[th.i0 * inW + tw.i1];
-    double bottom = tw.w0 * xp[th.i1 * inW + tw.i0] + tw.w1 * xp[th.i1 * inW + tw.i1];
-    y[i] = (float)(th.w0 * top + th.w1 * bottom);
+    y[i] = ls_resize_at(x + p * inH * inW, inH, inW, outH, outW, r, j, alignCorners);
   }
 }
 
@@ -26,24 +21,7 @@ extern "C" __global__ void ls_resize_backward_k(long long total, int inH, int in
     int kx = (int)(i % inW);
     int ky = (int)((i / inW) % inH);
     long long p = i / ((long long)inW * inH);
-    const float* g = dy + p * outH * outW;
-    int r0 = ls_first_tap_at_least(ky - 1, inH, outH, alignCorners);
-    int c0 = ls_first_tap_at_least(kx - 1, inW, outW, alignCorners);
-    double acc = 0;
-    for (int r = r0; r < outH; r++) {
-      LsTap th = ls_bilinear_tap(r, inH, outH, alignCorners);
-      if (th.i0 > ky) break;
-      double wh = ls_tap_weight(th, ky);
-      if (wh == 0.0) continue;
-      double row = 0;
-      for (int c = c0; c < outW; c++) {
-        LsTap tw = ls_bilinear_tap(c, inW, outW, alignCorners);
-        if (tw.i0 > kx) break;
-        row += ls_tap_weight(tw, kx) * g[r * outW + c];
-      }
-      acc += wh * row;
-    }
-    dx[i] = (float)acc;
+    dx[i] = ls_resize_backward_at(dy + p * outH * outW, inH, inW, outH, outW, ky, kx, alignCorners);
   }
 }
 

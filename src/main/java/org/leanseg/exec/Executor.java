@@ -173,8 +173,8 @@ public final class Executor implements AutoCloseable {
         List<String> bad = new ArrayList<>();
         Set<Variable> gammas = new HashSet<>();
         for (Node n : schedule) {
-            if (n.op() instanceof BatchNormInPlace && view(n.input(1)) instanceof RefView gammaView) {
-                String why = BatchNormInPlace.guardViolation(gammaView, (RefView) view(n.input(2)));
+            if (n.op() instanceof BatchNormInPlace) {
+                String why = BatchNormInPlace.guardViolation(hostView(n.input(1)), hostView(n.input(2)));
                 if (why != null) {
                     Variable gamma = n.input(1).variable();
                     bad.add((gamma != null ? gamma.name() : n.input(1).toString()) + ": " + why);
@@ -200,6 +200,17 @@ public final class Executor implements AutoCloseable {
             });
             backend.upload(nan, views.get(v));
         }
+    }
+
+    /** The value's view on the host: itself on the reference backend, else a download (small vectors: γ, β). */
+    private RefView hostView(Value v) {
+        View view = view(v);
+        if (view instanceof RefView r) {
+            return r;
+        }
+        Tensor t = new Tensor(v.spec(), new float[v.spec().shape().size()]);
+        backend.download(view, t);
+        return new RefView(t.data(), 0, v.spec());
     }
 
     /** Runs one op; returns its wall time. */

@@ -15,6 +15,7 @@ import org.leanseg.ops.conv.ConvCuda;
 import org.leanseg.ops.elementwise.ElementwiseCuda;
 import org.leanseg.ops.loss.LossCuda;
 import org.leanseg.ops.norm.NormCuda;
+import org.leanseg.ops.optim.AdamWCuda;
 import org.leanseg.ops.optim.SgdCuda;
 import org.leanseg.ops.shape.ShapeCuda;
 import org.leanseg.ops.conv.BiasGrad;
@@ -89,18 +90,18 @@ public final class Ops {
             op("conv2d_backward_data", "conv", Conv2dBackwardData.class, Conv2dBackwardData::reference, ConvCuda::backwardData),
             op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class, Conv2dBackwardFilter::reference, ConvCuda::backwardFilter),
             op("conv2d_bias_grad", "conv", BiasGrad.class, BiasGrad::reference, ConvCuda::biasGrad),
-            op("relu_depthwise_conv2d, relu6_depthwise_conv2d", "conv", ActDepthwiseConv2d.class, ActDepthwiseConv2d::reference, null),
+            op("relu_depthwise_conv2d, relu6_depthwise_conv2d", "conv", ActDepthwiseConv2d.class, ActDepthwiseConv2d::reference, ConvCuda::actDepthwiseForward),
             op("relu_depthwise_conv2d_backward_filter, relu6_depthwise_conv2d_backward_filter", "conv",
-                    ActDepthwiseConv2dBackwardFilter.class, ActDepthwiseConv2dBackwardFilter::reference, null),
+                    ActDepthwiseConv2dBackwardFilter.class, ActDepthwiseConv2dBackwardFilter::reference, ConvCuda::actDepthwiseBackwardFilter),
             // norm: OPS-NORM
             op("batch_norm", "norm", BatchNorm.class, BatchNorm::reference, NormCuda::batchNorm),
             op("batch_norm_backward", "norm", BatchNormBackward.class, BatchNormBackward::reference, NormCuda::batchNormBackward),
             op("batch_norm_replay", "norm", BatchNormReplay.class, BatchNormReplay::reference, NormCuda::batchNormReplay),
-            op("batch_norm_inplace", "norm", BatchNormInPlace.class, BatchNormInPlace::reference, null),
-            op("batch_norm_backward_from_output", "norm", BatchNormBackwardFromOutput.class, BatchNormBackwardFromOutput::reference, null),
+            op("batch_norm_inplace", "norm", BatchNormInPlace.class, BatchNormInPlace::reference, NormCuda::batchNormInPlace),
+            op("batch_norm_backward_from_output", "norm", BatchNormBackwardFromOutput.class, BatchNormBackwardFromOutput::reference, NormCuda::batchNormBackwardFromOutput),
             op("batch_norm_eval_backward", "norm", BatchNormEvalBackward.class, BatchNormEvalBackward::reference, NormCuda::batchNormEvalBackward),
-            op("group_norm", "norm", GroupNorm.class, GroupNorm::reference, null),
-            op("group_norm_backward", "norm", GroupNormBackward.class, GroupNormBackward::reference, null),
+            op("group_norm", "norm", GroupNorm.class, GroupNorm::reference, NormCuda::groupNorm),
+            op("group_norm_backward", "norm", GroupNormBackward.class, GroupNormBackward::reference, NormCuda::groupNormBackward),
             // resize/pool/concat: OPS-SHAPE
             op("resize_bilinear", "shape", Resize.class, Resize::reference, ShapeCuda::resize),
             op("resize_bilinear_backward", "shape", ResizeBackward.class, ResizeBackward::reference, ShapeCuda::resizeBackward),
@@ -114,7 +115,7 @@ public final class Ops {
             op("argmax", "loss", Argmax.class, Argmax::reference, LossCuda::argmax),
             // optimizer: OPS-OPTIM
             op("sgd", "optimizer", Sgd.class, Sgd::reference, SgdCuda::run),
-            op("adamw", "optimizer", AdamW.class, AdamW::reference, null)
+            op("adamw", "optimizer", AdamW.class, AdamW::reference, AdamWCuda::run)
     );
 
     private static final Map<Class<?>, Entry<?>> BY_TYPE = new IdentityHashMap<>();

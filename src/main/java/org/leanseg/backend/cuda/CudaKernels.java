@@ -28,7 +28,8 @@ import org.bytedeco.javacpp.PointerPointer;
  * }</pre>
  */
 final class CudaKernels implements AutoCloseable {
-    static final int MAX_ARGS = 16;
+    /** Argument slots (the depthwise kernels take 20: sizes, strides, pads, dilations, pointers). */
+    static final int MAX_ARGS = 24;
     /** Threads per block for elementwise and reduction kernels (the .cu reductions assume 256). */
     static final int BLOCK = 256;
 

@@ -25,8 +25,11 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
     public static final StepPasses NONE = new StepPasses(false, Set.of(), RecomputeChoice.NONE);
 
     /**
-     * The rewrites a backend has kernels for: the fused and in-place ops exist on the reference
-     * backend only so far, so other backends run the plain graph (recompute policies work on both).
+     * The rewrites a backend runs. Every op the fused passes produce has a CUDA kernel now
+     * (PassesTest.everyFusedStepOpHasACudaKernel) and the executor's γ guard reads device views, but the
+     * fused kernels have not run on a GPU yet: CUDA stays on the plain graph until CudaOpsParityTest
+     * (fused and aliased in-place cases) and CudaTrainStepTest.twoFusedTrainingStepsMatchReference
+     * pass on one; then return FUSED for "cuda" too. Recompute policies work on both.
      */
     public static StepPasses forBackend(String backendName) {
         return "reference".equals(backendName) ? FUSED : NONE;

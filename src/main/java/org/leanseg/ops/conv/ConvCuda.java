@@ -6,7 +6,9 @@ import org.leanseg.backend.cuda.CudaView;
 
 /**
  * CUDA bindings of the convolution ops: cuDNN forward / backward data / backward filter (groups for
- * depthwise), the bias added and its gradient summed by our kernels (norm.cu). Sizes come from
+ * depthwise), the bias added and its gradient summed by our kernels (norm.cu), and the fused
+ * ReLU/ReLU6·depthwise convolution's forward and filter gradient (our kernels, conv.cu; its data
+ * gradient is the stock conv2d_backward_data plus relu_backward). Sizes come from
  * {@link ConvGeometry} (ShapeMath). Reference: {@link ConvGemmKernels}, {@link DepthwiseKernels}.
  */
 public final class ConvCuda {
@@ -52,5 +54,30 @@ public final class ConvCuda {
     public static void biasGrad(BiasGrad op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         var s = in[0].spec().shape();
         gpu.launchBlocks("ls_channel_sum_k", s.dim(1), s.dim(0), s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
+    }
+
+    /** Arguments of the conv.cu kernels: first, then C, mult, H, W, Hout, Wout, kh, kw, strides, pads, dilations, then tail. */
+    private static Object[] depthwiseArgs(Object first, ConvGeometry g, Object... tail) {
+        Conv2d a = g.attrs();
+        java.util.List<Object> all = new java.util.ArrayList<>(java.util.List.of(first, g.cin(), g.coutPerGroup(), g.h(), g.w(),
+                g.hOut(), g.wOut(), g.kh(), g.kw(), a.strideH(), a.strideW(), a.padH(), a.padW(), a.dilationH(), a.dilationW()));
+        all.addAll(java.util.Arrays.asList(tail));
+        return all.toArray();
+    }
+
+    /** Fused activation + depthwise conv forward: in = {z, weight[, bias]}, out = {y}; one thread per output. */
+    public static void actDepthwiseForward(ActDepthwiseConv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        ConvGeometry g = geometry(op.conv(), in[0], in[1]);
+        long total = out[0].numel();
+        long bias = in.length == 3 ? in[2].address() : 0L;   // 0: a null pointer, no bias
+        gpu.launch("ls_act_dw_forward_k", total, depthwiseArgs(total, g, op.act().cap(), in[0].address(), in[1].address(), bias,
+                out[0].address()));
+    }
+
+    /** Fused activation + depthwise conv filter gradient: in = {z, dY}, out = {dW}; one block per (channel, tap). */
+    public static void actDepthwiseBackwardFilter(ActDepthwiseConv2dBackwardFilter op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        ConvGeometry g = geometry(op.filter().forward(), in[0], out[0]);
+        gpu.launchBlocks("ls_act_dw_filter_k", g.cout() * g.kh() * g.kw(), depthwiseArgs(g.n(), g, op.act().cap(), in[0].address(),
+                in[1].address(), out[0].address()));
     }
 }

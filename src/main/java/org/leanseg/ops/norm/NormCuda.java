@@ -7,8 +7,9 @@ import org.leanseg.tensor.Shape;
 /**
  * CUDA bindings of batch norm (kernels in src/main/cuda/norm.cu, math in norm.cuh): a per-channel
  * reduction (one block per channel, double, fixed order) followed by a full-grid elementwise pass.
- * Reference: {@link BatchNorm}, {@link BatchNormReplay}, {@link BatchNormBackward}, {@link BatchNormEvalBackward}. Group norm
- * has no CUDA kernel yet.
+ * Group norm reduces one block per (sample, group). Reference: {@link BatchNorm}, {@link BatchNormReplay}, {@link BatchNormBackward},
+ * {@link BatchNormEvalBackward}, {@link BatchNormInPlace}, {@link BatchNormBackwardFromOutput}, {@link GroupNorm},
+ * {@link GroupNormBackward}. The per-element math (norm.cuh) is also checked on the CPU by HostKernelMathTest.
  */
 public final class NormCuda {
     /** Marks "use the given invStd" in the kernels' invStdOrVar argument (eps >= 0 means "a variance"). */
@@ -25,27 +26,71 @@ public final class NormCuda {
         int hw = NormShapes.spatial(s);
         long total = in[0].numel();
         if (op.training()) {
-            gpu.launchBlocks("ls_bn_stats_k", c, n, c, hw, in[0].address(), out[1].address(), out[2].address(),
-                    in[3].address(), in[4].address(), op.eps(), op.momentum());
-            gpu.launch("ls_bn_apply_k", total, total, c, hw, in[0].address(), in[1].address(), in[2].address(),
-                    out[1].address(), out[2].address(), GIVEN_INV_STD, out[0].address());
+            trainingForward(op.eps(), op.momentum(), in[3].address(), in[4].address(), gpu, in, out);
         } else {
             gpu.launch("ls_bn_apply_k", total, total, c, hw, in[0].address(), in[1].address(), in[2].address(),
                     in[3].address(), in[4].address(), op.eps(), out[0].address());
         }
     }
 
-    /** {@link BatchNormReplay}: training statistics and output, running statistics untouched (null pointers). */
-    public static void batchNormReplay(BatchNormReplay op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+    /**
+     * Training forward: statistics (one block per channel, reading all of x) then y. y may be x: the
+     * statistics kernel has finished before the elementwise pass writes (one stream).
+     */
+    private static void trainingForward(double eps, double momentum, long runMean, long runVar, CudaBackend gpu, CudaView[] in,
+                                        CudaView[] out) {
         Shape s = in[0].spec().shape();
         int n = NormShapes.batch(s);
         int c = NormShapes.channels(s);
         int hw = NormShapes.spatial(s);
         long total = in[0].numel();
         gpu.launchBlocks("ls_bn_stats_k", c, n, c, hw, in[0].address(), out[1].address(), out[2].address(),
-                0L, 0L, op.eps(), 0.0);
+                runMean, runVar, eps, momentum);
         gpu.launch("ls_bn_apply_k", total, total, c, hw, in[0].address(), in[1].address(), in[2].address(),
                 out[1].address(), out[2].address(), GIVEN_INV_STD, out[0].address());
+    }
+
+    /** In-place BN (Note [In-place BN backward]): as batch norm in training; out[0] may be in[0]. */
+    public static void batchNormInPlace(BatchNormInPlace op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        trainingForward(op.eps(), op.momentum(), in[3].address(), in[4].address(), gpu, in, out);
+    }
+
+    /** {@link BatchNormReplay}: training statistics and output, running statistics untouched (null pointers). */
+    public static void batchNormReplay(BatchNormReplay op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        trainingForward(op.eps(), 0.0, 0L, 0L, gpu, in, out);
+    }
+
+    /** in = {y, gamma, beta, saveInvStd, dY}; out = {dX, dGamma, dBeta}; dX may be dY. */
+    public static void batchNormBackwardFromOutput(BatchNormBackwardFromOutput op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        int n = NormShapes.batch(s);
+        int c = NormShapes.channels(s);
+        int hw = NormShapes.spatial(s);
+        long total = in[0].numel();
+        gpu.launchBlocks("ls_bn_out_backward_reduce_k", c, n, c, hw, in[0].address(), in[4].address(), in[1].address(),
+                in[2].address(), out[1].address(), out[2].address());
+        gpu.launch("ls_bn_out_backward_dx_k", total, total, c, hw, (long) n * hw, in[0].address(), in[4].address(),
+                in[1].address(), in[2].address(), in[3].address(), out[1].address(), out[2].address(), out[0].address());
+    }
+
+    /** in = {x, gamma, beta}; out = {y, saveMean, saveInvStd}: one block per (sample, group). */
+    public static void groupNorm(GroupNorm op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        gpu.launchBlocks("ls_gn_forward_k", NormShapes.batch(s) * op.groups(), NormShapes.channels(s), NormShapes.spatial(s),
+                op.groups(), op.eps(), in[0].address(), in[1].address(), in[2].address(), out[0].address(), out[1].address(),
+                out[2].address());
+    }
+
+    /** in = {x, gamma, saveMean, saveInvStd, dY}; out = {dX, dGamma, dBeta}. */
+    public static void groupNormBackward(GroupNormBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        Shape s = in[0].spec().shape();
+        int n = NormShapes.batch(s);
+        int c = NormShapes.channels(s);
+        int hw = NormShapes.spatial(s);
+        gpu.launchBlocks("ls_gn_backward_dx_k", n * op.groups(), c, hw, op.groups(), in[0].address(), in[1].address(),
+                in[2].address(), in[3].address(), in[4].address(), out[0].address());
+        gpu.launchBlocks("ls_gn_backward_params_k", c, n, c, hw, op.groups(), in[0].address(), in[2].address(), in[3].address(),
+                in[4].address(), out[1].address(), out[2].address());
     }
 
     /** in = {x, gamma, saveMean, saveInvStd, dY}; out = {dX, dGamma, dBeta}. */

@@ -27,7 +27,9 @@ import org.leanseg.tensor.TensorSpec;
 /**
  * Every op with a CUDA kernel against the reference backend on fresh random inputs (CODE_SHAPE
  * "@Tag("gpu") CUDA parity"). Outputs are poisoned with NaN before each run and NaN never passes;
- * in-place inputs (BN running statistics, SGD state) are compared after the run too. Tolerances:
+ * in-place inputs (BN running statistics, SGD state) are compared after the run too; ops that may
+ * overwrite an input (in-place BN and its backward from the output, activations) run once more with
+ * the output on the input's buffer, on both backends. Tolerances:
  * relative to the reference's largest magnitude, 1e-5 for our kernels, 1e-4 for float32 cuDNN
  * convolutions (other summation orders), 1e-2 with TF32. Cases: {@link ParityCases}.
  * Run: {@code mvn -B test -Dgroups=gpu} (skips with a one-line reason without a GPU).
@@ -55,6 +57,24 @@ class CudaOpsParityTest {
 
     /** Runs op on a backend: one buffer per tensor, outputs poisoned with NaN; returns outputs then inputs after. */
     static List<Tensor> run(Backend b, Op op, List<Tensor> inputs) {
+        return run(b, op, inputs, false);
+    }
+
+    /** Whether some output of op may overwrite an input ({@link Op#inPlaceInput}). */
+    static boolean hasInPlaceOutput(Op op, int outputs) {
+        for (int i = 0; i < outputs; i++) {
+            if (op.inPlaceInput(i) >= 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * As {@link #run(Backend, Op, List)}; with {@code aliased}, each output that may overwrite an input
+     * ({@link Op#inPlaceInput}) is that input's view, as the planner lays them out.
+     */
+    static List<Tensor> run(Backend b, Op op, List<Tensor> inputs, boolean aliased) {
         List<TensorSpec> specs = inputs.stream().map(Tensor::spec).toList();
         List<TensorSpec> outSpecs = op.infer(specs);
         View[] in = new View[inputs.size()];
@@ -65,6 +85,10 @@ class CudaOpsParityTest {
         View[] out = new View[outSpecs.size()];
         for (int i = 0; i < out.length; i++) {
             TensorSpec s = outSpecs.get(i);
+            if (aliased && op.inPlaceInput(i) >= 0) {
+                out[i] = in[op.inPlaceInput(i)];
+                continue;
+            }
             out[i] = b.view(b.allocate(s.bytes()), 0, s);
             float[] nan = new float[s.shape().size()];
             Arrays.fill(nan, Float.NaN);
@@ -94,6 +118,15 @@ class CudaOpsParityTest {
         return ParityCases.all(new Random(20261122)).stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> check(c, gpu, c.tolerance())));
     }
 
+    /** In-place ops (in-place BN, its backward, activations, add) with their outputs on their inputs' buffers. */
+    @TestFactory
+    Stream<DynamicTest> inPlaceOpsMatchReferenceWhenAliased() {
+        GpuTests.assumeGpu();
+        return ParityCases.all(new Random(11)).stream()
+                .filter(c -> hasInPlaceOutput(c.op(), c.op().infer(c.inputs().stream().map(Tensor::spec).toList()).size()))
+                .map(c -> DynamicTest.dynamicTest(c.name() + " aliased", () -> check(c, gpu, c.tolerance(), true)));
+    }
+
     @TestFactory
     Stream<DynamicTest> convolutionsMatchWithTf32() {
         GpuTests.assumeGpu();
@@ -102,8 +135,12 @@ class CudaOpsParityTest {
     }
 
     private static void check(ParityCases.Case c, CudaBackend backend, double tol) {
-        List<Tensor> ref = run(new ReferenceBackend(), c.op(), c.inputs());
-        List<Tensor> got = run(backend, c.op(), c.inputs());
+        check(c, backend, tol, false);
+    }
+
+    private static void check(ParityCases.Case c, CudaBackend backend, double tol, boolean aliased) {
+        List<Tensor> ref = run(new ReferenceBackend(), c.op(), c.inputs(), aliased);
+        List<Tensor> got = run(backend, c.op(), c.inputs(), aliased);
         StringBuilder report = new StringBuilder();
         boolean ok = true;
         for (int i = 0; i < ref.size(); i++) {

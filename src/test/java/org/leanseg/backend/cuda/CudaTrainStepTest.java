@@ -12,6 +12,7 @@ import org.leanseg.backend.Backend;
 import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.exec.Executor;
 import org.leanseg.exec.VariableStore;
+import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.nn.ParamSet;
@@ -25,7 +26,8 @@ import org.leanseg.train.TrainGraph;
  * training mode, CE with ignored pixels, SGD with momentum) on the GPU against the reference backend:
  * the losses, the logits of step 1, every variable (weights, BN statistics, momenta) after step 1
  * (gradient-level check) and after step 2 (median, and a loose max as the oracle's step3 checks),
- * and bitwise repeatability of the GPU run. Float32 convolutions (no TF32).
+ * and bitwise repeatability of the GPU run. Float32 convolutions (no TF32). Once with the plain step
+ * graph, once with the fused one (StepPasses.FUSED on both backends).
  * Run: {@code mvn -B test -Dgroups=gpu -Dtest=CudaTrainStepTest}.
  */
 @Tag("gpu")
@@ -38,13 +40,16 @@ class CudaTrainStepTest {
     }
 
     static Run train(Backend backend, int steps) {
+        return train(backend, steps, StepPasses.NONE);
+    }
+
+    static Run train(Backend backend, int steps, StepPasses passes) {
         DeepLabV3Plus model = new DeepLabV3Plus(ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.25)
                 .withHead(new int[] {2, 3, 6}, 16, 8, 16).withClasses(5));
         ParamSet ps = model.params();
         VariableStore store = new VariableStore();
         ps.initialize(store, 3);
-        TrainGraph tg = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1,
-                org.leanseg.graph.passes.StepPasses.NONE);
+        TrainGraph tg = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, passes);
         tg.stepGraph().markOutput(tg.logits());
         Random rnd = new Random(5);
         Tensor image = Tensor.gaussian(Shape.of(N, 3, H, W), 1, rnd);
@@ -75,12 +80,26 @@ class CudaTrainStepTest {
     @Test
     void twoTrainingStepsMatchReference() {
         GpuTests.assumeGpu();
-        Run ref = train(new ReferenceBackend(), 2);
+        compare(StepPasses.NONE);
+    }
+
+    /**
+     * The same with the fused step (in-place BN, fused ReLU6·depthwise conv, cheap-op recomputation) on
+     * both backends: every fused op on the GPU inside a real step. Gates StepPasses.forBackend("cuda").
+     */
+    @Test
+    void twoFusedTrainingStepsMatchReference() {
+        GpuTests.assumeGpu();
+        compare(StepPasses.FUSED);
+    }
+
+    private static void compare(StepPasses passes) {
+        Run ref = train(new ReferenceBackend(), 2, passes);
         Run got;
         Run again;
         try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults())) {
-            got = train(gpu, 2);
-            again = train(gpu, 2);
+            got = train(gpu, 2, passes);
+            again = train(gpu, 2, passes);
         }
         List<String> report = new ArrayList<>();
         boolean ok = true;
@@ -118,7 +137,7 @@ class CudaTrainStepTest {
         }
         report.add((same ? "ok   " : "FAIL ") + "GPU run bitwise repeatable");
         ok &= same;
-        System.out.println("CudaTrainStepTest:\n  " + String.join("\n  ", report));
+        System.out.println("CudaTrainStepTest (" + (passes.fuse() ? "fused" : "plain") + "):\n  " + String.join("\n  ", report));
         assertTrue(ok, String.join("\n", report));
     }
 

@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.leanseg.ops.Op;
+import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
 import org.leanseg.ops.conv.BiasGrad;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.conv.Conv2dBackwardData;
@@ -19,7 +21,12 @@ import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
+import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
 import org.leanseg.ops.norm.BatchNormEvalBackward;
+import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.ops.norm.GroupNorm;
+import org.leanseg.ops.norm.GroupNormBackward;
+import org.leanseg.ops.optim.AdamW;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.ops.shape.ChannelSlice;
 import org.leanseg.ops.shape.Concat;
@@ -91,6 +98,11 @@ final class ParityCases {
                 Tensor.of(Shape.of(1), 0.01f));
         add("sgd nesterov lrScale", new Sgd(0.9f, true, 0f, 10f, false), KERNEL_TOL, g(300), g(300), g(300),
                 Tensor.of(Shape.of(1), 0.003f));
+        AdamW adamw = new AdamW(0.9f, 0.999f, 1e-8f, 0.01f, 1f, true);
+        add("adamw step 1", adamw, KERNEL_TOL, g(64, 3, 3, 3), g(64, 3, 3, 3), g(64, 3, 3, 3), u(0, 1, 64, 3, 3, 3),
+                Tensor.of(Shape.of(3), AdamW.hyper(1e-3, 0.9, 0.999, 1)));
+        add("adamw step 9 lrScale no zeroGrad", new AdamW(0.8f, 0.99f, 1e-6f, 0f, 10f, false), KERNEL_TOL, g(300), g(300),
+                Tensor.gaussian(Shape.of(300), 0.1, rnd), u(0, 0.05, 300), Tensor.of(Shape.of(3), AdamW.hyper(3e-4, 0.8, 0.99, 9)));
     }
 
     /** x [n, cin, h, w] through conv(stride, pad, dil, groups) with a k x k kernel: forward, both backward ops. */
@@ -119,6 +131,37 @@ final class ParityCases {
         convFamily("grouped 3x3 g4 dil3", 1, 16, 20, 20, 32, 3, 1, 3, 3, 4, false);
         convFamily("7x7 s2 p3 +bias", 1, 3, 32, 32, 8, 7, 2, 3, 1, 1, true);
         add("conv2d_bias_grad", new BiasGrad(), KERNEL_TOL, g(3, 20, 7, 9));
+        // fused ReLU/ReLU6 + depthwise (our kernels, conv.cu): z spans both sides of 0 and of the ReLU6 cap
+        actDepthwise("relu6 3x3 s1 +bias", Activation.Kind.RELU6, 2, 16, 1, 13, 11, 3, 1, 1, 1, true);
+        actDepthwise("relu6 3x3 s2", Activation.Kind.RELU6, 2, 24, 1, 17, 16, 3, 2, 1, 1, false);
+        actDepthwise("relu 3x3 dil2 x2", Activation.Kind.RELU, 2, 8, 2, 15, 15, 3, 1, 2, 2, true);
+        actDepthwise("relu 5x5 s2", Activation.Kind.RELU, 1, 8, 1, 33, 29, 5, 2, 2, 1, false);
+    }
+
+    /** Fused activation + depthwise conv (channel multiplier mult): forward and filter gradient. */
+    private void actDepthwise(String name, Activation.Kind act, int n, int c, int mult, int h, int w, int k, int stride, int pad,
+                              int dil, boolean bias) {
+        Conv2d conv = Conv2d.of(stride, pad, dil, c);
+        ActDepthwiseConv2d op = new ActDepthwiseConv2d(act, conv);
+        Tensor z = u(-3, 9, n, c, h, w);
+        Tensor wt = g(c * mult, 1, k, k);
+        Shape y = op.infer(List.of(z.spec(), wt.spec())).get(0).shape();
+        if (bias) {
+            add(op.name() + " " + name, op, KERNEL_TOL, z, wt, g(c * mult));
+        } else {
+            add(op.name() + " " + name, op, KERNEL_TOL, z, wt);
+        }
+        ActDepthwiseConv2dBackwardFilter filter = new ActDepthwiseConv2dBackwardFilter(act, new Conv2dBackwardFilter(conv, k, k));
+        add(filter.name() + " " + name, filter, KERNEL_TOL, z, Tensor.gaussian(y, 1, rnd));
+    }
+
+    /** Gammas of magnitude in [0.3, 2) with random signs: far from 0, as the in-place BN's guard demands. */
+    private Tensor gammas(int c) {
+        Tensor t = u(0.3, 2, c);
+        for (int i = 0; i < c; i++) {
+            t.data()[i] *= rnd.nextBoolean() ? 1 : -1;
+        }
+        return t;
     }
 
     private void norm() {
@@ -129,6 +172,16 @@ final class ParityCases {
         add("batch_norm_backward", new BatchNormBackward(), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12), g(3, 12, 9, 7));
         add("batch_norm_eval_backward", new BatchNormEvalBackward(1e-3), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12),
                 g(3, 12, 9, 7));
+        add("batch_norm_inplace", new BatchNormInPlace(1e-5, 0.1), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12),
+                u(0.5, 2, 12));
+        add("batch_norm_backward_from_output", new BatchNormBackwardFromOutput(), KERNEL_TOL, g(3, 12, 9, 7), gammas(12), g(12),
+                u(0.5, 2, 12), g(3, 12, 9, 7));
+        for (int groups : new int[] {1, 4, 16}) {
+            Tensor x = u(-1, 3, 2, 16, 9, 7);
+            add("group_norm g" + groups, new GroupNorm(groups, 1e-5), KERNEL_TOL, x, g(16), g(16));
+            add("group_norm_backward g" + groups, new GroupNormBackward(groups), KERNEL_TOL, x, g(16), g(2 * groups),
+                    u(0.5, 2, 2 * groups), g(2, 16, 9, 7));
+        }
     }
 
     private void shape() {

@@ -14,6 +14,7 @@ import org.leanseg.graph.Value;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.nn.Trace;
+import org.leanseg.ops.Ops;
 import org.leanseg.ops.conv.ActDepthwiseConv2d;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.elementwise.Activation;
@@ -91,6 +92,23 @@ class PassesTest {
                 assertEquals(Phase.RECOMPUTE, plain.nodes().get(i).phase());
             }
             assertTrue(RecomputeCheapOps.cheap(n.op()), n.toString());
+        }
+    }
+
+    /**
+     * Every op of a fused training step (MobileNetV2 and Xception65 backbones) has a CUDA binding in the op
+     * table: the precondition for StepPasses.forBackend("cuda") returning FUSED (the kernels' GPU parity is
+     * CudaOpsParityTest's and CudaTrainStepTest's, tagged gpu).
+     */
+    @Test
+    void everyFusedStepOpHasACudaKernel() {
+        for (ModelConfig m : List.of(TINY, ModelConfig.of("deeplabv3plus_xception65").withWidth(0.25).withClasses(4))) {
+            Graph step = new TrainGraph(new DeepLabV3Plus(m), 1, 32, 32, OptimizerSettings.pytorchDefault(), 1, StepPasses.FUSED)
+                    .stepGraph();
+            assertTrue(step.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d), m + " has fused ops");
+            for (Node n : step.nodes()) {
+                assertTrue(Ops.entry(n.op()).cuda() != null, n.op().name() + " has no CUDA kernel");
+            }
         }
     }
 }

@@ -1,0 +1,316 @@
+// Host build of the CUDA kernels' arithmetic: the __host__ __device__ functions of src/main/cuda/*.cuh,
+// compiled by g++ (build-hostmath.sh, run by the Maven build) into a small JNI library that
+// org.leanseg.backend.cuda.HostMath loads. Each entry point runs one whole op the way its kernel does,
+// with the same per-element functions and index arithmetic, but sequentially (the kernels' block
+// reductions become plain double sums). HostKernelMathTest compares every entry point against the
+// reference backend's op kernels on random inputs, so the kernels' math is checked on machines with
+// no GPU. JNI surface: float/int arrays in, float arrays out (written in place), scalars by value.
+#include <jni.h>
+
+#include "conv.cuh"
+#include "elementwise.cuh"
+#include "loss.cuh"
+#include "norm.cuh"
+#include "resize.cuh"
+
+namespace {
+
+// A Java float[] pinned for the duration of a call, copied back on release (null stays null).
+class Floats {
+ public:
+  Floats(JNIEnv* env, jfloatArray a) : env_(env), a_(a), p_(a ? env->GetFloatArrayElements(a, nullptr) : nullptr) {}
+  ~Floats() {
+    if (p_) env_->ReleaseFloatArrayElements(a_, p_, 0);
+  }
+  Floats(const Floats&) = delete;
+  Floats& operator=(const Floats&) = delete;
+  float* get() const { return p_; }
+  float& operator[](long long i) const { return p_[i]; }
+
+ private:
+  JNIEnv* env_;
+  jfloatArray a_;
+  float* p_;
+};
+
+// The geometry array of the depthwise entry points: {N, C, mult, H, W, Hout, Wout, kh, kw, sH, sW, pH, pW, dH, dW}.
+struct DwArgs {
+  int n, c, mult;
+  LsDwGeom g;
+};
+
+DwArgs dwArgs(JNIEnv* env, jintArray geom) {
+  jint v[15];
+  env->GetIntArrayRegion(geom, 0, 15, v);
+  return DwArgs{v[0], v[1], v[2], {v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]}};
+}
+
+}  // namespace
+
+extern "C" {
+
+// BatchNorm / BatchNormInPlace training forward (ls_bn_stats_k + ls_bn_apply_k): y, saveMean, saveInvStd out;
+// runMean, runVar updated in place. The apply uses the float-rounded saved statistics, as the kernel does.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_batchNormTrain(
+    JNIEnv* env, jclass, jfloatArray jx, jint N, jint C, jint HW, jfloatArray jgamma, jfloatArray jbeta,
+    jfloatArray jrunMean, jfloatArray jrunVar, jdouble eps, jdouble momentum, jfloatArray jy, jfloatArray jmean,
+    jfloatArray jinvStd) {
+  Floats x(env, jx), gamma(env, jgamma), beta(env, jbeta), runMean(env, jrunMean), runVar(env, jrunVar), y(env, jy),
+      saveMean(env, jmean), saveInvStd(env, jinvStd);
+  long long n = (long long)N * HW;
+  for (int c = 0; c < C; c++) {
+    double s = 0;
+    for (int b = 0; b < N; b++)
+      for (int i = 0; i < HW; i++) s += x[((long long)b * C + c) * HW + i];
+    double mean = s / n;
+    double sq = 0;
+    for (int b = 0; b < N; b++)
+      for (int i = 0; i < HW; i++) {
+        double d = x[((long long)b * C + c) * HW + i] - mean;
+        sq += d * d;
+      }
+    double var = sq / n;
+    saveMean[c] = (float)mean;
+    saveInvStd[c] = (float)ls_inv_std(var, eps);
+    ls_bn_running_update(&runMean[c], &runVar[c], mean, var, n, momentum);
+  }
+  for (long long i = 0; i < (long long)N * C * HW; i++) {
+    int c = (int)((i / HW) % C);
+    y[i] = ls_bn_apply(x[i], saveMean[c], saveInvStd[c], gamma[c], beta[c]);
+  }
+}
+
+// BatchNormBackwardFromOutput (ls_bn_out_backward_reduce_k + ls_bn_out_backward_dx_k): dx, dGamma, dBeta out.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_batchNormBackwardFromOutput(
+    JNIEnv* env, jclass, jfloatArray jy, jint N, jint C, jint HW, jfloatArray jgamma, jfloatArray jbeta,
+    jfloatArray jinvStd, jfloatArray jdy, jfloatArray jdx, jfloatArray jdGamma, jfloatArray jdBeta) {
+  Floats y(env, jy), gamma(env, jgamma), beta(env, jbeta), invStd(env, jinvStd), dy(env, jdy), dx(env, jdx),
+      dGamma(env, jdGamma), dBeta(env, jdBeta);
+  for (int c = 0; c < C; c++) {
+    double sDy = 0, sDyXhat = 0;
+    for (int b = 0; b < N; b++)
+      for (int i = 0; i < HW; i++) {
+        long long k = ((long long)b * C + c) * HW + i;
+        sDy += dy[k];
+        sDyXhat += dy[k] * ls_bn_xhat_from_output(y[k], gamma[c], beta[c]);
+      }
+    dGamma[c] = (float)sDyXhat;
+    dBeta[c] = (float)sDy;
+  }
+  long long perChannel = (long long)N * HW;
+  for (long long i = 0; i < (long long)N * C * HW; i++) {
+    int c = (int)((i / HW) % C);
+    double xhat = ls_bn_xhat_from_output(y[i], gamma[c], beta[c]);
+    dx[i] = ls_bn_backward_dx_xhat(xhat, dy[i], gamma[c], invStd[c], (double)dBeta[c] / perChannel,
+                                   (double)dGamma[c] / perChannel);
+  }
+}
+
+// GroupNorm forward (ls_gn_forward_k): y, saveMean, saveInvStd out.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_groupNorm(
+    JNIEnv* env, jclass, jfloatArray jx, jint N, jint C, jint HW, jint groups, jdouble eps, jfloatArray jgamma,
+    jfloatArray jbeta, jfloatArray jy, jfloatArray jmean, jfloatArray jinvStd) {
+  Floats x(env, jx), gamma(env, jgamma), beta(env, jbeta), y(env, jy), saveMean(env, jmean), saveInvStd(env, jinvStd);
+  int cpg = C / groups;
+  long long m = (long long)cpg * HW;
+  for (long long t = 0; t < (long long)N * groups; t++) {
+    const float* xp = x.get() + t * m;
+    double s = 0;
+    for (long long i = 0; i < m; i++) s += xp[i];
+    double mean = s / m;
+    double sq = 0;
+    for (long long i = 0; i < m; i++) {
+      double d = xp[i] - mean;
+      sq += d * d;
+    }
+    double invStd = ls_inv_std(sq / m, eps);
+    saveMean[t] = (float)mean;
+    saveInvStd[t] = (float)invStd;
+    int c0 = (int)(t % groups) * cpg;
+    for (long long i = 0; i < m; i++) {
+      int c = c0 + (int)(i / HW);
+      y[t * m + i] = ls_bn_apply(xp[i], mean, invStd, gamma[c], beta[c]);
+    }
+  }
+}
+
+// GroupNormBackward (ls_gn_backward_dx_k + ls_gn_backward_params_k): dx, dGamma, dBeta out.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_groupNormBackward(
+    JNIEnv* env, jclass, jfloatArray jx, jint N, jint C, jint HW, jint groups, jfloatArray jgamma, jfloatArray jmean,
+    jfloatArray jinvStd, jfloatArray jdy, jfloatArray jdx, jfloatArray jdGamma, jfloatArray jdBeta) {
+  Floats x(env, jx), gamma(env, jgamma), saveMean(env, jmean), saveInvStd(env, jinvStd), dy(env, jdy), dx(env, jdx),
+      dGamma(env, jdGamma), dBeta(env, jdBeta);
+  int cpg = C / groups;
+  long long m = (long long)cpg * HW;
+  for (long long t = 0; t < (long long)N * groups; t++) {
+    long long base = t * m;
+    int c0 = (int)(t % groups) * cpg;
+    double mu = saveMean[t], is = saveInvStd[t];
+    double sG = 0, sGXhat = 0;
+    for (long long i = 0; i < m; i++) {
+      double g = dy[base + i] * (double)gamma[c0 + i / HW];
+      sG += g;
+      sGXhat += g * (x[base + i] - mu) * is;
+    }
+    for (long long i = 0; i < m; i++) {
+      dx[base + i] = ls_gn_backward_dx(x[base + i], dy[base + i], gamma[c0 + i / HW], mu, is, sG / m, sGXhat / m);
+    }
+  }
+  for (int c = 0; c < C; c++) {
+    double sDy = 0, sDyXhat = 0;
+    for (int b = 0; b < N; b++) {
+      int t = b * groups + c / cpg;
+      double mu = saveMean[t], is = saveInvStd[t];
+      for (int i = 0; i < HW; i++) {
+        long long k = ((long long)b * C + c) * HW + i;
+        sDy += dy[k];
+        sDyXhat += dy[k] * (x[k] - mu) * is;
+      }
+    }
+    dGamma[c] = (float)sDyXhat;
+    dBeta[c] = (float)sDy;
+  }
+}
+
+// ActDepthwiseConv2d forward (ls_act_dw_forward_k): y [N, C*mult, Hout, Wout] out; bias may be null.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_actDepthwiseForward(
+    JNIEnv* env, jclass, jfloatArray jz, jfloatArray jw, jfloatArray jbias, jintArray jgeom, jfloat cap, jfloatArray jy) {
+  DwArgs a = dwArgs(env, jgeom);
+  Floats z(env, jz), w(env, jw), bias(env, jbias), y(env, jy);
+  const LsDwGeom& g = a.g;
+  int cout = a.c * a.mult;
+  for (long long i = 0; i < (long long)a.n * cout * g.Hout * g.Wout; i++) {
+    int ow = (int)(i % g.Wout);
+    int oh = (int)((i / g.Wout) % g.Hout);
+    long long plane = i / ((long long)g.Wout * g.Hout);
+    int co = (int)(plane % cout);
+    long long n = plane / cout;
+    const float* zp = z.get() + (n * a.c + co / a.mult) * (long long)g.H * g.W;
+    y[i] = ls_act_dw_output(zp, w.get() + (long long)co * g.kh * g.kw, bias.get() ? bias[co] : 0.f, g, oh, ow, cap);
+  }
+}
+
+// ActDepthwiseConv2dBackwardFilter (ls_act_dw_filter_k): dW [C*mult, 1, kh, kw] out.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_actDepthwiseBackwardFilter(
+    JNIEnv* env, jclass, jfloatArray jz, jfloatArray jdy, jintArray jgeom, jfloat cap, jfloatArray jdW) {
+  DwArgs a = dwArgs(env, jgeom);
+  Floats z(env, jz), dy(env, jdy), dW(env, jdW);
+  const LsDwGeom& g = a.g;
+  int taps = g.kh * g.kw;
+  int cout = a.c * a.mult;
+  long long per = (long long)g.Hout * g.Wout;
+  for (int co = 0; co < cout; co++) {
+    for (int t = 0; t < taps; t++) {
+      double s = 0;
+      for (int n = 0; n < a.n; n++) {
+        const float* zp = z.get() + ((long long)n * a.c + co / a.mult) * g.H * g.W;
+        const float* dp = dy.get() + ((long long)n * cout + co) * per;
+        for (long long j = 0; j < per; j++) {
+          s += ls_act_dw_filter_term(zp, dp[j], g, (int)(j / g.Wout), (int)(j % g.Wout), t / g.kw, t % g.kw, cap);
+        }
+      }
+      dW[(long long)co * taps + t] = (float)s;
+    }
+  }
+}
+
+// SoftmaxCrossEntropy forward and backward (ls_ce_partial_k / finalize / backward) over logits [N, K, HW] and
+// float-slot labels [N, HW]: returns the mean loss and writes dz for dLoss; weights may be null. An invalid
+// label returns NaN (the kernels report its pixel; the reference throws).
+JNIEXPORT jdouble JNICALL Java_org_leanseg_backend_cuda_HostMath_crossEntropy(
+    JNIEnv* env, jclass, jfloatArray jz, jfloatArray jlabels, jint N, jint K, jint HW, jint ignoreIndex,
+    jfloatArray jweights, jfloat dLoss, jfloatArray jdz) {
+  Floats z(env, jz), labels(env, jlabels), weights(env, jweights), dz(env, jdz);
+  long long pixels = (long long)N * HW;
+  double loss = 0, total = 0;
+  for (long long i = 0; i < pixels; i++) {
+    int y = ls_label_class(labels[i], K, ignoreIndex);
+    if (y == -2) return NAN;
+    if (y < 0) continue;
+    double w = weights.get() ? (double)weights[y] : 1.0;
+    total += w;
+    loss += w * ls_ce_nll(z.get() + (i / HW) * K * HW + (i % HW), HW, K, y);
+  }
+  double scale = total > 0 ? dLoss / total : 0.0;
+  for (long long i = 0; i < pixels; i++) {
+    long long base = (i / HW) * K * HW + (i % HW);
+    int y = ls_label_class(labels[i], K, ignoreIndex);
+    ls_ce_pixel_backward(z.get() + base, dz.get() + base, HW, K, y, scale, y >= 0 && weights.get() ? (double)weights[y] : 1.0);
+  }
+  return total > 0 ? (double)(float)(loss / total) : 0.0;
+}
+
+// Bilinear taps of one axis (ls_bilinear_tap): i0, i1 (as floats), w0, w1 for each of the `out` indices.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_bilinearTaps(
+    JNIEnv* env, jclass, jint in, jint out, jboolean alignCorners, jfloatArray ji0, jfloatArray ji1, jdoubleArray jw0,
+    jdoubleArray jw1) {
+  Floats i0(env, ji0), i1(env, ji1);
+  jdouble* w0 = env->GetDoubleArrayElements(jw0, nullptr);
+  jdouble* w1 = env->GetDoubleArrayElements(jw1, nullptr);
+  for (int i = 0; i < out; i++) {
+    LsTap t = ls_bilinear_tap(i, in, out, alignCorners);
+    i0[i] = (float)t.i0;
+    i1[i] = (float)t.i1;
+    w0[i] = t.w0;
+    w1[i] = t.w1;
+  }
+  env->ReleaseDoubleArrayElements(jw0, w0, 0);
+  env->ReleaseDoubleArrayElements(jw1, w1, 0);
+}
+
+// Resize forward (ls_resize_forward_k) or backward (ls_resize_backward_k) over `planes` planes:
+// forward reads x [planes, inH, inW] and writes y [planes, outH, outW]; backward reads dy [planes, outH, outW]
+// and writes dx [planes, inH, inW].
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_resize(
+    JNIEnv* env, jclass, jboolean backward, jfloatArray jsrc, jint planes, jint inH, jint inW, jint outH, jint outW,
+    jboolean alignCorners, jfloatArray jdst) {
+  Floats src(env, jsrc), dst(env, jdst);
+  if (!backward) {
+    for (long long i = 0; i < (long long)planes * outH * outW; i++) {
+      long long p = i / ((long long)outW * outH);
+      dst[i] = ls_resize_at(src.get() + p * inH * inW, inH, inW, outH, outW, (int)((i / outW) % outH), (int)(i % outW),
+                            alignCorners);
+    }
+    return;
+  }
+  for (long long i = 0; i < (long long)planes * inH * inW; i++) {
+    long long p = i / ((long long)inW * inH);
+    dst[i] = ls_resize_backward_at(src.get() + p * outH * outW, inH, inW, outH, outW, (int)((i / inW) % inH),
+                                   (int)(i % inW), alignCorners);
+  }
+}
+
+// Sgd (ls_sgd_k): p and buf updated in place; g zeroed when zeroGrad.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_sgd(
+    JNIEnv* env, jclass, jfloatArray jp, jfloatArray jg, jfloatArray jbuf, jfloat lr, jfloat lrScale, jfloat momentum,
+    jfloat wd, jboolean nesterov, jboolean zeroGrad) {
+  Floats p(env, jp), g(env, jg), buf(env, jbuf);
+  double step = (double)lr * lrScale;
+  jsize n = env->GetArrayLength(jp);
+  for (jsize i = 0; i < n; i++) {
+    float b = buf[i];
+    p[i] = ls_sgd(p[i], g[i], &b, step, momentum, wd, nesterov);
+    buf[i] = b;
+    if (zeroGrad) g[i] = 0.f;
+  }
+}
+
+// AdamW (ls_adamw_k): p, m, v updated in place; g zeroed when zeroGrad; hyper = [lr, 1 - beta1^t, 1 - beta2^t].
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_adamw(
+    JNIEnv* env, jclass, jfloatArray jp, jfloatArray jg, jfloatArray jm, jfloatArray jv, jfloatArray jhyper,
+    jfloat lrScale, jfloat beta1, jfloat beta2, jfloat eps, jfloat wd, jboolean zeroGrad) {
+  Floats p(env, jp), g(env, jg), m(env, jm), v(env, jv), hyper(env, jhyper);
+  double lr = (double)hyper[0] * lrScale;
+  double bc1 = hyper[1], bc2 = hyper[2];
+  double decay = ls_adamw_decay(lr, wd);
+  jsize n = env->GetArrayLength(jp);
+  for (jsize i = 0; i < n; i++) {
+    float mi = m[i], vi = v[i];
+    p[i] = ls_adamw(p[i], g[i], &mi, &vi, lr, bc1, bc2, beta1, beta2, eps, decay);
+    m[i] = mi;
+    v[i] = vi;
+    if (zeroGrad) g[i] = 0.f;
+  }
+}
+
+}  // extern "C"

@@ -1,0 +1,120 @@
+package org.leanseg.backend.cuda;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * The CUDA kernels' arithmetic compiled for the CPU: the {@code __host__ __device__} functions of
+ * src/main/cuda/*.cuh built by g++ into a JNI library (src/main/cpp/hostmath.cpp, built by
+ * build-hostmath.sh during the Maven build, resource {@value #RESOURCE}). Each method runs one whole op
+ * the way its kernel does, sequentially, so {@code HostKernelMathTest} can check the kernels' math
+ * against the reference backend on machines without a GPU. Not a backend: a test instrument.
+ *
+ * <p>Arrays in, arrays out: outputs are caller-allocated arrays written in place; in-place arguments
+ * (running statistics, optimizer state) are updated. Never pass one array twice in a call (each is
+ * copied in and back on its own). Shapes are flattened to N, C, HW (planes of HW elements).
+ *
+ * <pre>{@code
+ * Assumptions.assumeTrue(HostMath.available(), HostMath.unavailableReason());
+ * HostMath.sgd(p, g, buf, 0.1f, 1f, 0.9f, 1e-4f, false, true);
+ * }</pre>
+ */
+public final class HostMath {
+    static final String RESOURCE = "/native/linux-x86_64/libleanseg_hostmath.so";
+    private static final String REASON = load();
+
+    private HostMath() {
+    }
+
+    /** Whether the library is built for this machine and loaded. */
+    public static boolean available() {
+        return REASON == null;
+    }
+
+    /** One line: why the library is unavailable (null when it is available). */
+    public static String unavailableReason() {
+        return REASON;
+    }
+
+    private static String load() {
+        String os = System.getProperty("os.name", "") + "/" + System.getProperty("os.arch", "");
+        if (!os.equals("Linux/amd64")) {
+            return "the host build of the kernel math exists for Linux/amd64 only, this is " + os;
+        }
+        URL url = HostMath.class.getResource(RESOURCE);
+        if (url == null) {
+            return "the host build of the kernel math is missing (" + RESOURCE + "): built without g++";
+        }
+        try {
+            Path lib;
+            if ("file".equals(url.getProtocol())) {
+                lib = Path.of(url.toURI());
+            } else {
+                lib = Files.createTempFile("leanseg_hostmath", ".so");
+                lib.toFile().deleteOnExit();
+                try (InputStream in = url.openStream()) {
+                    Files.copy(in, lib, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            System.load(lib.toAbsolutePath().toString());
+            return null;
+        } catch (IOException | URISyntaxException | UnsatisfiedLinkError e) {
+            return "cannot load the host build of the kernel math: " + e;
+        }
+    }
+
+    /** BatchNorm(InPlace) training forward: y, saveMean, saveInvStd out; runMean, runVar updated. x [N, C, HW]. */
+    public static native void batchNormTrain(float[] x, int n, int c, int hw, float[] gamma, float[] beta, float[] runMean,
+                                             float[] runVar, double eps, double momentum, float[] y, float[] saveMean,
+                                             float[] saveInvStd);
+
+    /** BatchNormBackwardFromOutput: dx, dGamma, dBeta out. */
+    public static native void batchNormBackwardFromOutput(float[] y, int n, int c, int hw, float[] gamma, float[] beta,
+                                                          float[] saveInvStd, float[] dy, float[] dx, float[] dGamma,
+                                                          float[] dBeta);
+
+    /** GroupNorm forward: y, saveMean, saveInvStd [N * groups] out. */
+    public static native void groupNorm(float[] x, int n, int c, int hw, int groups, double eps, float[] gamma, float[] beta,
+                                        float[] y, float[] saveMean, float[] saveInvStd);
+
+    /** GroupNormBackward: dx, dGamma, dBeta out. */
+    public static native void groupNormBackward(float[] x, int n, int c, int hw, int groups, float[] gamma, float[] saveMean,
+                                                float[] saveInvStd, float[] dy, float[] dx, float[] dGamma, float[] dBeta);
+
+    /**
+     * ActDepthwiseConv2d forward: y out; bias may be null. {@code geom} = {N, C, mult, H, W, Hout, Wout, kh, kw,
+     * strideH, strideW, padH, padW, dilationH, dilationW}; {@code cap} = the activation's cap (+inf for ReLU).
+     */
+    public static native void actDepthwiseForward(float[] z, float[] w, float[] bias, int[] geom, float cap, float[] y);
+
+    /** ActDepthwiseConv2dBackwardFilter: dW out; {@code geom} as {@link #actDepthwiseForward}. */
+    public static native void actDepthwiseBackwardFilter(float[] z, float[] dy, int[] geom, float cap, float[] dW);
+
+    /**
+     * Softmax cross-entropy over logits [N, K, HW] and float-slot labels [N, HW]: returns the mean loss (NaN for
+     * an invalid label) and writes dz for the upstream gradient dLoss; weights may be null.
+     */
+    public static native double crossEntropy(float[] z, float[] labels, int n, int k, int hw, int ignoreIndex, float[] weights,
+                                             float dLoss, float[] dz);
+
+    /** Bilinear taps of one axis: i0, i1 (exact small integers as floats), w0, w1, each of length {@code out}. */
+    public static native void bilinearTaps(int in, int out, boolean alignCorners, float[] i0, float[] i1, double[] w0,
+                                           double[] w1);
+
+    /** Bilinear resize of planes [inH, inW] to [outH, outW] (forward), or its backward from dY to dX. */
+    public static native void resize(boolean backward, float[] src, int planes, int inH, int inW, int outH, int outW,
+                                     boolean alignCorners, float[] dst);
+
+    /** Sgd: p and buf updated, g zeroed when zeroGrad. */
+    public static native void sgd(float[] p, float[] g, float[] buf, float lr, float lrScale, float momentum, float weightDecay,
+                                  boolean nesterov, boolean zeroGrad);
+
+    /** AdamW: p, m, v updated, g zeroed when zeroGrad; hyper = [lr, 1 - beta1^t, 1 - beta2^t]. */
+    public static native void adamw(float[] p, float[] g, float[] m, float[] v, float[] hyper, float lrScale, float beta1,
+                                    float beta2, float eps, float weightDecay, boolean zeroGrad);
+}

@@ -1,0 +1,322 @@
+package org.leanseg.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.leanseg.ops.Op;
+import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
+import org.leanseg.ops.conv.Conv2d;
+import org.leanseg.ops.conv.Conv2dBackwardFilter;
+import org.leanseg.ops.elementwise.Activation;
+import org.leanseg.ops.loss.SoftmaxCrossEntropy;
+import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
+import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
+import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.ops.norm.GroupNorm;
+import org.leanseg.ops.norm.GroupNormBackward;
+import org.leanseg.ops.optim.AdamW;
+import org.leanseg.ops.optim.Sgd;
+import org.leanseg.ops.shape.Resize;
+import org.leanseg.ops.shape.ResizeBackward;
+import org.leanseg.tensor.Shape;
+import org.leanseg.tensor.ShapeMath;
+import org.leanseg.tensor.Tensor;
+import org.leanseg.testing.OpRun;
+
+/**
+ * The CUDA kernels' arithmetic, compiled for the CPU ({@link HostMath}: the same __host__ __device__
+ * functions of src/main/cuda/*.cuh, built by g++ during the Maven build), against the reference
+ * backend's op kernels on random inputs: batch norm training forward and backward from the output,
+ * group norm, the fused ReLU/ReLU6·depthwise forward and filter gradient, softmax cross-entropy with
+ * ignored pixels and class weights, bilinear taps and resize forward/backward, SGD and AdamW. Runs on
+ * every CI machine with g++; skips with the reason where the library was not built.
+ * Run: {@code mvn -B -q test -Dtest=HostKernelMathTest}.
+ *
+ * <p>Tolerance: relative to the reference's largest magnitude. {@link #EXACT} where both sides do the
+ * same float/double operations in the same order (elementwise, resize, depthwise forward);
+ * {@link #CLOSE} where the kernels reduce in another order or reuse float-rounded statistics.
+ */
+class HostKernelMathTest {
+    private static final double EXACT = 0;
+    private static final double CLOSE = 1e-6;
+    private final Random rnd = new Random(20261129);
+
+    @BeforeEach
+    void needsLibrary() {
+        Assumptions.assumeTrue(HostMath.available(), HostMath::unavailableReason);
+    }
+
+    private Tensor g(int... dims) {
+        return Tensor.gaussian(Shape.of(dims), 1, rnd);
+    }
+
+    private Tensor u(double lo, double hi, int... dims) {
+        return Tensor.uniform(Shape.of(dims), lo, hi, rnd);
+    }
+
+    /** Values of magnitude in [lo, hi) with random signs (gammas safely away from 0). */
+    private Tensor signed(double lo, double hi, int n) {
+        Tensor t = u(lo, hi, n);
+        for (int i = 0; i < n; i++) {
+            t.data()[i] *= rnd.nextBoolean() ? 1 : -1;
+        }
+        return t;
+    }
+
+    private static float[] copy(Tensor t) {
+        return t.data().clone();
+    }
+
+    private static void check(String what, float[] got, Tensor ref, double tol) {
+        double e = GpuTests.relativeError(Tensor.of(ref.spec().shape(), got), ref, 1e-3);
+        assertTrue(e <= tol, what + ": relative error " + e + " > " + tol);
+    }
+
+    private static OpRun.Result ref(Op op, Tensor... in) {
+        Tensor[] copies = new Tensor[in.length];
+        for (int i = 0; i < in.length; i++) {
+            copies[i] = in[i].copy();
+        }
+        return OpRun.run(op, copies);
+    }
+
+    @Test
+    void batchNormTrainingForward() {
+        for (int[] s : new int[][] {{3, 12, 9, 7}, {5, 4, 1, 1}, {1, 3, 17, 1}}) {
+            int n = s[0];
+            int c = s[1];
+            int hw = s[2] * s[3];
+            Tensor x = u(-2, 4, s);
+            Tensor gamma = g(c);
+            Tensor beta = g(c);
+            Tensor runMean = g(c);
+            Tensor runVar = u(0.5, 2, c);
+            OpRun.Result r = ref(new BatchNormInPlace(1e-5, 0.1), x, gamma, beta, runMean, runVar);
+            float[] y = new float[x.data().length];
+            float[] mean = new float[c];
+            float[] invStd = new float[c];
+            float[] rm = copy(runMean);
+            float[] rv = copy(runVar);
+            HostMath.batchNormTrain(x.data(), n, c, hw, gamma.data(), beta.data(), rm, rv, 1e-5, 0.1, y, mean, invStd);
+            check("bn y", y, r.output(0), CLOSE);
+            check("bn saveMean", mean, r.output(1), CLOSE);
+            check("bn saveInvStd", invStd, r.output(2), CLOSE);
+            check("bn runningMean", rm, r.input(3), CLOSE);
+            check("bn runningVar", rv, r.input(4), CLOSE);
+        }
+    }
+
+    @Test
+    void batchNormBackwardFromOutput() {
+        int n = 3;
+        int c = 10;
+        int hw = 8 * 6;
+        Tensor y = g(n, c, 8, 6);
+        Tensor gamma = signed(0.3, 2, c);
+        Tensor beta = g(c);
+        Tensor invStd = u(0.5, 3, c);
+        Tensor dy = g(n, c, 8, 6);
+        OpRun.Result r = ref(new BatchNormBackwardFromOutput(), y, gamma, beta, invStd, dy);
+        float[] dx = new float[y.data().length];
+        float[] dGamma = new float[c];
+        float[] dBeta = new float[c];
+        HostMath.batchNormBackwardFromOutput(y.data(), n, c, hw, gamma.data(), beta.data(), invStd.data(), dy.data(), dx, dGamma,
+                dBeta);
+        check("bn_out dX", dx, r.output(0), CLOSE);
+        check("bn_out dGamma", dGamma, r.output(1), CLOSE);
+        check("bn_out dBeta", dBeta, r.output(2), CLOSE);
+    }
+
+    @Test
+    void groupNormForwardAndBackward() {
+        for (int groups : new int[] {1, 3, 12}) {
+            int n = 2;
+            int c = 12;
+            int hw = 5 * 7;
+            Tensor x = u(-1, 3, n, c, 5, 7);
+            Tensor gamma = g(c);
+            Tensor beta = g(c);
+            OpRun.Result f = ref(new GroupNorm(groups, 1e-5), x, gamma, beta);
+            float[] y = new float[x.data().length];
+            float[] mean = new float[n * groups];
+            float[] invStd = new float[n * groups];
+            HostMath.groupNorm(x.data(), n, c, hw, groups, 1e-5, gamma.data(), beta.data(), y, mean, invStd);
+            check("gn y, groups " + groups, y, f.output(0), CLOSE);
+            check("gn saveMean", mean, f.output(1), CLOSE);
+            check("gn saveInvStd", invStd, f.output(2), CLOSE);
+
+            Tensor dy = g(n, c, 5, 7);
+            OpRun.Result b = ref(new GroupNormBackward(groups), x, gamma, f.output(1), f.output(2), dy);
+            float[] dx = new float[x.data().length];
+            float[] dGamma = new float[c];
+            float[] dBeta = new float[c];
+            HostMath.groupNormBackward(x.data(), n, c, hw, groups, gamma.data(), f.output(1).data(), f.output(2).data(), dy.data(),
+                    dx, dGamma, dBeta);
+            check("gn dX, groups " + groups, dx, b.output(0), CLOSE);
+            check("gn dGamma", dGamma, b.output(1), CLOSE);
+            check("gn dBeta", dBeta, b.output(2), CLOSE);
+        }
+    }
+
+    /** {N, C, mult, H, W, Hout, Wout, kh, kw, strides, pads, dilations} of a depthwise convolution. */
+    private static int[] geometry(Conv2d conv, Tensor z, Tensor w, Shape y) {
+        Shape zs = z.spec().shape();
+        Shape ws = w.spec().shape();
+        return new int[] {zs.dim(0), zs.dim(1), ws.dim(0) / zs.dim(1), zs.dim(2), zs.dim(3), y.dim(2), y.dim(3), ws.dim(2), ws.dim(3),
+                conv.strideH(), conv.strideW(), conv.padH(), conv.padW(), conv.dilationH(), conv.dilationW()};
+    }
+
+    @Test
+    void fusedActivationDepthwiseForwardAndFilterGradient() {
+        record Case(Activation.Kind act, int n, int c, int mult, int h, int w, int k, int stride, int pad, int dil, boolean bias) {
+        }
+        List<Case> cases = List.of(
+                new Case(Activation.Kind.RELU6, 2, 8, 1, 13, 11, 3, 1, 1, 1, true),
+                new Case(Activation.Kind.RELU6, 2, 6, 1, 16, 15, 3, 2, 1, 1, false),
+                new Case(Activation.Kind.RELU, 1, 5, 2, 15, 15, 3, 1, 2, 2, true),
+                new Case(Activation.Kind.RELU, 2, 4, 1, 12, 9, 5, 2, 2, 1, false));
+        for (Case k : cases) {
+            String name = k.act() + " " + k.k() + "x" + k.k() + " s" + k.stride() + " p" + k.pad() + " d" + k.dil() + " x" + k.mult();
+            Conv2d conv = Conv2d.of(k.stride(), k.pad(), k.dil(), k.c());
+            ActDepthwiseConv2d op = new ActDepthwiseConv2d(k.act(), conv);
+            Tensor z = u(-3, 9, k.n(), k.c(), k.h(), k.w());
+            Tensor w = g(k.c() * k.mult(), 1, k.k(), k.k());
+            Tensor bias = k.bias() ? g(k.c() * k.mult()) : null;
+            OpRun.Result f = bias != null ? ref(op, z, w, bias) : ref(op, z, w);
+            Shape ys = f.output(0).spec().shape();
+            int[] geom = geometry(conv, z, w, ys);
+            float[] y = new float[ys.size()];
+            HostMath.actDepthwiseForward(z.data(), w.data(), bias == null ? null : bias.data(), geom, k.act().cap(), y);
+            check("act_dw forward " + name, y, f.output(0), EXACT);
+
+            Tensor dy = Tensor.gaussian(ys, 1, rnd);
+            OpRun.Result b = ref(new ActDepthwiseConv2dBackwardFilter(k.act(), new Conv2dBackwardFilter(conv, k.k(), k.k())), z, dy);
+            float[] dW = new float[w.data().length];
+            HostMath.actDepthwiseBackwardFilter(z.data(), dy.data(), geom, k.act().cap(), dW);
+            check("act_dw filter " + name, dW, b.output(0), CLOSE);
+        }
+    }
+
+    private Tensor labels(int classes, int... dims) {
+        int[] l = new int[Shape.of(dims).size()];
+        for (int i = 0; i < l.length; i++) {
+            l[i] = rnd.nextInt(8) == 0 ? 255 : rnd.nextInt(classes);
+        }
+        return Tensor.labels(Shape.of(dims), l);
+    }
+
+    @Test
+    void softmaxCrossEntropyWithIgnoreAndWeights() {
+        for (float[] weights : new float[][] {null, {0.5f, 2f, 1f, 0f, 3f}}) {
+            Tensor z = Tensor.gaussian(Shape.of(2, 5, 9, 11), 3, rnd);
+            Tensor label = labels(5, 2, 9, 11);
+            float loss = ref(new SoftmaxCrossEntropy(255, weights), z, label).output(0).data()[0];
+            Tensor dLoss = Tensor.of(Shape.of(1), 0.7f);
+            OpRun.Result b = ref(new SoftmaxCrossEntropyBackward(255, weights), z, label, dLoss);
+            float[] dz = new float[z.data().length];
+            double got = HostMath.crossEntropy(z.data(), label.data(), 2, 5, 9 * 11, 255, weights, 0.7f, dz);
+            assertEquals(loss, got, 1e-6 * Math.abs(loss), "ce loss, weights " + (weights != null));
+            check("ce dz, weights " + (weights != null), dz, b.output(0), CLOSE);
+        }
+        Tensor all = Tensor.labels(Shape.of(1, 1, 2), 255, 255);
+        float[] dz = new float[3 * 2];
+        assertEquals(0, HostMath.crossEntropy(new float[6], all.data(), 1, 3, 2, 255, null, 1f, dz), "all pixels ignored");
+        assertEquals(0, Tensor.of(Shape.of(6), dz).maxAbs(), "all pixels ignored: dz = 0");
+        float[] bad = Tensor.labels(Shape.of(1, 1, 2), 1, 7).data();
+        assertTrue(Double.isNaN(HostMath.crossEntropy(new float[6], bad, 1, 3, 2, 255, null, 1f, dz)), "label 7 of 3 classes");
+    }
+
+    @Test
+    void bilinearTapsMatchShapeMath() {
+        for (int[] io : new int[][] {{9, 36}, {17, 5}, {7, 23}, {1, 4}, {4, 1}, {6, 19}, {13, 13}}) {
+            for (boolean align : new boolean[] {false, true}) {
+                int in = io[0];
+                int out = io[1];
+                float[] i0 = new float[out];
+                float[] i1 = new float[out];
+                double[] w0 = new double[out];
+                double[] w1 = new double[out];
+                HostMath.bilinearTaps(in, out, align, i0, i1, w0, w1);
+                for (int i = 0; i < out; i++) {
+                    // BilinearAxis.of, the reference kernels' taps
+                    double src = ShapeMath.bilinearSource(i, in, out, align);
+                    int lo = Math.min((int) Math.floor(src), in - 1);
+                    String at = in + " -> " + out + (align ? " align" : "") + " at " + i;
+                    assertEquals(lo, i0[i], at);
+                    assertEquals(Math.min(lo + 1, in - 1), i1[i], at);
+                    assertEquals(src - lo, w1[i], 0.0, at);
+                    assertEquals(1 - (src - lo), w0[i], 0.0, at);
+                }
+            }
+        }
+    }
+
+    @Test
+    void resizeForwardAndBackward() {
+        int[][] cases = {{9, 7, 36, 28, 0}, {17, 13, 5, 6, 0}, {6, 5, 19, 23, 1}, {7, 10, 23, 31, 0}, {1, 1, 3, 4, 0}, {5, 5, 5, 5, 1}};
+        for (int[] c : cases) {
+            boolean align = c[4] == 1;
+            String name = c[0] + "x" + c[1] + " -> " + c[2] + "x" + c[3] + (align ? " align" : "");
+            Tensor x = g(2, 3, c[0], c[1]);
+            OpRun.Result f = ref(new Resize(c[2], c[3], align), x);
+            float[] y = new float[f.output(0).data().length];
+            HostMath.resize(false, x.data(), 6, c[0], c[1], c[2], c[3], align, y);
+            check("resize " + name, y, f.output(0), EXACT);
+
+            Tensor dy = g(2, 3, c[2], c[3]);
+            OpRun.Result b = ref(new ResizeBackward(c[0], c[1], align), dy);
+            float[] dx = new float[x.data().length];
+            HostMath.resize(true, dy.data(), 6, c[0], c[1], c[2], c[3], align, dx);
+            check("resize backward " + name, dx, b.output(0), CLOSE);
+        }
+    }
+
+    @Test
+    void sgdUpdates() {
+        for (Sgd op : List.of(new Sgd(0.9f, false, 1e-4f, 1f, true), new Sgd(0.9f, true, 0f, 10f, false), new Sgd(0f, false, 5e-4f, 1f, true))) {
+            Tensor p = g(300);
+            Tensor grad = g(300);
+            Tensor buf = g(300);
+            Tensor lr = Tensor.of(Shape.of(1), 0.01f);
+            OpRun.Result r = ref(op, p, grad, buf, lr);
+            float[] pp = copy(p);
+            float[] gg = copy(grad);
+            float[] bb = copy(buf);
+            HostMath.sgd(pp, gg, bb, 0.01f, op.lrScale(), op.momentum(), op.weightDecay(), op.nesterov(), op.zeroGrad());
+            check("sgd param " + op, pp, r.input(0), EXACT);
+            check("sgd grad " + op, gg, r.input(1), EXACT);
+            check("sgd momentum " + op, bb, r.input(2), EXACT);
+        }
+    }
+
+    @Test
+    void adamwUpdates() {
+        for (AdamW op : List.of(new AdamW(0.9f, 0.999f, 1e-8f, 0.01f, 1f, true), new AdamW(0.8f, 0.99f, 1e-6f, 0f, 10f, false))) {
+            for (long t : new long[] {1, 7}) {
+                Tensor p = g(500);
+                Tensor grad = g(500);
+                Tensor m = Tensor.gaussian(Shape.of(500), 0.1, rnd);
+                Tensor v = u(0, 0.05, 500);
+                Tensor hyper = Tensor.of(Shape.of(3), AdamW.hyper(1e-3, op.beta1(), op.beta2(), t));
+                OpRun.Result r = ref(op, p, grad, m, v, hyper);
+                float[] pp = copy(p);
+                float[] gg = copy(grad);
+                float[] mm = copy(m);
+                float[] vv = copy(v);
+                HostMath.adamw(pp, gg, mm, vv, hyper.data(), op.lrScale(), op.beta1(), op.beta2(), op.eps(), op.weightDecay(),
+                        op.zeroGrad());
+                String what = "adamw " + op + " step " + t;
+                check(what + " param", pp, r.input(0), CLOSE);
+                check(what + " grad", gg, r.input(1), EXACT);
+                check(what + " m", mm, r.input(2), EXACT);
+                check(what + " v", vv, r.input(3), EXACT);
+            }
+        }
+    }
+}
