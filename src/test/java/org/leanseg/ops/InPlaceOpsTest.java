@@ -101,20 +101,28 @@ class InPlaceOpsTest {
     void fusedActivationDepthwiseGradients() {
         Random rnd = new Random(7);
         for (Activation.Kind k : Activation.Kind.values()) {
+            // 9x8 runs the phase-plane kernels; 4x3 at stride 2 (2x2 outputs) the small-plane loops
+            for (int[] hw : new int[][] {{9, 8}, {4, 3}}) {
             for (Conv2d conv : List.of(Conv2d.of(1, 1, 1, 4), Conv2d.of(2, 2, 2, 4))) {
                 ActDepthwiseConv2d op = new ActDepthwiseConv2d(k, conv);
-                new GradCheck().tolerance(1e-2).maxPerInput(40).input(preActivation(Shape.of(2, 4, 9, 8), rnd))
+                new GradCheck().tolerance(1e-2).maxPerInput(40).input(preActivation(Shape.of(2, 4, hw[0], hw[1]), rnd))
                         .input(Tensor.uniform(Shape.of(4, 1, 3, 3), -1, 1, rnd)).input(Tensor.uniform(Shape.of(4), -1, 1, rnd))
-                        .check(op.name() + " " + conv, (g, in) -> List.of(g.apply1(op, in.toArray(new Value[0]))));
+                        .check(op.name() + " " + conv + " " + hw[0] + "x" + hw[1], (g, in) -> List.of(g.apply1(op, in.toArray(new Value[0]))));
+            }
             }
         }
     }
 
     @Test
     void fusedActivationDepthwiseAgreesWithActivationThenConv() {
+        fusedAgrees(Shape.of(2, 6, 17, 16));
+        fusedAgrees(Shape.of(3, 6, 5, 4)); // 3x2 outputs: the small-plane loops
+    }
+
+    private static void fusedAgrees(Shape zs) {
         Random rnd = new Random(11);
         Conv2d conv = Conv2d.of(2, 2, 2, 6);
-        Tensor z = preActivation(Shape.of(2, 6, 17, 16), rnd);
+        Tensor z = preActivation(zs, rnd);
         Tensor w = Tensor.uniform(Shape.of(6, 1, 3, 3), -1, 1, rnd);
         List<Tensor> fused = Vjp.run((g, in) -> List.of(g.apply1(new ActDepthwiseConv2d(Activation.Kind.RELU6, conv),
                 in.get(0), in.get(1))), 4, z, w);

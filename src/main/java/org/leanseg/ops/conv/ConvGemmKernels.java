@@ -28,7 +28,8 @@ final class ConvGemmKernels {
     private ConvGemmKernels() {
     }
 
-    static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y) {
+    static void forward(ConvGeometry geo, RefView x, RefView weight, RefView bias, RefView y) {
+        RefView w = liveWeights(geo, weight);
         int per = imagesPerGemm(geo, 0);
         if (per > 1) {
             forwardBatched(geo, x, w, bias, y, per);
@@ -133,13 +134,34 @@ final class ConvGemmKernels {
         return geo.pointwise() ? new Sgemm.Strided(x.data(), xBase, geo.outPlane(), 1) : new Im2col(geo, x.data(), xBase);
     }
 
-    /** A = W[g] [M x K]. */
+    /** A = W[g] [M x K], of the live-tap weight {@link #liveWeights}. */
     private static Sgemm.Strided weights(ConvGeometry geo, RefView w, int g) {
         int k = geo.colRows();
         return new Sgemm.Strided(w.data(), w.offset() + g * geo.coutPerGroup() * k, k, 1);
     }
 
-    static void backwardData(ConvGeometry geo, RefView dy, RefView w, RefView dx) {
+    /**
+     * The weight with the columns of dead taps left out, [Cout x Cin/g*live taps] (the weight
+     * itself when every tap is live).
+     */
+    private static RefView liveWeights(ConvGeometry geo, RefView w) {
+        if (!geo.someTapsDead()) {
+            return w;
+        }
+        int all = geo.kh() * geo.kw();
+        int[] taps = geo.taps();
+        int k = geo.colRows();
+        float[] out = new float[geo.cout() * k];
+        for (int row = 0; row < geo.cout() * geo.cinPerGroup(); row++) {
+            for (int t = 0; t < taps.length; t++) {
+                out[row * taps.length + t] = w.get(row * all + taps[t]);
+            }
+        }
+        return new RefView(out, 0, w.spec());
+    }
+
+    static void backwardData(ConvGeometry geo, RefView dy, RefView weight, RefView dx) {
+        RefView w = liveWeights(geo, weight);
         int m = geo.coutPerGroup();
         int k = geo.colRows();
         int outPlane = geo.outPlane();
@@ -231,7 +253,7 @@ final class ConvGemmKernels {
         return per > 1 ? geo.groups() * geo.colRows() * per * geo.outPlane() : geo.groups() * geo.colRows() * rowsPerBand(geo) * geo.wOut();
     }
 
-    /** A = W[g]^T as a [K x M] view of the weight. */
+    /** A = W[g]^T as a [K x M] view of the live-tap weight {@link #liveWeights}. */
     private static Sgemm.Strided weightTransposed(ConvGeometry geo, RefView w, int g) {
         int k = geo.colRows();
         return new Sgemm.Strided(w.data(), w.offset() + g * geo.coutPerGroup() * k, 1, k);
@@ -248,18 +270,20 @@ final class ConvGemmKernels {
      * image's columns start at {@code colBase} of each dcol row of length {@code cols}.
      */
     private static void col2im(ConvGeometry geo, float[] dcol, int cols, int colBase, int oh0, int rows, float[] dx, int dxImage) {
-        int taps = geo.kh() * geo.kw();
+        int[] taps = geo.taps();
         int sh = geo.attrs().strideH();
         int sw = geo.attrs().strideW();
         int wOut = geo.wOut();
         Parallel.range(geo.cin(), 1, (lo, hi) -> {
             for (int c = lo; c < hi; c++) {
                 int g = c / geo.cinPerGroup();
-                int rowBase = (g * geo.colRows() + (c % geo.cinPerGroup()) * taps) * cols;
+                int rowBase = (g * geo.colRows() + (c % geo.cinPerGroup()) * taps.length) * cols;
                 int plane = dxImage + c * geo.inPlane();
-                for (int ky = 0; ky < geo.kh(); ky++) {
-                    for (int kx = 0; kx < geo.kw(); kx++) {
-                        int src = rowBase + (ky * geo.kw() + kx) * cols + colBase;
+                for (int t = 0; t < taps.length; t++) {
+                    int ky = taps[t] / geo.kw();
+                    int kx = taps[t] % geo.kw();
+                    {
+                        int src = rowBase + t * cols + colBase;
                         int colOff = geo.colOffset(kx);
                         int owLo = org.leanseg.tensor.ShapeMath.convValidStart(colOff, sw);
                         int owHi = org.leanseg.tensor.ShapeMath.convValidEnd(geo.w(), colOff, sw, wOut);
@@ -311,9 +335,20 @@ final class ConvGemmKernels {
             for (int co = lo; co < hi; co++) {
                 int g = co / m;
                 int src = g * k * m + co % m;
-                int dst = dw.offset() + co * k;
+                if (!geo.someTapsDead()) {
+                    int dst = dw.offset() + co * k;
+                    for (int r = 0; r < k; r++) {
+                        dw.data()[dst + r] = dwT[src + r * m];
+                    }
+                    continue;
+                }
+                // dead taps never saw an input pixel: their gradient is exactly 0
+                int all = geo.kh() * geo.kw();
+                int[] taps = geo.taps();
+                int dst = dw.offset() + co * geo.cinPerGroup() * all;
+                Arrays.fill(dw.data(), dst, dst + geo.cinPerGroup() * all, 0f);
                 for (int r = 0; r < k; r++) {
-                    dw.data()[dst + r] = dwT[src + r * m];
+                    dw.data()[dst + (r / taps.length) * all + taps[r % taps.length]] = dwT[src + r * m];
                 }
             }
         });

@@ -4,6 +4,7 @@ import java.util.Arrays;
 import org.leanseg.backend.reference.Parallel;
 import org.leanseg.backend.reference.RefView;
 import org.leanseg.ops.elementwise.Activation;
+import org.leanseg.tensor.ShapeMath;
 
 /**
  * Direct depthwise convolution (groups == Cin; output channel co reads input channel
@@ -21,6 +22,13 @@ import org.leanseg.ops.elementwise.Activation;
  * <p>Planes run in parallel; results do not depend on the thread count. Checked by {@code Conv2dTest}.
  */
 final class DepthwiseKernels {
+    /**
+     * Output planes of at most this many pixels (deep layers of small inputs: 2x2, 4x4) run
+     * {@link SmallPlanes}' direct loops: there the phase planes' per-plane setup costs more than
+     * the arithmetic.
+     */
+    static final int SMALL_PLANE = 16;
+
     private DepthwiseKernels() {
     }
 
@@ -107,6 +115,10 @@ final class DepthwiseKernels {
 
     /** As above on act(x) when {@code act} is not null. */
     static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y, Activation.Kind act) {
+        if (geo.outPlane() <= SMALL_PLANE) {
+            SmallPlanes.forward(geo, x, w, bias, y, act);
+            return;
+        }
         Layout l = Layout.of(geo);
         int mult = geo.coutPerGroup();
         int taps = geo.kh() * geo.kw();
@@ -144,6 +156,10 @@ final class DepthwiseKernels {
     }
 
     static void backwardData(ConvGeometry geo, RefView dy, RefView w, RefView dx) {
+        if (geo.outPlane() <= SMALL_PLANE) {
+            SmallPlanes.backwardData(geo, dy, w, dx);
+            return;
+        }
         Layout l = Layout.of(geo);
         int mult = geo.coutPerGroup();
         int taps = geo.kh() * geo.kw();
@@ -198,6 +214,10 @@ final class DepthwiseKernels {
 
     /** As above with x replaced by act(x) when {@code act} is not null. */
     static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw, Activation.Kind act) {
+        if (geo.outPlane() <= SMALL_PLANE) {
+            SmallPlanes.backwardFilter(geo, x, dy, dw, act);
+            return;
+        }
         Layout l = Layout.of(geo);
         int mult = geo.coutPerGroup();
         int taps = geo.kh() * geo.kw();
@@ -248,6 +268,148 @@ final class DepthwiseKernels {
     private static void multiplyAdd(int n, float[] a, float[] b, float[] t) {
         for (int j = 0; j < n; j++) {
             t[j] += a[j] * b[j];
+        }
+    }
+
+    /**
+     * Direct loops for small output planes: each output pixel adds its in-bounds taps in (ky, kx)
+     * order after the bias, which is what the phase-plane kernels add too (their padding taps add
+     * exact zeros); backward filter sums in double over images and pixels. Each tap's in-bounds
+     * output rectangle is computed once, so the inner loops have no bounds tests.
+     */
+    private static final class SmallPlanes {
+        /** Planes per parallel task: a plane is a few dozen multiply-adds. */
+        private static final int GRAIN = 256;
+
+        /** For tap t: output rows [ohLo[t], ohHi[t]) and columns [owLo[t], owHi[t]) read inside the input. */
+        private record Ranges(int[] ohLo, int[] ohHi, int[] owLo, int[] owHi, int[] shift) {
+            static Ranges of(ConvGeometry geo) {
+                int taps = geo.kh() * geo.kw();
+                int[] a = new int[taps];
+                int[] b = new int[taps];
+                int[] c = new int[taps];
+                int[] d = new int[taps];
+                int[] shift = new int[taps];
+                int sh = geo.attrs().strideH();
+                int sw = geo.attrs().strideW();
+                for (int ky = 0; ky < geo.kh(); ky++) {
+                    for (int kx = 0; kx < geo.kw(); kx++) {
+                        int t = ky * geo.kw() + kx;
+                        a[t] = ShapeMath.convValidStart(geo.rowOffset(ky), sh);
+                        b[t] = Math.max(a[t], ShapeMath.convValidEnd(geo.h(), geo.rowOffset(ky), sh, geo.hOut()));
+                        c[t] = ShapeMath.convValidStart(geo.colOffset(kx), sw);
+                        d[t] = Math.max(c[t], ShapeMath.convValidEnd(geo.w(), geo.colOffset(kx), sw, geo.wOut()));
+                        shift[t] = geo.rowOffset(ky) * geo.w() + geo.colOffset(kx);
+                    }
+                }
+                return new Ranges(a, b, c, d, shift);
+            }
+        }
+
+        /** act(x) of one input plane into {@code dst[0..inPlane)}. */
+        private static void activated(ConvGeometry geo, float[] x, int at, Activation.Kind act, float[] dst) {
+            System.arraycopy(x, at, dst, 0, geo.inPlane());
+            if (act != null) {
+                for (int i = 0; i < geo.inPlane(); i++) {
+                    dst[i] = act.apply(dst[i]);
+                }
+            }
+        }
+
+        static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y, Activation.Kind act) {
+            int mult = geo.coutPerGroup();
+            int taps = geo.kh() * geo.kw();
+            int sh = geo.attrs().strideH();
+            int sw = geo.attrs().strideW();
+            Ranges r = Ranges.of(geo);
+            float[] yd = y.data();
+            Parallel.range(geo.n() * geo.cin(), GRAIN, (lo, hi) -> {
+                float[] in = new float[geo.inPlane()];
+                float[] acc = new float[geo.outPlane()];
+                for (int p = lo; p < hi; p++) {
+                    activated(geo, x.data(), x.offset() + p * geo.inPlane(), act, in);
+                    for (int j = 0; j < mult; j++) {
+                        int co = (p % geo.cin()) * mult + j;
+                        Arrays.fill(acc, bias == null ? 0f : bias.get(co));
+                        for (int t = 0; t < taps; t++) {
+                            float wt = w.get(co * taps + t);
+                            for (int oh = r.ohLo[t]; oh < r.ohHi[t]; oh++) {
+                                int src = oh * sh * geo.w() + r.shift[t];
+                                int dst = oh * geo.wOut();
+                                for (int ow = r.owLo[t]; ow < r.owHi[t]; ow++) {
+                                    acc[dst + ow] += wt * in[src + ow * sw];
+                                }
+                            }
+                        }
+                        System.arraycopy(acc, 0, yd, y.offset() + ((p / geo.cin()) * geo.cout() + co) * geo.outPlane(), geo.outPlane());
+                    }
+                }
+            });
+        }
+
+        static void backwardData(ConvGeometry geo, RefView dy, RefView w, RefView dx) {
+            int mult = geo.coutPerGroup();
+            int taps = geo.kh() * geo.kw();
+            int sh = geo.attrs().strideH();
+            int sw = geo.attrs().strideW();
+            Ranges r = Ranges.of(geo);
+            float[] dyd = dy.data();
+            float[] dxd = dx.data();
+            Parallel.range(geo.n() * geo.cin(), GRAIN, (lo, hi) -> {
+                for (int p = lo; p < hi; p++) {
+                    int n = p / geo.cin();
+                    int plane = dx.offset() + p * geo.inPlane();
+                    Arrays.fill(dxd, plane, plane + geo.inPlane(), 0f);
+                    for (int j = 0; j < mult; j++) {
+                        int co = (p % geo.cin()) * mult + j;
+                        int g = dy.offset() + (n * geo.cout() + co) * geo.outPlane();
+                        for (int t = 0; t < taps; t++) {
+                            float wt = w.get(co * taps + t);
+                            for (int oh = r.ohLo[t]; oh < r.ohHi[t]; oh++) {
+                                int dst = plane + oh * sh * geo.w() + r.shift[t];
+                                int src = g + oh * geo.wOut();
+                                for (int ow = r.owLo[t]; ow < r.owHi[t]; ow++) {
+                                    dxd[dst + ow * sw] += wt * dyd[src + ow];
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        }
+
+        static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw, Activation.Kind act) {
+            int mult = geo.coutPerGroup();
+            int taps = geo.kh() * geo.kw();
+            int sh = geo.attrs().strideH();
+            int sw = geo.attrs().strideW();
+            Ranges r = Ranges.of(geo);
+            float[] dyd = dy.data();
+            Parallel.range(geo.cout(), Math.max(1, GRAIN / Math.max(1, geo.n())), (lo, hi) -> {
+                float[] in = new float[geo.inPlane()];
+                double[] sums = new double[taps];
+                for (int co = lo; co < hi; co++) {
+                    Arrays.fill(sums, 0);
+                    for (int n = 0; n < geo.n(); n++) {
+                        activated(geo, x.data(), x.offset() + (n * geo.cin() + co / mult) * geo.inPlane(), act, in);
+                        int g = dy.offset() + (n * geo.cout() + co) * geo.outPlane();
+                        for (int t = 0; t < taps; t++) {
+                            double s = 0;
+                            for (int oh = r.ohLo[t]; oh < r.ohHi[t]; oh++) {
+                                int src = oh * sh * geo.w() + r.shift[t];
+                                int gr = g + oh * geo.wOut();
+                                for (int ow = r.owLo[t]; ow < r.owHi[t]; ow++) {
+                                    s += (double) dyd[gr + ow] * in[src + ow * sw];
+                                }
+                            }
+                            sums[t] += s;
+                        }
+                    }
+                    for (int t = 0; t < taps; t++) {
+                        dw.set(co * taps + t, (float) sums[t]);
+                    }
+                }
+            });
         }
     }
 }

@@ -4,7 +4,8 @@ import org.leanseg.backend.reference.Sgemm;
 
 /**
  * The im2col matrix of one image and one group, never materialised: GEMM packing reads it straight
- * from the input. Row {@code r = (c*kh + ky)*kw + kx}, column {@code q = oh*wOut + ow}, element
+ * from the input. Row {@code r = c*T + t} for live tap {@code t} ({@link ConvGeometry#taps()}: all
+ * {@code ky*kw + kx} unless some only see padding), column {@code q = oh*wOut + ow}, element
  * {@code x[c][oh*sh + ky*dh - ph][ow*sw + kx*dw - pw]} (0 in the padding), as in Caffe's im2col.
  */
 final class Im2col implements Sgemm.Source {
@@ -28,10 +29,11 @@ final class Im2col implements Sgemm.Source {
 
     /** Writes columns {@code [c0, c0+nc)} of row {@code r} to {@code dst[dOff ..]}. */
     void packRow(int r, int c0, int nc, float[] dst, int dOff) {
-        int taps = geo.kh() * geo.kw();
-        int c = r / taps;
-        int ky = (r % taps) / geo.kw();
-        int kx = r % geo.kw();
+        int live = geo.taps().length;
+        int c = r / live;
+        int tap = geo.taps()[r % live];
+        int ky = tap / geo.kw();
+        int kx = tap % geo.kw();
         int plane = base + c * geo.inPlane();
         int rowOff = geo.rowOffset(ky);
         int colOff = geo.colOffset(kx);

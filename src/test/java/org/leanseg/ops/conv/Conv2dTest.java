@@ -56,7 +56,12 @@ class Conv2dTest {
                         Shape.of(4, 1, 5, 3), false),
                 Case.of("3x3 images batched 3+2 per GEMM", Conv2d.of(1, 1, 1, 1), 5, 6, 18, 18, 7, 3, 3, true),
                 Case.of("1x1 images batched 2+2+2+1", Conv2d.of(1, 0, 1, 1), 7, 9, 20, 20, 5, 1, 1, true),
-                Case.of("grouped 2, stride 2, images batched", Conv2d.of(2, 1, 1, 2), 5, 4, 9, 9, 6, 3, 3, false));
+                Case.of("grouped 2, stride 2, images batched", Conv2d.of(2, 1, 1, 2), 5, 4, 9, 9, 6, 3, 3, false),
+                Case.of("dilation 6 on a 3x3 map: only the centre tap is live", Conv2d.of(1, 6, 6, 1), 3, 5, 3, 3, 4, 3, 3, true),
+                Case.of("dilation 2 on a 3x2 map: 3 of 9 taps live", Conv2d.of(1, 2, 2, 1), 2, 4, 3, 2, 5, 3, 3, false),
+                Case.of("depthwise small plane 4x4 (direct loops)", Conv2d.of(1, 1, 1, 6), 3, 6, 4, 4, 6, 3, 3, true),
+                Case.of("depthwise small plane s2 to 2x2, multiplier 2", Conv2d.of(2, 1, 1, 4), 2, 4, 4, 3, 8, 3, 3, false),
+                Case.of("depthwise small plane dilation 2 on 3x3", Conv2d.of(1, 2, 2, 5), 2, 5, 3, 3, 5, 3, 3, true));
     }
 
     /**
@@ -137,11 +142,13 @@ class Conv2dTest {
                 Case.of("dilation 2", Conv2d.of(1, 2, 2, 1), 1, 2, 8, 7, 3, 3, 3, true),
                 Case.of("dilation 4", Conv2d.of(1, 4, 4, 1), 1, 2, 9, 9, 2, 3, 3, false),
                 Case.of("dilation 6", Conv2d.of(1, 6, 6, 1), 1, 2, 8, 9, 2, 3, 3, true),
+                Case.of("dilation 2 on a 3x2 map (dead taps)", Conv2d.of(1, 2, 2, 1), 2, 3, 3, 2, 2, 3, 3, true),
                 Case.of("groups 2", Conv2d.of(1, 1, 1, 2), 2, 4, 6, 5, 6, 3, 3, true),
                 Case.of("1x1", Conv2d.of(1, 0, 1, 1), 2, 5, 4, 3, 3, 1, 1, true),
                 Case.of("depthwise s1", Conv2d.of(1, 1, 1, 4), 2, 4, 7, 6, 4, 3, 3, true),
                 Case.of("depthwise s2 d2", Conv2d.of(2, 2, 2, 3), 1, 3, 9, 10, 3, 3, 3, false),
-                Case.of("depthwise d4 multiplier 2", Conv2d.of(1, 4, 4, 2), 1, 2, 7, 8, 4, 3, 3, true));
+                Case.of("depthwise d4 multiplier 2", Conv2d.of(1, 4, 4, 2), 1, 2, 7, 8, 4, 3, 3, true),
+                Case.of("depthwise small plane s2 multiplier 2", Conv2d.of(2, 1, 1, 3), 2, 3, 5, 4, 6, 3, 3, true));
         for (Case c : cases) {
             GradCheck check = new GradCheck().maxPerInput(25)
                     .input(Tensor.uniform(c.x(), -1, 1, rnd))
