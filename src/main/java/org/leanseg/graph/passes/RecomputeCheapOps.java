@@ -18,6 +18,8 @@ import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.ops.norm.GroupNorm;
+import org.leanseg.ops.norm.GroupNormInPlace;
 import org.leanseg.ops.shape.Concat;
 import org.leanseg.ops.shape.Resize;
 import org.leanseg.tensor.TensorSpec;
@@ -65,7 +67,8 @@ public final class RecomputeCheapOps {
 
     /**
      * Whether forward node {@code n} is a recompute candidate by kind: a {@link #cheap} op, a depthwise
-     * conv, or a training BN whose input a depthwise conv made (Note [BN through a depthwise replay]).
+     * conv, or a training BN or a GN whose input a depthwise conv made (Note [BN through a depthwise
+     * replay]; GN replays itself, having no running statistics).
      */
     static boolean cheapToReplay(Node n) {
         Op op = n.op();
@@ -75,9 +78,10 @@ public final class RecomputeCheapOps {
         if (depthwise(n)) {
             return true;
         }
-        boolean trainingBn = op instanceof BatchNormInPlace || (op instanceof BatchNorm bn && bn.training());
+        boolean batchStatistics = op instanceof BatchNormInPlace || (op instanceof BatchNorm bn && bn.training())
+                || op instanceof GroupNorm || op instanceof GroupNormInPlace;
         Node p = n.input(0).producer();
-        return trainingBn && p != null && p.phase() == n.phase() && depthwise(p);
+        return batchStatistics && p != null && p.phase() == n.phase() && depthwise(p);
     }
 
     /** A depthwise convolution (plain or with a fused activation): one input channel per group. */
