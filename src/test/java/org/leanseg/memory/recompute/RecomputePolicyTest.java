@@ -74,10 +74,11 @@ class RecomputePolicyTest {
                         what + " saves " + r.savedForBackwardBytes() + " vs " + none.savedForBackwardBytes());
                 assertTrue(r.recomputeFlops() > none.recomputeFlops(), what);
                 assertTrue(r.recomputeFlops() <= r.forwardFlops(), what + ": a forward op is recomputed at most once");
-                // Note [Checkpoints stay kept]: without it a policy replays whole segments early and its peak
-                // far exceeds none's. At this tiny size fused none, which replays the depthwise convs and
-                // their BN (Note [BN through a depthwise replay]), plans 3.82 MiB and sqrt's cuts 3.86 MiB.
-                assertTrue(r.plannedPeakBytes() <= 1.05 * none.plannedPeakBytes(),
+                // Note [Checkpoints stay kept]: without it a policy replays whole segments early, holding a
+                // second forward at once (here about +1.5 MiB). At this tiny size fused none, which replays the
+                // depthwise convs and their BN (Note [BN through a depthwise replay]), plans 3.61 MiB and
+                // sqrt's cuts 3.86 MiB.
+                assertTrue(r.plannedPeakBytes() <= 1.10 * none.plannedPeakBytes(),
                         what + ": checkpoints keep recomputation within a segment: " + r.plannedPeakBytes() + " vs " + none.plannedPeakBytes());
                 assertEquals(none.forwardFlops(), r.forwardFlops(), what);
                 assertEquals(none.backwardFlops(), r.backwardFlops(), what + ": backward is the same ops");
