@@ -39,7 +39,7 @@ import org.leanseg.tensor.TensorSpec;
  * its output y, so no rewrite that recomputes only elementwise ops can keep less. But a separable
  * conv's depthwise conv reads a tensor that backward keeps anyway (the fused ReLU·depthwise conv's
  * pre-activation, itself the previous BN's output), and a 3x3 depthwise conv costs 18 FLOP per output
- * element, about what BN's replay costs (7): so the BN right after a depthwise conv is replayed
+ * element, the same order as BN's replay (7): so the BN right after a depthwise conv is replayed
  * ({@link org.leanseg.ops.norm.BatchNormReplay}, running statistics untouched) on the replayed
  * depthwise conv, and its output is not kept. That is about 6 FLOP per byte saved, 0.4 % of a
  * Xception-65 step for 40 % of its saved bytes (docs/benchmarks.md). Both copies run the forward's
