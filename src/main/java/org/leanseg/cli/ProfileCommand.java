@@ -7,6 +7,8 @@ import java.util.concurrent.Callable;
 import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.io.AtomicFiles;
+import org.leanseg.memory.recompute.BudgetException;
+import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.profile.Profile;
 import org.leanseg.profile.ProfileHtml;
@@ -20,11 +22,11 @@ import picocli.CommandLine.Option;
 /**
  * {@code leanseg profile}: runs a few real training steps of the planned step on the reference
  * backend and writes {@code report.html} and {@code report.json}, with the per-stage summary on the
- * terminal. The step is built by {@link StepPlan}, so a recompute policy option only has to build
- * that plan differently.
+ * terminal. The step is built by {@link StepPlan} under the recompute policy of {@code --recompute}
+ * (as {@code leanseg plan} has it); the reports name the policy and its recompute FLOPs.
  *
  * <pre>{@code
- * leanseg profile --model deeplabv3plus_mobilenetv2 --batch 2 --size 256x256 --steps 2
+ * leanseg profile --model deeplabv3plus_mobilenetv2 --batch 2 --size 256x256 --steps 2 [--recompute stages]
  * }</pre>
  * Check: {@code mvn -B -q test -Dtest=ProfileCommandTest}.
  */
@@ -45,6 +47,10 @@ public final class ProfileCommand implements Callable<Integer> {
     @Option(names = "--no-fuse", description = "no in-place BN, ReLU·depthwise fusion, in-place ops or cheap-op recompute (A/B)")
     boolean noFuse;
 
+    @Option(names = "--recompute", converter = RecomputeConverter.class,
+            description = "recompute policy: none, stages, sqrt or auto:<bytes> (e.g. auto:6GiB) (default: none)")
+    RecomputePolicy recompute;
+
     @Option(names = "--out", description = "report directory (default: work_dirs/profile/<model>_b<B>_<H>x<W>)")
     Path out;
 
@@ -60,9 +66,16 @@ public final class ProfileCommand implements Callable<Integer> {
         }
         ModelConfig cfg = modelOptions.config();
         Path dir = out != null ? out : Path.of("work_dirs", "profile", cfg.name() + "_b" + batch + "_" + hw[0] + "x" + hw[1]);
-        StepPlan plan = StepPlan.of(cfg, batch, hw[0], hw[1], noFuse ? StepPasses.NONE : StepPasses.FUSED);
-        System.out.printf("planned %d ops in %d ms; running %d step%s...%n", plan.schedule().size(), plan.planMillis(), steps,
-                steps == 1 ? "" : "s");
+        RecomputePolicy policy = recompute == null ? RecomputePolicy.none() : recompute;
+        StepPlan plan;
+        try {
+            plan = StepPlan.of(cfg, batch, hw[0], hw[1], (noFuse ? StepPasses.NONE : StepPasses.FUSED).withRecompute(policy));
+        } catch (BudgetException e) {
+            System.err.println(e.getMessage());
+            return 2;
+        }
+        System.out.printf("planned %d ops in %d ms (recompute %s); running %d step%s...%n", plan.schedule().size(), plan.planMillis(),
+                policy, steps, steps == 1 ? "" : "s");
         Profile p;
         try (ReferenceBackend backend = new ReferenceBackend()) {
             p = StepProfiler.run(plan, backend, steps, seed);

@@ -20,6 +20,7 @@ import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.Variable;
 import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.ops.norm.GroupNormInPlace;
 import org.leanseg.memory.Lifetime;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.Planner;
@@ -168,12 +169,12 @@ public final class Executor implements AutoCloseable {
         backend.synchronize();
     }
 
-    /** Refuses to start a step whose in-place BN layers cannot invert their output (Note [In-place BN backward]). */
+    /** Refuses to start a step whose in-place BN or GN layers cannot invert their output (Note [In-place BN backward]). */
     private void checkInPlaceGuards() {
         List<String> bad = new ArrayList<>();
         Set<Variable> gammas = new HashSet<>();
         for (Node n : schedule) {
-            if (n.op() instanceof BatchNormInPlace) {
+            if (n.op() instanceof BatchNormInPlace || n.op() instanceof GroupNormInPlace) {
                 String why = BatchNormInPlace.guardViolation(hostView(n.input(1)), hostView(n.input(2)));
                 if (why != null) {
                     Variable gamma = n.input(1).variable();
@@ -185,7 +186,7 @@ public final class Executor implements AutoCloseable {
             }
         }
         if (!bad.isEmpty()) {
-            throw new InPlaceGuardException("in-place batch norm cannot recover its input from its output where gamma is near 0 ("
+            throw new InPlaceGuardException("in-place batch/group norm cannot recover its input from its output where gamma is near 0 ("
                     + String.join("; ", bad) + "); rebuild the step with StepPasses.withStockBatchNorm for these layers", gammas);
         }
     }

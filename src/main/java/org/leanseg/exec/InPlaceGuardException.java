@@ -4,8 +4,8 @@ import java.util.Set;
 import org.leanseg.graph.Variable;
 
 /**
- * Thrown before a step runs when an in-place BN layer's γ is too close to 0 to recover x̂ from its
- * output (Note [In-place BN backward]). Nothing has run. Rebuild the step with those layers left
+ * Thrown before a step runs when an in-place BN or GN layer's γ is too close to 0 to recover x̂ from
+ * its output (Note [In-place BN backward], Note [In-place GN backward]). Nothing has run. Rebuild the step with those layers left
  * stock: {@code new TrainGraph(..., passes.withStockBatchNorm(e.gammas()))}.
  */
 public final class InPlaceGuardException extends IllegalStateException {

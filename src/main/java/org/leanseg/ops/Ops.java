@@ -39,6 +39,8 @@ import org.leanseg.ops.norm.BatchNormReplay;
 import org.leanseg.ops.norm.BatchNormEvalBackward;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
+import org.leanseg.ops.norm.GroupNormBackwardFromOutput;
+import org.leanseg.ops.norm.GroupNormInPlace;
 import org.leanseg.ops.optim.AdamW;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.ops.shape.ChannelSlice;
@@ -102,6 +104,8 @@ public final class Ops {
             op("batch_norm_eval_backward", "norm", BatchNormEvalBackward.class, BatchNormEvalBackward::reference, NormCuda::batchNormEvalBackward),
             op("group_norm", "norm", GroupNorm.class, GroupNorm::reference, NormCuda::groupNorm),
             op("group_norm_backward", "norm", GroupNormBackward.class, GroupNormBackward::reference, NormCuda::groupNormBackward),
+            op("group_norm_inplace", "norm", GroupNormInPlace.class, GroupNormInPlace::reference, null),
+            op("group_norm_backward_from_output", "norm", GroupNormBackwardFromOutput.class, GroupNormBackwardFromOutput::reference, null),
             // resize/pool/concat: OPS-SHAPE
             op("resize_bilinear", "shape", Resize.class, Resize::reference, ShapeCuda::resize),
             op("resize_bilinear_backward", "shape", ResizeBackward.class, ResizeBackward::reference, ShapeCuda::resizeBackward),

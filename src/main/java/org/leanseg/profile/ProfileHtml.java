@@ -51,6 +51,8 @@ public final class ProfileHtml {
         card(h, mib(r.lowerBoundBytes()) + " MiB", "lower bound (arena " + String.format(Locale.ROOT, "%.3f",
                 r.lowerBoundBytes() == 0 ? 1.0 : (double) r.activationPeakBytes() / r.lowerBoundBytes()) + " x)");
         card(h, mib(r.savedForBackwardBytes()) + " MiB", "saved for backward");
+        card(h, String.format(Locale.ROOT, "%.2f GFLOP", r.recomputeFlops() / 1e9), String.format(Locale.ROOT,
+                "recomputed (+%.1f %% of the step), recompute %s", 100 * r.recomputeRatio(), p.plan().passes().recompute()));
         double ms = m.meanStepMillis();
         card(h, ms < 10_000 ? String.format(Locale.ROOT, "%.0f ms", ms) : String.format(Locale.ROOT, "%.1f s", ms / 1000), "step time" + (m.steps().size() > 1 ? " (after step 1)" : ""));
         h.append("</div>\n");

@@ -30,8 +30,8 @@ public final class ProfileReport {
     /** One line naming what was profiled. */
     public static String title(Profile p) {
         StepPlan s = p.plan();
-        return String.format(Locale.ROOT, "%s, batch %d x 3 x %d x %d, %s, %d step%s on the %s backend (%d threads)",
-                s.model(), s.batch(), s.height(), s.width(), s.passes().fuse() ? "fused" : "not fused",
+        return String.format(Locale.ROOT, "%s, batch %d x 3 x %d x %d, %s, recompute %s, %d step%s on the %s backend (%d threads)",
+                s.model(), s.batch(), s.height(), s.width(), s.passes().fuse() ? "fused" : "not fused", s.passes().recompute(),
                 p.measured().steps().size(), p.measured().steps().size() == 1 ? "" : "s", p.measured().backend(),
                 p.measured().threads());
     }
@@ -97,6 +97,8 @@ public final class ProfileReport {
         sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB (%.3f x; arena / lower bound)%n", "lower bound",
                 mib(r.lowerBoundBytes()), r.lowerBoundBytes() == 0 ? 1.0 : (double) r.activationPeakBytes() / r.lowerBoundBytes()));
         sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB%n", "saved for backward", mib(r.savedForBackwardBytes())));
+        sb.append(String.format(Locale.ROOT, "%-20s %10.2f GFLOP (+%.1f%% of the step, %.2f GFLOP; recompute %s)%n", "recompute",
+                r.recomputeFlops() / 1e9, 100 * r.recomputeRatio(), r.stepFlops() / 1e9, p.plan().passes().recompute()));
         StringBuilder steps = new StringBuilder();
         for (Measured.Step s : m.steps()) {
             steps.append(String.format(Locale.ROOT, "%s%d: %.0f ms (loss %.4f)", steps.length() == 0 ? "" : ", ", s.step(),

@@ -107,6 +107,37 @@ class ProfileCommandTest {
         assertTrue(high >= json.get("plannedPeakBytes").asLong() - json.get("workspaceBytes").asLong());
     }
 
+    /** {@code --recompute} profiles the step that policy plans, and the reports name it with its FLOPs. */
+    @Test
+    void recomputePolicyIsProfiledAndReported() throws Exception {
+        Path stagesDir = dir.resolve("stages");
+        PrintStream before = System.out;
+        PrintStream beforeErr = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+            assertEquals(0, Main.run("profile", "--batch", "1", "--size", "32x32", "--width", "0.25", "--classes", "3",
+                    "--steps", "1", "--recompute", "stages", "--out", stagesDir.toString()));
+            assertEquals(2, Main.run("profile", "--batch", "1", "--size", "32x32", "--width", "0.25", "--classes", "3",
+                    "--steps", "1", "--recompute", "auto:1KiB", "--out", dir.resolve("tiny").toString()));
+        } finally {
+            System.setOut(before);
+            System.setErr(beforeErr);
+        }
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertTrue(out.contains("recompute stages") && out.contains("% of the step"), out);
+        assertTrue(terminal.contains("recompute none"), terminal);
+        JsonNode stages = new ObjectMapper().readTree(stagesDir.resolve("report.json").toFile());
+        assertEquals("stages", stages.get("recompute").asText());
+        assertEquals("none", json.get("recompute").asText());
+        assertTrue(stages.get("recomputeFlops").asLong() > json.get("recomputeFlops").asLong());
+        assertTrue(stages.get("savedForBackwardBytes").asLong() < json.get("savedForBackwardBytes").asLong());
+        assertEquals(stages.get("activationPeakBytes").asLong(), stages.get("measured").get("arenaBytes").asLong());
+        assertTrue(Files.readString(stagesDir.resolve("report.html")).contains("recompute stages"));
+        assertTrue(!Files.exists(dir.resolve("tiny")), "a budget that does not fit writes nothing");
+    }
+
     @Test
     void htmlIsOnePageWithItsCharts() throws Exception {
         assertTrue(html.startsWith("<!DOCTYPE html>") && html.contains("</html>"));

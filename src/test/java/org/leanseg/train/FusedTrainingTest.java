@@ -27,6 +27,7 @@ import org.leanseg.models.ModelConfig;
 import org.leanseg.nn.ParamSet;
 import org.leanseg.ops.conv.ActDepthwiseConv2d;
 import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.ops.norm.BatchNormReplay;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
@@ -48,7 +49,11 @@ class FusedTrainingTest {
     }
 
     private static Run train(DeepLabV3Plus model, StepPasses passes, int steps, VariableStore store) {
-        TrainGraph tg = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, passes);
+        return train(model, passes, steps, store, N, H, W);
+    }
+
+    private static Run train(DeepLabV3Plus model, StepPasses passes, int steps, VariableStore store, int batch, int h, int w) {
+        TrainGraph tg = new TrainGraph(model, batch, h, w, OptimizerSettings.pytorchDefault(), 1, passes);
         Graph g = tg.stepGraph();
         Map<String, Value> grads = new LinkedHashMap<>();
         for (Node n : g.nodes()) {
@@ -58,12 +63,12 @@ class FusedTrainingTest {
             }
         }
         Random rnd = new Random(42);
-        Tensor x = Tensor.uniform(Shape.of(N, 3, H, W), -1, 1, rnd);
-        int[] labels = new int[N * H * W];
+        Tensor x = Tensor.uniform(Shape.of(batch, 3, h, w), -1, 1, rnd);
+        int[] labels = new int[batch * h * w];
         for (int i = 0; i < labels.length; i++) {
-            labels[i] = rnd.nextInt(10) == 0 ? 255 : rnd.nextInt(TINY.numClasses());
+            labels[i] = rnd.nextInt(10) == 0 ? 255 : rnd.nextInt(model.config().numClasses());
         }
-        Tensor label = Tensor.labels(Shape.of(N, H, W), labels);
+        Tensor label = Tensor.labels(Shape.of(batch, h, w), labels);
         List<Float> losses = new ArrayList<>();
         Map<String, Tensor> firstGrads = new LinkedHashMap<>();
         try (Executor e = new Executor(g, new ReferenceBackend(), store)) {
@@ -127,6 +132,23 @@ class FusedTrainingTest {
         Run fused = train(model, StepPasses.FUSED, 3, init(model));
         assertTrue(plain.losses().get(2) < plain.losses().get(0), "training makes progress: " + plain.losses());
         assertSame(fused, plain, 2e-3);
+    }
+
+    /**
+     * Xception-65's separable convs (ReLU·depthwise fusion, in-place BN, residual adds and the BN after
+     * each depthwise conv replayed in backward: Note [BN through a depthwise replay]) train as the plain
+     * step does.
+     */
+    @Test
+    void fusedAndPlainXceptionTrainingAgree() {
+        DeepLabV3Plus model = new DeepLabV3Plus(ModelConfig.of("deeplabv3plus_xception65").withWidth(0.25).withMiddleRepeats(2)
+                .withHead(new int[] {2, 3, 6}, 16, 8, 16).withClasses(4));
+        Graph fused = new TrainGraph(model, 2, 32, 32, OptimizerSettings.pytorchDefault(), 1, StepPasses.FUSED).stepGraph();
+        assertTrue(fused.nodes().stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE && n.op() instanceof BatchNormReplay));
+        assertTrue(fused.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d));
+        Run plain = train(model, StepPasses.NONE, 2, init(model), 2, 32, 32);
+        Run fusedRun = train(model, StepPasses.FUSED, 2, init(model), 2, 32, 32);
+        assertSame(fusedRun, plain, 2e-3);
     }
 
     /** γ_3 = 0 and β_3 = 0.5 in one expand BN layer. */

@@ -37,8 +37,10 @@ class StepMemoryTest {
         assertEquals(5, c.batch());
         assertTrue(c.line().contains("batch 5") && c.line().contains("batch 6 would need") && c.line().contains("train.memory_budget")
                 && c.line().contains("recompute stages"), c.line());
+        // against the unfused step: at this tiny size fused none (depthwise replays, Note [BN through a
+        // depthwise replay]) keeps about what stages keeps
         TrainConfig none = train("train.batch=auto", "train.memory_budget=" + budget);
-        assertTrue(StepMemory.batch(none, TINY, 32, 32, OptimizerSettings.pytorchDefault(), StepPasses.FUSED).batch() < 5,
+        assertTrue(StepMemory.batch(none, TINY, 32, 32, OptimizerSettings.pytorchDefault(), StepPasses.NONE).batch() < 5,
                 "recomputing fits a larger batch");
     }
 

@@ -4,6 +4,7 @@ import java.util.concurrent.TimeUnit;
 import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.config.TrainingConfig;
 import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.profile.Measured;
 import org.leanseg.profile.StepPlan;
@@ -28,17 +29,20 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  * One SGD training step of a default configuration on the reference backend, as {@code leanseg
  * profile} runs it: the score is the step time; the secondary metrics (JMH {@code @AuxCounters},
  * in bytes, see {@link Bytes}) are the planned peak, the measured high-water of the last step
- * (arena + variables + the largest op's heap scratch), the activation arena and its lower bound.
+ * (arena + variables + the largest op's heap scratch), the activation arena and its lower bound,
+ * the bytes saved for backward, and the recompute FLOPs (not bytes) of the plan.
  * <ul>
  *   <li>{@code config=mobilenetv2}: DeepLabV3+ MobileNetV2, full width, 21 classes, output stride
  *       16 ({@code ModelConfig.of("deeplabv3plus_mobilenetv2")});</li>
  *   <li>{@code config=cpu_default}: the model of {@code TrainingConfig.defaults()} ({@code leanseg
  *       train} with no arguments: width 0.5, ASPP 64 channels, 6 classes).</li>
  * </ul>
- * {@code fuse}: the default rewrites or {@code --no-fuse}; recompute policies will add a parameter.
+ * {@code fuse}: the default rewrites or {@code --no-fuse}; {@code recompute}: the recompute policy
+ * ({@code none}, {@code stages}, {@code sqrt}; {@code leanseg profile --recompute}).
  * {@code batch}/{@code size} 0 take the configuration's own: batch 2 at 128x128 for mobilenetv2 (a
  * CPU-sized stand-in for 512x512), batch 16 at 64x64 for cpu_default (its training batch).
- * Run: {@code java -jar benchmarks/target/benchmarks.jar MemoryBenchmark -wi 1 -i 2 -f 1}.
+ * Run: {@code java -jar benchmarks/target/benchmarks.jar MemoryBenchmark -wi 1 -i 2 -f 1}; one
+ * configuration per policy, small: {@code ... MemoryBenchmark -p config=mobilenetv2 -p fuse=true -p size=64}.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
@@ -52,6 +56,9 @@ public class MemoryBenchmark {
 
     @Param({"true", "false"})
     public boolean fuse;
+
+    @Param({"none", "stages", "sqrt"})
+    public String recompute;
 
     @Param({"0"})
     public int batch;
@@ -75,6 +82,8 @@ public class MemoryBenchmark {
         public double measuredPeakBytes;
         public double arenaBytes;
         public double lowerBoundBytes;
+        public double savedForBackwardBytes;
+        public double recomputeFlops;
         private double share;
 
         @Setup(Level.Trial)
@@ -87,6 +96,8 @@ public class MemoryBenchmark {
             measuredPeakBytes = share * step.highWaterBytes();
             arenaBytes = share * plan.report().activationPeakBytes();
             lowerBoundBytes = share * plan.report().lowerBoundBytes();
+            savedForBackwardBytes = share * plan.report().savedForBackwardBytes();
+            recomputeFlops = share * plan.report().recomputeFlops();
         }
     }
 
@@ -113,7 +124,7 @@ public class MemoryBenchmark {
             default -> throw new IllegalArgumentException("unknown config " + config);
         }
         plan = StepPlan.of(model, batch > 0 ? batch : b, size > 0 ? size : s, size > 0 ? size : s,
-                fuse ? StepPasses.FUSED : StepPasses.NONE);
+                (fuse ? StepPasses.FUSED : StepPasses.NONE).withRecompute(RecomputePolicy.parse(recompute)));
         session = StepProfiler.open(plan, new ReferenceBackend(), 1);
     }
 

@@ -9,11 +9,13 @@ import org.leanseg.graph.Variable;
 
 /**
  * The rewrites a training step goes through, and their off switch ({@code --no-fuse}): before
- * autograd, in-place BN ({@link InPlaceBatchNorm}) then ReLU·depthwise fusion
- * ({@link FuseActivationDepthwise}); after autograd, one {@link Recompute} of what the recompute
- * policy ({@code recompute}, with or without fusion) chooses on top of the cheap-op choice
- * ({@link RecomputeCheapOps}, when fused). {@code stockBatchNorm} lists the γ of BN layers that
- * must keep their input because the γ guard failed for them (Note [In-place BN backward]).
+ * autograd, in-place BN ({@link InPlaceBatchNorm}) and GN ({@link InPlaceGroupNorm}) then
+ * ReLU·depthwise fusion ({@link FuseActivationDepthwise}); after autograd, one {@link Recompute} of
+ * what the recompute policy ({@code recompute}, with or without fusion) chooses on top of the
+ * cheap-op choice ({@link RecomputeCheapOps}, when fused). {@code stockBatchNorm} lists the γ of BN
+ * and GN layers that must keep their input because the γ guard failed for them (Note [In-place BN
+ * backward], Note [In-place GN backward]). In-place GN has no CUDA kernel yet (Ops table): before
+ * {@link #forBackend} returns FUSED for "cuda", a CUDA step must leave GN stock (no model uses GN today).
  *
  * <pre>{@code
  * StepPasses p = StepPasses.FUSED.withRecompute(RecomputePolicy.parse("stages"));
@@ -42,7 +44,7 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
         }
     }
 
-    /** The same passes with BN layers of {@code gammas} also left stock. */
+    /** The same passes with BN or GN layers of {@code gammas} also left stock. */
     public StepPasses withStockBatchNorm(Set<Variable> gammas) {
         Set<Variable> all = new HashSet<>(stockBatchNorm);
         all.addAll(gammas);
@@ -60,7 +62,8 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
             return null;
         }
         Rebuild.Result bn = InPlaceBatchNorm.apply(g, stockBatchNorm);
-        return Rebuild.compose(bn, FuseActivationDepthwise.apply(bn.graph()));
+        Rebuild.Result gn = Rebuild.compose(bn, InPlaceGroupNorm.apply(bn.graph(), stockBatchNorm));
+        return Rebuild.compose(gn, FuseActivationDepthwise.apply(gn.graph()));
     }
 
     /** Rewrites the whole step graph (forward, backward, optimizer); null when there is nothing to do. */

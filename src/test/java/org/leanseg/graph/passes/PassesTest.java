@@ -20,6 +20,7 @@ import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.ops.norm.BatchNormReplay;
 import org.leanseg.tensor.TensorSpec;
 import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.TrainGraph;
@@ -91,7 +92,36 @@ class PassesTest {
             for (int i = n.index() + 1; i < firstUse; i++) {
                 assertEquals(Phase.RECOMPUTE, plain.nodes().get(i).phase());
             }
-            assertTrue(RecomputeCheapOps.cheap(n.op()), n.toString());
+            assertTrue(RecomputeCheapOps.cheap(n.op()) || RecomputeCheapOps.depthwise(n)
+                    || (n.op() instanceof BatchNormReplay && RecomputeCheapOps.depthwise(n.input(0).producer())), n.toString());
+        }
+    }
+
+    /**
+     * Note [BN through a depthwise replay] on Xception-65 (the separable convs) and MobileNetV2: every
+     * training BN right after a depthwise conv is replayed with it in backward, no dense conv is ever
+     * recomputed, and the replayed depthwise convs read only what backward keeps anyway.
+     */
+    @Test
+    void batchNormAfterADepthwiseConvIsReplayedWithItAndNoDenseConvIs() {
+        for (ModelConfig m : List.of(TINY, ModelConfig.of("deeplabv3plus_xception65").withWidth(0.25).withMiddleRepeats(2).withClasses(4))) {
+            Graph step = new TrainGraph(new DeepLabV3Plus(m), 2, 32, 32, OptimizerSettings.pytorchDefault(), 1, StepPasses.FUSED)
+                    .stepGraph();
+            long bnAfterDepthwise = step.nodes().stream().filter(n -> n.phase() == Phase.FORWARD && n.op() instanceof BatchNormInPlace
+                    && RecomputeCheapOps.depthwise(n.input(0).producer())).count();
+            long replays = step.nodes().stream().filter(n -> n.op() instanceof BatchNormReplay).count();
+            assertTrue(bnAfterDepthwise > 0, m.name());
+            assertEquals(bnAfterDepthwise, replays, m.name() + ": one replay per BN after a depthwise conv");
+            for (Node n : step.nodes()) {
+                if (n.phase() == Phase.RECOMPUTE && n.op() instanceof Conv2d) {
+                    assertTrue(RecomputeCheapOps.depthwise(n), m.name() + ": dense conv recomputed: " + n);
+                }
+                if (n.phase() == Phase.RECOMPUTE && RecomputeCheapOps.depthwise(n)) {
+                    Value in = n.input(0);
+                    assertTrue(in.producer().phase() == Phase.RECOMPUTE
+                            || in.users().stream().anyMatch(u -> u.phase() == Phase.BACKWARD), "kept anyway: " + in);
+                }
+            }
         }
     }
 

@@ -74,7 +74,12 @@ class RecomputePolicyTest {
                         what + " saves " + r.savedForBackwardBytes() + " vs " + none.savedForBackwardBytes());
                 assertTrue(r.recomputeFlops() > none.recomputeFlops(), what);
                 assertTrue(r.recomputeFlops() <= r.forwardFlops(), what + ": a forward op is recomputed at most once");
-                assertTrue(r.plannedPeakBytes() <= none.plannedPeakBytes(), what + ": checkpoints keep recomputation within a segment");
+                // Note [Checkpoints stay kept]: without it a policy replays whole segments early, holding a
+                // second forward at once (here about +1.5 MiB). At this tiny size fused none, which replays the
+                // depthwise convs and their BN (Note [BN through a depthwise replay]), plans 3.61 MiB and
+                // sqrt's cuts 3.86 MiB.
+                assertTrue(r.plannedPeakBytes() <= 1.10 * none.plannedPeakBytes(),
+                        what + ": checkpoints keep recomputation within a segment: " + r.plannedPeakBytes() + " vs " + none.plannedPeakBytes());
                 assertEquals(none.forwardFlops(), r.forwardFlops(), what);
                 assertEquals(none.backwardFlops(), r.backwardFlops(), what + ": backward is the same ops");
             }
@@ -106,7 +111,8 @@ class RecomputePolicyTest {
                 // every running statistic of a layer that normalises with batch statistics is updated
                 long bnLayers = g.variables().keySet().stream().filter(v -> v.name().endsWith(".running_mean")).count();
                 assertEquals(2 * bnLayers, writers.size(), what + " (at batch 2 the ASPP pooling BN normalises with batch statistics too)");
-                assertEquals(p.kind() != RecomputePolicy.Kind.NONE, replays > 0, what + ": " + replays + " replayed BN layers");
+                // fused, none replays the BN layers right after a depthwise conv (Note [BN through a depthwise replay])
+                assertEquals(base.fuse() || p.kind() != RecomputePolicy.Kind.NONE, replays > 0, what + ": " + replays + " replayed BN layers");
             }
         }
     }
