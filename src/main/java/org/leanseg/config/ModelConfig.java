@@ -40,9 +40,10 @@ public record ModelConfig(Architecture name, double width, int outputStride, int
     }
 
     /**
-     * A small MobileNetV2 DeepLabV3+ that trains on the 64x64 synthetic set on a 2-core CPU in
-     * minutes. ASPP rates are scaled to its 8x8 stride-16 feature map (DeepLab's 6, 12, 18 are
-     * for 33x33 maps at 513 px).
+     * A small MobileNetV2 DeepLabV3+ that trains on the 32x32 synthetic set on a 2-core CPU in
+     * minutes. ASPP rates 2, 4, 6 (DeepLab's 6, 12, 18 are for 33x33 maps at 513 px); on the 2x2
+     * stride-16 map of a 32x32 image only their centre taps see pixels, and the convolution
+     * kernels skip the rest.
      */
     static ModelConfig defaults() {
         return new ModelConfig(Architecture.DEEPLABV3PLUS_MOBILENETV2, 0.5, 16, DataConfig.defaults().numClasses(),
