@@ -31,14 +31,9 @@ import org.leanseg.tensor.TensorSpec;
  * Run: {@code mvn -B -q test -Dtest=StepPlanInvariantsTest}.
  */
 class StepPlanInvariantsTest {
+    /** The values the planner places (graph inputs and activations), as {@link PlannerTest} plans them. */
     static List<Value> planned(Graph g) {
-        List<Value> vs = new ArrayList<>();
-        for (Value v : g.values()) {
-            if (v.role() == Role.INPUT || v.role() == Role.ACTIVATION) {
-                vs.add(v);
-            }
-        }
-        return vs;
+        return PlannerTest.planned(g);
     }
 
     /**
