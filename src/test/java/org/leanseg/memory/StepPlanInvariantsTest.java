@@ -1,14 +1,12 @@
 package org.leanseg.memory;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
-import java.util.List;
-import java.util.Random;
-import org.junit.jupiter.api.Test;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.passes.DeadCode;
@@ -18,11 +16,7 @@ import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.TrainGraph;
-import org.leanseg.graph.Role;
 import org.leanseg.graph.Value;
-import org.leanseg.ops.elementwise.Activation;
-import org.leanseg.ops.elementwise.Add;
-import org.leanseg.tensor.TensorSpec;
 
 /**
  * Memory plans of whole training steps (fused and not, under every recompute policy) keep the
