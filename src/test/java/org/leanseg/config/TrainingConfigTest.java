@@ -230,4 +230,23 @@ class TrainingConfigTest {
         assertMessage("data.label_map: the cityscapes preset maps to 19 classes (0..18) but data.num_classes is 6; set "
                 + "data.num_classes=19", error("", "data.label_map=cityscapes"));
     }
+
+    /** Every shipped config in configs/ parses and names a model with the spec's parameter count (VOC: 21 classes). */
+    @Test
+    void shippedConfigsParseAndBuildTheirModels() throws IOException {
+        Path dir = Path.of("configs");
+        List<Path> files;
+        try (var s = Files.list(dir)) {
+            files = s.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
+        }
+        assertTrue(files.size() >= 2, "configs/ holds the VOC presets");
+        for (Path f : files) {
+            TrainingConfig c = TrainingConfig.load(f, List.of());
+            assertEquals(21, c.model().numClasses(), f.toString());
+            var model = new org.leanseg.models.DeepLabV3Plus(org.leanseg.train.Datasets.modelConfig(c));
+            long params = model.params().parameterCount();
+            long expected = c.model().name().yamlName().contains("xception") ? 54_711_461 : 5_816_053;
+            assertEquals(expected, params, f + ": the spec's full model");
+        }
+    }
 }
