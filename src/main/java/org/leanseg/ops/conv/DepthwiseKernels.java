@@ -95,17 +95,24 @@ final class DepthwiseKernels {
             int row = plane + ih * geo.w();
             if (l.sw() == 1) {
                 int at = l.phaseIndex(ih + ph, pw);
-                System.arraycopy(src, row, phases, at, geo.w());
-                if (act != null) {
-                    for (int i = at; i < at + geo.w(); i++) {
-                        phases[i] = act.apply(phases[i]);
-                    }
+                if (act == null) {
+                    System.arraycopy(src, row, phases, at, geo.w());
+                } else {
+                    clampRow(src, row, phases, at, geo.w(), act.cap());
                 }
                 continue;
             }
             for (int iw = 0; iw < geo.w(); iw++) {
                 phases[l.phaseIndex(ih + ph, iw + pw)] = act == null ? src[row + iw] : act.apply(src[row + iw]);
             }
+        }
+    }
+
+    /** {@code dst[at + i] = act(src[from + i])} over one row ({@link Activation.Kind#apply} with {@code cap}). */
+    private static void clampRow(float[] src, int from, float[] dst, int at, int n, float cap) {
+        for (int i = 0; i < n; i++) {
+            float v = src[from + i];
+            dst[at + i] = Math.min(Math.max(v, 0f), cap);
         }
     }
 

@@ -30,8 +30,13 @@ public record Activation(Kind kind) implements Op {
             return cap;
         }
 
+        /**
+         * min(max(x, 0), cap), the same expression as the ReLU kernel's (NaN stays NaN, as in
+         * PyTorch). Branch-free: ReLU's inputs are about half negative, and a data-dependent branch
+         * here made the fused ReLU6·depthwise kernels twice as slow as the plain ones.
+         */
         public float apply(float x) {
-            return x > 0 ? Math.min(x, cap) : 0f;
+            return Math.min(Math.max(x, 0f), cap);
         }
 
         /** Whether the gradient passes, decided from the output y. */
