@@ -91,7 +91,9 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
                 nesterov,
                 t.choice("train.schedule", Schedule.class),
                 t.real("train.power", 0, true, Double.POSITIVE_INFINITY),
-                t.integer("train.warmup_iters", 0, iters),
+                // a warmup longer than the run is an error when set, and shortened when it is the default
+                t.isExplicit("train.warmup_iters") ? t.integer("train.warmup_iters", 0, iters)
+                        : Math.min(iters, t.integer("train.warmup_iters", 0, Integer.MAX_VALUE)),
                 t.real("train.warmup_ratio", 0, true, 1),
                 t.integer("train.accumulate", 1, 1 << 16),
                 t.longInteger("train.seed"),

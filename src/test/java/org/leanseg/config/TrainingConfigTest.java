@@ -99,6 +99,8 @@ class TrainingConfigTest {
         assertNull(parse("", "data.root=/tmp/x", "data.root=").data().root(), "an empty value is null");
         // A whole section can be overridden as a YAML mapping.
         assertEquals(3, parse("", "train={iters: 100, warmup_iters: 3}").train().warmupIters());
+        // the default warmup (30) shortens to a shorter run; a set one must fit
+        assertEquals(2, parse("", "train.iters=2").train().warmupIters());
     }
 
     @Test
