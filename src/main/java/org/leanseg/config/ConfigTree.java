@@ -307,6 +307,27 @@ final class ConfigTree {
         return List.copyOf(out);
     }
 
+    /** Null, or a non-empty list of numbers >= 0 (e.g. per-class loss weights). */
+    List<Double> nonNegativeRealListOrNull(String path) {
+        JsonNode n = node(path);
+        if (n.isNull()) {
+            return null;
+        }
+        List<Double> out = new ArrayList<>();
+        if (n.isArray()) {
+            for (JsonNode e : n) {
+                if (!e.isNumber() || !(e.doubleValue() >= 0 && Double.isFinite(e.doubleValue()))) {
+                    break;
+                }
+                out.add(e.doubleValue());
+            }
+        }
+        if (!n.isArray() || n.isEmpty() || out.size() != n.size()) {
+            throw bad(path, show(n) + " is not a list of numbers >= 0, one per class, e.g. [0.5, 1, 1]");
+        }
+        return List.copyOf(out);
+    }
+
     /**
      * A byte count or null: an integer ({@code 1073741824}) or a number with a unit
      * ({@code 512MiB}, {@code 1.5GiB}, {@code 2GB}; KiB/MiB/GiB/TiB are powers of 1024,

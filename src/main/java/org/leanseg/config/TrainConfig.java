@@ -3,6 +3,7 @@ package org.leanseg.config;
 import com.fasterxml.jackson.annotation.JsonValue;
 import com.fasterxml.jackson.databind.annotation.JsonSerialize;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
+import java.util.List;
 import java.util.Locale;
 import org.leanseg.memory.ByteSize;
 import org.leanseg.memory.recompute.RecomputePolicy;
@@ -41,13 +42,16 @@ import org.leanseg.memory.recompute.RecomputePolicy;
  *     or {@code auto:<bytes>} (see {@link RecomputePolicy})
  * @param memoryBudget the device memory a step may plan (e.g. {@code 6GiB}); needed by
  *     {@code batch: auto}, which trains the largest batch whose plan fits it; null: no budget
+ * @param classWeights the loss weight of each class (one number >= 0 per class, as
+ *     mmsegmentation's {@code class_weight} and PyTorch's {@code CrossEntropyLoss(weight=)}: the
+ *     mean is over weights), or null for none
  */
 public record TrainConfig(BatchSize batch, int iters, double lr, double momentum, double weightDecay, boolean nesterov,
         Schedule schedule, double power, int warmupIters, double warmupRatio, int accumulate, long seed,
         int logInterval, int evalInterval, int checkpointInterval, int keepLast, double backboneLrMult, int threads,
         Optimizer optimizer, double beta1, double beta2,
         @JsonSerialize(using = ToStringSerializer.class) RecomputePolicy recompute,
-        @JsonSerialize(using = ToStringSerializer.class) ByteSize memoryBudget) {
+        @JsonSerialize(using = ToStringSerializer.class) ByteSize memoryBudget, List<Double> classWeights) {
 
     /** Optimizers, spelled in YAML as their lower-case names. */
     public enum Optimizer {
@@ -72,7 +76,7 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
     /** Sized for a ~8-minute run of the default model on the synthetic set on a 2-core CPU. */
     static TrainConfig defaults() {
         return new TrainConfig(BatchSize.fixed(16), 4000, 0.1, 0.9, 1e-4, false, Schedule.POLY, 0.9, 30, 0.1, 1, 0,
-                10, 1000, 1000, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999, RecomputePolicy.none(), null);
+                10, 1000, 1000, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999, RecomputePolicy.none(), null, null);
     }
 
     static TrainConfig read(ConfigTree t) {
@@ -107,6 +111,19 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
                 t.real("train.beta1", 0, false, 0.999999),
                 t.real("train.beta2", 0, false, 0.999999),
                 t.recompute("train.recompute"),
-                t.byteSize("train.memory_budget", true));
+                t.byteSize("train.memory_budget", true),
+                t.nonNegativeRealListOrNull("train.class_weights"));
+    }
+
+    /** The class weights as the loss op takes them, or null. */
+    public float[] classWeightArray() {
+        if (classWeights == null) {
+            return null;
+        }
+        float[] w = new float[classWeights.size()];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = classWeights.get(i).floatValue();
+        }
+        return w;
     }
 }

@@ -120,11 +120,18 @@ public record TrainingConfig(String name, String workDir, Device device, ModelCo
             tree.merge(key, value, "from --set " + override);
         }
         linkNumClasses(tree);
+        ModelConfig model = ModelConfig.read(tree);
+        TrainConfig train = TrainConfig.read(tree);
+        if (train.classWeights() != null && train.classWeights().size() != model.numClasses()) {
+            throw new ConfigException("train.class_weights: " + train.classWeights().size() + " weights ("
+                    + tree.source("train.class_weights") + ") but model.num_classes is " + model.numClasses()
+                    + "; give one weight per class");
+        }
         return new TrainingConfig(
                 tree.string("name", false),
                 tree.string("work_dir", false),
                 tree.choice("device", Device.class),
-                ModelConfig.read(tree), DataConfig.read(tree), TrainConfig.read(tree), EvalConfig.read(tree));
+                model, DataConfig.read(tree), train, EvalConfig.read(tree));
     }
 
     /** One class count set by the user is the other's too; two must agree. */

@@ -33,6 +33,7 @@ final class StepRunner implements AutoCloseable {
     private final Backend backend;
     private final VariableStore store;
     private final Consumer<String> log;
+    private final float[] classWeights;
     private StepPasses passes;
     private TrainGraph graph;
     private Executor step;
@@ -40,12 +41,12 @@ final class StepRunner implements AutoCloseable {
 
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
                VariableStore store, Consumer<String> log) {
-        this(model, batch, height, width, sgd, accumulate, backend, store, StepPasses.forBackend(backend.name()), log);
+        this(model, batch, height, width, sgd, accumulate, backend, store, StepPasses.forBackend(backend.name()), null, log);
     }
 
-    /** With the given rewrites (the backend's, with the run's recompute policy). */
+    /** With the given rewrites (the backend's, with the run's recompute policy) and loss class weights (or null). */
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
-               VariableStore store, StepPasses passes, Consumer<String> log) {
+               VariableStore store, StepPasses passes, float[] classWeights, Consumer<String> log) {
         this.model = model;
         this.batch = batch;
         this.height = height;
@@ -55,13 +56,14 @@ final class StepRunner implements AutoCloseable {
         this.backend = backend;
         this.store = store;
         this.log = log;
+        this.classWeights = classWeights;
         this.passes = passes;
         build();
     }
 
     private void build() {
         try {
-            graph = new TrainGraph(model, batch, height, width, sgd, accumulate, passes);
+            graph = new TrainGraph(model, batch, height, width, sgd, accumulate, passes, classWeights);
         } catch (BudgetException e) {
             throw new ConfigException("train.recompute: " + e.getMessage(), e);
         }

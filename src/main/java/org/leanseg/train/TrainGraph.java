@@ -53,6 +53,12 @@ public final class TrainGraph {
     /** The step with the given rewrites ({@link StepPasses#NONE} for the plain traced graph). */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
                       StepPasses passes) {
+        this(model, batch, height, width, sgd, accumulate, passes, null);
+    }
+
+    /** As above with per-class loss weights ({@code train.class_weights}; null for none). */
+    public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
+                      StepPasses passes, float[] classWeights) {
         Graph step = new Graph();
         Value image = step.input("image", TensorSpec.f32(batch, 3, height, width));
         Value label = step.input("label", TensorSpec.i32(batch, height, width));
@@ -60,9 +66,10 @@ public final class TrainGraph {
         Value logits = out.logits();
         Value l;
         try (var s = step.scope("loss")) {
-            l = step.apply1(SoftmaxCrossEntropy.of(IGNORE_INDEX), logits, label);
+            SoftmaxCrossEntropy ce = new SoftmaxCrossEntropy(IGNORE_INDEX, classWeights);
+            l = step.apply1(ce, logits, label);
             if (out.auxLogits() != null) {
-                Value aux = step.apply1(SoftmaxCrossEntropy.of(IGNORE_INDEX), out.auxLogits(), label);
+                Value aux = step.apply1(ce, out.auxLogits(), label);
                 l = step.apply1(new Add(), l, step.apply1(new Scale(AUX_WEIGHT), aux));
             }
         }

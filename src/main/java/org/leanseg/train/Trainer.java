@@ -119,7 +119,8 @@ public final class Trainer {
         double best = state.bestMIoU();
         int bestIter = state.bestIter();
         try (Backend owned = backend;
-             StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, passes, log::info);
+             StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, passes,
+                     tc.classWeightArray(), log::info);
              Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false),
                      evalBudget(runner, h, w, log));
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
