@@ -58,16 +58,9 @@ public record BatchNormBackwardFromOutput() implements Op {
                 double gamma = in[1].get(c);
                 double beta = in[2].get(c);
                 double invGamma = 1.0 / gamma;
-                double sumDy = 0;
-                double sumDyXhat = 0;
-                for (int b = 0; b < nb; b++) {
-                    int base = (b * ch + c) * hw;
-                    for (int i = 0; i < hw; i++) {
-                        double g = dy.get(base + i);
-                        sumDy += g;
-                        sumDyXhat += g * (y.get(base + i) - beta) * invGamma;
-                    }
-                }
+                double[] sums = channelSums(y, dy, beta, invGamma, nb, ch, hw, c);
+                double sumDy = sums[0];
+                double sumDyXhat = sums[1];
                 out[1].set(c, (float) sumDyXhat);
                 out[2].set(c, (float) sumDy);
                 double k = gamma * in[3].get(c);
@@ -82,5 +75,23 @@ public record BatchNormBackwardFromOutput() implements Op {
                 }
             }
         });
+    }
+
+    /**
+     * {sum dY, sum dY·x̂} over channel {@code c} with x̂ = (y − β)/γ recovered from the output:
+     * dβ and dγ of BN and GN from their outputs (shared by {@link GroupNormBackwardFromOutput}).
+     */
+    static double[] channelSums(RefView y, RefView dy, double beta, double invGamma, int nb, int ch, int hw, int c) {
+        double sumDy = 0;
+        double sumDyXhat = 0;
+        for (int b = 0; b < nb; b++) {
+            int base = (b * ch + c) * hw;
+            for (int i = 0; i < hw; i++) {
+                double g = dy.get(base + i);
+                sumDy += g;
+                sumDyXhat += g * (y.get(base + i) - beta) * invGamma;
+            }
+        }
+        return new double[] {sumDy, sumDyXhat};
     }
 }

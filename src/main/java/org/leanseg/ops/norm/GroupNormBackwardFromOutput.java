@@ -67,20 +67,9 @@ public record GroupNormBackwardFromOutput(int groups) implements Op {
         int m = cpg * hw;
         Parallel.range(ch, NormShapes.grain(2L * nb * hw), (lo, hi) -> {
             for (int c = lo; c < hi; c++) {
-                double b = beta.get(c);
-                double invGamma = 1.0 / gamma.get(c);
-                double sumDy = 0;
-                double sumDyXhat = 0;
-                for (int n = 0; n < nb; n++) {
-                    int pb = (n * ch + c) * hw;
-                    for (int i = 0; i < hw; i++) {
-                        double g = dy.get(pb + i);
-                        sumDy += g;
-                        sumDyXhat += g * (y.get(pb + i) - b) * invGamma;
-                    }
-                }
-                out[1].set(c, (float) sumDyXhat);
-                out[2].set(c, (float) sumDy);
+                double[] sums = BatchNormBackwardFromOutput.channelSums(y, dy, beta.get(c), 1.0 / gamma.get(c), nb, ch, hw, c);
+                out[1].set(c, (float) sums[1]);
+                out[2].set(c, (float) sums[0]);
             }
         });
         Parallel.range(nb * op.groups, NormShapes.grain(3L * m), (lo, hi) -> {
