@@ -50,6 +50,28 @@ class ElementwiseOpsTest {
         }
     }
 
+    /** The branch-free gate equals {@code passes(y) ? g : 0f} bit for bit, on the edge values and on random bits. */
+    @Test
+    void activationGateEqualsThePassTest() {
+        float[] edges = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.MIN_NORMAL, 1e-30f, 0.5f, 5.9999995f, 6f,
+            Math.nextUp(6f), 7f, Float.MAX_VALUE, -Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+            Float.NaN, Float.intBitsToFloat(0xffc00000), Float.intBitsToFloat(0x7f800001), Float.intBitsToFloat(0xff800001), -3f};
+        float[] grads = {1.25f, -2f, -0f, Float.NaN, Float.POSITIVE_INFINITY};
+        Random rnd = new Random(11);
+        for (Activation.Kind k : Activation.Kind.values()) {
+            for (int i = 0; i < edges.length + 100_000; i++) {
+                float y = i < edges.length ? edges[i] : Float.intBitsToFloat(rnd.nextInt());
+                for (float g : grads) {
+                    float expected = k.passes(y) ? g : 0f;
+                    float got = k.gate(y, g);
+                    assertTrue(Float.floatToRawIntBits(expected) == Float.floatToRawIntBits(got),
+                            k + " gate(" + y + " [0x" + Integer.toHexString(Float.floatToRawIntBits(y)) + "], " + g + ") = " + got
+                                    + ", expected " + expected);
+                }
+            }
+        }
+    }
+
     @Test
     void gradients() {
         Random rnd = new Random(3);

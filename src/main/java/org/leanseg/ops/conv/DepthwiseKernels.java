@@ -279,76 +279,162 @@ final class DepthwiseKernels {
     }
 
     /**
-     * Direct loops for small output planes: each output pixel adds its in-bounds taps in (ky, kx)
-     * order after the bias, which is what the phase-plane kernels add too (their padding taps add
-     * exact zeros); backward filter sums in double over images and pixels. Each tap's in-bounds
-     * output rectangle is computed once, so the inner loops have no bounds tests.
+     * Direct loops for small output planes (2x2, 4x4: the deep layers of small inputs), with the
+     * channel as the innermost loop. A geometry's (tap, output pixel, input pixel) triples whose
+     * input lies inside the image are listed once ({@link Pairs}, in tap then output order); each
+     * triple then runs one loop over a block of channels, {@code y[c, o] += w[c, t] * x[c, i]}.
+     * Looping over pixels and taps inside each channel instead ran loops of 1-4 iterations whose
+     * setup and mispredicted exits cost about 10x the arithmetic.
+     *
+     * <p>Every output adds its in-bounds taps in (ky, kx) order after the bias, which is what the
+     * phase-plane kernels add too (their padding taps add exact zeros); backward data adds into
+     * each input pixel in (channel multiplier, tap, output pixel) order; backward filter sums in
+     * double, per image over the output pixels, then over images in order. So results do not depend
+     * on the channel blocks or the thread count.
      */
     private static final class SmallPlanes {
-        /** Planes per parallel task: a plane is a few dozen multiply-adds. */
-        private static final int GRAIN = 256;
+        /** Multiply-adds per parallel task, about: below it a task costs more to hand out than to run. */
+        private static final int TASK_WORK = 1 << 13;
 
-        /** For tap t: output rows [ohLo[t], ohHi[t]) and columns [owLo[t], owHi[t]) read inside the input. */
-        private record Ranges(int[] ohLo, int[] ohHi, int[] owLo, int[] owHi, int[] shift) {
-            static Ranges of(ConvGeometry geo) {
+        /**
+         * In-bounds (tap, output, input) triples in tap order, then output order: tap t's triples
+         * are {@code [first[t], first[t+1])} with output pixel {@code out[k]} and input pixel {@code in[k]}.
+         */
+        private record Pairs(int[] first, int[] out, int[] in) {
+            static Pairs of(ConvGeometry geo) {
                 int taps = geo.kh() * geo.kw();
-                int[] a = new int[taps];
-                int[] b = new int[taps];
-                int[] c = new int[taps];
-                int[] d = new int[taps];
-                int[] shift = new int[taps];
                 int sh = geo.attrs().strideH();
                 int sw = geo.attrs().strideW();
+                int[] first = new int[taps + 1];
+                int[] out = new int[taps * geo.outPlane()];
+                int[] in = new int[taps * geo.outPlane()];
+                int k = 0;
                 for (int ky = 0; ky < geo.kh(); ky++) {
                     for (int kx = 0; kx < geo.kw(); kx++) {
                         int t = ky * geo.kw() + kx;
-                        a[t] = ShapeMath.convValidStart(geo.rowOffset(ky), sh);
-                        b[t] = Math.max(a[t], ShapeMath.convValidEnd(geo.h(), geo.rowOffset(ky), sh, geo.hOut()));
-                        c[t] = ShapeMath.convValidStart(geo.colOffset(kx), sw);
-                        d[t] = Math.max(c[t], ShapeMath.convValidEnd(geo.w(), geo.colOffset(kx), sw, geo.wOut()));
-                        shift[t] = geo.rowOffset(ky) * geo.w() + geo.colOffset(kx);
+                        first[t] = k;
+                        int ohLo = ShapeMath.convValidStart(geo.rowOffset(ky), sh);
+                        int ohHi = ShapeMath.convValidEnd(geo.h(), geo.rowOffset(ky), sh, geo.hOut());
+                        int owLo = ShapeMath.convValidStart(geo.colOffset(kx), sw);
+                        int owHi = ShapeMath.convValidEnd(geo.w(), geo.colOffset(kx), sw, geo.wOut());
+                        for (int oh = ohLo; oh < ohHi; oh++) {
+                            for (int ow = owLo; ow < owHi; ow++) {
+                                out[k] = oh * geo.wOut() + ow;
+                                in[k] = (oh * sh + geo.rowOffset(ky)) * geo.w() + ow * sw + geo.colOffset(kx);
+                                k++;
+                            }
+                        }
                     }
                 }
-                return new Ranges(a, b, c, d, shift);
+                first[taps] = k;
+                return new Pairs(first, out, in);
             }
         }
 
-        /** act(x) of one input plane into {@code dst[0..inPlane)}. */
-        private static void activated(ConvGeometry geo, float[] x, int at, Activation.Kind act, float[] dst) {
-            System.arraycopy(x, at, dst, 0, geo.inPlane());
-            if (act != null) {
-                for (int i = 0; i < geo.inPlane(); i++) {
-                    dst[i] = act.apply(dst[i]);
+        /** Input channels per block: enough blocks for the threads, each with enough work. */
+        private static int block(ConvGeometry geo, int parallelOver, int pairs) {
+            int perChannel = Math.max(1, pairs * geo.coutPerGroup() * (parallelOver == 1 ? geo.n() : 1));
+            int byWork = Math.max(1, TASK_WORK / perChannel);
+            int byThreads = Math.max(1, geo.cin() * parallelOver / (4 * Parallel.threads()));
+            return Math.min(geo.cin(), Math.max(byWork, Math.min(byThreads, geo.cin())));
+        }
+
+        /**
+         * The weights by channel block, channel innermost: {@code wt[b][j*taps + t][c]} is tap t
+         * of output channel {@code (b*cb + c)*mult + j}.
+         */
+        private static float[][][] transposed(ConvGeometry geo, RefView w, int cb) {
+            int mult = geo.coutPerGroup();
+            int taps = geo.kh() * geo.kw();
+            int blocks = (geo.cin() + cb - 1) / cb;
+            float[][][] wt = new float[blocks][mult * taps][cb];
+            for (int ci = 0; ci < geo.cin(); ci++) {
+                for (int j = 0; j < mult; j++) {
+                    for (int t = 0; t < taps; t++) {
+                        wt[ci / cb][j * taps + t][ci % cb] = w.get((ci * mult + j) * taps + t);
+                    }
                 }
+            }
+            return wt;
+        }
+
+        /**
+         * Gathers {@code planes} planes of {@code len} pixels starting at {@code from} (plane q at
+         * {@code from + q*stride}) channels-last: {@code dst[i][q] = act(src[from + q*stride + i])}.
+         */
+        private static void gather(float[] src, int from, int stride, int planes, int len, Activation.Kind act, float[][] dst) {
+            for (int i = 0; i < len; i++) {
+                float[] d = dst[i];
+                int at = from + i;
+                if (act == null) {
+                    for (int q = 0; q < planes; q++) {
+                        d[q] = src[at + q * stride];
+                    }
+                } else {
+                    float cap = act.cap();
+                    for (int q = 0; q < planes; q++) {
+                        d[q] = Math.min(Math.max(src[at + q * stride], 0f), cap);   // act.apply
+                    }
+                }
+            }
+        }
+
+        /** The inverse of {@link #gather} without activation: {@code dst[from + q*stride + i] = src[i][q]}. */
+        private static void scatter(float[][] src, int planes, int len, float[] dst, int from, int stride) {
+            for (int i = 0; i < len; i++) {
+                float[] s = src[i];
+                int at = from + i;
+                for (int q = 0; q < planes; q++) {
+                    dst[at + q * stride] = s[q];
+                }
+            }
+        }
+
+        /** {@code t[c] += a[c] * b[c]} for c in [0, n): zero-offset arrays, so C2 vectorises it. */
+        private static void multiplyAdd(int n, float[] a, float[] b, float[] t) {
+            for (int c = 0; c < n; c++) {
+                t[c] += a[c] * b[c];
             }
         }
 
         static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y, Activation.Kind act) {
             int mult = geo.coutPerGroup();
             int taps = geo.kh() * geo.kw();
-            int sh = geo.attrs().strideH();
-            int sw = geo.attrs().strideW();
-            Ranges r = Ranges.of(geo);
-            float[] yd = y.data();
-            Parallel.range(geo.n() * geo.cin(), GRAIN, (lo, hi) -> {
-                float[] in = new float[geo.inPlane()];
-                float[] acc = new float[geo.outPlane()];
-                for (int p = lo; p < hi; p++) {
-                    activated(geo, x.data(), x.offset() + p * geo.inPlane(), act, in);
+            int cin = geo.cin();
+            int inPlane = geo.inPlane();
+            int outPlane = geo.outPlane();
+            Pairs pr = Pairs.of(geo);
+            int cb = block(geo, geo.n(), pr.out.length);
+            int blocks = (cin + cb - 1) / cb;
+            float[][][] wt = transposed(geo, w, cb);
+            Parallel.range(geo.n() * blocks, 1, (lo, hi) -> {
+                float[][] in = new float[inPlane][cb];
+                float[][] acc = new float[mult * outPlane][cb];
+                for (int task = lo; task < hi; task++) {
+                    int n = task / blocks;
+                    int b = task % blocks;
+                    int c0 = b * cb;
+                    int cl = Math.min(cin, c0 + cb) - c0;
+                    gather(x.data(), x.offset() + (n * cin + c0) * inPlane, inPlane, cl, inPlane, act, in);
                     for (int j = 0; j < mult; j++) {
-                        int co = (p % geo.cin()) * mult + j;
-                        Arrays.fill(acc, bias == null ? 0f : bias.get(co));
-                        for (int t = 0; t < taps; t++) {
-                            float wt = w.get(co * taps + t);
-                            for (int oh = r.ohLo[t]; oh < r.ohHi[t]; oh++) {
-                                int src = oh * sh * geo.w() + r.shift[t];
-                                int dst = oh * geo.wOut();
-                                for (int ow = r.owLo[t]; ow < r.owHi[t]; ow++) {
-                                    acc[dst + ow] += wt * in[src + ow * sw];
-                                }
+                        for (int o = 0; o < outPlane; o++) {
+                            float[] a = acc[j * outPlane + o];
+                            for (int c = 0; c < cl; c++) {
+                                a[c] = bias == null ? 0f : bias.get((c0 + c) * mult + j);
                             }
                         }
-                        System.arraycopy(acc, 0, yd, y.offset() + ((p / geo.cin()) * geo.cout() + co) * geo.outPlane(), geo.outPlane());
+                        for (int t = 0; t < taps; t++) {
+                            float[] wr = wt[b][j * taps + t];
+                            for (int k = pr.first[t]; k < pr.first[t + 1]; k++) {
+                                multiplyAdd(cl, wr, in[pr.in[k]], acc[j * outPlane + pr.out[k]]);
+                            }
+                        }
+                    }
+                    // output channel (c0 + c)*mult + j is plane (c*mult + j) from the block's first
+                    int yFrom = y.offset() + (n * geo.cout() + c0 * mult) * outPlane;
+                    for (int j = 0; j < mult; j++) {
+                        scatter(java.util.Arrays.copyOfRange(acc, j * outPlane, (j + 1) * outPlane), cl, outPlane,
+                                y.data(), yFrom + j * outPlane, mult * outPlane);
                     }
                 }
             });
@@ -357,30 +443,35 @@ final class DepthwiseKernels {
         static void backwardData(ConvGeometry geo, RefView dy, RefView w, RefView dx) {
             int mult = geo.coutPerGroup();
             int taps = geo.kh() * geo.kw();
-            int sh = geo.attrs().strideH();
-            int sw = geo.attrs().strideW();
-            Ranges r = Ranges.of(geo);
-            float[] dyd = dy.data();
-            float[] dxd = dx.data();
-            Parallel.range(geo.n() * geo.cin(), GRAIN, (lo, hi) -> {
-                for (int p = lo; p < hi; p++) {
-                    int n = p / geo.cin();
-                    int plane = dx.offset() + p * geo.inPlane();
-                    Arrays.fill(dxd, plane, plane + geo.inPlane(), 0f);
+            int cin = geo.cin();
+            int inPlane = geo.inPlane();
+            int outPlane = geo.outPlane();
+            Pairs pr = Pairs.of(geo);
+            int cb = block(geo, geo.n(), pr.out.length);
+            int blocks = (cin + cb - 1) / cb;
+            float[][][] wt = transposed(geo, w, cb);
+            Parallel.range(geo.n() * blocks, 1, (lo, hi) -> {
+                float[][] g = new float[outPlane][cb];
+                float[][] acc = new float[inPlane][cb];
+                for (int task = lo; task < hi; task++) {
+                    int n = task / blocks;
+                    int b = task % blocks;
+                    int c0 = b * cb;
+                    int cl = Math.min(cin, c0 + cb) - c0;
+                    for (float[] a : acc) {
+                        Arrays.fill(a, 0f);
+                    }
+                    int gFrom = dy.offset() + (n * geo.cout() + c0 * mult) * outPlane;
                     for (int j = 0; j < mult; j++) {
-                        int co = (p % geo.cin()) * mult + j;
-                        int g = dy.offset() + (n * geo.cout() + co) * geo.outPlane();
+                        gather(dy.data(), gFrom + j * outPlane, mult * outPlane, cl, outPlane, null, g);
                         for (int t = 0; t < taps; t++) {
-                            float wt = w.get(co * taps + t);
-                            for (int oh = r.ohLo[t]; oh < r.ohHi[t]; oh++) {
-                                int dst = plane + oh * sh * geo.w() + r.shift[t];
-                                int src = g + oh * geo.wOut();
-                                for (int ow = r.owLo[t]; ow < r.owHi[t]; ow++) {
-                                    dxd[dst + ow * sw] += wt * dyd[src + ow];
-                                }
+                            float[] wr = wt[b][j * taps + t];
+                            for (int k = pr.first[t]; k < pr.first[t + 1]; k++) {
+                                multiplyAdd(cl, wr, g[pr.out[k]], acc[pr.in[k]]);
                             }
                         }
                     }
+                    scatter(acc, cl, inPlane, dx.data(), dx.offset() + (n * cin + c0) * inPlane, inPlane);
                 }
             });
         }
@@ -388,32 +479,50 @@ final class DepthwiseKernels {
         static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw, Activation.Kind act) {
             int mult = geo.coutPerGroup();
             int taps = geo.kh() * geo.kw();
-            int sh = geo.attrs().strideH();
-            int sw = geo.attrs().strideW();
-            Ranges r = Ranges.of(geo);
-            float[] dyd = dy.data();
-            Parallel.range(geo.cout(), Math.max(1, GRAIN / Math.max(1, geo.n())), (lo, hi) -> {
-                float[] in = new float[geo.inPlane()];
-                double[] sums = new double[taps];
-                for (int co = lo; co < hi; co++) {
-                    Arrays.fill(sums, 0);
+            int cin = geo.cin();
+            int inPlane = geo.inPlane();
+            int outPlane = geo.outPlane();
+            Pairs pr = Pairs.of(geo);
+            int cb = block(geo, 1, pr.out.length);
+            int blocks = (cin + cb - 1) / cb;
+            Parallel.range(blocks, 1, (lo, hi) -> {
+                float[][] in = new float[inPlane][cb];
+                float[][] g = new float[outPlane][cb];
+                double[] image = new double[cb];
+                double[][] sums = new double[mult * taps][cb];
+                for (int b = lo; b < hi; b++) {
+                    int c0 = b * cb;
+                    int cl = Math.min(cin, c0 + cb) - c0;
+                    for (double[] s : sums) {
+                        Arrays.fill(s, 0);
+                    }
                     for (int n = 0; n < geo.n(); n++) {
-                        activated(geo, x.data(), x.offset() + (n * geo.cin() + co / mult) * geo.inPlane(), act, in);
-                        int g = dy.offset() + (n * geo.cout() + co) * geo.outPlane();
-                        for (int t = 0; t < taps; t++) {
-                            double s = 0;
-                            for (int oh = r.ohLo[t]; oh < r.ohHi[t]; oh++) {
-                                int src = oh * sh * geo.w() + r.shift[t];
-                                int gr = g + oh * geo.wOut();
-                                for (int ow = r.owLo[t]; ow < r.owHi[t]; ow++) {
-                                    s += (double) dyd[gr + ow] * in[src + ow * sw];
+                        gather(x.data(), x.offset() + (n * cin + c0) * inPlane, inPlane, cl, inPlane, act, in);
+                        int gFrom = dy.offset() + (n * geo.cout() + c0 * mult) * outPlane;
+                        for (int j = 0; j < mult; j++) {
+                            gather(dy.data(), gFrom + j * outPlane, mult * outPlane, cl, outPlane, null, g);
+                            for (int t = 0; t < taps; t++) {
+                                Arrays.fill(image, 0);
+                                for (int k = pr.first[t]; k < pr.first[t + 1]; k++) {
+                                    float[] gr = g[pr.out[k]];
+                                    float[] xr = in[pr.in[k]];
+                                    for (int c = 0; c < cl; c++) {
+                                        image[c] += (double) gr[c] * xr[c];
+                                    }
+                                }
+                                double[] s = sums[j * taps + t];
+                                for (int c = 0; c < cl; c++) {
+                                    s[c] += image[c];
                                 }
                             }
-                            sums[t] += s;
                         }
                     }
-                    for (int t = 0; t < taps; t++) {
-                        dw.set(co * taps + t, (float) sums[t]);
+                    for (int c = 0; c < cl; c++) {
+                        for (int j = 0; j < mult; j++) {
+                            for (int t = 0; t < taps; t++) {
+                                dw.set(((c0 + c) * mult + j) * taps + t, (float) sums[j * taps + t][c]);
+                            }
+                        }
                     }
                 }
             });

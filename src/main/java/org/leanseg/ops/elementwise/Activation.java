@@ -21,9 +21,11 @@ public record Activation(Kind kind) implements Op {
         RELU(Float.POSITIVE_INFINITY), RELU6(6f);
 
         private final float cap;
+        private final int capBitsMinusOne;
 
         Kind(float cap) {
             this.cap = cap;
+            this.capBitsMinusOne = Float.floatToRawIntBits(cap) - 1;
         }
 
         public float cap() {
@@ -42,6 +44,22 @@ public record Activation(Kind kind) implements Op {
         /** Whether the gradient passes, decided from the output y. */
         public boolean passes(float y) {
             return y > 0 && y < cap;
+        }
+
+        /**
+         * {@code passes(y) ? g : 0f}, without a branch. The pass mask of a ReLU's output is data
+         * dependent and unpredictable (about half the values are 0), and the branch (or a
+         * conditional expression, which C2 compiles to one) cost 4-5 ns per element in
+         * mispredictions, 7x the whole masked copy. On the bits: 0 < y < cap holds exactly when
+         * {@code 1 <= bits(y) < bits(cap)} as signed ints (negative floats and -0.0 have the sign
+         * bit set; NaN with a clear sign bit lies above +∞'s bits; cap is positive), i.e. when
+         * {@code b = bits(y) - 1} is not negative and {@code b - (bits(cap) - 1)} is, a subtraction
+         * that cannot overflow once b >= 0.
+         */
+        public float gate(float y, float g) {
+            int b = Float.floatToRawIntBits(y) - 1;
+            int mask = ~(b >> 31) & ((b - capBitsMinusOne) >> 31);
+            return Float.intBitsToFloat(Float.floatToRawIntBits(g) & mask);
         }
     }
 

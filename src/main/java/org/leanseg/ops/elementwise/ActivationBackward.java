@@ -33,13 +33,10 @@ public record ActivationBackward(Activation.Kind kind) implements Op {
         int dyo = in[1].offset();
         float[] dx = out[0].data();
         int dxo = out[0].offset();
-        float cap = op.kind.cap();
+        Activation.Kind kind = op.kind;
         Parallel.range(in[0].size(), 1 << 15, (lo, hi) -> {
             for (int i = lo; i < hi; i++) {
-                float v = y[yo + i];
-                float g = dy[dyo + i];
-                // branch-free select: the mask is data dependent and unpredictable
-                dx[dxo + i] = (v > 0f & v < cap) ? g : 0f;
+                dx[dxo + i] = kind.gate(y[yo + i], dy[dyo + i]);   // branch-free: see Kind.gate
             }
         });
     }

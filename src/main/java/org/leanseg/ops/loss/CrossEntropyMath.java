@@ -56,6 +56,23 @@ final class CrossEntropyMath {
         return total;
     }
 
+    /**
+     * {@code e[k] = exp(z_k - max_k z_k)} of one pixel in double; returns their sum (at least 1,
+     * so softmax is {@code e[k] / sum}).
+     */
+    static double shiftedExps(float[] z, int base, int stride, int classes, double[] e) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int k = 0; k < classes; k++) {
+            max = Math.max(max, z[base + k * stride]);
+        }
+        double sum = 0;
+        for (int k = 0; k < classes; k++) {
+            e[k] = Math.exp(z[base + k * stride] - max);
+            sum += e[k];
+        }
+        return sum;
+    }
+
     /** log(sum_k exp(z_k)) of one pixel, stable (max subtracted), in double. */
     static double logSumExp(float[] z, int base, int stride, int classes) {
         double max = Double.NEGATIVE_INFINITY;

@@ -58,6 +58,7 @@ public record SoftmaxCrossEntropyBackward(int ignoreIndex, float[] classWeights)
         double scale = total > 0 ? in[2].get(0) / total : 0.0;
         Parallel.range(s.dim(0) * height, Math.max(1, (1 << 12) / Math.max(1, width * classes)), (lo, hi) -> {
             float[] zd = z.data();
+            double[] e = new double[classes];
             for (int r = lo; r < hi; r++) {
                 int n = r / height;
                 int h = r % height;
@@ -70,11 +71,11 @@ public record SoftmaxCrossEntropyBackward(int ignoreIndex, float[] classWeights)
                         }
                         continue;
                     }
-                    double lse = CrossEntropyMath.logSumExp(zd, z.offset() + base, plane, classes);
+                    // softmax as exp(z - max) / sum: one exp per class (exp(z - logSumExp) took two)
+                    double inv = 1.0 / CrossEntropyMath.shiftedExps(zd, z.offset() + base, plane, classes, e);
                     double g = scale * (op.classWeights == null ? 1.0 : op.classWeights[y]);
                     for (int k = 0; k < classes; k++) {
-                        double p = Math.exp(zd[z.offset() + base + k * plane] - lse);
-                        dz.set(base + k * plane, (float) (g * (p - (k == y ? 1 : 0))));
+                        dz.set(base + k * plane, (float) (g * (e[k] * inv - (k == y ? 1 : 0))));
                     }
                 }
             }
