@@ -120,18 +120,23 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
         int hw = NormShapes.spatial(s);
         RefView y = out[0];
         Parallel.range(ch, NormShapes.grain((long) nb * hw * 3), (lo, hi) -> {
+            double[] means = new double[hi - lo];
+            double[] vars = new double[hi - lo];
+            if (training) {
+                meanVar(x, nb, ch, hw, lo, hi, means, vars);
+            }
             for (int c = lo; c < hi; c++) {
                 double mean;
                 double invStd;
                 if (training) {
-                    double[] mv = meanVar(x, nb, ch, hw, c);
-                    mean = mv[0];
-                    invStd = 1.0 / Math.sqrt(mv[1] + eps);
+                    mean = means[c - lo];
+                    double var = vars[c - lo];
+                    invStd = 1.0 / Math.sqrt(var + eps);
                     out[1].set(c, (float) mean);
                     out[2].set(c, (float) invStd);
                     if (momentum >= 0) {
                         long n = (long) nb * hw;
-                        double unbiased = n > 1 ? mv[1] * n / (n - 1) : mv[1];
+                        double unbiased = n > 1 ? var * n / (n - 1) : var;
                         in[3].set(c, (float) ((1 - momentum) * in[3].get(c) + momentum * mean));
                         in[4].set(c, (float) ((1 - momentum) * in[4].get(c) + momentum * unbiased));
                     }
@@ -139,16 +144,87 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
                     mean = in[3].get(c);
                     invStd = 1.0 / Math.sqrt(in[4].get(c) + eps);
                 }
-                double scale = in[1].get(c) * invStd;
-                double shift = in[2].get(c) - mean * scale;
+                means[c - lo] = in[1].get(c) * invStd;             // now the scale
+                vars[c - lo] = in[2].get(c) - mean * means[c - lo]; // and the shift
+            }
+            affine(x, y, nb, ch, hw, lo, hi, means, vars);
+        });
+    }
+
+    /**
+     * {@code y = x * scale[c - lo] + shift[c - lo]} in double over channels [lo, hi) (y may be x),
+     * channel-innermost on small planes (Note [Channel-innermost sums]; every element is computed
+     * alike either way).
+     */
+    private static void affine(RefView x, RefView y, int nb, int ch, int hw, int lo, int hi, double[] scale, double[] shift) {
+        float[] xd = x.data();
+        float[] yd = y.data();
+        if (hw > NormShapes.SMALL_PLANE) {
+            for (int c = lo; c < hi; c++) {
+                double k = scale[c - lo];
+                double d = shift[c - lo];
                 for (int b = 0; b < nb; b++) {
                     int base = (b * ch + c) * hw;
                     for (int i = 0; i < hw; i++) {
-                        y.set(base + i, (float) (x.get(base + i) * scale + shift));
+                        yd[y.offset() + base + i] = (float) (xd[x.offset() + base + i] * k + d);
                     }
                 }
             }
-        });
+            return;
+        }
+        int cl = hi - lo;
+        for (int b = 0; b < nb; b++) {
+            for (int i = 0; i < hw; i++) {
+                int xa = x.offset() + (b * ch + lo) * hw + i;
+                int ya = y.offset() + (b * ch + lo) * hw + i;
+                for (int c = 0; c < cl; c++) {
+                    yd[ya + c * hw] = (float) (xd[xa + c * hw] * scale[c] + shift[c]);
+                }
+            }
+        }
+    }
+
+    /**
+     * Means and biased variances of channels [lo, hi) over (N, spatial), two-pass in double, into
+     * {@code mean[c - lo]} and {@code var[c - lo]}. See Note [Channel-innermost sums].
+     */
+    static void meanVar(RefView x, int nb, int ch, int hw, int lo, int hi, double[] mean, double[] var) {
+        if (hw > NormShapes.SMALL_PLANE) {
+            for (int c = lo; c < hi; c++) {
+                double[] mv = meanVar(x, nb, ch, hw, c);
+                mean[c - lo] = mv[0];
+                var[c - lo] = mv[1];
+            }
+            return;
+        }
+        float[] xd = x.data();
+        int cl = hi - lo;
+        long n = (long) nb * hw;
+        java.util.Arrays.fill(mean, 0, cl, 0);
+        java.util.Arrays.fill(var, 0, cl, 0);
+        for (int b = 0; b < nb; b++) {
+            for (int i = 0; i < hw; i++) {
+                int at = x.offset() + (b * ch + lo) * hw + i;
+                for (int c = 0; c < cl; c++) {
+                    mean[c] += xd[at + c * hw];
+                }
+            }
+        }
+        for (int c = 0; c < cl; c++) {
+            mean[c] /= n;
+        }
+        for (int b = 0; b < nb; b++) {
+            for (int i = 0; i < hw; i++) {
+                int at = x.offset() + (b * ch + lo) * hw + i;
+                for (int c = 0; c < cl; c++) {
+                    double d = xd[at + c * hw] - mean[c];
+                    var[c] += d * d;
+                }
+            }
+        }
+        for (int c = 0; c < cl; c++) {
+            var[c] /= n;
+        }
     }
 
     /** Mean and biased variance of channel {@code c} over (N, spatial), two-pass in double. */

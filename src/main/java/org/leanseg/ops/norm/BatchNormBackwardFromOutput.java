@@ -54,27 +54,89 @@ public record BatchNormBackwardFromOutput() implements Op {
         int hw = NormShapes.spatial(s);
         long n = (long) nb * hw;
         Parallel.range(ch, NormShapes.grain((long) nb * hw * 3), (lo, hi) -> {
+            double[] sumDy = new double[hi - lo];
+            double[] sumDyXhat = new double[hi - lo];
+            channelSums(y, dy, in[2], in[1], nb, ch, hw, lo, hi, sumDy, sumDyXhat);
+            int cl = hi - lo;
+            double[] beta = new double[cl];
+            double[] invGamma = new double[cl];
+            double[] k = new double[cl];
             for (int c = lo; c < hi; c++) {
                 double gamma = in[1].get(c);
-                double beta = in[2].get(c);
-                double invGamma = 1.0 / gamma;
-                double[] sums = channelSums(y, dy, beta, invGamma, nb, ch, hw, c);
-                double sumDy = sums[0];
-                double sumDyXhat = sums[1];
-                out[1].set(c, (float) sumDyXhat);
-                out[2].set(c, (float) sumDy);
-                double k = gamma * in[3].get(c);
-                double meanDy = sumDy / n;
-                double meanDyXhat = sumDyXhat / n;
-                for (int b = 0; b < nb; b++) {
-                    int base = (b * ch + c) * hw;
-                    for (int i = 0; i < hw; i++) {
-                        double xhat = (y.get(base + i) - beta) * invGamma;
-                        dx.set(base + i, (float) (k * (dy.get(base + i) - meanDy - xhat * meanDyXhat)));
+                beta[c - lo] = in[2].get(c);
+                invGamma[c - lo] = 1.0 / gamma;
+                out[1].set(c, (float) sumDyXhat[c - lo]);
+                out[2].set(c, (float) sumDy[c - lo]);
+                k[c - lo] = gamma * in[3].get(c);
+                sumDy[c - lo] /= n;       // now the mean of dY
+                sumDyXhat[c - lo] /= n;   // and of dY·x̂
+            }
+            float[] yd = y.data();
+            float[] gd = dy.data();
+            float[] xd = dx.data();
+            if (hw > NormShapes.SMALL_PLANE) {
+                for (int c = 0; c < cl; c++) {
+                    for (int b = 0; b < nb; b++) {
+                        int base = (b * ch + lo + c) * hw;
+                        for (int i = 0; i < hw; i++) {
+                            double xhat = (yd[y.offset() + base + i] - beta[c]) * invGamma[c];
+                            xd[dx.offset() + base + i] = (float) (k[c] * (gd[dy.offset() + base + i] - sumDy[c] - xhat * sumDyXhat[c]));
+                        }
+                    }
+                }
+                return;
+            }
+            // small planes: channel-innermost (Note [Channel-innermost sums]), each element computed alike
+            for (int b = 0; b < nb; b++) {
+                for (int i = 0; i < hw; i++) {
+                    int base = (b * ch + lo) * hw + i;
+                    for (int c = 0; c < cl; c++) {
+                        int at = base + c * hw;
+                        double xhat = (yd[y.offset() + at] - beta[c]) * invGamma[c];
+                        xd[dx.offset() + at] = (float) (k[c] * (gd[dy.offset() + at] - sumDy[c] - xhat * sumDyXhat[c]));
                     }
                 }
             }
         });
+    }
+
+    /**
+     * {@link #channelSums(RefView, RefView, double, double, int, int, int, int)} of channels [lo, hi)
+     * into {@code sumDy[c - lo]} and {@code sumDyXhat[c - lo]}, with β and γ read from their
+     * vectors. See Note [Channel-innermost sums].
+     */
+    static void channelSums(RefView y, RefView dy, RefView beta, RefView gamma, int nb, int ch, int hw, int lo, int hi,
+                            double[] sumDy, double[] sumDyXhat) {
+        int cl = hi - lo;
+        if (hw > NormShapes.SMALL_PLANE) {
+            for (int c = lo; c < hi; c++) {
+                double[] s = channelSums(y, dy, beta.get(c), 1.0 / gamma.get(c), nb, ch, hw, c);
+                sumDy[c - lo] = s[0];
+                sumDyXhat[c - lo] = s[1];
+            }
+            return;
+        }
+        double[] b0 = new double[cl];
+        double[] ig = new double[cl];
+        for (int c = 0; c < cl; c++) {
+            b0[c] = beta.get(lo + c);
+            ig[c] = 1.0 / gamma.get(lo + c);
+        }
+        java.util.Arrays.fill(sumDy, 0, cl, 0);
+        java.util.Arrays.fill(sumDyXhat, 0, cl, 0);
+        float[] yd = y.data();
+        float[] gd = dy.data();
+        for (int b = 0; b < nb; b++) {
+            for (int i = 0; i < hw; i++) {
+                int ya = y.offset() + (b * ch + lo) * hw + i;
+                int ga = dy.offset() + (b * ch + lo) * hw + i;
+                for (int c = 0; c < cl; c++) {
+                    double g = gd[ga + c * hw];
+                    sumDy[c] += g;
+                    sumDyXhat[c] += g * (yd[ya + c * hw] - b0[c]) * ig[c];
+                }
+            }
+        }
     }
 
     /**

@@ -56,6 +56,19 @@ final class NormShapes {
         return s;
     }
 
+    /**
+     * Planes of at most this many elements (2x2 to 8x8) take per-channel sums with the channel as
+     * the innermost loop.
+     *
+     * <p>Note [Channel-innermost sums]: a channel's statistics are sums over (n, i). Looping over i
+     * inside each channel runs, on the deep layers of small inputs, loops of 4-16 iterations whose
+     * setup and exits cost more than the arithmetic, and each sum is one chain of dependent double
+     * additions. Looping over the channels innermost (one accumulator per channel, strided reads)
+     * keeps the loops long and the chains independent. Each channel still adds its elements in
+     * (n, i) order, so both nestings give the same bits, whatever the channel block.
+     */
+    static final int SMALL_PLANE = 64;
+
     /** Parallel grain (items per task) for loops whose items each touch {@code perItem} elements. */
     static int grain(long perItem) {
         return (int) Math.max(1, (1 << 14) / Math.max(1, perItem));
