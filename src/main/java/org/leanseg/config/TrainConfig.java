@@ -73,9 +73,9 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
         }
     }
 
-    /** Sized for a ~8-minute run of the default model on the synthetic set on a 2-core CPU. */
+    /** Sized for a ~7-minute run of the default model on the synthetic set on a 2-core CPU (docs/benchmarks.md). */
     static TrainConfig defaults() {
-        return new TrainConfig(BatchSize.fixed(16), 4000, 0.1, 0.9, 1e-4, false, Schedule.POLY, 0.9, 30, 0.1, 1, 0,
+        return new TrainConfig(BatchSize.fixed(16), 8000, 0.1, 0.9, 1e-4, false, Schedule.POLY, 0.9, 30, 0.1, 1, 0,
                 10, 1000, 1000, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999, RecomputePolicy.none(), null, null);
     }
 

@@ -146,8 +146,8 @@ class TrainingConfigTest {
         assertMessage("model: expected a mapping of name, width", error("model: 3\n"));
         assertMessage("model.num_classes (21, from --set model.num_classes=21) and data.num_classes (6, in my.yaml) differ",
                 error("data:\n  num_classes: 6\n", "model.num_classes=21"));
-        assertMessage("train.warmup_iters: 4200 is out of range (expected an integer in [0, 4000])",
-                error("", "train.warmup_iters=4200"));
+        assertMessage("train.warmup_iters: 8200 is out of range (expected an integer in [0, 8000])",
+                error("", "train.warmup_iters=8200"));
     }
 
     @Test
