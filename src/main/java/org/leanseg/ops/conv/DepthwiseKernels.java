@@ -331,12 +331,23 @@ final class DepthwiseKernels {
             }
         }
 
-        /** Input channels per block: enough blocks for the threads, each with enough work. */
-        private static int block(ConvGeometry geo, int parallelOver, int pairs) {
-            int perChannel = Math.max(1, pairs * geo.coutPerGroup() * (parallelOver == 1 ? geo.n() : 1));
-            int byWork = Math.max(1, TASK_WORK / perChannel);
-            int byThreads = Math.max(1, geo.cin() * parallelOver / (4 * Parallel.threads()));
-            return Math.min(geo.cin(), Math.max(byWork, Math.min(byThreads, geo.cin())));
+        /**
+         * How a kernel splits its channels: {@code blocks} blocks of {@code cb} input channels (the
+         * last may be shorter), handed out per block and, when {@code parallelOver} is the batch,
+         * per image too.
+         */
+        private record Tiling(int mult, int taps, Pairs pairs, int cb, int blocks, float[][][] wt) {
+            /** With {@code w} (else null) transposed per block: {@code wt[b][j*taps + t][c]}, see {@link #transposed}. */
+            static Tiling of(ConvGeometry geo, int parallelOver, RefView w) {
+                Pairs pr = Pairs.of(geo);
+                // enough blocks for the threads, each with enough work
+                int perChannel = Math.max(1, pr.out.length * geo.coutPerGroup() * (parallelOver == 1 ? geo.n() : 1));
+                int byWork = Math.max(1, TASK_WORK / perChannel);
+                int byThreads = Math.max(1, geo.cin() * parallelOver / (4 * Parallel.threads()));
+                int cb = Math.min(geo.cin(), Math.max(byWork, Math.min(byThreads, geo.cin())));
+                return new Tiling(geo.coutPerGroup(), geo.kh() * geo.kw(), pr, cb, (geo.cin() + cb - 1) / cb,
+                        w == null ? null : transposed(geo, w, cb));
+            }
         }
 
         /**
@@ -397,94 +408,89 @@ final class DepthwiseKernels {
             }
         }
 
+        /** One (image, channel block) task: its thread's two buffers, image n, block b, first channel c0, channel count cl. */
+        @FunctionalInterface
+        private interface ImageBlockBody {
+            void run(float[][] first, float[][] second, int n, int b, int c0, int cl);
+        }
+
+        /** Runs {@code body} for every (image, channel block) in parallel, with per-thread buffers of the given rows by cb. */
+        private static void overImageBlocks(ConvGeometry geo, Tiling tl, int firstRows, int secondRows, ImageBlockBody body) {
+            Parallel.range(geo.n() * tl.blocks(), 1, (lo, hi) -> {
+                float[][] first = new float[firstRows][tl.cb()];
+                float[][] second = new float[secondRows][tl.cb()];
+                for (int task = lo; task < hi; task++) {
+                    int n = task / tl.blocks();
+                    int b = task % tl.blocks();
+                    int c0 = b * tl.cb();
+                    body.run(first, second, n, b, c0, Math.min(geo.cin(), c0 + tl.cb()) - c0);
+                }
+            });
+        }
+
         static void forward(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y, Activation.Kind act) {
-            int mult = geo.coutPerGroup();
-            int taps = geo.kh() * geo.kw();
-            int cin = geo.cin();
+            Tiling tl = Tiling.of(geo, geo.n(), w);
+            int mult = tl.mult();
             int inPlane = geo.inPlane();
             int outPlane = geo.outPlane();
-            Pairs pr = Pairs.of(geo);
-            int cb = block(geo, geo.n(), pr.out.length);
-            int blocks = (cin + cb - 1) / cb;
-            float[][][] wt = transposed(geo, w, cb);
-            Parallel.range(geo.n() * blocks, 1, (lo, hi) -> {
-                float[][] in = new float[inPlane][cb];
-                float[][] acc = new float[mult * outPlane][cb];
-                for (int task = lo; task < hi; task++) {
-                    int n = task / blocks;
-                    int b = task % blocks;
-                    int c0 = b * cb;
-                    int cl = Math.min(cin, c0 + cb) - c0;
-                    gather(x.data(), x.offset() + (n * cin + c0) * inPlane, inPlane, cl, inPlane, act, in);
-                    for (int j = 0; j < mult; j++) {
-                        for (int o = 0; o < outPlane; o++) {
-                            float[] a = acc[j * outPlane + o];
-                            for (int c = 0; c < cl; c++) {
-                                a[c] = bias == null ? 0f : bias.get((c0 + c) * mult + j);
-                            }
-                        }
-                        for (int t = 0; t < taps; t++) {
-                            float[] wr = wt[b][j * taps + t];
-                            for (int k = pr.first[t]; k < pr.first[t + 1]; k++) {
-                                multiplyAdd(cl, wr, in[pr.in[k]], acc[j * outPlane + pr.out[k]]);
-                            }
+            overImageBlocks(geo, tl, inPlane, mult * outPlane, (in, acc, n, b, c0, cl) -> {
+                gather(x.data(), x.offset() + (n * geo.cin() + c0) * inPlane, inPlane, cl, inPlane, act, in);
+                for (int j = 0; j < mult; j++) {
+                    for (int o = 0; o < outPlane; o++) {
+                        float[] a = acc[j * outPlane + o];
+                        for (int c = 0; c < cl; c++) {
+                            a[c] = bias == null ? 0f : bias.get((c0 + c) * mult + j);
                         }
                     }
-                    // output channel (c0 + c)*mult + j is plane (c*mult + j) from the block's first
-                    int yFrom = y.offset() + (n * geo.cout() + c0 * mult) * outPlane;
-                    for (int j = 0; j < mult; j++) {
-                        scatter(java.util.Arrays.copyOfRange(acc, j * outPlane, (j + 1) * outPlane), cl, outPlane,
-                                y.data(), yFrom + j * outPlane, mult * outPlane);
+                    for (int t = 0; t < tl.taps(); t++) {
+                        float[] wr = tl.wt()[b][j * tl.taps() + t];
+                        for (int k = tl.pairs().first[t]; k < tl.pairs().first[t + 1]; k++) {
+                            multiplyAdd(cl, wr, in[tl.pairs().in[k]], acc[j * outPlane + tl.pairs().out[k]]);
+                        }
                     }
+                }
+                // output channel (c0 + c)*mult + j is plane (c*mult + j) from the block's first
+                int yFrom = y.offset() + (n * geo.cout() + c0 * mult) * outPlane;
+                for (int j = 0; j < mult; j++) {
+                    scatter(Arrays.copyOfRange(acc, j * outPlane, (j + 1) * outPlane), cl, outPlane,
+                            y.data(), yFrom + j * outPlane, mult * outPlane);
                 }
             });
         }
 
         static void backwardData(ConvGeometry geo, RefView dy, RefView w, RefView dx) {
-            int mult = geo.coutPerGroup();
-            int taps = geo.kh() * geo.kw();
-            int cin = geo.cin();
+            Tiling tl = Tiling.of(geo, geo.n(), w);
+            int mult = tl.mult();
             int inPlane = geo.inPlane();
             int outPlane = geo.outPlane();
-            Pairs pr = Pairs.of(geo);
-            int cb = block(geo, geo.n(), pr.out.length);
-            int blocks = (cin + cb - 1) / cb;
-            float[][][] wt = transposed(geo, w, cb);
-            Parallel.range(geo.n() * blocks, 1, (lo, hi) -> {
-                float[][] g = new float[outPlane][cb];
-                float[][] acc = new float[inPlane][cb];
-                for (int task = lo; task < hi; task++) {
-                    int n = task / blocks;
-                    int b = task % blocks;
-                    int c0 = b * cb;
-                    int cl = Math.min(cin, c0 + cb) - c0;
-                    for (float[] a : acc) {
-                        Arrays.fill(a, 0f);
-                    }
-                    int gFrom = dy.offset() + (n * geo.cout() + c0 * mult) * outPlane;
-                    for (int j = 0; j < mult; j++) {
-                        gather(dy.data(), gFrom + j * outPlane, mult * outPlane, cl, outPlane, null, g);
-                        for (int t = 0; t < taps; t++) {
-                            float[] wr = wt[b][j * taps + t];
-                            for (int k = pr.first[t]; k < pr.first[t + 1]; k++) {
-                                multiplyAdd(cl, wr, g[pr.out[k]], acc[pr.in[k]]);
-                            }
+            overImageBlocks(geo, tl, outPlane, inPlane, (g, acc, n, b, c0, cl) -> {
+                for (float[] a : acc) {
+                    Arrays.fill(a, 0f);
+                }
+                int gFrom = dy.offset() + (n * geo.cout() + c0 * mult) * outPlane;
+                for (int j = 0; j < mult; j++) {
+                    gather(dy.data(), gFrom + j * outPlane, mult * outPlane, cl, outPlane, null, g);
+                    for (int t = 0; t < tl.taps(); t++) {
+                        float[] wr = tl.wt()[b][j * tl.taps() + t];
+                        for (int k = tl.pairs().first[t]; k < tl.pairs().first[t + 1]; k++) {
+                            multiplyAdd(cl, wr, g[tl.pairs().out[k]], acc[tl.pairs().in[k]]);
                         }
                     }
-                    scatter(acc, cl, inPlane, dx.data(), dx.offset() + (n * cin + c0) * inPlane, inPlane);
                 }
+                scatter(acc, cl, inPlane, dx.data(), dx.offset() + (n * geo.cin() + c0) * inPlane, inPlane);
             });
         }
 
         static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw, Activation.Kind act) {
-            int mult = geo.coutPerGroup();
-            int taps = geo.kh() * geo.kw();
+            Tiling tl = Tiling.of(geo, 1, null);
+            int mult = tl.mult();
+            int taps = tl.taps();
             int cin = geo.cin();
             int inPlane = geo.inPlane();
             int outPlane = geo.outPlane();
-            Pairs pr = Pairs.of(geo);
-            int cb = block(geo, 1, pr.out.length);
-            int blocks = (cin + cb - 1) / cb;
+            Pairs pr = tl.pairs();
+            int cb = tl.cb();
+            int blocks = tl.blocks();
             Parallel.range(blocks, 1, (lo, hi) -> {
                 float[][] in = new float[inPlane][cb];
                 float[][] g = new float[outPlane][cb];
