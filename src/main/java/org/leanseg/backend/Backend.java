@@ -41,6 +41,14 @@ public interface Backend extends AutoCloseable {
     /** The most bytes it has held at once, kernels' scratch included where the backend can see it. */
     long peakBytes();
 
+    /**
+     * The device's free and total memory as its driver reports them now (CUDA: cudaMemGetInfo), or
+     * null for a backend on the host.
+     */
+    default DeviceMemory deviceMemory() {
+        return null;
+    }
+
     @Override
     void close();
 }

@@ -4,7 +4,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.leanseg.backend.reference.ReferenceBackend;
+import org.leanseg.backend.Backend;
+import org.leanseg.backend.Backends;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.io.AtomicFiles;
 import org.leanseg.memory.recompute.BudgetException;
@@ -20,8 +21,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code leanseg profile}: runs a few real training steps of the planned step on the reference
- * backend and writes {@code report.html} and {@code report.json}, with the per-stage summary on the
+ * {@code leanseg profile}: runs a few real training steps of the planned step on the chosen device
+ * ({@code --device auto|cpu|cuda}, as {@code train}) and writes {@code report.html} and {@code report.json}, with the per-stage summary on the
  * terminal. The step is built by {@link StepPlan} under the recompute policy of {@code --recompute}
  * (as {@code leanseg plan} has it); the reports name the policy and its recompute FLOPs.
  *
@@ -31,7 +32,7 @@ import picocli.CommandLine.Option;
  * Check: {@code mvn -B -q test -Dtest=ProfileCommandTest}.
  */
 @Command(name = "profile", mixinStandardHelpOptions = true,
-        description = "Run N real training steps (random images and labels, reference backend) and report where the memory goes: "
+        description = "Run N real training steps (random images and labels, --device auto|cpu|cuda) and report where the memory goes: "
                 + "per stage at the planned peak (activations, gradients, weights, optimizer state, workspace), planned against "
                 + "measured high-water, step time; writes report.html (charts) and report.json.")
 public final class ProfileCommand implements Callable<Integer> {
@@ -57,6 +58,10 @@ public final class ProfileCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "seed of the weights and the random batches (default: ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE}: CUDA when usable, "
+            + "else the CPU with the reason); on CUDA the report adds the device memory the run took (cudaMemGetInfo)")
+    String device;
+
     @Override
     public Integer call() throws IOException {
         int[] hw = modelOptions.size();
@@ -67,17 +72,27 @@ public final class ProfileCommand implements Callable<Integer> {
         ModelConfig cfg = modelOptions.config();
         Path dir = out != null ? out : Path.of("work_dirs", "profile", cfg.name() + "_b" + batch + "_" + hw[0] + "x" + hw[1]);
         RecomputePolicy policy = recompute == null ? RecomputePolicy.none() : recompute;
-        StepPlan plan;
+        Backends.Choice choice;
         try {
-            plan = StepPlan.of(cfg, batch, hw[0], hw[1], (noFuse ? StepPasses.NONE : StepPasses.FUSED).withRecompute(policy));
-        } catch (BudgetException e) {
-            System.err.println(e.getMessage());
+            choice = Backends.create(device);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            System.err.println("leanseg profile: " + e.getMessage());
             return 2;
         }
-        System.out.printf("planned %d ops in %d ms (recompute %s); running %d step%s...%n", plan.schedule().size(), plan.planMillis(),
-                policy, steps, steps == 1 ? "" : "s");
+        System.out.println(choice.line());
         Profile p;
-        try (ReferenceBackend backend = new ReferenceBackend()) {
+        try (Backend backend = choice.backend()) {
+            // the step the trainer runs on this backend (StepPasses.forBackend), or the unfused one with --no-fuse
+            StepPasses passes = (noFuse ? StepPasses.NONE : StepPasses.forBackend(backend.name())).withRecompute(policy);
+            StepPlan plan;
+            try {
+                plan = StepPlan.of(cfg, batch, hw[0], hw[1], passes);
+            } catch (BudgetException e) {
+                System.err.println(e.getMessage());
+                return 2;
+            }
+            System.out.printf("planned %d ops in %d ms (recompute %s); running %d step%s...%n", plan.schedule().size(), plan.planMillis(),
+                    policy, steps, steps == 1 ? "" : "s");
             p = StepProfiler.run(plan, backend, steps, seed);
         }
         java.nio.file.Files.createDirectories(dir);

@@ -2,6 +2,7 @@ package org.leanseg.profile;
 
 import java.util.List;
 import java.util.Map;
+import org.leanseg.backend.DeviceMemory;
 
 /**
  * What {@link StepProfiler} measured while running real training steps of a {@link StepPlan}: per
@@ -25,10 +26,21 @@ import java.util.Map;
  * @param highWaterBytes arena + variables + the last step's largest op scratch
  * @param runPeakBytes the backend's own peak over the whole run (step 1 includes class loading)
  * @param stages per stage group: mean milliseconds per step and largest op scratch of the last step
+ * @param deviceBefore the device's free/total memory before the step's arena and variables were allocated
+ *                     (null on the host)
+ * @param deviceAfter the same after the last step (null on the host)
  */
 public record Measured(String backend, int threads, List<Step> steps, long arenaBytes, long variableBytes,
                        long workspaceBytes, String workspaceOp, String workspaceStage, long highWaterBytes,
-                       long runPeakBytes, Map<String, StageTime> stages) {
+                       long runPeakBytes, Map<String, StageTime> stages, DeviceMemory deviceBefore, DeviceMemory deviceAfter) {
+
+    /**
+     * Device bytes the profiled run took as the driver sees them (free memory before minus after:
+     * arena, variables, workspace, and what the libraries allocated lazily), or -1 on the host.
+     */
+    public long deviceRunBytes() {
+        return deviceBefore == null || deviceAfter == null ? -1 : deviceBefore.freeBytes() - deviceAfter.freeBytes();
+    }
 
     /** One training step: wall milliseconds, loss, largest op scratch, arena + variables + that scratch. */
     public record Step(int step, double stepMillis, float loss, long scratchBytes, long highWaterBytes) {

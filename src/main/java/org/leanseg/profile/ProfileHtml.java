@@ -47,6 +47,9 @@ public final class ProfileHtml {
                 .append("</div>\n<div class=\"cards\">");
         card(h, mib(r.plannedPeakBytes()) + " MiB", "planned peak");
         card(h, (m.highWaterBytes() >= 0 ? mib(m.highWaterBytes()) : mib(m.runPeakBytes())) + " MiB", "measured high-water");
+        if (m.deviceAfter() != null) {
+            card(h, mib(m.deviceRunBytes()) + " MiB", "device memory taken (cudaMemGetInfo, of " + mib(m.deviceAfter().totalBytes()) + " MiB)");
+        }
         card(h, mib(r.activationPeakBytes()) + " MiB", "activation arena");
         card(h, mib(r.lowerBoundBytes()) + " MiB", "lower bound (arena " + String.format(Locale.ROOT, "%.3f",
                 r.lowerBoundBytes() == 0 ? 1.0 : (double) r.activationPeakBytes() / r.lowerBoundBytes()) + " x)");

@@ -94,6 +94,12 @@ public final class ProfileReport {
             sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB (the %s backend's own peak)%n", "measured high-water",
                     mib(m.runPeakBytes()), m.backend()));
         }
+        if (m.deviceAfter() != null) {
+            sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB taken by this run (free %.2f -> %.2f of %.2f MiB, cudaMemGetInfo; "
+                            + "the backend allocated at most %.2f MiB)%n", "device memory", mib(m.deviceRunBytes()),
+                    mib(m.deviceBefore().freeBytes()), mib(m.deviceAfter().freeBytes()), mib(m.deviceAfter().totalBytes()),
+                    mib(m.runPeakBytes())));
+        }
         sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB (%.3f x; arena / lower bound)%n", "lower bound",
                 mib(r.lowerBoundBytes()), r.lowerBoundBytes() == 0 ? 1.0 : (double) r.activationPeakBytes() / r.lowerBoundBytes()));
         sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB%n", "saved for backward", mib(r.savedForBackwardBytes())));
@@ -170,6 +176,12 @@ public final class ProfileReport {
         o.put("highWaterBytes", m.highWaterBytes());
         o.put("runPeakBytes", m.runPeakBytes());
         o.put("meanStepMillis", round(m.meanStepMillis()));
+        if (m.deviceAfter() == null) {
+            o.putNull("device");
+        } else {
+            o.putObject("device").put("totalBytes", m.deviceAfter().totalBytes()).put("freeBeforeBytes", m.deviceBefore().freeBytes())
+                    .put("freeAfterBytes", m.deviceAfter().freeBytes()).put("runBytes", m.deviceRunBytes());
+        }
         ArrayNode steps = o.putArray("steps");
         for (Measured.Step s : m.steps()) {
             steps.addObject().put("step", s.step()).put("stepMillis", round(s.stepMillis())).put("loss", s.loss())

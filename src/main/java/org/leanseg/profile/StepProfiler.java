@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.leanseg.backend.Backend;
+import org.leanseg.backend.DeviceMemory;
 import org.leanseg.backend.reference.Parallel;
 import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.exec.Executor;
@@ -72,10 +73,12 @@ public final class StepProfiler {
         private final Executor ex;
         private final Random rnd;
         private final List<Measured.Step> done = new ArrayList<>();
+        private final DeviceMemory deviceBefore;
 
         private Session(StepPlan plan, Backend backend, long seed) {
             this.plan = plan;
             this.backend = backend;
+            this.deviceBefore = backend.deviceMemory();
             this.ref = backend instanceof ReferenceBackend r ? r : null;
             this.obs = new Observer(ref);
             this.rnd = new Random(seed);
@@ -116,7 +119,16 @@ public final class StepProfiler {
             Measured.Step last = done.get(done.size() - 1);
             return new Measured(backend.name(), ref != null ? Parallel.threads() : 1, List.copyOf(done),
                     ref != null ? ref.arenaBytes() : -1, ref != null ? ref.variableBytes() : -1,
-                    last.scratchBytes(), obs.scratchOp, obs.scratchStage, last.highWaterBytes(), backend.peakBytes(), stages);
+                    last.scratchBytes(), obs.scratchOp, obs.scratchStage, last.highWaterBytes(), backend.peakBytes(), stages,
+                    deviceBefore, deviceAfter());
+        }
+
+        private DeviceMemory deviceAfter() {
+            if (deviceBefore == null) {
+                return null;
+            }
+            backend.synchronize();
+            return backend.deviceMemory();
         }
 
         @Override

@@ -17,7 +17,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.leanseg.backend.cuda.CudaProbe;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -105,6 +107,37 @@ class ProfileCommandTest {
         long high = m.get("highWaterBytes").asLong();
         assertEquals(m.get("arenaBytes").asLong() + m.get("variableBytes").asLong() + m.get("workspaceBytes").asLong(), high);
         assertTrue(high >= json.get("plannedPeakBytes").asLong() - json.get("workspaceBytes").asLong());
+    }
+
+    /** On a machine without a usable GPU, auto profiles on the CPU with a one-line reason, and the JSON has no device memory. */
+    @Test
+    void autoDeviceFallsBackToTheCpuWithItsReason() {
+        Assumptions.assumeFalse(CudaProbe.result().usable(), "a GPU is usable here: the gpu test CudaProfileTest covers it");
+        assertTrue(terminal.contains("device: cpu (cuda unavailable: "), terminal);
+        assertTrue(json.get("measured").get("device").isNull(), json.get("measured").toString());
+        assertTrue(!terminal.contains("device memory"), terminal);
+    }
+
+    /** {@code --device cuda} without a usable GPU, or an unknown device, is a one-line error and writes nothing. */
+    @Test
+    void unusableOrUnknownDeviceIsAnError() {
+        Assumptions.assumeFalse(CudaProbe.result().usable(), "a GPU is usable here");
+        PrintStream beforeErr = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            assertEquals(2, Main.run("profile", "--batch", "1", "--size", "32x32", "--width", "0.25", "--classes", "3",
+                    "--device", "cuda", "--out", dir.resolve("cuda").toString()));
+            assertEquals(2, Main.run("profile", "--batch", "1", "--size", "32x32", "--width", "0.25", "--classes", "3",
+                    "--device", "tpu", "--out", dir.resolve("tpu").toString()));
+        } finally {
+            System.setErr(beforeErr);
+        }
+        String lines = err.toString(StandardCharsets.UTF_8);
+        assertTrue(lines.contains("leanseg profile: --device cuda: cuda unavailable: "), lines);
+        assertTrue(lines.contains("leanseg profile: unknown device 'tpu'; use auto, cpu or cuda"), lines);
+        assertEquals(2, lines.strip().split("\n").length, lines);
+        assertTrue(!Files.exists(dir.resolve("cuda")) && !Files.exists(dir.resolve("tpu")));
     }
 
     /** {@code --recompute} profiles the step that policy plans, and the reports name it with its FLOPs. */

@@ -25,6 +25,7 @@ import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.SizeTPointer;
 import org.leanseg.backend.Backend;
 import org.leanseg.backend.Buffer;
+import org.leanseg.backend.DeviceMemory;
 import org.leanseg.backend.View;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
@@ -259,6 +260,12 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized long peakBytes() {
         return peakBytes;
+    }
+
+    @Override
+    public DeviceMemory deviceMemory() {
+        long[] ft = memGetInfo();
+        return new DeviceMemory(ft[0], ft[1]);
     }
 
     /** {free, total} device bytes per cudaMemGetInfo. */

@@ -1,0 +1,46 @@
+package org.leanseg.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.models.ModelConfig;
+import org.leanseg.profile.Measured;
+import org.leanseg.profile.Profile;
+import org.leanseg.profile.ProfileReport;
+import org.leanseg.profile.StepPlan;
+import org.leanseg.profile.StepProfiler;
+
+/**
+ * {@code leanseg profile} on the GPU: real steps of a small MobileNetV2 step plan on the CUDA backend,
+ * and the device memory the run took (cudaMemGetInfo before and after) beside the plan: at least the
+ * planned arena plus the variables, and reported in the terminal summary and the JSON.
+ * Run: {@code mvn -B test -Dgroups=gpu -Dtest=CudaProfileTest}.
+ */
+@Tag("gpu")
+class CudaProfileTest {
+    @Test
+    void profileReportsTheDeviceMemoryTheRunTook() {
+        GpuTests.assumeGpu();
+        ModelConfig cfg = ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.5).withClasses(6);
+        StepPlan plan = StepPlan.of(cfg, 2, 128, 128, StepPasses.forBackend("cuda"));
+        Profile p;
+        try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults())) {
+            p = StepProfiler.run(plan, gpu, 2, 1);
+        }
+        Measured m = p.measured();
+        assertEquals("cuda", m.backend());
+        assertNotNull(m.deviceAfter());
+        long planned = plan.report().activationPeakBytes() + plan.report().persistentBytes();
+        assertTrue(m.deviceRunBytes() >= planned,
+                "the driver saw " + m.deviceRunBytes() + " B taken, less than the planned arena + variables " + planned + " B");
+        assertTrue(m.deviceRunBytes() <= m.deviceAfter().totalBytes());
+        assertTrue(m.runPeakBytes() >= planned, "backend peak " + m.runPeakBytes() + " < planned " + planned);
+        String summary = ProfileReport.summary(p);
+        assertTrue(summary.contains("device memory") && summary.contains("cudaMemGetInfo"), summary);
+        assertTrue(ProfileReport.jsonText(p).contains("\"runBytes\""));
+    }
+}
