@@ -31,6 +31,33 @@ public interface Backend extends AutoCloseable {
 
     void upload(Tensor src, View dst);
 
+    /** A host tensor on its way to the device ahead of the step that reads it: see {@link #prefetch}. */
+    interface Prefetched {
+    }
+
+    /** The host-side {@link Prefetched}: a copy of the values, placed by a plain {@link #upload(Tensor, View)}. */
+    record HostCopy(Tensor values) implements Prefetched {
+    }
+
+    /**
+     * Starts moving {@code src} towards the device now, to be placed into a view later by
+     * {@link #upload(Prefetched, View)}: the next batch while the current step runs. The values are
+     * taken at this call. CUDA copies them into pinned host memory and on to the device on a second
+     * stream, so the transfer overlaps the compute stream's work; a host backend keeps a copy.
+     */
+    default Prefetched prefetch(Tensor src) {
+        return new HostCopy(src.copy());
+    }
+
+    /** Places a prefetched tensor into {@code dst}, ordered after its transfer and before what follows on the device. */
+    default void upload(Prefetched p, View dst) {
+        upload(((HostCopy) p).values(), dst);
+    }
+
+    /** Gives up a prefetched tensor that will not be uploaded (its buffers are reused). */
+    default void discard(Prefetched p) {
+    }
+
     void download(View src, Tensor dst);
 
     void synchronize();

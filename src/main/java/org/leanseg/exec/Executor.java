@@ -63,6 +63,8 @@ public final class Executor implements AutoCloseable {
     /** Per schedule step, the buffers whose last reader it is (only with poisonFreed). */
     private final List<List<Value>> freedAfter;
     private final Map<Shape, Tensor> nans = new HashMap<>();
+    /** Inputs of a later run already on their way to the device, by tensor identity. */
+    private final Map<Tensor, Backend.Prefetched> prefetched = new IdentityHashMap<>();
     private boolean closed;
 
     /** Called after each op of a step, with its schedule position and wall time (profiling). */
@@ -135,20 +137,41 @@ public final class Executor implements AutoCloseable {
         return backend;
     }
 
+    /**
+     * Starts moving the inputs of a later {@link #run} to the device now ({@link Backend#prefetch}):
+     * the trainer hands in the next batch before running the current one. A later run fed these
+     * same tensor objects places the prefetched values (taken at this call); others upload as usual.
+     */
+    public void prefetch(Map<Value, Tensor> feeds) {
+        for (Map.Entry<Value, Tensor> e : feeds.entrySet()) {
+            checkFeed(e.getKey(), e.getValue());
+            if (views.get(e.getKey()) != null && !prefetched.containsKey(e.getValue())) {
+                prefetched.put(e.getValue(), backend.prefetch(e.getValue()));
+            }
+        }
+    }
+
+    private void checkFeed(Value v, Tensor t) {
+        if (!graph.inputs().contains(v)) {
+            throw new IllegalArgumentException("fed value " + v + " is not an input of this graph");
+        }
+        if (!t.shape().equals(v.spec().shape())) {
+            throw new IllegalArgumentException("input '" + name(v) + "' expects shape " + v.spec().shape() + ", got " + t.shape());
+        }
+    }
+
     /** Runs one step with {@code feeds} for every graph input. */
     public void run(Map<Value, Tensor> feeds) {
         Set<Value> missing = new HashSet<>(graph.inputs());
         for (Map.Entry<Value, Tensor> e : feeds.entrySet()) {
             Value v = e.getKey();
-            if (!missing.remove(v)) {
-                throw new IllegalArgumentException("fed value " + v + " is not an input of this graph");
-            }
-            if (!e.getValue().shape().equals(v.spec().shape())) {
-                throw new IllegalArgumentException("input '" + name(v) + "' expects shape " + v.spec().shape()
-                        + ", got " + e.getValue().shape());
-            }
+            checkFeed(v, e.getValue());
+            missing.remove(v);
             View dst = views.get(v);
-            if (dst != null) {
+            Backend.Prefetched early = prefetched.remove(e.getValue());
+            if (dst != null && early != null) {
+                backend.upload(early, dst);
+            } else if (dst != null) {
                 backend.upload(e.getValue(), dst);
             }
         }
@@ -289,6 +312,8 @@ public final class Executor implements AutoCloseable {
         if (!closed) {
             closed = true;
             views.clear();
+            prefetched.values().forEach(backend::discard);
+            prefetched.clear();
             backend.free(arena);
         }
     }

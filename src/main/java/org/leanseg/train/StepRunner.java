@@ -80,6 +80,11 @@ final class StepRunner implements AutoCloseable {
         return MemoryReport.of(graph.stepGraph(), step.schedule(), step.plan()).plannedPeakBytes();
     }
 
+    /** Starts moving the batch of a later {@link #micro} to the device while this one runs ({@link Executor#prefetch}). */
+    void prefetch(Tensor images, Tensor labels) {
+        step.prefetch(Map.of(graph.image(), images, graph.label(), labels));
+    }
+
     /** One forward+backward (and, without accumulation, the update); returns the loss. */
     float micro(Tensor images, Tensor labels, float lr, long step) {
         try {

@@ -128,12 +128,17 @@ public final class Trainer {
             long t0 = System.nanoTime();
             int sinceLog = 0;
             Loader.Cursor cursor = new Loader.Cursor(state.epoch(), state.position());
+            Loader.Batch upcoming = null;   // the next batch, already on its way to the device (Backend.prefetch)
             for (int iter = state.iter(); iter < tc.iters(); iter++) {
                 float lr = (float) schedule.at(iter);
                 double lossSum = 0;
                 int epoch = cursor.epoch();
                 for (int micro = 0; micro < tc.accumulate(); micro++) {
-                    Loader.Batch b = data.next();
+                    Loader.Batch b = upcoming != null ? upcoming : data.next();
+                    upcoming = micro + 1 < tc.accumulate() || iter + 1 < tc.iters() ? data.next() : null;
+                    if (upcoming != null) {
+                        runner.prefetch(upcoming.images(), upcoming.labels());
+                    }
                     cursor = b.next();
                     lossSum += runner.micro(b.images(), b.labels(), lr, iter + 1);
                     counters.forEach(c -> store.get(c).data()[0] += 1);

@@ -1,9 +1,17 @@
 package org.leanseg.backend.cuda;
 
+import static org.bytedeco.cuda.global.cudart.cudaEventCreateWithFlags;
+import static org.bytedeco.cuda.global.cudart.cudaEventDestroy;
+import static org.bytedeco.cuda.global.cudart.cudaEventDisableTiming;
+import static org.bytedeco.cuda.global.cudart.cudaEventRecord;
+import static org.bytedeco.cuda.global.cudart.cudaEventSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaFree;
+import static org.bytedeco.cuda.global.cudart.cudaFreeHost;
 import static org.bytedeco.cuda.global.cudart.cudaMalloc;
+import static org.bytedeco.cuda.global.cudart.cudaMallocHost;
 import static org.bytedeco.cuda.global.cudart.cudaMemGetInfo;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyAsync;
+import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyDeviceToHost;
 import static org.bytedeco.cuda.global.cudart.cudaMemcpyHostToDevice;
 import static org.bytedeco.cuda.global.cudart.cudaMemsetAsync;
@@ -12,13 +20,18 @@ import static org.bytedeco.cuda.global.cudart.cudaStreamCreateWithFlags;
 import static org.bytedeco.cuda.global.cudart.cudaStreamDestroy;
 import static org.bytedeco.cuda.global.cudart.cudaStreamNonBlocking;
 import static org.bytedeco.cuda.global.cudart.cudaStreamSynchronize;
+import static org.bytedeco.cuda.global.cudart.cudaStreamWaitEvent;
 
 import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
@@ -63,6 +76,11 @@ public final class CudaBackend implements Backend {
 
     private final Options options;
     private final CUstream_st stream = new CUstream_st();
+    /** The second stream: prefetched inputs (the next batch) go up on it while {@link #stream} computes. */
+    private final CUstream_st copyStream = new CUstream_st();
+    /** Prefetch slots, all of them (freed at close) and those free for the next prefetch. */
+    private final List<Slot> slots = new ArrayList<>();
+    private final ArrayDeque<Slot> freeSlots = new ArrayDeque<>();
     private final CudaKernels kernels;
     private final CudnnConvolutions convs;
     private final Map<Long, CudaBuffer> live = new LinkedHashMap<>();
@@ -82,6 +100,7 @@ public final class CudaBackend implements Backend {
         this.options = options;
         CudaStatus.check(cudaSetDevice(0), "cudaSetDevice(0)");
         CudaStatus.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        CudaStatus.check(cudaStreamCreateWithFlags(copyStream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags(copy)");
         this.kernels = new CudaKernels(stream);
         this.convs = new CudnnConvolutions(this, stream, options.tf32(), options.workspaceLimitBytes());
     }
@@ -160,6 +179,82 @@ public final class CudaBackend implements Backend {
         CudaStatus.check(cudaMemcpyAsync(new DevicePointer(v.address()), staging, bytes, cudaMemcpyHostToDevice, stream),
                 "cudaMemcpyAsync(H2D " + bytes + " B)");
         synchronize();   // the staging buffer is reused by the next copy
+    }
+
+    /**
+     * One prefetch buffer pair: pinned host memory and a device buffer of {@code bytes}, with the
+     * events that order its reuse. Note [Prefetch on a second stream]: {@link #prefetch} writes the
+     * values into the pinned memory (after the slot's previous host-to-device copy has finished) and
+     * queues the copy to the device buffer on the copy stream, behind the slot's previous consumer
+     * ({@code consumed}); {@link #upload(Prefetched, View)} makes the compute stream wait for that
+     * copy ({@code copied}) and copies device to device into the arena, then records
+     * {@code consumed}. Neither call waits for the device, so the transfer of batch k+1 overlaps
+     * step k, and the arena slot is written only when the compute stream gets there.
+     */
+    private static final class Slot implements Prefetched {
+        final long bytes;
+        final Pointer pinned = new Pointer();
+        final CudaBuffer device;
+        final CUevent_st copied = new CUevent_st();
+        final CUevent_st consumed = new CUevent_st();
+        long numel;
+
+        Slot(long bytes, CudaBuffer device) {
+            this.bytes = bytes;
+            this.device = device;
+        }
+    }
+
+    @Override
+    public synchronized Prefetched prefetch(Tensor src) {
+        long bytes = 4L * src.data().length;
+        Slot slot = freeSlot(bytes);
+        // the slot's previous host-to-device copy must be done before its pinned memory is rewritten
+        CudaStatus.check(cudaEventSynchronize(slot.copied), "cudaEventSynchronize(prefetch copied)");
+        new BytePointer(slot.pinned).capacity(bytes).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().put(src.data());
+        slot.numel = src.data().length;
+        // and its device buffer must have been read by its previous consumer on the compute stream
+        CudaStatus.check(cudaStreamWaitEvent(copyStream, slot.consumed, 0), "cudaStreamWaitEvent(copy stream)");
+        CudaStatus.check(cudaMemcpyAsync(new DevicePointer(slot.device.address()), slot.pinned, bytes, cudaMemcpyHostToDevice, copyStream),
+                "cudaMemcpyAsync(H2D prefetch " + bytes + " B)");
+        CudaStatus.check(cudaEventRecord(slot.copied, copyStream), "cudaEventRecord(prefetch copied)");
+        return slot;
+    }
+
+    /** A free slot of at least {@code bytes}, or a new one (pinned host + device memory, two events). */
+    private Slot freeSlot(long bytes) {
+        for (java.util.Iterator<Slot> it = freeSlots.iterator(); it.hasNext(); ) {
+            Slot s = it.next();
+            if (s.bytes >= bytes) {
+                it.remove();
+                return s;
+            }
+        }
+        Slot s = new Slot(bytes, malloc(bytes, "prefetch"));
+        CudaStatus.check(cudaMallocHost(s.pinned, bytes), "cudaMallocHost(" + bytes + " B, prefetch)");
+        CudaStatus.check(cudaEventCreateWithFlags(s.copied, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+        CudaStatus.check(cudaEventCreateWithFlags(s.consumed, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+        slots.add(s);
+        return s;
+    }
+
+    @Override
+    public synchronized void upload(Prefetched p, View dst) {
+        Slot slot = (Slot) p;
+        CudaView v = (CudaView) dst;
+        if (slot.numel != v.numel()) {
+            throw new IllegalArgumentException("upload of a prefetched tensor of " + slot.numel + " values into view " + v.spec());
+        }
+        CudaStatus.check(cudaStreamWaitEvent(stream, slot.copied, 0), "cudaStreamWaitEvent(compute stream)");
+        CudaStatus.check(cudaMemcpyAsync(new DevicePointer(v.address()), new DevicePointer(slot.device.address()), 4L * slot.numel,
+                cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync(D2D prefetched " + 4L * slot.numel + " B)");
+        CudaStatus.check(cudaEventRecord(slot.consumed, stream), "cudaEventRecord(prefetch consumed)");
+        freeSlots.add(slot);
+    }
+
+    @Override
+    public synchronized void discard(Prefetched p) {
+        freeSlots.add((Slot) p);
     }
 
     @Override
@@ -284,6 +379,14 @@ public final class CudaBackend implements Backend {
         }
         closed = true;
         cudaStreamSynchronize(stream);
+        cudaStreamSynchronize(copyStream);
+        for (Slot slot : slots) {
+            cudaFreeHost(slot.pinned);
+            cudaEventDestroy(slot.copied);
+            cudaEventDestroy(slot.consumed);
+        }
+        slots.clear();
+        freeSlots.clear();
         for (CudaBuffer b : live.values()) {
             cudaFree(new DevicePointer(b.address()));
         }
@@ -294,6 +397,7 @@ public final class CudaBackend implements Backend {
         convs.close();
         kernels.close();
         cudaStreamDestroy(stream);
+        cudaStreamDestroy(copyStream);
         staging.close();
     }
 }
