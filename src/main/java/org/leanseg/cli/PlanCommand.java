@@ -1,18 +1,23 @@
 package org.leanseg.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.leanseg.backend.Backend;
+import org.leanseg.backend.Backends;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.BatchSearch;
 import org.leanseg.memory.ByteSize;
 import org.leanseg.memory.recompute.BudgetException;
 import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.ModelConfig;
+import org.leanseg.profile.DeviceAllocation;
 import org.leanseg.profile.PlanFormat;
 import org.leanseg.profile.StepPlan;
+import org.leanseg.profile.StepProfiler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -55,6 +60,10 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print JSON instead of the table")
     boolean json;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu (default: plan only), cuda or auto: on a GPU, also allocate "
+            + "the planned arena and variables there and report the device memory they took (cudaMemGetInfo) beside the plan")
+    String device;
+
     @Override
     public Integer call() {
         int[] hw = modelOptions.size();
@@ -72,14 +81,48 @@ public final class PlanCommand implements Callable<Integer> {
             System.err.println("--batch must be >= 1, got " + b);
             return 2;
         }
+        if (device.equals("cpu")) {
+            return plan(cfg, hw, b, passes, null);
+        }
+        Backends.Choice choice;
         try {
-            StepPlan p = StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(recompute == null ? RecomputePolicy.none() : recompute));
-            System.out.print(json ? PlanFormat.jsonText(p) + "\n" : PlanFormat.table(p));
-            return 0;
+            choice = Backends.create(device);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            System.err.println("leanseg plan: " + e.getMessage());
+            return 2;
+        }
+        if (!json) {
+            System.out.println(choice.line());
+        }
+        try (Backend backend = choice.backend()) {
+            // the step the trainer runs on that backend
+            return plan(cfg, hw, b, noFuse ? StepPasses.NONE : StepPasses.forBackend(backend.name()), backend);
+        }
+    }
+
+    /** Plans one batch size and prints it; on a device backend, with the memory the allocation took there. */
+    private int plan(ModelConfig cfg, int[] hw, int b, StepPasses passes, Backend backend) {
+        StepPlan p;
+        try {
+            p = StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(recompute == null ? RecomputePolicy.none() : recompute));
         } catch (BudgetException e) {
             System.err.println(e.getMessage());
             return 2;
         }
+        DeviceAllocation measured = backend == null ? null : StepProfiler.allocate(p, backend, 1);
+        if (json) {
+            ObjectNode o = PlanFormat.json(p);
+            if (backend != null) {
+                o.set("device", PlanFormat.deviceJson(measured));
+            }
+            System.out.println(PlanFormat.jsonText(o));
+        } else {
+            System.out.print(PlanFormat.table(p));
+            if (measured != null) {
+                System.out.print(PlanFormat.deviceLine(p, measured));
+            }
+        }
+        return 0;
     }
 
     /** The batch search per policy; plans are shared between policies (auto searches on stages). */

@@ -138,6 +138,25 @@ public final class Executor implements AutoCloseable {
     }
 
     /**
+     * Places every variable the schedule reads or writes on the backend now (a run does it on first
+     * use): with the arena, all the device memory a step needs, e.g. to measure it before running.
+     */
+    public void adoptVariables() {
+        for (Node n : schedule) {
+            for (Value v : n.inputs()) {
+                if (v.variable() != null) {
+                    view(v);
+                }
+            }
+            for (Value v : n.outputs()) {
+                if (v.variable() != null) {
+                    view(v);
+                }
+            }
+        }
+    }
+
+    /**
      * Starts moving the inputs of a later {@link #run} to the device now ({@link Backend#prefetch}):
      * the trainer hands in the next batch before running the current one. A later run fed these
      * same tensor objects places the prefetched values (taken at this call); others upload as usual.

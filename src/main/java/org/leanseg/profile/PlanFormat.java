@@ -3,6 +3,7 @@ package org.leanseg.profile;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Locale;
 import java.util.Map;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.BatchSearch;
@@ -66,11 +67,39 @@ public final class PlanFormat {
     }
 
     public static String jsonText(StepPlan p) {
+        return jsonText(json(p));
+    }
+
+    /** A JSON object as the plan prints it (pretty). */
+    public static String jsonText(ObjectNode o) {
         try {
-            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(json(p));
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(o);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** {@code plan --device}'s measurement as JSON, or null when it ran on the host (nothing measured). */
+    public static ObjectNode deviceJson(DeviceAllocation a) {
+        if (a == null) {
+            return null;
+        }
+        ObjectNode o = JSON.createObjectNode();
+        o.put("allocatedBytes", a.backendBytes());
+        o.put("driverBytes", a.driverBytes());
+        o.put("freeBeforeBytes", a.before().freeBytes());
+        o.put("freeAfterBytes", a.after().freeBytes());
+        o.put("totalBytes", a.after().totalBytes());
+        return o;
+    }
+
+    /** {@code plan --device}'s measurement under the table: what the allocation took beside the plan. */
+    public static String deviceLine(StepPlan p, DeviceAllocation a) {
+        MemoryReport r = p.report();
+        return String.format(Locale.ROOT, "%nmeasured on the device: arena + variables allocate %.2f MiB (planned %.2f MiB); "
+                        + "the driver saw %.2f MiB taken (free %.2f -> %.2f of %.2f MiB, cudaMemGetInfo)%n",
+                a.backendBytes() / MIB, (r.activationPeakBytes() + r.persistentBytes()) / MIB, a.driverBytes() / MIB,
+                a.before().freeBytes() / MIB, a.after().freeBytes() / MIB, a.after().totalBytes() / MIB);
     }
 
     /** The terminal table: per-stage rows, then the totals. */

@@ -51,6 +51,23 @@ public final class StepProfiler {
         }
     }
 
+    /**
+     * Allocates {@code plan}'s arena and variables on a device backend without running a step, and
+     * measures the device memory around it; the allocation is freed again. Null on a host backend.
+     */
+    public static DeviceAllocation allocate(StepPlan plan, Backend backend, long seed) {
+        DeviceMemory before = backend.deviceMemory();
+        if (before == null) {
+            return null;
+        }
+        long held = backend.currentBytes();
+        try (Session s = open(plan, backend, seed)) {
+            s.ex.adoptVariables();
+            backend.synchronize();
+            return new DeviceAllocation(backend.currentBytes() - held, before, backend.deviceMemory());
+        }
+    }
+
     /** Builds the executor for {@code plan} (allocating its arena) and initialises the weights from {@code seed}. */
     public static Session open(StepPlan plan, Backend backend, long seed) {
         return new Session(plan, backend, seed);

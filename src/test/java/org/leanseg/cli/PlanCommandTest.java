@@ -8,7 +8,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.leanseg.backend.cuda.CudaProbe;
 
 /** {@code leanseg plan} end to end on a small model: the JSON keys of issue 4 and the table. */
 class PlanCommandTest {
@@ -110,6 +112,20 @@ class PlanCommandTest {
         assertTrue(ERR.toString(StandardCharsets.UTF_8).contains("even recomputing every stage"), ERR.toString(StandardCharsets.UTF_8));
         assertEquals(2, exit(args("--memory-budget", "6XB")));
         assertEquals(2, exit(args("--memory-budget", "6GiB", "--batch", "4")));
+    }
+
+    /** Without a usable GPU: auto plans on the CPU with the reason (nothing measured), cuda is a one-line error. */
+    @Test
+    void deviceOptionWithoutAGpu() throws Exception {
+        Assumptions.assumeFalse(CudaProbe.result().usable(), "a GPU is usable here: CudaProfileTest measures plan --device there");
+        String table = run(args("--device", "auto"));
+        assertTrue(table.startsWith("device: cpu (cuda unavailable: ") && !table.contains("measured on the device"), table);
+        JsonNode j = new ObjectMapper().readTree(run(args("--device", "auto", "--json")));
+        assertTrue(j.has("device") && j.get("device").isNull(), j.toString());
+        assertTrue(!new ObjectMapper().readTree(run(args("--json"))).has("device"), "plain plan: no device key");
+        ERR.reset();
+        assertEquals(2, exit(args("--device", "cuda")));
+        assertTrue(ERR.toString(StandardCharsets.UTF_8).startsWith("leanseg plan: --device cuda: cuda unavailable: "), ERR.toString());
     }
 
     @Test

@@ -8,7 +8,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.models.ModelConfig;
+import org.leanseg.profile.DeviceAllocation;
 import org.leanseg.profile.Measured;
+import org.leanseg.profile.PlanFormat;
 import org.leanseg.profile.Profile;
 import org.leanseg.profile.ProfileReport;
 import org.leanseg.profile.StepPlan;
@@ -42,5 +44,21 @@ class CudaProfileTest {
         String summary = ProfileReport.summary(p);
         assertTrue(summary.contains("device memory") && summary.contains("cudaMemGetInfo"), summary);
         assertTrue(ProfileReport.jsonText(p).contains("\"runBytes\""));
+    }
+
+    /** {@code plan --device cuda}: the plan's arena and variables allocated on the GPU, measured beside the plan. */
+    @Test
+    void planAllocationIsMeasuredOnTheDevice() {
+        GpuTests.assumeGpu();
+        StepPlan plan = StepPlan.of(ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.5).withClasses(6), 2, 128, 128,
+                StepPasses.forBackend("cuda"));
+        DeviceAllocation a;
+        try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults())) {
+            a = StepProfiler.allocate(plan, gpu, 1);
+        }
+        long planned = plan.report().activationPeakBytes() + plan.report().persistentBytes();
+        assertTrue(a.backendBytes() >= planned, "allocated " + a.backendBytes() + " B < planned " + planned + " B");
+        assertTrue(a.driverBytes() >= a.backendBytes() / 2, "driver saw " + a.driverBytes() + " B for " + a.backendBytes() + " B allocated");
+        assertTrue(PlanFormat.deviceLine(plan, a).contains("cudaMemGetInfo"));
     }
 }
