@@ -143,14 +143,11 @@ public final class Executor implements AutoCloseable {
      */
     public void adoptVariables() {
         for (Node n : schedule) {
-            for (Value v : n.inputs()) {
-                if (v.variable() != null) {
-                    view(v);
-                }
-            }
-            for (Value v : n.outputs()) {
-                if (v.variable() != null) {
-                    view(v);
+            for (List<Value> values : List.of(n.inputs(), n.outputs())) {
+                for (Value v : values) {
+                    if (v.variable() != null) {
+                        view(v);
+                    }
                 }
             }
         }

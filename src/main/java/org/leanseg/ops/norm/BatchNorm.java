@@ -122,6 +122,8 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
         Parallel.range(ch, NormShapes.grain((long) nb * hw * 3), (lo, hi) -> {
             double[] means = new double[hi - lo];
             double[] vars = new double[hi - lo];
+            double[] scale = new double[hi - lo];
+            double[] shift = new double[hi - lo];
             if (training) {
                 meanVar(x, nb, ch, hw, lo, hi, means, vars);
             }
@@ -144,10 +146,10 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
                     mean = in[3].get(c);
                     invStd = 1.0 / Math.sqrt(in[4].get(c) + eps);
                 }
-                means[c - lo] = in[1].get(c) * invStd;             // now the scale
-                vars[c - lo] = in[2].get(c) - mean * means[c - lo]; // and the shift
+                scale[c - lo] = in[1].get(c) * invStd;
+                shift[c - lo] = in[2].get(c) - mean * scale[c - lo];
             }
-            affine(x, y, nb, ch, hw, lo, hi, means, vars);
+            affine(x, y, nb, ch, hw, lo, hi, scale, shift);
         });
     }
 

@@ -52,16 +52,9 @@ public record BatchNormBackward() implements Op {
             for (int c = lo; c < hi; c++) {
                 double mean = in[2].get(c);
                 double invStd = in[3].get(c);
-                double sumDy = 0;
-                double sumDyXhat = 0;
-                for (int b = 0; b < nb; b++) {
-                    int base = (b * ch + c) * hw;
-                    for (int i = 0; i < hw; i++) {
-                        double g = dy.get(base + i);
-                        sumDy += g;
-                        sumDyXhat += g * (x.get(base + i) - mean) * invStd;
-                    }
-                }
+                double[] sums = BatchNormBackwardFromOutput.channelSums(x, dy, mean, invStd, nb, ch, hw, c);   // x̂ = (x − mean)·invStd
+                double sumDy = sums[0];
+                double sumDyXhat = sums[1];
                 out[1].set(c, (float) sumDyXhat);
                 out[2].set(c, (float) sumDy);
                 double k = in[1].get(c) * invStd;

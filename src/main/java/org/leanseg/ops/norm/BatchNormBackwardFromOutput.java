@@ -141,7 +141,8 @@ public record BatchNormBackwardFromOutput() implements Op {
 
     /**
      * {sum dY, sum dY·x̂} over channel {@code c} with x̂ = (y − β)/γ recovered from the output:
-     * dβ and dγ of BN and GN from their outputs (shared by {@link GroupNormBackwardFromOutput}).
+     * dβ and dγ of BN and GN from their outputs (shared by {@link GroupNormBackwardFromOutput}), and
+     * of stock BN with x̂ = (x − mean)·invStd ({@link BatchNormBackward}).
      */
     static double[] channelSums(RefView y, RefView dy, double beta, double invGamma, int nb, int ch, int hw, int c) {
         double sumDy = 0;
