@@ -1,23 +1,30 @@
 package org.leanseg.backend;
 
+import org.leanseg.backend.cpu.CpuBackend;
+import org.leanseg.backend.cpu.CpuNative;
 import org.leanseg.backend.cuda.CudaBackend;
 import org.leanseg.backend.cuda.CudaProbe;
+import org.leanseg.backend.reference.Parallel;
 import org.leanseg.backend.reference.ReferenceBackend;
 
 /**
- * Picks a backend for {@code --device auto|cpu|cuda}: {@code auto} takes CUDA when the probe says it
- * is usable and otherwise the reference backend, with the reason in one line; {@code cuda} fails
- * with that reason instead of falling back.
+ * Picks a backend for {@code --device auto|cuda|cpu|reference}: {@code auto} (the default everywhere)
+ * takes CUDA when the probe says it is usable, else {@code cpu} (oneDNN) when its library loads,
+ * else {@code reference}, with the reason for each fallback in one line; a named device that cannot
+ * run here fails with that reason instead of falling back.
  *
  * <pre>{@code
  * Backends.Choice c = Backends.create("auto");
- * System.out.println(c.line());      // "device: cuda (NVIDIA H100 ...)" or "device: cpu (cuda unavailable: ...)"
+ * System.out.println(c.line());   // "device: cpu (oneDNN 3.11.0, 2 threads; cuda unavailable: ...)"
  * try (Backend b = c.backend()) { ... }
  * }</pre>
  */
 public final class Backends {
     private Backends() {
     }
+
+    /** The devices {@code --device} takes. */
+    public static final String DEVICES = "auto, cuda, cpu or reference";
 
     /** The chosen backend and a one-line account of the choice. */
     public record Choice(Backend backend, String line) {
@@ -29,8 +36,15 @@ public final class Backends {
 
     public static Choice create(String device, CudaBackend.Options cudaOptions) {
         switch (device) {
-            case "cpu":
-                return new Choice(new ReferenceBackend(), "device: cpu (reference backend, as asked)");
+            case "reference":
+                return new Choice(new ReferenceBackend(), "device: reference (pure Java, " + Parallel.threads() + " threads, as asked)");
+            case "cpu": {
+                String why = CpuNative.unavailableReason();
+                if (why != null) {
+                    throw new IllegalStateException("--device cpu: cpu backend unavailable: " + why);
+                }
+                return new Choice(new CpuBackend(), "device: cpu (" + cpuDescription() + ")");
+            }
             case "cuda": {
                 CudaProbe.Result r = CudaProbe.result();
                 if (!r.usable()) {
@@ -40,13 +54,23 @@ public final class Backends {
             }
             case "auto": {
                 CudaProbe.Result r = CudaProbe.result();
-                return r.usable()
-                        ? new Choice(new CudaBackend(cudaOptions), "device: cuda (" + r.description() + ")")
-                        : new Choice(new ReferenceBackend(), "device: cpu (cuda unavailable: " + r.reason() + ")");
+                if (r.usable()) {
+                    return new Choice(new CudaBackend(cudaOptions), "device: cuda (" + r.description() + ")");
+                }
+                String why = CpuNative.unavailableReason();
+                if (why == null) {
+                    return new Choice(new CpuBackend(), "device: cpu (" + cpuDescription() + "; cuda unavailable: " + r.reason() + ")");
+                }
+                return new Choice(new ReferenceBackend(), "device: reference (cuda unavailable: " + r.reason()
+                        + "; cpu unavailable: " + why + ")");
             }
             default:
-                throw new IllegalArgumentException("unknown device '" + device + "'; use auto, cpu or cuda");
+                throw new IllegalArgumentException("unknown device '" + device + "'; use " + DEVICES);
         }
+    }
+
+    private static String cpuDescription() {
+        return "oneDNN " + CpuNative.dnnlVersion() + ", " + Parallel.threads() + " threads";
     }
 
     /** Prints the choice for {@code auto} (or the argument): {@code java -cp leanseg.jar org.leanseg.backend.Backends}. */

@@ -38,7 +38,7 @@ final class InferenceOptions {
             + "(overrides eval.scales; default 1.0)")
     String scales;
 
-    @Option(names = "--device", description = "auto, cpu or cuda (overrides the config's device)")
+    @Option(names = "--device", description = "auto, cuda, cpu or reference (overrides the config's device)")
     String device;
 
     /** The configuration with --set, --device, --mode and --scales applied; throws ConfigException naming a bad key. */

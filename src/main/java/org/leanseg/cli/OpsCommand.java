@@ -1,19 +1,55 @@
 package org.leanseg.cli;
 
+import java.util.List;
 import java.util.concurrent.Callable;
+import org.leanseg.ops.Device;
 import org.leanseg.ops.Ops;
 import picocli.CommandLine.Command;
 
-/** {@code leanseg ops}: the op table with the backends that implement each op. */
-@Command(name = "ops", description = "List every op and which backends implement it.")
+/**
+ * {@code leanseg ops}: the op table as a matrix of op x device. A cell says {@code yes} (a kernel
+ * checked against the reference there), {@code untested} (a kernel that has not run there yet) or
+ * what the device does without one ({@code host} for the host fallback, {@code -} for none).
+ */
+@Command(name = "ops", description = "Print the op table: which device runs each op, and how.")
 public final class OpsCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        System.out.printf("%-40s %-12s %-10s %s%n", "op", "family", "reference", "cuda");
-        for (Ops.Entry<?> e : Ops.table()) {
-            System.out.printf("%-40s %-12s %-10s %s%n", e.names(), e.family(),
-                    e.reference() != null ? "yes" : "-", e.cuda() != null ? e.cuda() : "-");
-        }
+        System.out.print(matrix());
         return 0;
+    }
+
+    static String matrix() {
+        List<Device<?, ?>> devices = Device.all();
+        StringBuilder b = new StringBuilder();
+        String row = "%-44s %-12s";
+        b.append(String.format(row, "op", "family"));
+        for (Device<?, ?> d : devices) {
+            b.append(String.format(" %-10s", d.key()));
+        }
+        b.append('\n');
+        for (Ops.Entry<?> e : Ops.table()) {
+            for (String name : e.names().split(",\\s*")) {
+                b.append(String.format(row, name, e.family()));
+                for (Device<?, ?> d : devices) {
+                    b.append(String.format(" %-10s", cell(e, d)));
+                }
+                b.append('\n');
+            }
+        }
+        b.append('\n').append("yes: kernel checked against the reference; untested: kernel not yet run on its device;\n")
+                .append("host: no kernel, runs through the device's host fallback (reference kernel on host copies); -: not available\n");
+        for (Device<?, ?> d : devices) {
+            b.append(String.format("%-10s %s%n", d.key(), d.description()));
+        }
+        return b.toString();
+    }
+
+    private static String cell(Ops.Entry<?> e, Device<?, ?> d) {
+        Ops.Cell<?> c = e.cell(d);
+        if (c != null) {
+            return c.tested() ? "yes" : "untested";
+        }
+        return d.fallback() == Device.Fallback.HOST_REFERENCE ? "host" : "-";
     }
 }

@@ -58,7 +58,7 @@ public final class ProfileCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "seed of the weights and the random batches (default: ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE}: CUDA when usable, "
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cuda, cpu or reference (default: ${DEFAULT-VALUE}: CUDA when usable, "
             + "else the CPU with the reason); on CUDA the report adds the device memory the run took (cudaMemGetInfo)")
     String device;
 

@@ -38,7 +38,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--strict", description = "with --load-from: any missing, unexpected or mismatched key is an error")
     boolean strict;
 
-    @Option(names = "--device", description = "auto, cpu or cuda (overrides the config's device)")
+    @Option(names = "--device", description = "auto, cuda, cpu or reference (overrides the config's device)")
     String device;
 
     @Override

@@ -33,14 +33,14 @@ import java.util.Locale;
  *
  * @param name run name: the work dir is {@code workDir/name}
  * @param workDir parent directory of run directories (mmsegmentation's work_dirs)
- * @param device {@code auto} (a GPU when one works, else the CPU), {@code cpu} or {@code cuda}
+ * @param device {@code auto} (a GPU when one works, else the oneDNN cpu backend, else the reference), {@code cpu}, {@code cuda} or {@code reference}
  */
 public record TrainingConfig(String name, String workDir, Device device, ModelConfig model, DataConfig data,
         TrainConfig train, EvalConfig eval) {
 
     /** Where to run, spelled in YAML as lower-case names. */
     public enum Device {
-        AUTO, CPU, CUDA;
+        AUTO, CPU, CUDA, REFERENCE;
 
         @JsonValue
         public String yamlName() {

@@ -1,22 +1,30 @@
 package org.leanseg.ops;
 
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.leanseg.tensor.Tensor;
+import org.leanseg.tensor.TensorSpec;
 import org.leanseg.backend.Backend;
 import org.leanseg.backend.View;
-import org.leanseg.backend.cuda.CudaBackend;
-import org.leanseg.backend.cuda.CudaView;
 import org.leanseg.backend.reference.RefView;
 import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.ops.conv.ActDepthwiseConv2d;
 import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
+import org.leanseg.ops.conv.ConvCpu;
 import org.leanseg.ops.conv.ConvCuda;
+import org.leanseg.ops.elementwise.ElementwiseCpu;
 import org.leanseg.ops.elementwise.ElementwiseCuda;
+import org.leanseg.ops.loss.LossCpu;
 import org.leanseg.ops.loss.LossCuda;
+import org.leanseg.ops.norm.NormCpu;
 import org.leanseg.ops.norm.NormCuda;
 import org.leanseg.ops.optim.AdamWCuda;
+import org.leanseg.ops.optim.SgdCpu;
 import org.leanseg.ops.optim.SgdCuda;
+import org.leanseg.ops.shape.ShapeCpu;
 import org.leanseg.ops.shape.ShapeCuda;
 import org.leanseg.ops.conv.BiasGrad;
 import org.leanseg.ops.conv.Conv2d;
@@ -51,82 +59,181 @@ import org.leanseg.ops.shape.Resize;
 import org.leanseg.ops.shape.ResizeBackward;
 
 /**
- * The op table: every op with its kernels, one line each (no reflection, no classpath scan).
- * {@code cuda} is the CUDA binding (our kernels or cuDNN), null where none exists yet.
- * {@link #run} dispatches by the backend's name.
+ * The op table: one row per op, holding a kernel per device key ({@link Device}), like
+ * {@code dispatch: CPU/CUDA} in PyTorch's native_functions.yaml (no reflection, no classpath scan).
+ * A cell may declare the workspace its kernel needs (Note [cpu workspace]) and whether it has been
+ * checked on its device ({@code untested}: written and compiled, never run against the reference
+ * there). From the table follow a device's fallback ({@link Device#fallback()}: ops without a cell)
+ * and which fusions it supports ({@link #runs}). {@link #run} is the only dispatch.
+ *
+ * <pre>{@code
+ * Ops.run(backend, op, in, out);             // the backend's kernel, or its device's fallback
+ * Ops.runs(Device.CPU, BatchNormInPlace.class);
+ * Ops.workspaceBytes(Device.CPU, op, specs); // what the plan counts for that kernel
+ * }</pre>
+ * Adding a backend: a {@link Device} constant and one {@code .on(DEVICE, kernel)} per op it implements.
  */
 public final class Ops {
     private Ops() {
     }
 
-    /** One row of the table. */
-    public record Entry<O extends Op>(String names, String family, Class<O> type, RefKernel<O> reference, CudaKernel<O> cuda) {
-        @SuppressWarnings("unchecked")
-        void runReference(Op op, RefView[] in, RefView[] out) {
-            reference.run((O) op, in, out);
+    /** A kernel of op type {@code O} on one device: reads {@code in}, writes {@code out}, on {@code backend}. */
+    @FunctionalInterface
+    public interface Kernel<O extends Op, B extends Backend, V extends View> {
+        void run(O op, B backend, V[] in, V[] out);
+    }
+
+    /** Scratch bytes a kernel needs for one run of {@code op} on inputs {@code in} (the plan's workspace). */
+    @FunctionalInterface
+    public interface Workspace<O extends Op> {
+        long bytes(O op, List<TensorSpec> in);
+    }
+
+    /** One cell: a device's kernel for a row, its workspace, and whether it has run against the reference there. */
+    public record Cell<O extends Op>(Device<?, ?> device, Kernel<O, ?, ?> kernel, Workspace<O> workspace, boolean tested) {
+    }
+
+    /** One row of the table: an op type (one or more names), its family and its kernels by device. */
+    public static final class Entry<O extends Op> {
+        private final String names;
+        private final String family;
+        private final Class<O> type;
+        private final Map<Device<?, ?>, Cell<O>> cells = new LinkedHashMap<>();
+        private RefKernel<O> reference;
+
+        Entry(String names, String family, Class<O> type) {
+            this.names = names;
+            this.family = family;
+            this.type = type;
         }
 
-        @SuppressWarnings("unchecked")
-        void runCuda(Op op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
-            if (cuda == null) {
-                throw new OpException(op.name() + " has no CUDA kernel yet (Ops table); run it on the reference backend");
+        /** The reference kernel (measured for heap scratch by the reference backend). */
+        Entry<O> ref(RefKernel<O> k) {
+            reference = k;
+            Kernel<O, ReferenceBackend, RefView> metered = (op, b, in, out) -> b.run(() -> k.run(op, in, out));
+            return put(Device.REFERENCE, metered, Op::workspaceBytes, true);
+        }
+
+        <B extends Backend, V extends View> Entry<O> on(Device<B, V> d, Kernel<O, B, V> k) {
+            return put(d, k, (op, in) -> 0L, true);
+        }
+
+        <B extends Backend, V extends View> Entry<O> on(Device<B, V> d, Kernel<O, B, V> k, Workspace<O> ws) {
+            return put(d, k, ws, true);
+        }
+
+        /** A kernel that has never run against the reference on its device: fusions that need it stay off there. */
+        <B extends Backend, V extends View> Entry<O> untested(Device<B, V> d, Kernel<O, B, V> k) {
+            return put(d, k, (op, in) -> 0L, false);
+        }
+
+        private Entry<O> put(Device<?, ?> d, Kernel<O, ?, ?> k, Workspace<O> ws, boolean tested) {
+            if (cells.put(d, new Cell<>(d, k, ws, tested)) != null) {
+                throw new IllegalStateException(names + " has two " + d + " kernels");
             }
-            cuda.run((O) op, gpu, in, out);
+            return this;
+        }
+
+        public String names() {
+            return names;
+        }
+
+        public String family() {
+            return family;
+        }
+
+        public Class<O> type() {
+            return type;
+        }
+
+        /** The cell of a device, or null where the op has no kernel there. */
+        public Cell<O> cell(Device<?, ?> d) {
+            return cells.get(d);
         }
     }
 
-    private static <O extends Op> Entry<O> op(String names, String family, Class<O> type, RefKernel<O> ref, CudaKernel<O> cuda) {
-        return new Entry<>(names, family, type, ref, cuda);
+    private static <O extends Op> Entry<O> op(String names, String family, Class<O> type) {
+        return new Entry<>(names, family, type);
     }
+
+    private static final Device<?, ?> REF = Device.REFERENCE;
+    private static final Device<org.leanseg.backend.cpu.CpuBackend, org.leanseg.backend.cpu.CpuView> CPU = Device.CPU;
+    private static final Device<org.leanseg.backend.cuda.CudaBackend, org.leanseg.backend.cuda.CudaView> CUDA = Device.CUDA;
 
     private static final List<Entry<?>> TABLE = List.of(
             // elementwise
-            op("add", "elementwise", Add.class, Add::reference, ElementwiseCuda::add),
-            op("scale", "elementwise", Scale.class, Scale::reference, ElementwiseCuda::scale),
-            op("fill", "elementwise", Fill.class, Fill::reference, ElementwiseCuda::fill),
-            op("accumulate_into", "elementwise", AccumulateInto.class, AccumulateInto::reference, ElementwiseCuda::accumulate),
-            op("relu, relu6", "elementwise", Activation.class, Activation::reference, ElementwiseCuda::activation),
-            op("relu_backward, relu6_backward", "elementwise", ActivationBackward.class, ActivationBackward::reference, ElementwiseCuda::activationBackward),
+            op("add", "elementwise", Add.class).ref(Add::reference).on(CPU, ElementwiseCpu::add).on(CUDA, ElementwiseCuda::add),
+            op("scale", "elementwise", Scale.class).ref(Scale::reference).on(CPU, ElementwiseCpu::scale).on(CUDA, ElementwiseCuda::scale),
+            op("fill", "elementwise", Fill.class).ref(Fill::reference).on(CPU, ElementwiseCpu::fill).on(CUDA, ElementwiseCuda::fill),
+            op("accumulate_into", "elementwise", AccumulateInto.class).ref(AccumulateInto::reference)
+                    .on(CPU, ElementwiseCpu::accumulate).on(CUDA, ElementwiseCuda::accumulate),
+            op("relu, relu6", "elementwise", Activation.class).ref(Activation::reference)
+                    .on(CPU, ElementwiseCpu::activation).on(CUDA, ElementwiseCuda::activation),
+            op("relu_backward, relu6_backward", "elementwise", ActivationBackward.class).ref(ActivationBackward::reference)
+                    .on(CPU, ElementwiseCpu::activationBackward).on(CUDA, ElementwiseCuda::activationBackward),
             // conv: OPS-CONV
-            op("conv2d", "conv", Conv2d.class, Conv2d::reference, ConvCuda::forward),
-            op("conv2d_backward_data", "conv", Conv2dBackwardData.class, Conv2dBackwardData::reference, ConvCuda::backwardData),
-            op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class, Conv2dBackwardFilter::reference, ConvCuda::backwardFilter),
-            op("conv2d_bias_grad", "conv", BiasGrad.class, BiasGrad::reference, ConvCuda::biasGrad),
-            op("relu_depthwise_conv2d, relu6_depthwise_conv2d", "conv", ActDepthwiseConv2d.class, ActDepthwiseConv2d::reference, ConvCuda::actDepthwiseForward),
+            op("conv2d", "conv", Conv2d.class).ref(Conv2d::reference)
+                    .on(CPU, ConvCpu::forward, ConvCpu::forwardWorkspace).on(CUDA, ConvCuda::forward),
+            op("conv2d_backward_data", "conv", Conv2dBackwardData.class).ref(Conv2dBackwardData::reference)
+                    .on(CPU, ConvCpu::backwardData, ConvCpu::backwardDataWorkspace).on(CUDA, ConvCuda::backwardData),
+            op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class).ref(Conv2dBackwardFilter::reference)
+                    .on(CPU, ConvCpu::backwardFilter, ConvCpu::backwardFilterWorkspace).on(CUDA, ConvCuda::backwardFilter),
+            op("conv2d_bias_grad", "conv", BiasGrad.class).ref(BiasGrad::reference).on(CPU, ConvCpu::biasGrad).on(CUDA, ConvCuda::biasGrad),
+            op("relu_depthwise_conv2d, relu6_depthwise_conv2d", "conv", ActDepthwiseConv2d.class).ref(ActDepthwiseConv2d::reference)
+                    .on(CPU, ConvCpu::actDepthwiseForward, ConvCpu::actDepthwiseForwardWorkspace)
+                    .untested(CUDA, ConvCuda::actDepthwiseForward),
             op("relu_depthwise_conv2d_backward_filter, relu6_depthwise_conv2d_backward_filter", "conv",
-                    ActDepthwiseConv2dBackwardFilter.class, ActDepthwiseConv2dBackwardFilter::reference, ConvCuda::actDepthwiseBackwardFilter),
+                    ActDepthwiseConv2dBackwardFilter.class).ref(ActDepthwiseConv2dBackwardFilter::reference)
+                    .on(CPU, ConvCpu::actDepthwiseBackwardFilter, ConvCpu::actDepthwiseBackwardFilterWorkspace)
+                    .untested(CUDA, ConvCuda::actDepthwiseBackwardFilter),
             // norm: OPS-NORM
-            op("batch_norm", "norm", BatchNorm.class, BatchNorm::reference, NormCuda::batchNorm),
-            op("batch_norm_backward", "norm", BatchNormBackward.class, BatchNormBackward::reference, NormCuda::batchNormBackward),
-            op("batch_norm_replay", "norm", BatchNormReplay.class, BatchNormReplay::reference, NormCuda::batchNormReplay),
-            op("batch_norm_inplace", "norm", BatchNormInPlace.class, BatchNormInPlace::reference, NormCuda::batchNormInPlace),
-            op("batch_norm_backward_from_output", "norm", BatchNormBackwardFromOutput.class, BatchNormBackwardFromOutput::reference, NormCuda::batchNormBackwardFromOutput),
-            op("batch_norm_eval_backward", "norm", BatchNormEvalBackward.class, BatchNormEvalBackward::reference, NormCuda::batchNormEvalBackward),
-            op("group_norm", "norm", GroupNorm.class, GroupNorm::reference, NormCuda::groupNorm),
-            op("group_norm_backward", "norm", GroupNormBackward.class, GroupNormBackward::reference, NormCuda::groupNormBackward),
-            op("group_norm_inplace", "norm", GroupNormInPlace.class, GroupNormInPlace::reference, null),
-            op("group_norm_backward_from_output", "norm", GroupNormBackwardFromOutput.class, GroupNormBackwardFromOutput::reference, null),
+            op("batch_norm", "norm", BatchNorm.class).ref(BatchNorm::reference).on(CPU, NormCpu::batchNorm).on(CUDA, NormCuda::batchNorm),
+            op("batch_norm_backward", "norm", BatchNormBackward.class).ref(BatchNormBackward::reference)
+                    .on(CPU, NormCpu::batchNormBackward).on(CUDA, NormCuda::batchNormBackward),
+            op("batch_norm_replay", "norm", BatchNormReplay.class).ref(BatchNormReplay::reference)
+                    .on(CPU, NormCpu::batchNormReplay).untested(CUDA, NormCuda::batchNormReplay),
+            op("batch_norm_inplace", "norm", BatchNormInPlace.class).ref(BatchNormInPlace::reference)
+                    .on(CPU, NormCpu::batchNormInPlace).untested(CUDA, NormCuda::batchNormInPlace),
+            op("batch_norm_backward_from_output", "norm", BatchNormBackwardFromOutput.class).ref(BatchNormBackwardFromOutput::reference)
+                    .on(CPU, NormCpu::batchNormBackwardFromOutput).untested(CUDA, NormCuda::batchNormBackwardFromOutput),
+            op("batch_norm_eval_backward", "norm", BatchNormEvalBackward.class).ref(BatchNormEvalBackward::reference)
+                    .on(CPU, NormCpu::batchNormEvalBackward).on(CUDA, NormCuda::batchNormEvalBackward),
+            op("group_norm", "norm", GroupNorm.class).ref(GroupNorm::reference).on(CUDA, NormCuda::groupNorm),
+            op("group_norm_backward", "norm", GroupNormBackward.class).ref(GroupNormBackward::reference).on(CUDA, NormCuda::groupNormBackward),
+            op("group_norm_inplace", "norm", GroupNormInPlace.class).ref(GroupNormInPlace::reference),
+            op("group_norm_backward_from_output", "norm", GroupNormBackwardFromOutput.class).ref(GroupNormBackwardFromOutput::reference),
             // resize/pool/concat: OPS-SHAPE
-            op("resize_bilinear", "shape", Resize.class, Resize::reference, ShapeCuda::resize),
-            op("resize_bilinear_backward", "shape", ResizeBackward.class, ResizeBackward::reference, ShapeCuda::resizeBackward),
-            op("global_avg_pool", "shape", GlobalAvgPool.class, GlobalAvgPool::reference, ShapeCuda::globalAvgPool),
-            op("global_avg_pool_backward", "shape", GlobalAvgPoolBackward.class, GlobalAvgPoolBackward::reference, ShapeCuda::globalAvgPoolBackward),
-            op("concat", "shape", Concat.class, Concat::reference, ShapeCuda::concat),
-            op("channel_slice", "shape", ChannelSlice.class, ChannelSlice::reference, ShapeCuda::channelSlice),
+            op("resize_bilinear", "shape", Resize.class).ref(Resize::reference).on(CPU, ShapeCpu::resize).on(CUDA, ShapeCuda::resize),
+            op("resize_bilinear_backward", "shape", ResizeBackward.class).ref(ResizeBackward::reference)
+                    .on(CPU, ShapeCpu::resizeBackward).on(CUDA, ShapeCuda::resizeBackward),
+            op("global_avg_pool", "shape", GlobalAvgPool.class).ref(GlobalAvgPool::reference)
+                    .on(CPU, ShapeCpu::globalAvgPool).on(CUDA, ShapeCuda::globalAvgPool),
+            op("global_avg_pool_backward", "shape", GlobalAvgPoolBackward.class).ref(GlobalAvgPoolBackward::reference)
+                    .on(CPU, ShapeCpu::globalAvgPoolBackward).on(CUDA, ShapeCuda::globalAvgPoolBackward),
+            op("concat", "shape", Concat.class).ref(Concat::reference).on(CPU, ShapeCpu::concat).on(CUDA, ShapeCuda::concat),
+            op("channel_slice", "shape", ChannelSlice.class).ref(ChannelSlice::reference)
+                    .on(CPU, ShapeCpu::channelSlice).on(CUDA, ShapeCuda::channelSlice),
             // loss: OPS-LOSS
-            op("softmax_cross_entropy", "loss", SoftmaxCrossEntropy.class, SoftmaxCrossEntropy::reference, LossCuda::crossEntropy),
-            op("softmax_cross_entropy_backward", "loss", SoftmaxCrossEntropyBackward.class, SoftmaxCrossEntropyBackward::reference, LossCuda::crossEntropyBackward),
-            op("argmax", "loss", Argmax.class, Argmax::reference, LossCuda::argmax),
+            op("softmax_cross_entropy", "loss", SoftmaxCrossEntropy.class).ref(SoftmaxCrossEntropy::reference)
+                    .on(CPU, LossCpu::crossEntropy).on(CUDA, LossCuda::crossEntropy),
+            op("softmax_cross_entropy_backward", "loss", SoftmaxCrossEntropyBackward.class).ref(SoftmaxCrossEntropyBackward::reference)
+                    .on(CPU, LossCpu::crossEntropyBackward).on(CUDA, LossCuda::crossEntropyBackward),
+            op("argmax", "loss", Argmax.class).ref(Argmax::reference).on(CPU, LossCpu::argmax).on(CUDA, LossCuda::argmax),
             // optimizer: OPS-OPTIM
-            op("sgd", "optimizer", Sgd.class, Sgd::reference, SgdCuda::run),
-            op("adamw", "optimizer", AdamW.class, AdamW::reference, AdamWCuda::run)
+            op("sgd", "optimizer", Sgd.class).ref(Sgd::reference).on(CPU, SgdCpu::run).on(CUDA, SgdCuda::run),
+            op("adamw", "optimizer", AdamW.class).ref(AdamW::reference).on(CUDA, AdamWCuda::run)
     );
 
     private static final Map<Class<?>, Entry<?>> BY_TYPE = new IdentityHashMap<>();
 
     static {
         for (Entry<?> e : TABLE) {
-            BY_TYPE.put(e.type(), e);
+            if (BY_TYPE.put(e.type(), e) != null) {
+                throw new IllegalStateException("two rows for " + e.type().getSimpleName());
+            }
+            if (e.cell(REF) == null) {
+                throw new IllegalStateException(e.names() + " has no reference kernel: every op needs one");
+            }
         }
     }
 
@@ -135,36 +242,115 @@ public final class Ops {
     }
 
     public static Entry<?> entry(Op op) {
-        Entry<?> e = BY_TYPE.get(op.getClass());
+        return entry(op.getClass());
+    }
+
+    public static Entry<?> entry(Class<? extends Op> type) {
+        Entry<?> e = BY_TYPE.get(type);
         if (e == null) {
-            throw new IllegalStateException("op " + op.name() + " (" + op.getClass().getName() + ") is not in the op table Ops.TABLE");
+            throw new IllegalStateException("op " + type.getSimpleName() + " is not in the op table Ops.TABLE");
         }
         return e;
     }
 
     /**
-     * Runs {@code op} on {@code backend}'s views with that backend's kernel: "reference" views are
-     * {@link RefView}s, "cuda" views {@link CudaView}s (enqueued on the backend's stream).
+     * Whether ops of {@code type} run on {@code d}: a kernel there that has been checked against the
+     * reference, or the device's host fallback. What a device's fusions are derived from
+     * ({@code StepPasses.forDevice}).
      */
+    public static boolean runs(Device<?, ?> d, Class<? extends Op> type) {
+        Cell<?> c = entry(type).cell(d);
+        return c != null ? c.tested() : d.fallback() == Device.Fallback.HOST_REFERENCE;
+    }
+
+    /**
+     * Scratch bytes {@code op} needs on {@code d} for inputs {@code in}: its kernel's workspace, or
+     * for the host fallback the host copies of its inputs and outputs plus the reference kernel's
+     * scratch (Note [cpu workspace]).
+     */
+    @SuppressWarnings("unchecked")
+    public static <O extends Op> long workspaceBytes(Device<?, ?> d, O op, List<TensorSpec> in) {
+        Entry<O> e = (Entry<O>) entry(op);
+        Cell<O> c = e.cell(d);
+        if (c != null) {
+            return c.workspace().bytes(op, in);
+        }
+        if (d.fallback() != Device.Fallback.HOST_REFERENCE) {
+            return 0;
+        }
+        long bytes = op.workspaceBytes(in);
+        for (TensorSpec s : in) {
+            bytes += 4L * s.shape().numel();
+        }
+        for (TensorSpec s : op.infer(in)) {
+            bytes += 4L * s.shape().numel();
+        }
+        return bytes;
+    }
+
+    /** Runs {@code op} on {@code backend}'s views with that device's kernel, or its fallback. */
     public static void run(Backend backend, Op op, View[] in, View[] out) {
-        switch (backend.name()) {
-            case "reference" -> ((ReferenceBackend) backend).run(() ->
-                    runReference(op, cast(in, RefView.class, new RefView[in.length]), cast(out, RefView.class, new RefView[out.length])));
-            case "cuda" -> entry(op).runCuda(op, (CudaBackend) backend,
-                    cast(in, CudaView.class, new CudaView[in.length]), cast(out, CudaView.class, new CudaView[out.length]));
-            default -> throw new IllegalArgumentException("no kernels for backend '" + backend.name() + "'");
+        Device<?, ?> d = Device.of(backend);
+        Cell<?> c = entry(op).cell(d);
+        if (c != null) {
+            runCell(c, d, backend, op, in, out);
+        } else if (d.fallback() == Device.Fallback.HOST_REFERENCE) {
+            runOnHost(backend, op, in, out);
+        } else {
+            throw new OpException(op.name() + " has no " + d + " kernel yet (Ops table); run it on another device");
         }
     }
 
-    private static <V extends View> V[] cast(View[] views, Class<V> type, V[] into) {
+    @SuppressWarnings("unchecked")
+    private static <O extends Op, B extends Backend, V extends View> void runCell(Cell<?> cell, Device<B, V> d, Backend backend,
+                                                                                 Op op, View[] in, View[] out) {
+        Kernel<O, B, V> k = (Kernel<O, B, V>) cell.kernel();
+        k.run((O) op, d.backendType().cast(backend), cast(in, d), cast(out, d));
+    }
+
+    private static <V extends View> V[] cast(View[] views, Device<?, V> d) {
+        V[] into = d.views().apply(views.length);
         for (int i = 0; i < views.length; i++) {
-            into[i] = type.cast(views[i]);
+            @SuppressWarnings("unchecked")
+            V v = (V) views[i];
+            into[i] = v;
         }
         return into;
     }
 
+    /**
+     * {@link Device.Fallback#HOST_REFERENCE}: inputs to host arrays (views that are one buffer share
+     * one array, so in-place ops stay in place), the reference kernel, then outputs and the inputs the
+     * op updates back.
+     */
+    private static void runOnHost(Backend backend, Op op, View[] in, View[] out) {
+        Map<View, RefView> host = new LinkedHashMap<>();
+        RefView[] hin = new RefView[in.length];
+        for (int i = 0; i < in.length; i++) {
+            hin[i] = host.computeIfAbsent(in[i], v -> {
+                Tensor t = new Tensor(v.spec(), new float[v.spec().shape().size()]);
+                backend.download(v, t);
+                return new RefView(t.data(), 0, v.spec());
+            });
+        }
+        RefView[] hout = new RefView[out.length];
+        for (int i = 0; i < out.length; i++) {
+            hout[i] = host.computeIfAbsent(out[i], v -> new RefView(new float[v.spec().shape().size()], 0, v.spec()));
+        }
+        runReference(op, hin, hout);
+        List<View> back = new ArrayList<>(List.of(out));
+        for (int i : op.mutatedInputs()) {
+            back.add(in[i]);
+        }
+        for (View v : back) {
+            RefView h = host.get(v);
+            backend.upload(new Tensor(v.spec(), h.data()), v);
+        }
+    }
+
     /** Runs {@code op} with its reference kernel. */
-    public static void runReference(Op op, RefView[] in, RefView[] out) {
-        entry(op).runReference(op, in, out);
+    @SuppressWarnings("unchecked")
+    public static <O extends Op> void runReference(O op, RefView[] in, RefView[] out) {
+        ((Entry<O>) entry(op)).reference.run(op, in, out);
     }
 }

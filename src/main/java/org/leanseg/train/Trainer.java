@@ -79,7 +79,7 @@ public final class Trainer {
             log.info("LeanSeg training " + cfg.name() + ": " + mc + ", " + (tc.batch().isAuto() ? "batch auto of 3x" : "batch " + tc.batch() + "x3x") + h + "x" + w
                     + (tc.accumulate() > 1 ? " x" + tc.accumulate() + " accumulated" : "") + ", recompute " + tc.recompute()
                     + ", " + tc.iters() + " iterations, "
-                    + model.params().parameterCount() + " parameters, reference backend (" + org.leanseg.backend.reference.Parallel.threads() + " threads)");
+                    + model.params().parameterCount() + " parameters, " + org.leanseg.backend.reference.Parallel.threads() + " threads");
             if (resume != null) {
                 state = Checkpoints.restore(resume, model.params(), momenta, store, mc);
                 if (state.seed() != tc.seed()) {

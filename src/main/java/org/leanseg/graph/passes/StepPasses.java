@@ -2,10 +2,21 @@ package org.leanseg.graph.passes;
 
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Variable;
+import org.leanseg.ops.Device;
+import org.leanseg.ops.Op;
+import org.leanseg.ops.Ops;
+import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
+import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
+import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.ops.norm.BatchNormReplay;
+import org.leanseg.ops.norm.GroupNormBackwardFromOutput;
+import org.leanseg.ops.norm.GroupNormInPlace;
 
 /**
  * The rewrites a training step goes through, and their off switch ({@code --no-fuse}): before
@@ -26,15 +37,31 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
     public static final StepPasses FUSED = new StepPasses(true, Set.of(), RecomputeChoice.NONE);
     public static final StepPasses NONE = new StepPasses(false, Set.of(), RecomputeChoice.NONE);
 
+    /** The ops the fused rewrites put into a step: a device runs those rewrites only if it runs all of these. */
+    static final List<Class<? extends Op>> FUSED_OPS = List.of(BatchNormInPlace.class, BatchNormBackwardFromOutput.class,
+            BatchNormReplay.class, GroupNormInPlace.class, GroupNormBackwardFromOutput.class, ActDepthwiseConv2d.class,
+            ActDepthwiseConv2dBackwardFilter.class);
+
     /**
-     * The rewrites a backend runs. Every op the fused passes produce has a CUDA kernel now
-     * (PassesTest.everyFusedStepOpHasACudaKernel) and the executor's γ guard reads device views, but the
-     * fused kernels have not run on a GPU yet: CUDA stays on the plain graph until CudaOpsParityTest
-     * (fused and aliased in-place cases) and CudaTrainStepTest.twoFusedTrainingStepsMatchReference
-     * pass on one; then return FUSED for "cuda" too. Recompute policies work on both.
+     * The rewrites a device runs, derived from the op table: FUSED when the device runs every op the
+     * fused rewrites introduce ({@link #FUSED_OPS}; {@link Ops#runs}: a kernel checked against the
+     * reference there, or the device's host fallback), else NONE. CUDA's fused kernels are in the
+     * table as untested (never run on a GPU yet), so CUDA stays on the plain graph until they pass
+     * there (CudaOpsParityTest, CudaTrainStepTest.twoFusedTrainingStepsMatchReference) and their
+     * cells are marked tested.
      */
+    public static StepPasses forDevice(Device<?, ?> device) {
+        for (Class<? extends Op> type : FUSED_OPS) {
+            if (!Ops.runs(device, type)) {
+                return NONE;
+            }
+        }
+        return FUSED;
+    }
+
+    /** {@link #forDevice} for a backend's name ({@link org.leanseg.backend.Backend#name()}). */
     public static StepPasses forBackend(String backendName) {
-        return "reference".equals(backendName) ? FUSED : NONE;
+        return forDevice(Device.of(backendName));
     }
 
     public StepPasses {

@@ -1,5 +1,8 @@
 package org.leanseg.backend.cuda;
 
+import org.leanseg.testing.BackendParity;
+import org.leanseg.testing.ParityCases;
+
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -31,7 +34,7 @@ import org.leanseg.tensor.TensorSpec;
  * overwrite an input (in-place BN and its backward from the output, activations) run once more with
  * the output on the input's buffer, on both backends. Tolerances:
  * relative to the reference's largest magnitude, 1e-5 for our kernels, 1e-4 for float32 cuDNN
- * convolutions (other summation orders), 1e-2 with TF32. Cases: {@link ParityCases}.
+ * convolutions (other summation orders), 1e-2 with TF32. Cases: {@link ParityCases} (shared with every backend), harness {@link BackendParity}.
  * Run: {@code mvn -B test -Dgroups=gpu} (skips with a one-line reason without a GPU).
  */
 @Tag("gpu")
@@ -55,63 +58,6 @@ class CudaOpsParityTest {
         }
     }
 
-    /** Runs op on a backend: one buffer per tensor, outputs poisoned with NaN; returns outputs then inputs after. */
-    static List<Tensor> run(Backend b, Op op, List<Tensor> inputs) {
-        return run(b, op, inputs, false);
-    }
-
-    /** Whether some output of op may overwrite an input ({@link Op#inPlaceInput}). */
-    static boolean hasInPlaceOutput(Op op, int outputs) {
-        for (int i = 0; i < outputs; i++) {
-            if (op.inPlaceInput(i) >= 0) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /**
-     * As {@link #run(Backend, Op, List)}; with {@code aliased}, each output that may overwrite an input
-     * ({@link Op#inPlaceInput}) is that input's view, as the planner lays them out.
-     */
-    static List<Tensor> run(Backend b, Op op, List<Tensor> inputs, boolean aliased) {
-        List<TensorSpec> specs = inputs.stream().map(Tensor::spec).toList();
-        List<TensorSpec> outSpecs = op.infer(specs);
-        View[] in = new View[inputs.size()];
-        for (int i = 0; i < in.length; i++) {
-            in[i] = b.view(b.allocate(inputs.get(i).spec().bytes()), 0, specs.get(i));
-            b.upload(inputs.get(i), in[i]);
-        }
-        View[] out = new View[outSpecs.size()];
-        for (int i = 0; i < out.length; i++) {
-            TensorSpec s = outSpecs.get(i);
-            if (aliased && op.inPlaceInput(i) >= 0) {
-                out[i] = in[op.inPlaceInput(i)];
-                continue;
-            }
-            out[i] = b.view(b.allocate(s.bytes()), 0, s);
-            float[] nan = new float[s.shape().size()];
-            Arrays.fill(nan, Float.NaN);
-            b.upload(new Tensor(s, nan), out[i]);
-        }
-        Ops.run(b, op, in, out);
-        b.synchronize();
-        List<Tensor> result = new ArrayList<>();
-        for (View v : out) {
-            result.add(download(b, v));
-        }
-        for (View v : in) {
-            result.add(download(b, v));
-        }
-        return result;
-    }
-
-    private static Tensor download(Backend b, View v) {
-        Tensor t = new Tensor(v.spec(), new float[v.spec().shape().size()]);
-        b.download(v, t);
-        return t;
-    }
-
     @TestFactory
     Stream<DynamicTest> everyOpMatchesReference() {
         GpuTests.assumeGpu();
@@ -123,7 +69,7 @@ class CudaOpsParityTest {
     Stream<DynamicTest> inPlaceOpsMatchReferenceWhenAliased() {
         GpuTests.assumeGpu();
         return ParityCases.all(new Random(11)).stream()
-                .filter(c -> hasInPlaceOutput(c.op(), c.op().infer(c.inputs().stream().map(Tensor::spec).toList()).size()))
+                .filter(BackendParity::hasInPlaceOutput)
                 .map(c -> DynamicTest.dynamicTest(c.name() + " aliased", () -> check(c, gpu, c.tolerance(), true)));
     }
 
@@ -139,19 +85,7 @@ class CudaOpsParityTest {
     }
 
     private static void check(ParityCases.Case c, CudaBackend backend, double tol, boolean aliased) {
-        List<Tensor> ref = run(new ReferenceBackend(), c.op(), c.inputs(), aliased);
-        List<Tensor> got = run(backend, c.op(), c.inputs(), aliased);
-        StringBuilder report = new StringBuilder();
-        boolean ok = true;
-        for (int i = 0; i < ref.size(); i++) {
-            double e = GpuTests.relativeError(got.get(i), ref.get(i), 1e-3);
-            boolean pass = e <= tol;
-            ok &= pass;
-            report.append(String.format("  %s %d: rel err %.3g%s%n", i < ref.size() - c.inputs().size() ? "output" : "input",
-                    i, e, pass ? "" : " > " + tol));
-        }
-        System.out.print(c.name() + "\n" + report);
-        assertTrue(ok, c.name() + " differs from the reference:\n" + report);
+        BackendParity.check(c, backend, tol, aliased);
     }
 
     @Test
@@ -159,7 +93,7 @@ class CudaOpsParityTest {
         GpuTests.assumeGpu();
         Tensor z = Tensor.gaussian(org.leanseg.tensor.Shape.of(1, 3, 2, 2), 1, new Random(1));
         Tensor labels = Tensor.labels(org.leanseg.tensor.Shape.of(1, 2, 2), 0, 1, 7, 255);
-        OpException e = assertThrows(OpException.class, () -> run(gpu, SoftmaxCrossEntropy.of(255), List.of(z, labels)));
+        OpException e = assertThrows(OpException.class, () -> BackendParity.run(gpu, SoftmaxCrossEntropy.of(255), List.of(z, labels), false));
         assertTrue(e.getMessage().contains("flat pixel 2"), e.getMessage());
     }
 }

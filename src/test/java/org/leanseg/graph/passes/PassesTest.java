@@ -137,7 +137,7 @@ class PassesTest {
                     .stepGraph();
             assertTrue(step.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d), m + " has fused ops");
             for (Node n : step.nodes()) {
-                assertTrue(Ops.entry(n.op()).cuda() != null, n.op().name() + " has no CUDA kernel");
+                assertTrue(Ops.entry(n.op()).cell(org.leanseg.ops.Device.CUDA) != null, n.op().name() + " has no CUDA kernel");
             }
         }
     }

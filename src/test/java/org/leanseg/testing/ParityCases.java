@@ -1,4 +1,4 @@
-package org.leanseg.backend.cuda;
+package org.leanseg.testing;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -24,6 +24,9 @@ import org.leanseg.ops.norm.BatchNormBackward;
 import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
 import org.leanseg.ops.norm.BatchNormEvalBackward;
 import org.leanseg.ops.norm.BatchNormInPlace;
+import org.leanseg.ops.norm.BatchNormReplay;
+import org.leanseg.ops.norm.GroupNormBackwardFromOutput;
+import org.leanseg.ops.norm.GroupNormInPlace;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
 import org.leanseg.ops.optim.AdamW;
@@ -38,14 +41,18 @@ import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
 
-/** The op cases of {@link CudaOpsParityTest}: one or more per op with a CUDA kernel, random inputs. */
-final class ParityCases {
+/**
+ * The one shared list of kernel parity cases: one or more per row of the op table, random inputs.
+ * Every backend's parity test (CpuOpsParityTest, CudaOpsParityTest) runs these against the reference
+ * through {@link BackendParity}; {@link ParityCasesTest} checks that every table row has a case.
+ */
+public final class ParityCases {
     /** Our kernels: float32 with double accumulation where the reference has it. */
-    static final double KERNEL_TOL = 1e-5;
+    public static final double KERNEL_TOL = 1e-5;
     /** cuDNN float32 (FMA math): other summation orders than the reference's GEMM. */
-    static final double CONV_TOL = 1e-4;
+    public static final double CONV_TOL = 1e-4;
 
-    record Case(String name, Op op, List<Tensor> inputs, double tolerance) {
+    public record Case(String name, Op op, List<Tensor> inputs, double tolerance) {
     }
 
     private final Random rnd;
@@ -75,7 +82,7 @@ final class ParityCases {
         cases.add(new Case(name, op, List.of(in), tol));
     }
 
-    static List<Case> all(Random rnd) {
+    public static List<Case> all(Random rnd) {
         ParityCases p = new ParityCases(rnd);
         p.elementwise();
         p.conv();
@@ -176,6 +183,11 @@ final class ParityCases {
                 u(0.5, 2, 12));
         add("batch_norm_backward_from_output", new BatchNormBackwardFromOutput(), KERNEL_TOL, g(3, 12, 9, 7), gammas(12), g(12),
                 u(0.5, 2, 12), g(3, 12, 9, 7));
+        add("batch_norm_replay", new BatchNormReplay(1e-5), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("batch_norm_replay 1x1 planes", new BatchNormReplay(1e-5), KERNEL_TOL, g(5, 12, 1, 1), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("group_norm_inplace g4", new GroupNormInPlace(4, 1e-5), KERNEL_TOL, u(-1, 3, 2, 16, 9, 7), gammas(16), g(16));
+        add("group_norm_backward_from_output g4", new GroupNormBackwardFromOutput(4), KERNEL_TOL, g(2, 16, 9, 7), gammas(16), g(16),
+                u(0.5, 2, 8), g(2, 16, 9, 7));
         for (int groups : new int[] {1, 4, 16}) {
             Tensor x = u(-1, 3, 2, 16, 9, 7);
             add("group_norm g" + groups, new GroupNorm(groups, 1e-5), KERNEL_TOL, x, g(16), g(16));

@@ -1,0 +1,448 @@
+// LeanSeg cpu backend: our own kernels (everything oneDNN does not compute for us) on the planned
+// native arena, parallel over channels, planes or rows with OpenMP (the runtime oneDNN itself uses,
+// so both share one thread team). Each kernel follows its op's reference kernel in ops/** (same
+// formulas, double accumulators where the reference sums in double); results agree with the
+// reference within float rounding (CpuOpsParityTest) and are repeatable run to run for a given
+// thread count (static schedules, one thread per reduction).
+#include <jni.h>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+#include "cpu.h"
+
+#define JFN(name) extern "C" JNIEXPORT void JNICALL Java_org_leanseg_backend_cpu_CpuNative_##name
+#define JFNL(name) extern "C" JNIEXPORT jlong JNICALL Java_org_leanseg_backend_cpu_CpuNative_##name
+#define F(p) reinterpret_cast<float*>(p)
+
+namespace {
+
+inline float act(float x, float cap) { return x != x ? x : std::min(std::max(x, 0.0f), cap); }
+inline float gate(float y, float g, float cap) { return (y > 0.0f && y < cap) ? g : 0.0f; }
+
+// Sum and sum of squares of deviations of one channel over (N, HW): two passes in double, as the reference.
+void meanVar(const float* x, long nb, long ch, long hw, long c, double& mean, double& var) {
+    double s = 0;
+    for (long b = 0; b < nb; b++) {
+        const float* p = x + (b * ch + c) * hw;
+#pragma omp simd reduction(+ : s)
+        for (long i = 0; i < hw; i++) s += p[i];
+    }
+    double n = (double) (nb * hw);
+    mean = s / n;
+    double q = 0;
+    for (long b = 0; b < nb; b++) {
+        const float* p = x + (b * ch + c) * hw;
+        double m = mean;
+#pragma omp simd reduction(+ : q)
+        for (long i = 0; i < hw; i++) {
+            double d = p[i] - m;
+            q += d * d;
+        }
+    }
+    var = q / n;
+}
+
+void affine(const float* x, float* y, long nb, long ch, long hw, long c, double k, double d) {
+    for (long b = 0; b < nb; b++) {
+        const float* p = x + (b * ch + c) * hw;
+        float* q = y + (b * ch + c) * hw;
+#pragma omp simd
+        for (long i = 0; i < hw; i++) q[i] = (float) (p[i] * k + d);
+    }
+}
+
+}  // namespace
+
+// ---- elementwise ------------------------------------------------------------------------------
+
+JFN(add)(JNIEnv* env, jclass, jlongArray ins, jlong y, jlong n) {
+    jsize k = env->GetArrayLength(ins);
+    std::vector<jlong> a(k);
+    env->GetLongArrayRegion(ins, 0, k, a.data());
+    float* out = F(y);
+#pragma omp parallel for schedule(static)
+    for (long blk = 0; blk < (n + 4095) / 4096; blk++) {
+        long lo = blk * 4096, hi = std::min<long>(n, lo + 4096);
+        const float* a0 = F(a[0]);
+        for (long i = lo; i < hi; i++) out[i] = a0[i];
+        for (jsize j = 1; j < k; j++) {
+            const float* b = F(a[j]);
+#pragma omp simd
+            for (long i = lo; i < hi; i++) out[i] += b[i];
+        }
+    }
+}
+
+JFN(scale)(JNIEnv*, jclass, jlong x, jlong y, jlong n, jfloat f) {
+    const float* p = F(x);
+    float* q = F(y);
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) q[i] = f * p[i];
+}
+
+JFN(fill)(JNIEnv*, jclass, jlong y, jlong n, jfloat v) {
+    float* q = F(y);
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) q[i] = v;
+}
+
+JFN(accumulate)(JNIEnv*, jclass, jlong acc, jlong x, jlong n) {
+    float* a = F(acc);
+    const float* p = F(x);
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) a[i] += p[i];
+}
+
+JFN(activation)(JNIEnv*, jclass, jlong x, jlong y, jlong n, jfloat cap) {
+    const float* p = F(x);
+    float* q = F(y);
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) q[i] = act(p[i], cap);
+}
+
+JFN(activationBackward)(JNIEnv*, jclass, jlong y, jlong dy, jlong dx, jlong n, jfloat cap) {
+    const float* p = F(y);
+    const float* g = F(dy);
+    float* d = F(dx);
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) d[i] = gate(p[i], g[i], cap);
+}
+
+// ---- batch norm -------------------------------------------------------------------------------
+
+// Training forward (BatchNorm / BatchNormInPlace / BatchNormReplay): y may be x. momentum < 0: no
+// running-statistics update (replay).
+JFN(batchNormTrain)(JNIEnv*, jclass, jlong x, jlong gamma, jlong beta, jlong rm, jlong rv, jlong y, jlong saveMean,
+                    jlong saveInvStd, jint nb, jint ch, jint hw, jdouble eps, jdouble momentum) {
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < ch; c++) {
+        double mean, var;
+        meanVar(F(x), nb, ch, hw, c, mean, var);
+        double invStd = 1.0 / std::sqrt(var + eps);
+        F(saveMean)[c] = (float) mean;
+        F(saveInvStd)[c] = (float) invStd;
+        if (momentum >= 0) {
+            long n = (long) nb * hw;
+            double unbiased = n > 1 ? var * n / (n - 1) : var;
+            F(rm)[c] = (float) ((1 - momentum) * F(rm)[c] + momentum * mean);
+            F(rv)[c] = (float) ((1 - momentum) * F(rv)[c] + momentum * unbiased);
+        }
+        double k = F(gamma)[c] * invStd;
+        affine(F(x), F(y), nb, ch, hw, c, k, F(beta)[c] - mean * k);
+    }
+}
+
+JFN(batchNormEval)(JNIEnv*, jclass, jlong x, jlong gamma, jlong beta, jlong rm, jlong rv, jlong y, jint nb, jint ch,
+                   jint hw, jdouble eps) {
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < ch; c++) {
+        double invStd = 1.0 / std::sqrt(F(rv)[c] + eps);
+        double k = F(gamma)[c] * invStd;
+        affine(F(x), F(y), nb, ch, hw, c, k, F(beta)[c] - F(rm)[c] * k);
+    }
+}
+
+// Stock backward from x (BatchNormBackward), from y (BatchNormBackwardFromOutput: x̂ = (y − β)/γ; dx
+// may be dy) and the eval-mode backward, in one kernel: mode 0 stock, 1 from output, 2 eval.
+// a = x or y; s0/s1 = (mean, invStd) | (beta, invStd) | (runningMean, runningVar).
+JFN(batchNormBackward)(JNIEnv*, jclass, jint mode, jlong a, jlong gamma, jlong s0, jlong s1, jlong dy, jlong dx,
+                       jlong dgamma, jlong dbeta, jint nb, jint ch, jint hw, jdouble eps) {
+    const float* src = F(a);
+    const float* g = F(dy);
+    float* d = F(dx);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < ch; c++) {
+        double gm = F(gamma)[c];
+        double shift, mul, invStd;  // x̂ = (src - shift) * mul
+        if (mode == 0) {
+            shift = F(s0)[c]; invStd = F(s1)[c]; mul = invStd;
+        } else if (mode == 1) {
+            shift = F(s0)[c]; invStd = F(s1)[c]; mul = 1.0 / gm;
+        } else {
+            shift = F(s0)[c]; invStd = 1.0 / std::sqrt(F(s1)[c] + eps); mul = invStd;
+        }
+        double sumDy = 0, sumDyXhat = 0;
+        for (long b = 0; b < nb; b++) {
+            const float* p = src + (b * ch + c) * hw;
+            const float* q = g + (b * ch + c) * hw;
+#pragma omp simd reduction(+ : sumDy, sumDyXhat)
+            for (long i = 0; i < hw; i++) {
+                double gi = q[i];
+                sumDy += gi;
+                sumDyXhat += gi * ((p[i] - shift) * mul);
+            }
+        }
+        F(dgamma)[c] = (float) sumDyXhat;
+        F(dbeta)[c] = (float) sumDy;
+        double k = gm * invStd;
+        double n = (double) nb * hw;
+        double mDy = sumDy / n, mDyXhat = sumDyXhat / n;
+        for (long b = 0; b < nb; b++) {
+            const float* p = src + (b * ch + c) * hw;
+            const float* q = g + (b * ch + c) * hw;
+            float* r = d + (b * ch + c) * hw;
+            if (mode == 2) {
+#pragma omp simd
+                for (long i = 0; i < hw; i++) r[i] = (float) (q[i] * k);
+            } else {
+#pragma omp simd
+                for (long i = 0; i < hw; i++) r[i] = (float) (k * (q[i] - mDy - ((p[i] - shift) * mul) * mDyXhat));
+            }
+        }
+    }
+}
+
+// ---- convolution helpers ----------------------------------------------------------------------
+
+JFN(biasGrad)(JNIEnv*, jclass, jlong dy, jlong db, jint nb, jint ch, jint plane) {
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < ch; c++) {
+        double s = 0;
+        for (long b = 0; b < nb; b++) {
+            const float* p = F(dy) + (b * ch + c) * (long) plane;
+#pragma omp simd reduction(+ : s)
+            for (long i = 0; i < plane; i++) s += p[i];
+        }
+        F(db)[c] = (float) s;
+    }
+}
+
+// ---- shape ------------------------------------------------------------------------------------
+
+namespace {
+struct Taps {
+    std::vector<int> i0, i1;
+    std::vector<double> w0, w1;
+    Taps(int in, int out, bool alignCorners) : i0(out), i1(out), w0(out), w1(out) {
+        for (int i = 0; i < out; i++) {
+            double src = alignCorners ? (out > 1 ? i * (double) (in - 1) / (out - 1) : 0.0)
+                                      : std::max((i + 0.5) * ((double) in / out) - 0.5, 0.0);
+            int lo = std::min((int) std::floor(src), in - 1);
+            i0[i] = lo;
+            i1[i] = std::min(lo + 1, in - 1);
+            w1[i] = src - lo;
+            w0[i] = 1 - w1[i];
+        }
+    }
+};
+}  // namespace
+
+JFN(resize)(JNIEnv*, jclass, jlong x, jlong y, jint planes, jint inH, jint inW, jint outH, jint outW, jboolean ac) {
+    Taps rows(inH, outH, ac), cols(inW, outW, ac);
+    const float* xd = F(x);
+    float* yd = F(y);
+#pragma omp parallel for schedule(static)
+    for (long t = 0; t < (long) planes * outH; t++) {
+        long p = t / outH;
+        int i = (int) (t % outH);
+        const float* r0 = xd + (p * inH + rows.i0[i]) * inW;
+        const float* r1 = xd + (p * inH + rows.i1[i]) * inW;
+        double h0 = rows.w0[i], h1 = rows.w1[i];
+        float* out = yd + t * outW;
+        for (int j = 0; j < outW; j++) {
+            int c0 = cols.i0[j], c1 = cols.i1[j];
+            double top = cols.w0[j] * r0[c0] + cols.w1[j] * r0[c1];
+            double bottom = cols.w0[j] * r1[c0] + cols.w1[j] * r1[c1];
+            out[j] = (float) (h0 * top + h1 * bottom);
+        }
+    }
+}
+
+JFN(resizeBackward)(JNIEnv*, jclass, jlong dy, jlong dx, jint planes, jint inH, jint inW, jint outH, jint outW,
+                    jboolean ac) {
+    Taps rows(inH, outH, ac), cols(inW, outW, ac);
+    long inPlane = (long) inH * inW, outPlane = (long) outH * outW;
+#pragma omp parallel
+    {
+        std::vector<double> acc(inPlane);
+#pragma omp for schedule(static)
+        for (long p = 0; p < planes; p++) {
+            std::fill(acc.begin(), acc.end(), 0.0);
+            const float* g = F(dy) + p * outPlane;
+            for (int i = 0; i < outH; i++) {
+                double* a0 = acc.data() + (long) rows.i0[i] * inW;
+                double* a1 = acc.data() + (long) rows.i1[i] * inW;
+                double h0 = rows.w0[i], h1 = rows.w1[i];
+                for (int j = 0; j < outW; j++) {
+                    double v = g[(long) i * outW + j];
+                    int c0 = cols.i0[j], c1 = cols.i1[j];
+                    double v0 = cols.w0[j] * v, v1 = cols.w1[j] * v;
+                    a0[c0] += h0 * v0;
+                    a0[c1] += h0 * v1;
+                    a1[c0] += h1 * v0;
+                    a1[c1] += h1 * v1;
+                }
+            }
+            float* out = F(dx) + p * inPlane;
+            for (long k = 0; k < inPlane; k++) out[k] = (float) acc[k];
+        }
+    }
+}
+
+JFN(globalAvgPool)(JNIEnv*, jclass, jlong x, jlong y, jint planes, jint hw) {
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < planes; p++) {
+        const float* q = F(x) + p * (long) hw;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (long i = 0; i < hw; i++) s += q[i];
+        F(y)[p] = (float) (s / hw);
+    }
+}
+
+JFN(globalAvgPoolBackward)(JNIEnv*, jclass, jlong dy, jlong dx, jint planes, jint hw) {
+#pragma omp parallel for schedule(static)
+    for (long p = 0; p < planes; p++) {
+        float v = (float) ((double) F(dy)[p] / hw);
+        float* q = F(dx) + p * (long) hw;
+        for (long i = 0; i < hw; i++) q[i] = v;
+    }
+}
+
+// Copies channel blocks: dst[n, dstStart + c] = src[n, srcStart + c] for c < count (concat, channel_slice).
+JFN(copyChannels)(JNIEnv*, jclass, jlong src, jint srcChannels, jint srcStart, jlong dst, jint dstChannels,
+                  jint dstStart, jint count, jint nb, jint hw) {
+#pragma omp parallel for schedule(static)
+    for (long t = 0; t < (long) nb * count; t++) {
+        long n = t / count, c = t % count;
+        std::memcpy(F(dst) + (n * dstChannels + dstStart + c) * hw, F(src) + (n * srcChannels + srcStart + c) * hw,
+                    sizeof(float) * hw);
+    }
+}
+
+// ---- loss -------------------------------------------------------------------------------------
+
+namespace {
+// Total weight of the non-ignored labels, or -(1 + index) of the first label that is no class.
+double weigh(const float* labels, long count, int classes, int ignore, const float* w) {
+    double total = 0;
+    for (long p = 0; p < count; p++) {
+        float v = labels[p];
+        int y = (int) v;
+        if (y == ignore && v == (float) y) continue;
+        if (v != (float) y || y < 0 || y >= classes) return -(1.0 + p);
+        total += w ? w[y] : 1.0;
+    }
+    return total;
+}
+}  // namespace
+
+// Returns the loss's denominator (total weight), or -(1 + index) of a bad label (nothing written).
+extern "C" JNIEXPORT jdouble JNICALL Java_org_leanseg_backend_cpu_CpuNative_crossEntropy(
+        JNIEnv* env, jclass, jlong z, jlong labels, jlong loss, jint nb, jint classes, jint h, jint w, jint ignore,
+        jfloatArray weights) {
+    std::vector<float> wv;
+    if (weights) {
+        wv.resize(env->GetArrayLength(weights));
+        env->GetFloatArrayRegion(weights, 0, (jsize) wv.size(), wv.data());
+    }
+    const float* cw = weights ? wv.data() : nullptr;
+    long plane = (long) h * w;
+    double total = weigh(F(labels), nb * plane, classes, ignore, cw);
+    if (total < 0) return total;
+    std::vector<double> rows((long) nb * h);
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long) nb * h; r++) {
+        long n = r / h, hh = r % h;
+        double sum = 0;
+        for (int x = 0; x < w; x++) {
+            int y = (int) F(labels)[r * w + x];
+            if (y == ignore) continue;
+            const float* zp = F(z) + n * classes * plane + hh * w + x;
+            double mx = -std::numeric_limits<double>::infinity();
+            for (int k = 0; k < classes; k++) mx = std::max(mx, (double) zp[k * plane]);
+            double s = 0;
+            for (int k = 0; k < classes; k++) s += std::exp(zp[k * plane] - mx);
+            sum += (cw ? cw[y] : 1.0) * (mx + std::log(s) - zp[y * plane]);
+        }
+        rows[r] = sum;
+    }
+    double l = 0;
+    for (double v : rows) l += v;
+    F(loss)[0] = total > 0 ? (float) (l / total) : 0.0f;
+    return total;
+}
+
+extern "C" JNIEXPORT jdouble JNICALL Java_org_leanseg_backend_cpu_CpuNative_crossEntropyBackward(
+        JNIEnv* env, jclass, jlong z, jlong labels, jlong dloss, jlong dz, jint nb, jint classes, jint h, jint w,
+        jint ignore, jfloatArray weights) {
+    std::vector<float> wv;
+    if (weights) {
+        wv.resize(env->GetArrayLength(weights));
+        env->GetFloatArrayRegion(weights, 0, (jsize) wv.size(), wv.data());
+    }
+    const float* cw = weights ? wv.data() : nullptr;
+    long plane = (long) h * w;
+    double total = weigh(F(labels), nb * plane, classes, ignore, cw);
+    if (total < 0) return total;
+    double scale = total > 0 ? F(dloss)[0] / total : 0.0;
+#pragma omp parallel
+    {
+        std::vector<double> e(classes);
+#pragma omp for schedule(static)
+        for (long r = 0; r < (long) nb * h; r++) {
+            long n = r / h, hh = r % h;
+            for (int x = 0; x < w; x++) {
+                int y = (int) F(labels)[r * w + x];
+                long base = n * classes * plane + hh * w + x;
+                float* d = F(dz) + base;
+                if (y == ignore || scale == 0) {
+                    for (int k = 0; k < classes; k++) d[k * plane] = 0.0f;
+                    continue;
+                }
+                const float* zp = F(z) + base;
+                double mx = -std::numeric_limits<double>::infinity();
+                for (int k = 0; k < classes; k++) mx = std::max(mx, (double) zp[k * plane]);
+                double s = 0;
+                for (int k = 0; k < classes; k++) {
+                    e[k] = std::exp(zp[k * plane] - mx);
+                    s += e[k];
+                }
+                double inv = 1.0 / s, g = scale * (cw ? cw[y] : 1.0);
+                for (int k = 0; k < classes; k++) d[k * plane] = (float) (g * (e[k] * inv - (k == y ? 1 : 0)));
+            }
+        }
+    }
+    return total;
+}
+
+JFN(argmax)(JNIEnv*, jclass, jlong z, jlong y, jint nb, jint classes, jint h, jint w) {
+    long plane = (long) h * w;
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long) nb * h; r++) {
+        long n = r / h, hh = r % h;
+        for (int x = 0; x < w; x++) {
+            const float* zp = F(z) + n * classes * plane + hh * w + x;
+            int best = 0;
+            float bv = zp[0];
+            for (int k = 1; k < classes; k++) {
+                float v = zp[k * plane];
+                if (v > bv || (bv != bv && v == v)) {
+                    best = k;
+                    bv = v;
+                }
+            }
+            F(y)[r * w + x] = (float) best;
+        }
+    }
+}
+
+// ---- optimizer --------------------------------------------------------------------------------
+
+JFN(sgd)(JNIEnv*, jclass, jlong param, jlong grad, jlong buf, jlong lrPtr, jlong n, jfloat momentum,
+         jboolean nesterov, jfloat weightDecay, jfloat lrScale, jboolean zeroGrad) {
+    float* p = F(param);
+    float* g = F(grad);
+    float* m = F(buf);
+    double lr = (double) F(lrPtr)[0] * lrScale;
+#pragma omp parallel for simd schedule(static)
+    for (long i = 0; i < n; i++) {
+        float d = (float) (g[i] + (double) weightDecay * p[i]);
+        float b = (float) ((double) momentum * m[i] + d);
+        m[i] = b;
+        float step = nesterov ? (float) (d + (double) momentum * b) : b;
+        p[i] = (float) (p[i] - lr * step);
+        if (zeroGrad) g[i] = 0.0f;
+    }
+}

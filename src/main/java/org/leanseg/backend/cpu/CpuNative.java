@@ -1,0 +1,180 @@
+package org.leanseg.backend.cpu;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * The cpu backend's native library ({@code src/main/cpp/cpu}: oneDNN convolutions and our own
+ * kernels, built by {@code build-cpu.sh} during the Maven build into resource {@value #RESOURCE}).
+ * Loading first loads oneDNN through its JavaCPP presets ({@code org.bytedeco:dnnl}), which unpack
+ * {@code libdnnl.so.3} and its OpenMP runtime; this library then binds to those. Probed once:
+ * {@link #unavailableReason()} says in one line why the backend cannot run here, or is null.
+ *
+ * <p>Addresses are raw native pointers into arenas of {@link CpuBackend}; every tensor is a plain
+ * row-major float array there. Check: {@code mvn -B -q test -Dtest=CpuOpsParityTest}.
+ */
+public final class CpuNative {
+    static final String RESOURCE = "/native/linux-x86_64/libleanseg_cpu.so";
+    private static final String REASON = load();
+
+    private CpuNative() {
+    }
+
+    /** Null when the library and oneDNN are loaded, else why not, in one line. */
+    public static String unavailableReason() {
+        return REASON;
+    }
+
+    public static boolean available() {
+        return REASON == null;
+    }
+
+    /** oneDNN's version, e.g. "3.11.0", or null when unavailable. */
+    public static String dnnlVersion() {
+        if (!available()) {
+            return null;
+        }
+        org.bytedeco.dnnl.dnnl_version_t v = org.bytedeco.dnnl.global.dnnl.dnnl_version();
+        return v.major() + "." + v.minor() + "." + v.patch();
+    }
+
+    private static String load() {
+        String os = System.getProperty("os.name", "") + "/" + System.getProperty("os.arch", "");
+        if (!os.equals("Linux/amd64")) {
+            return "the cpu backend exists for Linux/amd64 only, this is " + os;
+        }
+        String isa = missingIsa();
+        if (isa != null) {
+            return isa;
+        }
+        URL url = CpuNative.class.getResource(RESOURCE);
+        if (url == null) {
+            return "its native library is missing (" + RESOURCE + "): the build had no g++ or no oneDNN jar";
+        }
+        try {
+            org.bytedeco.javacpp.Loader.load(org.bytedeco.dnnl.global.dnnl.class);
+        } catch (Throwable e) {
+            return "oneDNN (org.bytedeco:dnnl) does not load: " + rootMessage(e);
+        }
+        try {
+            Path lib;
+            if ("file".equals(url.getProtocol())) {
+                lib = Path.of(url.toURI());
+            } else {
+                lib = Files.createTempFile("leanseg_cpu", ".so");
+                lib.toFile().deleteOnExit();
+                try (InputStream in = url.openStream()) {
+                    Files.copy(in, lib, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            System.load(lib.toAbsolutePath().toString());
+            return null;
+        } catch (IOException | URISyntaxException | UnsatisfiedLinkError e) {
+            return "its native library does not load: " + rootMessage(e);
+        }
+    }
+
+    /** The library is built for x86-64-v3 (AVX2, FMA); null when this CPU has those. */
+    private static String missingIsa() {
+        try {
+            String info = Files.readString(Path.of("/proc/cpuinfo"));
+            for (String flag : new String[] {"avx2", "fma"}) {
+                if (!java.util.regex.Pattern.compile("\\b" + flag + "\\b").matcher(info).find()) {
+                    return "this CPU lacks " + flag.toUpperCase(java.util.Locale.ROOT) + " (the cpu backend needs x86-64-v3)";
+                }
+            }
+            return null;
+        } catch (IOException e) {
+            return null; // unknown: try to load
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        String m = t.getMessage();
+        return t.getClass().getSimpleName() + (m == null ? "" : ": " + m.lines().findFirst().orElse(""));
+    }
+
+    // memory
+    static native long malloc(long bytes);
+
+    static native void free(long address);
+
+    static native void copyIn(float[] src, int offset, long dst, int count);
+
+    static native void copyOut(long src, float[] dst, int offset, int count);
+
+    public static native void copy(long src, long dst, long bytes);
+
+    public static native void setThreads(int n);
+
+    public static native int threads();
+
+    // convolutions through oneDNN: kind 0 forward, 1 backward data, 2 backward weights;
+    // geo = N C H W O kh kw sh sw ph pw dh dw G Ho Wo
+    public static native long convWorkspace(int kind, int[] geo, boolean bias);
+
+    public static native void conv(int kind, int[] geo, long a, long b, long bias, long out, long workspace);
+
+    public static native String convImpl(int kind, int[] geo, boolean bias);
+
+    // elementwise
+    public static native void add(long[] inputs, long y, long n);
+
+    public static native void scale(long x, long y, long n, float factor);
+
+    public static native void fill(long y, long n, float value);
+
+    public static native void accumulate(long acc, long x, long n);
+
+    public static native void activation(long x, long y, long n, float cap);
+
+    public static native void activationBackward(long y, long dy, long dx, long n, float cap);
+
+    // batch norm
+    public static native void batchNormTrain(long x, long gamma, long beta, long runMean, long runVar, long y, long saveMean,
+                                             long saveInvStd, int n, int c, int hw, double eps, double momentum);
+
+    public static native void batchNormEval(long x, long gamma, long beta, long runMean, long runVar, long y, int n, int c,
+                                            int hw, double eps);
+
+    /** mode 0: from x with (mean, invStd); 1: from y with (beta, invStd); 2: eval mode with (runMean, runVar). */
+    public static native void batchNormBackward(int mode, long src, long gamma, long s0, long s1, long dy, long dx, long dgamma,
+                                                long dbeta, int n, int c, int hw, double eps);
+
+    public static native void biasGrad(long dy, long db, int n, int c, int plane);
+
+    // shape
+    public static native void resize(long x, long y, int planes, int inH, int inW, int outH, int outW, boolean alignCorners);
+
+    public static native void resizeBackward(long dy, long dx, int planes, int inH, int inW, int outH, int outW,
+                                             boolean alignCorners);
+
+    public static native void globalAvgPool(long x, long y, int planes, int hw);
+
+    public static native void globalAvgPoolBackward(long dy, long dx, int planes, int hw);
+
+    public static native void copyChannels(long src, int srcChannels, int srcStart, long dst, int dstChannels, int dstStart,
+                                           int count, int n, int hw);
+
+    // loss: the total weight, or -(1 + index) of the first label that is no class (nothing written then)
+    public static native double crossEntropy(long z, long labels, long loss, int n, int classes, int h, int w, int ignore,
+                                             float[] weights);
+
+    public static native double crossEntropyBackward(long z, long labels, long dloss, long dz, int n, int classes, int h,
+                                                     int w, int ignore, float[] weights);
+
+    public static native void argmax(long z, long y, int n, int classes, int h, int w);
+
+    // optimizer
+    public static native void sgd(long param, long grad, long buf, long lr, long n, float momentum, boolean nesterov,
+                                  float weightDecay, float lrScale, boolean zeroGrad);
+}

@@ -1,0 +1,73 @@
+package org.leanseg.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.leanseg.ops.OpException;
+import org.leanseg.ops.loss.SoftmaxCrossEntropy;
+import org.leanseg.tensor.Shape;
+import org.leanseg.tensor.Tensor;
+import org.leanseg.testing.BackendParity;
+import org.leanseg.testing.ParityCases;
+
+/**
+ * Every op on the cpu backend (oneDNN convolutions, our native kernels, the host fallback for rows
+ * without a cpu kernel) against the reference on fresh random inputs, from the one shared case list
+ * ({@link ParityCases}); in-place ops once more with their outputs on their inputs' buffers.
+ * Tolerances: relative to the reference's largest magnitude, {@link ParityCases#KERNEL_TOL} for our
+ * kernels, {@link ParityCases#CONV_TOL} for oneDNN's float32 convolutions (other summation orders).
+ * Skips with the one-line reason where the cpu backend cannot load.
+ */
+class CpuOpsParityTest {
+    private static CpuBackend cpu;
+
+    @BeforeAll
+    static void open() {
+        if (CpuNative.available()) {
+            cpu = new CpuBackend();
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        if (cpu != null) {
+            cpu.close();
+        }
+    }
+
+    static void assumeCpu() {
+        Assumptions.assumeTrue(CpuNative.available(), "cpu backend unavailable: " + CpuNative.unavailableReason());
+    }
+
+    @TestFactory
+    Stream<DynamicTest> everyOpMatchesReference() {
+        assumeCpu();
+        return ParityCases.all(new Random(System.nanoTime())).stream()
+                .map(c -> DynamicTest.dynamicTest(c.name(), () -> BackendParity.check(c, cpu, c.tolerance(), false)));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> inPlaceOpsMatchReferenceWhenAliased() {
+        assumeCpu();
+        return ParityCases.all(new Random(System.nanoTime())).stream().filter(BackendParity::hasInPlaceOutput)
+                .map(c -> DynamicTest.dynamicTest(c.name() + " aliased", () -> BackendParity.check(c, cpu, c.tolerance(), true)));
+    }
+
+    @Test
+    void crossEntropyRejectsABadLabelWithTheReferenceMessage() {
+        assumeCpu();
+        Tensor z = Tensor.gaussian(Shape.of(1, 3, 2, 2), 1, new Random(1));
+        Tensor labels = Tensor.labels(Shape.of(1, 2, 2), 0, 1, 7, 255);
+        OpException e = assertThrows(OpException.class, () -> BackendParity.run(cpu, SoftmaxCrossEntropy.of(255), List.of(z, labels), false));
+        assertTrue(e.getMessage().contains("label 7"), e.getMessage());
+    }
+}
