@@ -31,24 +31,42 @@ import org.leanseg.train.TrainGraph;
  * Run: {@code mvn -B test -Dgroups=gpu -Dtest=CudaTrainStepTest}.
  */
 @Tag("gpu")
-class CudaTrainStepTest {
+public class CudaTrainStepTest {
     private static final int N = 2;
     private static final int H = 64;
     private static final int W = 64;
 
-    record Run(float[] losses, Tensor logits, List<Map<String, Tensor>> variables) {
+    public record Run(float[] losses, Tensor logits, List<Map<String, Tensor>> variables) {
     }
 
     static Run train(Backend backend, int steps) {
         return train(backend, steps, StepPasses.NONE);
     }
 
-    static Run train(Backend backend, int steps, StepPasses passes) {
+    public static Run train(Backend backend, int steps, StepPasses passes) {
+        return train(backend, steps, passes, 0);
+    }
+
+    /**
+     * As {@link #train(Backend, int, StepPasses)} with every initial weight multiplied by (1 + u),
+     * u uniform in [-perturbation, perturbation] (fixed seed): how much float-level differences in the
+     * weights alone move the results (the conditioning of the test model, backend-independent).
+     */
+    public static Run train(Backend backend, int steps, StepPasses passes, double perturbation) {
         DeepLabV3Plus model = new DeepLabV3Plus(ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.25)
                 .withHead(new int[] {2, 3, 6}, 16, 8, 16).withClasses(5));
         ParamSet ps = model.params();
         VariableStore store = new VariableStore();
         ps.initialize(store, 3);
+        if (perturbation > 0) {
+            Random noise = new Random(17);
+            for (Tensor t : store.byName().values()) {
+                float[] d = t.data();
+                for (int i = 0; i < d.length; i++) {
+                    d[i] *= (float) (1 + perturbation * (2 * noise.nextDouble() - 1));
+                }
+            }
+        }
         TrainGraph tg = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, passes);
         tg.stepGraph().markOutput(tg.logits());
         Random rnd = new Random(5);
