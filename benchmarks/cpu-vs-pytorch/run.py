@@ -61,6 +61,8 @@ def parse_args(argv):
     a = p.parse_args(argv)
     if a.smoke:
         a.warmup, a.steps, a.rounds = 0, 1, 1
+    a.jar = str(pathlib.Path(a.jar).resolve())      # the children run in this folder
+    a.venv = str(pathlib.Path(a.venv).absolute())
     a.configs = parse_configs(a.configs) if a.configs else (SMOKE_CONFIGS if a.smoke else CONFIGS)
     if a.threads < 1 or a.rounds < 1 or a.steps < 1 or a.warmup < 0:
         p.error("--threads, --rounds and --steps must be >= 1 and --warmup >= 0")
