@@ -82,11 +82,11 @@ public final class ProfileCommand implements Callable<Integer> {
         System.out.println(choice.line());
         Profile p;
         try (Backend backend = choice.backend()) {
-            // the step the trainer runs on this backend (StepPasses.forBackend), or the unfused one with --no-fuse
-            StepPasses passes = (noFuse ? StepPasses.NONE : StepPasses.forBackend(backend.name())).withRecompute(policy);
+            // the step the trainer runs on this backend (StepProfiler.trainerPlan), or the unfused one with --no-fuse
             StepPlan plan;
             try {
-                plan = StepPlan.of(cfg, batch, hw[0], hw[1], passes);
+                plan = noFuse ? StepPlan.of(cfg, batch, hw[0], hw[1], StepPasses.NONE.withRecompute(policy))
+                        : StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, policy);
             } catch (BudgetException e) {
                 System.err.println(e.getMessage());
                 return 2;

@@ -13,7 +13,10 @@ import org.leanseg.exec.Executor;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Value;
+import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.StageGroups;
+import org.leanseg.memory.recompute.RecomputePolicy;
+import org.leanseg.models.ModelConfig;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.train.OptimizerSettings;
@@ -36,6 +39,14 @@ public final class StepProfiler {
     private static final double LR = 0.01;
 
     private StepProfiler() {
+    }
+
+    /**
+     * The step the trainer runs on {@code backend} (its rewrites, {@link StepPasses#forBackend}) under
+     * {@code policy}: what {@code profile}, {@code bench-step} and the step benchmarks time.
+     */
+    public static StepPlan trainerPlan(ModelConfig model, int batch, int height, int width, Backend backend, RecomputePolicy policy) {
+        return StepPlan.of(model, batch, height, width, StepPasses.forBackend(backend.name()).withRecompute(policy));
     }
 
     /** Runs {@code steps} SGD steps of {@code plan} on {@code backend}, weights initialised from {@code seed}. */
