@@ -85,7 +85,8 @@ public final class ProfileCommand implements Callable<Integer> {
             // the step the trainer runs on this backend (StepProfiler.trainerPlan), or the unfused one with --no-fuse
             StepPlan plan;
             try {
-                plan = noFuse ? StepPlan.of(cfg, batch, hw[0], hw[1], StepPasses.NONE.withRecompute(policy))
+                plan = noFuse ? StepPlan.of(cfg, batch, hw[0], hw[1], StepPasses.NONE.withRecompute(policy),
+                                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, org.leanseg.ops.Device.of(backend))
                         : StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, policy);
             } catch (BudgetException e) {
                 System.err.println(e.getMessage());

@@ -288,6 +288,12 @@ public final class Ops {
         return bytes;
     }
 
+    /** {@link #workspaceBytes} of each node on {@code d}, as plans count it. */
+    public static org.leanseg.memory.MemoryReport.NodeWorkspace workspace(Device<?, ?> d) {
+        return d == Device.REFERENCE ? org.leanseg.memory.MemoryReport.NodeWorkspace.REFERENCE
+                : (n, in) -> workspaceBytes(d, n.op(), in);
+    }
+
     /** Runs {@code op} on {@code backend}'s views with that device's kernel, or its fallback. */
     public static void run(Backend backend, Op op, View[] in, View[] out) {
         Device<?, ?> d = Device.of(backend);

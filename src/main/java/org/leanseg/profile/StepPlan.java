@@ -9,6 +9,8 @@ import org.leanseg.memory.MemoryReport;
 import org.leanseg.memory.Planner;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
+import org.leanseg.ops.Device;
+import org.leanseg.ops.Ops;
 import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.TrainGraph;
 
@@ -41,12 +43,18 @@ public record StepPlan(ModelConfig model, int batch, int height, int width, Step
     /** The step the trainer runs: its optimizer (AdamW adds state) and gradient accumulation. */
     public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes,
                               OptimizerSettings optimizer, int accumulate) {
+        return of(model, batch, height, width, passes, optimizer, accumulate, Device.REFERENCE);
+    }
+
+    /** As above, with the workspace the kernels of {@code device} need (Note [cpu workspace]). */
+    public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes,
+                              OptimizerSettings optimizer, int accumulate, Device<?, ?> device) {
         long t0 = System.nanoTime();
         DeepLabV3Plus network = new DeepLabV3Plus(model);
         TrainGraph tg = new TrainGraph(network, batch, height, width, optimizer, accumulate, passes);
         List<Node> schedule = DeadCode.schedule(tg.stepGraph());
         MemoryPlan plan = Planner.plan(tg.stepGraph(), schedule, passes.fuse());
-        MemoryReport report = MemoryReport.of(tg.stepGraph(), schedule, plan);
+        MemoryReport report = MemoryReport.of(tg.stepGraph(), schedule, plan, Ops.workspace(device));
         long millis = (System.nanoTime() - t0) / 1_000_000;
         return new StepPlan(model, batch, height, width, passes, schedule, plan, report, millis, network, tg);
     }

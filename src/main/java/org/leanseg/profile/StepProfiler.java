@@ -46,7 +46,9 @@ public final class StepProfiler {
      * {@code policy}: what {@code profile}, {@code bench-step} and the step benchmarks time.
      */
     public static StepPlan trainerPlan(ModelConfig model, int batch, int height, int width, Backend backend, RecomputePolicy policy) {
-        return StepPlan.of(model, batch, height, width, StepPasses.forBackend(backend.name()).withRecompute(policy));
+        org.leanseg.ops.Device<?, ?> device = org.leanseg.ops.Device.of(backend);
+        return StepPlan.of(model, batch, height, width, StepPasses.forDevice(device).withRecompute(policy),
+                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, device);
     }
 
     /** Runs {@code steps} SGD steps of {@code plan} on {@code backend}, weights initialised from {@code seed}. */
