@@ -67,6 +67,11 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
 
     /** Analyses {@code plan} of {@code g} run as {@code schedule} (the nodes kept by dead-code removal). */
     public static MemoryReport of(Graph g, List<Node> schedule, MemoryPlan plan) {
+        return of(g, schedule, plan, Workspace.OP);
+    }
+
+    /** As {@link #of(Graph, List, MemoryPlan)}, each node's workspace from {@code workspaceOf} (a device's own scratch). */
+    public static MemoryReport of(Graph g, List<Node> schedule, MemoryPlan plan, Workspace workspaceOf) {
         Set<Node> scheduled = Collections.newSetFromMap(new IdentityHashMap<>());
         scheduled.addAll(schedule);
         Map<String, long[]> stages = new LinkedHashMap<>(); // name -> {saved, peak, flops}
@@ -92,7 +97,7 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
                 optimizerFlops += flops;
             }
             st[1] = Math.max(st[1], live[step]);
-            workspace = Math.max(workspace, n.op().workspaceBytes(specs));
+            workspace = Math.max(workspace, workspaceOf.bytes(n, specs));
         }
         long saved = 0;
         for (Value v : g.values()) {
