@@ -10,6 +10,7 @@ import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.GraphPlan;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.MemoryReport;
+import org.leanseg.memory.Workspace;
 
 /**
  * A built and planned training step ({@link StepBuilder#build}): the step graph with its schedule,
@@ -27,13 +28,14 @@ import org.leanseg.memory.MemoryReport;
  * @param optimizer with accumulation, the separate update graph, planned; else null
  * @param train the graphs' handles and optimizer slots
  * @param passes the rewrites the step was built with (as given, e.g. for a rebuild with stock BN)
+ * @param workspace how each node's workspace was counted in the plans
  * @param batch images per micro-batch
  * @param height image height
  * @param width image width
  * @param buildMillis wall time of tracing, rewriting and planning
  */
-public record Step(GraphPlan step, GraphPlan optimizer, TrainGraph train, StepPasses passes, int batch, int height, int width,
-                   long buildMillis) {
+public record Step(GraphPlan step, GraphPlan optimizer, TrainGraph train, StepPasses passes, Workspace workspace, int batch,
+                   int height, int width, long buildMillis) {
     public Graph graph() {
         return step.graph();
     }

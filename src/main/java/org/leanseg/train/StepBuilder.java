@@ -93,6 +93,6 @@ public final class StepBuilder {
         TrainGraph graphs = new TrainGraph(model, batch, height, width, optimizer, accumulate, planned, classWeights);
         GraphPlan step = GraphPlan.of(graphs.stepGraph(), workspace);
         GraphPlan update = graphs.optimizerGraph() == null ? null : GraphPlan.of(graphs.optimizerGraph(), workspace);
-        return new Step(step, update, graphs, passes, batch, height, width, (System.nanoTime() - t0) / 1_000_000);
+        return new Step(step, update, graphs, passes, workspace, batch, height, width, (System.nanoTime() - t0) / 1_000_000);
     }
 }
