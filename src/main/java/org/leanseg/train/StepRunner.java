@@ -78,11 +78,6 @@ final class StepRunner implements AutoCloseable {
         return graph;
     }
 
-    /** The step as built and planned (the graph, schedule, plan and report the executors run). */
-    Step step() {
-        return built;
-    }
-
     /** The step's planned peak (activation arena + persistent tensors + workspace), the memory it was allowed. */
     long plannedPeakBytes() {
         return built.report().plannedPeakBytes();
