@@ -10,8 +10,10 @@ import org.leanseg.config.Size2;
 import org.leanseg.config.TrainingConfig;
 import org.leanseg.eval.MemoryBudget;
 import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
-import org.leanseg.profile.StepPlan;
+import org.leanseg.train.Step;
+import org.leanseg.train.StepBuilder;
 import picocli.CommandLine.Option;
 
 /**
@@ -58,9 +60,9 @@ final class InferenceOptions {
 
     /**
      * What one whole-image inference may plan: {@code eval.memory_budget}, or the planned peak of
-     * the training step {@code model} had at the configured batch and crop (planned, not
-     * allocated); null in slide mode, where no whole image is run. Images over it are slid with
-     * the training crop, said once through {@code log}.
+     * the training step {@code model} had at the configured batch and crop (built by the step
+     * builder with the backend's passes, planned, not allocated); null in slide mode, where no
+     * whole image is run. Images over it are slid with the training crop, said once through {@code log}.
      */
     static MemoryBudget budget(TrainingConfig cfg, ModelConfig model, String backendName, Consumer<String> log) {
         if (cfg.eval().mode() != EvalConfig.Mode.WHOLE) {
@@ -72,7 +74,9 @@ final class InferenceOptions {
             return MemoryBudget.of(cfg.eval().memoryBudget(), "eval.memory_budget", crop.height(), crop.width(), log);
         }
         int batch = cfg.train().batch().isAuto() ? 1 : cfg.train().batch().value();
-        StepPlan step = StepPlan.of(model, batch, crop.height(), crop.width(), StepPasses.forBackend(backendName));
+        Step step = StepBuilder.training(new DeepLabV3Plus(model), batch, crop.height(), crop.width())
+                .passes(StepPasses.forBackend(backendName))
+                .workspace(org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backendName))).build();
         return MemoryBudget.of(step.report().plannedPeakBytes(), "the training step's planned peak at batch " + batch
                 + ", " + crop.height() + "x" + crop.width(), crop.height(), crop.width(), log);
     }

@@ -45,7 +45,8 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--batch", description = "images per step (default: " + DEFAULT_BATCH + "; not with --memory-budget)")
     Integer batch;
 
-    @Option(names = "--no-fuse", description = "no in-place BN, ReLU·depthwise fusion, in-place ops or cheap-op recompute (A/B)")
+    @Option(names = "--no-fuse", description = "no in-place BN, ReLU·depthwise fusion or cheap-op recompute (A/B); "
+            + "ops that may write over their input still do, as train runs them")
     boolean noFuse;
 
     @Option(names = "--recompute", converter = RecomputeConverter.class,

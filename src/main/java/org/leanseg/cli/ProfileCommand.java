@@ -45,7 +45,8 @@ public final class ProfileCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "2", description = "training steps to run and time (default: ${DEFAULT-VALUE})")
     int steps;
 
-    @Option(names = "--no-fuse", description = "no in-place BN, ReLU·depthwise fusion, in-place ops or cheap-op recompute (A/B)")
+    @Option(names = "--no-fuse", description = "no in-place BN, ReLU·depthwise fusion or cheap-op recompute (A/B); "
+            + "ops that may write over their input still do, as train runs them")
     boolean noFuse;
 
     @Option(names = "--recompute", converter = RecomputeConverter.class,

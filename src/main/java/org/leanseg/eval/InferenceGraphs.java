@@ -3,18 +3,15 @@ package org.leanseg.eval;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import org.leanseg.backend.Backend;
 import org.leanseg.exec.Executor;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Graph;
-import org.leanseg.graph.Node;
 import org.leanseg.graph.Value;
-import org.leanseg.graph.passes.DeadCode;
-import org.leanseg.memory.MemoryPlan;
+import org.leanseg.memory.GraphPlan;
 import org.leanseg.memory.MemoryReport;
-import org.leanseg.memory.Planner;
+import org.leanseg.memory.Workspace;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.nn.Trace;
 import org.leanseg.ops.loss.Argmax;
@@ -29,7 +26,8 @@ import org.leanseg.tensor.TensorSpec;
  * at most {@value #MAX_CACHED} executors, and with a byte limit the weights and workspace plus
  * the cached activation arenas stay under it (the least recently used executor is closed first).
  * {@link #planned} traces and plans a shape without allocating anything, so a caller can decide
- * before running whether a whole image fits.
+ * before running whether a whole image fits. Both plan through the step builder's last stage
+ * ({@link GraphPlan#of}, Note [One in-place rule]) and the executor runs that plan.
  *
  * <pre>{@code
  * try (InferenceGraphs graphs = new InferenceGraphs(model, backend, store, 0)) {
@@ -78,14 +76,17 @@ final class InferenceGraphs implements AutoCloseable {
         this.limitBytes = limitBytes;
     }
 
+    /** Each node's workspace on this backend's device (Note [cpu workspace]). */
+    private Workspace workspace() {
+        return org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend));
+    }
+
     /** The plan of the graph for {@code shape} [N, 3, H, W], traced and planned but not allocated. */
     Planned planned(Shape shape, boolean argmax) {
         Key key = new Key(shape, argmax);
         Planned p = plans.get(key);
         if (p == null) {
-            Traced t = trace(key);
-            List<Node> schedule = DeadCode.schedule(t.graph());
-            p = planned(t.graph(), schedule, Planner.plan(t.graph(), schedule));
+            p = planned(GraphPlan.of(trace(key).graph(), workspace()));
             plans.put(key, p);
         }
         return p;
@@ -110,8 +111,9 @@ final class InferenceGraphs implements AutoCloseable {
             evictEldest();
         }
         Traced t = trace(key);
-        Executor ex = new Executor(t.graph(), backend, store);
-        Planned p = planned(t.graph(), ex.schedule(), ex.plan());
+        GraphPlan gp = GraphPlan.of(t.graph(), workspace());
+        Executor ex = new Executor(t.graph(), backend, store, gp.plan(), Executor.Options.defaults());
+        Planned p = planned(gp);
         plans.putIfAbsent(key, p);
         Compiled c = new Compiled(ex, t.image(), t.output(), p);
         cache.put(key, c);
@@ -151,8 +153,8 @@ final class InferenceGraphs implements AutoCloseable {
         return new Traced(g, x, out);
     }
 
-    private static Planned planned(Graph g, List<Node> schedule, MemoryPlan plan) {
-        MemoryReport r = MemoryReport.of(g, schedule, plan);
+    private static Planned planned(GraphPlan gp) {
+        MemoryReport r = gp.report();
         return new Planned(r.plannedPeakBytes(), r.activationPeakBytes());
     }
 

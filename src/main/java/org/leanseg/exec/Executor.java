@@ -84,14 +84,15 @@ public final class Executor implements AutoCloseable {
         }
     }
 
-    /** Plans the graph's schedule (in place where ops allow) with {@link Options#defaults()}. */
+    /** Plans the graph's schedule (in place where ops allow, Note [One in-place rule]) with {@link Options#defaults()}. */
     public Executor(Graph graph, Backend backend, VariableStore store) {
         this(graph, backend, store, null, Options.defaults());
     }
 
     /**
      * Runs {@code plan} (null: plan here), which must place every input and activation of the
-     * graph's dead-code-free schedule, as {@link Planner#plan} does for that schedule.
+     * graph's dead-code-free schedule, as {@link Planner#plan} does for that schedule; a training
+     * step runs the plan its builder made ({@code train.Step#executor}).
      */
     public Executor(Graph graph, Backend backend, VariableStore store, MemoryPlan plan, Options options) {
         this.graph = graph;

@@ -65,22 +65,13 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
         return persistent.totalBytes();
     }
 
-    /** Scratch bytes one node needs on the device that runs it (the plan's workspace region is the largest). */
-    @FunctionalInterface
-    public interface NodeWorkspace {
-        long bytes(Node node, List<TensorSpec> inputs);
-
-        /** The reference kernels' heap scratch ({@link org.leanseg.ops.Op#workspaceBytes}). */
-        NodeWorkspace REFERENCE = (n, in) -> n.op().workspaceBytes(in);
-    }
-
     /** Analyses {@code plan} of {@code g} run as {@code schedule} (the nodes kept by dead-code removal). */
     public static MemoryReport of(Graph g, List<Node> schedule, MemoryPlan plan) {
-        return of(g, schedule, plan, NodeWorkspace.REFERENCE);
+        return of(g, schedule, plan, Workspace.OP);
     }
 
-    /** As {@link #of(Graph, List, MemoryPlan)} with each node's workspace as the device that runs it counts it. */
-    public static MemoryReport of(Graph g, List<Node> schedule, MemoryPlan plan, NodeWorkspace nodeWorkspace) {
+    /** As {@link #of(Graph, List, MemoryPlan)}, each node's workspace from {@code workspaceOf} (a device's own scratch). */
+    public static MemoryReport of(Graph g, List<Node> schedule, MemoryPlan plan, Workspace workspaceOf) {
         Set<Node> scheduled = Collections.newSetFromMap(new IdentityHashMap<>());
         scheduled.addAll(schedule);
         Map<String, long[]> stages = new LinkedHashMap<>(); // name -> {saved, peak, flops}
@@ -106,7 +97,7 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
                 optimizerFlops += flops;
             }
             st[1] = Math.max(st[1], live[step]);
-            workspace = Math.max(workspace, nodeWorkspace.bytes(n, specs));
+            workspace = Math.max(workspace, workspaceOf.bytes(n, specs));
         }
         long saved = 0;
         for (Value v : g.values()) {

@@ -289,9 +289,8 @@ public final class Ops {
     }
 
     /** {@link #workspaceBytes} of each node on {@code d}, as plans count it. */
-    public static org.leanseg.memory.MemoryReport.NodeWorkspace workspace(Device<?, ?> d) {
-        return d == Device.REFERENCE ? org.leanseg.memory.MemoryReport.NodeWorkspace.REFERENCE
-                : (n, in) -> workspaceBytes(d, n.op(), in);
+    public static org.leanseg.memory.Workspace workspace(Device<?, ?> d) {
+        return d == Device.REFERENCE ? org.leanseg.memory.Workspace.OP : (n, in) -> workspaceBytes(d, n.op(), in);
     }
 
     /** Runs {@code op} on {@code backend}'s views with that device's kernel, or its fallback. */

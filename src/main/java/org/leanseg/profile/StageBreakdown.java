@@ -15,6 +15,7 @@ import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.MemoryReport;
 import org.leanseg.memory.Planner;
 import org.leanseg.memory.StageGroups;
+import org.leanseg.memory.Workspace;
 import org.leanseg.tensor.TensorSpec;
 
 /**
@@ -78,11 +79,16 @@ public record StageBreakdown(List<Stage> stages, int peakStep, Phase peakPhase, 
     }
 
     public static StageBreakdown of(StepPlan p) {
-        return of(p.train().stepGraph(), p.schedule(), p.plan(), p.report());
+        return of(p.train().stepGraph(), p.schedule(), p.plan(), p.report(), p.step().workspace());
     }
 
     /** The breakdown of {@code plan} of {@code g} run as {@code schedule}, with its {@link MemoryReport}. */
     public static StageBreakdown of(Graph g, List<Node> schedule, MemoryPlan plan, MemoryReport report) {
+        return of(g, schedule, plan, report, Workspace.OP);
+    }
+
+    /** As above, each node's workspace counted by {@code workspaceOf}, as the plan counted it. */
+    public static StageBreakdown of(Graph g, List<Node> schedule, MemoryPlan plan, MemoryReport report, Workspace workspaceOf) {
         Map<Node, Integer> position = new IdentityHashMap<>();
         for (int i = 0; i < schedule.size(); i++) {
             position.put(schedule.get(i), i);
@@ -105,7 +111,7 @@ public record StageBreakdown(List<Stage> stages, int peakStep, Phase peakPhase, 
         String workspaceStage = "";
         for (Node n : schedule) {
             List<TensorSpec> specs = n.inputs().stream().map(Value::spec).toList();
-            long ws = n.op().workspaceBytes(specs);
+            long ws = workspaceOf.bytes(n, specs);
             long[] r = row(rows, StageGroups.group(n.stage()));
             r[WORKSPACE] = Math.max(r[WORKSPACE], ws);
             if (ws > workspace) {

@@ -115,7 +115,7 @@ public final class StepProfiler {
             VariableStore store = new VariableStore();
             plan.network().params().initialize(store, seed);
             Executor.Options opts = new Executor.Options(Executor.Options.defaults().poisonFreed(), obs);
-            this.ex = new Executor(plan.train().stepGraph(), backend, store, plan.plan(), opts);
+            this.ex = plan.step().executor(backend, store, opts);
             if (ex.schedule().size() != plan.schedule().size()) {
                 throw new IllegalStateException("executor schedule differs from the plan's");
             }

@@ -1,15 +1,11 @@
 package org.leanseg.train;
 
-import java.util.List;
 import org.leanseg.config.ConfigException;
 import org.leanseg.config.TrainConfig;
-import org.leanseg.graph.Node;
-import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.BatchSearch;
 import org.leanseg.memory.ByteSize;
 import org.leanseg.memory.MemoryReport;
-import org.leanseg.memory.Planner;
 import org.leanseg.memory.recompute.BudgetException;
 import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.DeepLabV3Plus;
@@ -17,7 +13,7 @@ import org.leanseg.models.ModelConfig;
 
 /**
  * The trainer's memory decisions, made by planning its own step graph (the rewrites of its backend,
- * its optimizer and accumulation, planned in place as the executor plans it) before anything is
+ * its optimizer and accumulation, built by {@link StepBuilder} as the trainer builds it) before anything is
  * allocated: {@code train.batch: auto} takes the largest batch whose planned peak fits
  * {@code train.memory_budget} under {@code train.recompute} ({@link BatchSearch}); a fixed batch
  * with a budget is checked against it. Each decision comes with the line the trainer logs.
@@ -38,6 +34,12 @@ final class StepMemory {
 
     /** The batch of {@code tc} ({@code auto} searched, a number checked against a budget when there is one). */
     static Choice batch(TrainConfig tc, ModelConfig model, int height, int width, OptimizerSettings optimizer, StepPasses passes) {
+        return batch(tc, model, height, width, optimizer, passes, org.leanseg.memory.Workspace.OP);
+    }
+
+    /** As above, each node's workspace as the training device counts it. */
+    static Choice batch(TrainConfig tc, ModelConfig model, int height, int width, OptimizerSettings optimizer, StepPasses passes,
+                        org.leanseg.memory.Workspace workspace) {
         RecomputePolicy policy = tc.recompute();
         ByteSize budget = tc.memoryBudget();
         if (!tc.batch().isAuto()) {
@@ -45,7 +47,7 @@ final class StepMemory {
             if (budget == null) {
                 return new Choice(b, null);
             }
-            MemoryReport r = plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(policy));
+            MemoryReport r = plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(policy), workspace);
             if (r.plannedPeakBytes() > budget.bytes()) {
                 throw new ConfigException("train.batch: " + b + " needs a planned peak of " + ByteSize.format(r.plannedPeakBytes())
                         + " under train.recompute " + policy + ", over train.memory_budget " + budget
@@ -59,7 +61,7 @@ final class StepMemory {
                     + "--set train.memory_budget=6GiB; or set train.batch to a number");
         }
         BatchSearch.Result<MemoryReport> r = BatchSearch.largest(
-                (b, p) -> plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(p)),
+                (b, p) -> plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(p), workspace),
                 MemoryReport::plannedPeakBytes, policy, budget, BatchSearch.MAX_BATCH);
         if (!r.fits()) {
             throw new ConfigException("train.batch: auto found no batch within train.memory_budget " + budget + ": batch 1 needs "
@@ -72,16 +74,19 @@ final class StepMemory {
                 r.batch(), ByteSize.format(r.peakBytes()), budget, next, policy, 100 * r.plan().recomputeRatio(), r.plansMade()));
     }
 
-    /** The memory report of the trainer's step at {@code batch}, planned as the executor plans it. */
+    /** The memory report of the trainer's step at {@code batch}, built as {@link StepRunner} builds it ({@link StepBuilder}). */
     static MemoryReport plan(ModelConfig model, int batch, int height, int width, OptimizerSettings optimizer, int accumulate,
                              StepPasses passes) {
-        TrainGraph tg;
+        return plan(model, batch, height, width, optimizer, accumulate, passes, org.leanseg.memory.Workspace.OP);
+    }
+
+    static MemoryReport plan(ModelConfig model, int batch, int height, int width, OptimizerSettings optimizer, int accumulate,
+                             StepPasses passes, org.leanseg.memory.Workspace workspace) {
         try {
-            tg = new TrainGraph(new DeepLabV3Plus(model), batch, height, width, optimizer, accumulate, passes);
+            return StepBuilder.training(new DeepLabV3Plus(model), batch, height, width).optimizer(optimizer).accumulate(accumulate)
+                    .passes(passes).workspace(workspace).build().report();
         } catch (BudgetException e) {
             throw new ConfigException("train.recompute: " + e.getMessage());
         }
-        List<Node> schedule = DeadCode.schedule(tg.stepGraph());
-        return MemoryReport.of(tg.stepGraph(), schedule, Planner.plan(tg.stepGraph(), schedule));
     }
 }

@@ -11,7 +11,6 @@ import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.recompute.BudgetException;
-import org.leanseg.memory.MemoryReport;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
@@ -35,6 +34,7 @@ final class StepRunner implements AutoCloseable {
     private final Consumer<String> log;
     private final float[] classWeights;
     private StepPasses passes;
+    private Step built;
     private TrainGraph graph;
     private Executor step;
     private Executor optimizer;
@@ -61,14 +61,17 @@ final class StepRunner implements AutoCloseable {
         build();
     }
 
+    /** Builds the step with {@link StepBuilder} and runs the builder's plans (what {@code plan} reports). */
     private void build() {
         try {
-            graph = new TrainGraph(model, batch, height, width, sgd, accumulate, passes, classWeights);
+            built = StepBuilder.training(model, batch, height, width).optimizer(sgd).accumulate(accumulate).passes(passes)
+                    .classWeights(classWeights).workspace(org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend))).build();
         } catch (BudgetException e) {
             throw new ConfigException("train.recompute: " + e.getMessage(), e);
         }
-        step = new Executor(graph.stepGraph(), backend, store);
-        optimizer = graph.optimizerGraph() == null ? null : new Executor(graph.optimizerGraph(), backend, store);
+        graph = built.train();
+        step = built.executor(backend, store, Executor.Options.defaults());
+        optimizer = built.optimizerExecutor(backend, store, Executor.Options.defaults());
     }
 
     TrainGraph graph() {
@@ -77,7 +80,7 @@ final class StepRunner implements AutoCloseable {
 
     /** The step's planned peak (activation arena + persistent tensors + workspace), the memory it was allowed. */
     long plannedPeakBytes() {
-        return MemoryReport.of(graph.stepGraph(), step.schedule(), step.plan()).plannedPeakBytes();
+        return built.report().plannedPeakBytes();
     }
 
     /** Starts moving the batch of a later {@link #micro} to the device while this one runs ({@link Executor#prefetch}). */

@@ -105,7 +105,8 @@ public final class Trainer {
         Backend backend = device.backend();
         log.info(device.line());
         StepPasses passes = StepPasses.forBackend(backend.name()).withRecompute(tc.recompute());
-        StepMemory.Choice choice = StepMemory.batch(tc, model.config(), h, w, sgd, passes);
+        StepMemory.Choice choice = StepMemory.batch(tc, model.config(), h, w, sgd, passes,
+                org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend)));
         int batch = choice.batch();
         if (choice.line() != null) {
             log.info(choice.line());

@@ -9,13 +9,12 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
-import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
-import org.leanseg.train.OptimizerSettings;
-import org.leanseg.train.TrainGraph;
+import org.leanseg.train.Step;
+import org.leanseg.train.StepBuilder;
 import org.leanseg.graph.Value;
 
 /**
@@ -112,10 +111,8 @@ class StepPlanInvariantsTest {
                 .withHead(new int[] {2, 3, 6}, 16, 8, 16).withClasses(3).withAuxHead(true);
         for (StepPasses base : List.of(StepPasses.FUSED, StepPasses.NONE)) {
             for (RecomputePolicy p : List.of(RecomputePolicy.none(), RecomputePolicy.stages(), RecomputePolicy.sqrt())) {
-                Graph g = new TrainGraph(new DeepLabV3Plus(tiny), 2, 32, 32, OptimizerSettings.pytorchDefault(), 1,
-                        base.withRecompute(p)).stepGraph();
-                List<Node> schedule = DeadCode.schedule(g);
-                assertValid(g, schedule, Planner.plan(g, schedule, base.fuse()));
+                Step s = StepBuilder.training(new DeepLabV3Plus(tiny), 2, 32, 32).passes(base.withRecompute(p)).build();
+                assertValid(s.graph(), s.schedule(), s.plan());
             }
         }
     }

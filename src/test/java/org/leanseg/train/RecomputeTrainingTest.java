@@ -18,11 +18,8 @@ import org.leanseg.graph.Node;
 import org.leanseg.graph.Phase;
 import org.leanseg.graph.Role;
 import org.leanseg.graph.Value;
-import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.ByteSize;
-import org.leanseg.memory.MemoryReport;
-import org.leanseg.memory.Planner;
 import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
@@ -119,9 +116,7 @@ class RecomputeTrainingTest {
     }
 
     private static long peak(StepPasses passes) {
-        Graph g = new TrainGraph(new DeepLabV3Plus(TINY), N, H, W, OptimizerSettings.pytorchDefault(), 1, passes).stepGraph();
-        List<Node> schedule = DeadCode.schedule(g);
-        return MemoryReport.of(g, schedule, Planner.plan(g, schedule, passes.fuse())).plannedPeakBytes();
+        return StepBuilder.training(new DeepLabV3Plus(TINY), N, H, W).passes(passes).build().report().plannedPeakBytes();
     }
 
     @Test

@@ -33,8 +33,9 @@ public interface RecomputeChoice {
     /**
      * The forward nodes of {@code step} to recompute, each passing {@link Recompute#replayable}:
      * normally {@code base} (what cheap-op recomputation chose; empty when not fused) and more,
-     * though a policy may drop base nodes that would undo its checkpoints. {@code inPlace} tells
-     * whether the step is planned with in-place buffers (fused).
+     * though a policy may drop base nodes that would undo its checkpoints. {@code inPlace} is the
+     * passes' fuse flag; the policies do not read it, since every step is planned in place
+     * (Note [One in-place rule] in {@code memory.GraphPlan}).
      */
     Set<Node> choose(Graph step, Set<Node> base, boolean inPlace);
 }

@@ -8,11 +8,11 @@ import java.util.Set;
 import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.passes.DeadCode;
-import org.leanseg.graph.passes.Rebuild;
 import org.leanseg.graph.passes.Recompute;
 import org.leanseg.memory.ByteSize;
+import org.leanseg.memory.GraphPlan;
 import org.leanseg.memory.MemoryReport;
-import org.leanseg.memory.Planner;
+import org.leanseg.memory.Workspace;
 import org.leanseg.tensor.TensorSpec;
 
 /**
@@ -22,11 +22,13 @@ import org.leanseg.tensor.TensorSpec;
  * boundary ({@link Recompute#savedBytes}). Candidates are taken in order of FLOPs per byte saved,
  * and the shortest prefix of that order whose plan (planned peak: activation arena + persistent +
  * workspace, as {@link MemoryReport#plannedPeakBytes}) fits is found by bisection over whole plans.
+ * Each trial is planned as the step builder plans the step it will be ({@link GraphPlan#of}, Note
+ * [One in-place rule], the builder's workspace function), so the chosen step fits as planned.
  * With every candidate taken the choice is exactly {@code stages}; when even that does not fit, a
  * {@link BudgetException} says by how much.
  *
  * <pre>{@code
- * Set<Node> chosen = AutoRecompute.choose(stepGraph, cheapOps, true, ByteSize.parse("6GiB"));
+ * Set<Node> chosen = AutoRecompute.choose(stepGraph, cheapOps, Workspace.OP, ByteSize.parse("6GiB"));
  * }</pre>
  * Check: {@code mvn -q test -Dtest=RecomputePolicyTest}.
  */
@@ -41,14 +43,14 @@ final class AutoRecompute {
         }
     }
 
-    static Set<Node> choose(Graph g, Set<Node> base, boolean inPlace, ByteSize budget) {
+    static Set<Node> choose(Graph g, Set<Node> base, Workspace workspace, ByteSize budget) {
         List<Node> schedule = DeadCode.schedule(g);
         Segments segments = Segments.byStage(g, schedule);
         List<Unit> units = units(segments, schedule, base);
-        if (report(g, chosen(segments, base, units, 0), inPlace).plannedPeakBytes() <= budget.bytes()) {
+        if (report(g, chosen(segments, base, units, 0), workspace).plannedPeakBytes() <= budget.bytes()) {
             return base;
         }
-        MemoryReport all = report(g, chosen(segments, base, units, units.size()), inPlace);
+        MemoryReport all = report(g, chosen(segments, base, units, units.size()), workspace);
         if (all.plannedPeakBytes() > budget.bytes()) {
             throw new BudgetException(budget, all);
         }
@@ -56,7 +58,7 @@ final class AutoRecompute {
         int hi = units.size();     // fits
         while (hi - lo > 1) {
             int mid = (lo + hi) >>> 1;
-            if (report(g, chosen(segments, base, units, mid), inPlace).plannedPeakBytes() <= budget.bytes()) {
+            if (report(g, chosen(segments, base, units, mid), workspace).plannedPeakBytes() <= budget.bytes()) {
                 hi = mid;
             } else {
                 lo = mid;
@@ -90,9 +92,7 @@ final class AutoRecompute {
     }
 
     /** The memory report of {@code g} with {@code chosen} recomputed, as {@code leanseg plan} would print it. */
-    static MemoryReport report(Graph g, Set<Node> chosen, boolean inPlace) {
-        Rebuild.Result r = Recompute.apply(g, chosen);
-        List<Node> schedule = DeadCode.schedule(r.graph());
-        return MemoryReport.of(r.graph(), schedule, Planner.plan(r.graph(), schedule, inPlace));
+    static MemoryReport report(Graph g, Set<Node> chosen, Workspace workspace) {
+        return GraphPlan.of(Recompute.apply(g, chosen).graph(), workspace).report();
     }
 }

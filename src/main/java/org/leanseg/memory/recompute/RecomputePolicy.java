@@ -7,6 +7,7 @@ import org.leanseg.graph.Node;
 import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.passes.RecomputeChoice;
 import org.leanseg.memory.ByteSize;
+import org.leanseg.memory.Workspace;
 
 /**
  * What the training step recomputes in backward instead of keeping (issue 4), spelled as on the
@@ -27,7 +28,7 @@ import org.leanseg.memory.ByteSize;
  *
  * <pre>{@code
  * RecomputePolicy p = RecomputePolicy.parse("auto:6GiB");
- * TrainGraph tg = new TrainGraph(model, 8, 512, 512, sgd, 1, StepPasses.FUSED.withRecompute(p));
+ * Step s = StepBuilder.training(model, 8, 512, 512).passes(StepPasses.FUSED.withRecompute(p)).build();
  * }</pre>
  * Check: {@code mvn -q test -Dtest=RecomputePolicyTest}.
  *
@@ -89,8 +90,35 @@ public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeCh
         throw new IllegalArgumentException("'" + text + "' is not a recompute policy (expected " + ALLOWED + ")" + hint);
     }
 
+    /**
+     * {@code inPlace} is not read: every step is planned in place (Note [One in-place rule]);
+     * {@code auto}'s trials count the ops' own workspace ({@link Workspace#OP}).
+     */
     @Override
     public Set<Node> choose(Graph step, Set<Node> base, boolean inPlace) {
+        return choose(step, base, Workspace.OP);
+    }
+
+    /**
+     * This policy with {@code auto}'s trial plans counting {@code workspace}, as the step builder
+     * plans the step ({@code StepBuilder.workspace}); prints as the policy.
+     */
+    public RecomputeChoice plannedWith(Workspace workspace) {
+        RecomputePolicy policy = this;
+        return new RecomputeChoice() {
+            @Override
+            public Set<Node> choose(Graph step, Set<Node> base, boolean inPlace) {
+                return policy.choose(step, base, workspace);
+            }
+
+            @Override
+            public String toString() {
+                return policy.toString();
+            }
+        };
+    }
+
+    private Set<Node> choose(Graph step, Set<Node> base, Workspace workspace) {
         return switch (kind) {
             case NONE -> base;
             case STAGES -> {
@@ -101,7 +129,7 @@ public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeCh
                 Segments s = Segments.sqrt(step, DeadCode.schedule(step));
                 yield s.withBase(base, s.allInterior());
             }
-            case AUTO -> AutoRecompute.choose(step, base, inPlace, budget);
+            case AUTO -> AutoRecompute.choose(step, base, workspace, budget);
         };
     }
 
