@@ -8,6 +8,8 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.leanseg.backend.Backend;
 import org.leanseg.backend.Backends;
+import org.leanseg.ops.Device;
+import org.leanseg.train.OptimizerSettings;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.BatchSearch;
 import org.leanseg.memory.ByteSize;
@@ -61,29 +63,43 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print JSON instead of the table")
     boolean json;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu (default: plan only), cuda or auto: on a GPU, also allocate "
-            + "the planned arena and variables there and report the device memory they took (cudaMemGetInfo) beside the plan")
+    @Option(names = "--device", defaultValue = "auto", description = "auto (default: the device train would use), cuda, cpu or "
+            + "reference: plans the step that device runs (its rewrites and its kernels' workspace); on cuda it also allocates the "
+            + "planned arena and variables there and reports the device memory they took (cudaMemGetInfo) beside the plan")
     String device;
 
     @Override
     public Integer call() {
         int[] hw = modelOptions.size();
         ModelConfig cfg = modelOptions.config();
-        StepPasses passes = noFuse ? StepPasses.NONE : StepPasses.FUSED;
+        String key;
+        try {
+            key = deviceKey(device);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            System.err.println("leanseg plan: " + e.getMessage());
+            return 2;
+        }
+        Device<?, ?> target = Device.of(key);
+        StepPasses passes = noFuse ? StepPasses.NONE : StepPasses.forDevice(target);
         if (memoryBudget != null) {
             if (batch != null) {
                 System.err.println("--batch and --memory-budget: give one of them; --memory-budget searches the batch");
                 return 2;
             }
-            return budget(cfg, hw, passes);
+            return budget(cfg, hw, passes, target);
         }
         int b = batch == null ? DEFAULT_BATCH : batch;
         if (b < 1) {
             System.err.println("--batch must be >= 1, got " + b);
             return 2;
         }
-        if (device.equals("cpu")) {
-            return plan(cfg, hw, b, passes, null);
+        if (!key.equals("cuda")) {
+            if (!json) {
+                System.out.println("device: " + key + " (the step the " + key + " backend runs"
+                        + (device.equals("auto") ? "; cuda unavailable: " + org.leanseg.backend.cuda.CudaProbe.result().reason() : "")
+                        + "; planned only, nothing allocated)");
+            }
+            return plan(cfg, hw, b, passes, target, null);
         }
         Backends.Choice choice;
         try {
@@ -97,15 +113,39 @@ public final class PlanCommand implements Callable<Integer> {
         }
         try (Backend backend = choice.backend()) {
             // the step the trainer runs on that backend
-            return plan(cfg, hw, b, noFuse ? StepPasses.NONE : StepPasses.forBackend(backend.name()), backend);
+            return plan(cfg, hw, b, passes, target, backend);
+        }
+    }
+
+    /**
+     * The device whose step to plan: {@code auto} is the one {@code train} would use (CUDA when
+     * usable, else cpu when its library loads, else reference); a named device must be usable here
+     * only for cuda (which allocates) and cpu (whose workspace oneDNN reports).
+     */
+    static String deviceKey(String device) {
+        switch (device) {
+            case "auto":
+                return org.leanseg.backend.cuda.CudaProbe.usable() ? "cuda"
+                        : org.leanseg.backend.cpu.CpuNative.available() ? "cpu" : "reference";
+            case "cpu":
+                if (!org.leanseg.backend.cpu.CpuNative.available()) {
+                    throw new IllegalStateException("--device cpu: cpu backend unavailable: " + org.leanseg.backend.cpu.CpuNative.unavailableReason());
+                }
+                return device;
+            case "cuda":
+            case "reference":
+                return device;
+            default:
+                throw new IllegalArgumentException("unknown device '" + device + "'; use " + Backends.DEVICES);
         }
     }
 
     /** Plans one batch size and prints it; on a device backend, with the memory the allocation took there. */
-    private int plan(ModelConfig cfg, int[] hw, int b, StepPasses passes, Backend backend) {
+    private int plan(ModelConfig cfg, int[] hw, int b, StepPasses passes, Device<?, ?> target, Backend backend) {
         StepPlan p;
         try {
-            p = StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(recompute == null ? RecomputePolicy.none() : recompute));
+            p = StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(recompute == null ? RecomputePolicy.none() : recompute),
+                    OptimizerSettings.pytorchDefault(), 1, target);
         } catch (BudgetException e) {
             System.err.println(e.getMessage());
             return 2;
@@ -113,6 +153,7 @@ public final class PlanCommand implements Callable<Integer> {
         DeviceAllocation measured = backend == null ? null : StepProfiler.allocate(p, backend, 1);
         if (json) {
             ObjectNode o = PlanFormat.json(p);
+            o.put("deviceKey", target.key());
             if (backend != null) {
                 o.set("device", PlanFormat.deviceJson(measured));
             }
@@ -127,12 +168,12 @@ public final class PlanCommand implements Callable<Integer> {
     }
 
     /** The batch search per policy; plans are shared between policies (auto searches on stages). */
-    private int budget(ModelConfig cfg, int[] hw, StepPasses passes) {
+    private int budget(ModelConfig cfg, int[] hw, StepPasses passes, Device<?, ?> target) {
         List<RecomputePolicy> policies = recompute != null ? List.of(recompute)
                 : List.of(RecomputePolicy.none(), RecomputePolicy.stages(), RecomputePolicy.sqrt(), RecomputePolicy.auto(memoryBudget));
         Map<String, StepPlan> plans = new HashMap<>();
         BatchSearch.PolicyPlanner<StepPlan> planner = (b, policy) -> plans.computeIfAbsent(policy + "@" + b,
-                k -> StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(policy)));
+                k -> StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(policy), OptimizerSettings.pytorchDefault(), 1, target));
         Map<RecomputePolicy, BatchSearch.Result<StepPlan>> results = new LinkedHashMap<>();
         for (RecomputePolicy policy : policies) {
             results.put(policy, BatchSearch.largest(planner, p -> p.report().plannedPeakBytes(), policy, memoryBudget,

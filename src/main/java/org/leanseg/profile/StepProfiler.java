@@ -131,7 +131,13 @@ public final class StepProfiler {
             double millis = (System.nanoTime() - t0) / 1e6;
             float loss = ex.read(plan.train().loss()).data()[0];
             long scratch = obs.stepScratch;
-            Measured.Step s = new Measured.Step(number, millis, loss, scratch, scratch < 0 ? -1 : backend.currentBytes() + scratch);
+            long highWater = scratch < 0 ? -1 : backend.currentBytes() + scratch;
+            if (backend instanceof org.leanseg.backend.cpu.CpuBackend cpu) {
+                // the native allocator's own counters: what was allocated, not the plan re-added
+                scratch = cpu.peakWorkspaceBytes();
+                highWater = cpu.peakBytes();
+            }
+            Measured.Step s = new Measured.Step(number, millis, loss, scratch, highWater);
             done.add(s);
             return s;
         }
@@ -147,8 +153,10 @@ public final class StepProfiler {
             (later ? obs.laterNanos : obs.firstNanos).forEach((k, nanos) -> stages.put(k,
                     new Measured.StageTime(nanos / 1e6 / timed, obs.stageScratch.getOrDefault(k, -1L))));
             Measured.Step last = done.get(done.size() - 1);
-            return new Measured(backend.name(), ref != null ? Parallel.threads() : 1, List.copyOf(done),
-                    ref != null ? ref.arenaBytes() : -1, ref != null ? ref.variableBytes() : -1,
+            org.leanseg.backend.cpu.CpuBackend cpu = backend instanceof org.leanseg.backend.cpu.CpuBackend c ? c : null;
+            long arena = ref != null ? ref.arenaBytes() : cpu != null ? cpu.arenaBytes() : -1;
+            long variables = ref != null ? ref.variableBytes() : cpu != null ? cpu.variableBytes() : -1;
+            return new Measured(backend.name(), ref != null || cpu != null ? Parallel.threads() : 1, List.copyOf(done), arena, variables,
                     last.scratchBytes(), obs.scratchOp, obs.scratchStage, last.highWaterBytes(), backend.peakBytes(), stages,
                     deviceBefore, deviceAfter());
         }

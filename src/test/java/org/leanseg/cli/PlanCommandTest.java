@@ -118,11 +118,14 @@ class PlanCommandTest {
     @Test
     void deviceOptionWithoutAGpu() throws Exception {
         Assumptions.assumeFalse(CudaProbe.result().usable(), "a GPU is usable here: CudaProfileTest measures plan --device there");
+        String expected = org.leanseg.backend.cpu.CpuNative.available() ? "cpu" : "reference";
         String table = run(args("--device", "auto"));
-        assertTrue(table.startsWith("device: cpu (cuda unavailable: ") && !table.contains("measured on the device"), table);
+        assertTrue(table.startsWith("device: " + expected + " (the step the " + expected + " backend runs; cuda unavailable: ")
+                && !table.contains("measured on the device"), table);
         JsonNode j = new ObjectMapper().readTree(run(args("--device", "auto", "--json")));
-        assertTrue(j.has("device") && j.get("device").isNull(), j.toString());
-        assertTrue(!new ObjectMapper().readTree(run(args("--json"))).has("device"), "plain plan: no device key");
+        assertEquals(expected, j.get("deviceKey").asText(), j.toString());
+        assertTrue(!j.has("device"), "planned only: no device memory measured");
+        assertEquals("reference", new ObjectMapper().readTree(run(args("--device", "reference", "--json"))).get("deviceKey").asText());
         ERR.reset();
         assertEquals(2, exit(args("--device", "cuda")));
         assertTrue(ERR.toString(StandardCharsets.UTF_8).startsWith("leanseg plan: --device cuda: cuda unavailable: "), ERR.toString());

@@ -98,7 +98,7 @@ class ProfileCommandTest {
     @Test
     void measuredArenaAndVariablesAreThePlannedOnes() {
         JsonNode m = json.get("measured");
-        assertEquals("reference", m.get("backend").asText());
+        assertEquals(org.leanseg.backend.cpu.CpuNative.available() ? "cpu" : "reference", m.get("backend").asText());
         assertEquals(json.get("activationPeakBytes").asLong(), m.get("arenaBytes").asLong());
         assertEquals(json.get("persistentBytes").asLong(), m.get("variableBytes").asLong());
         assertEquals(1, m.get("steps").size());
@@ -113,7 +113,8 @@ class ProfileCommandTest {
     @Test
     void autoDeviceFallsBackToTheCpuWithItsReason() {
         Assumptions.assumeFalse(CudaProbe.result().usable(), "a GPU is usable here: the gpu test CudaProfileTest covers it");
-        assertTrue(terminal.contains("device: cpu (cuda unavailable: "), terminal);
+        assertTrue(terminal.contains(org.leanseg.backend.cpu.CpuNative.available() ? "device: cpu (oneDNN " : "device: reference (cuda unavailable: "), terminal);
+        assertTrue(terminal.contains("cuda unavailable: "), terminal);
         assertTrue(json.get("measured").get("device").isNull(), json.get("measured").toString());
         assertTrue(!terminal.contains("device memory"), terminal);
     }
@@ -135,7 +136,7 @@ class ProfileCommandTest {
         }
         String lines = err.toString(StandardCharsets.UTF_8);
         assertTrue(lines.contains("leanseg profile: --device cuda: cuda unavailable: "), lines);
-        assertTrue(lines.contains("leanseg profile: unknown device 'tpu'; use auto, cpu or cuda"), lines);
+        assertTrue(lines.contains("leanseg profile: unknown device 'tpu'; use auto, cuda, cpu or reference"), lines);
         assertEquals(2, lines.strip().split("\n").length, lines);
         assertTrue(!Files.exists(dir.resolve("cuda")) && !Files.exists(dir.resolve("tpu")));
     }

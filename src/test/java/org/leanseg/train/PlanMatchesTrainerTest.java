@@ -16,7 +16,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.leanseg.backend.Backend;
+import org.leanseg.backend.Backends;
+import org.leanseg.backend.cpu.CpuBackend;
+import org.leanseg.backend.cpu.CpuNative;
 import org.leanseg.backend.reference.ReferenceBackend;
+import org.leanseg.ops.Device;
+import org.leanseg.ops.Ops;
 import org.leanseg.cli.Main;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Node;
@@ -63,12 +69,21 @@ class PlanMatchesTrainerTest {
     }
 
     static Allocated trainerAllocates(ModelConfig config, StepPasses passes) {
+        return trainerAllocates(config, passes, "reference");
+    }
+
+    /**
+     * What a {@link StepRunner} allocates on {@code device} for one step: the backend's own counters
+     * of arenas and variables; the workspace as the reference counts its kernels' scratch (the largest
+     * over the schedule it runs), on cpu the native workspace the kernels actually requested.
+     */
+    static Allocated trainerAllocates(ModelConfig config, StepPasses passes, String device) {
         DeepLabV3Plus model = new DeepLabV3Plus(config);
         VariableStore store = new VariableStore();
         model.params().initialize(store, 1);
         List<String> log = new ArrayList<>();
-        try (ReferenceBackend ref = new ReferenceBackend();
-             StepRunner runner = new StepRunner(model, BATCH, SIZE, SIZE, OptimizerSettings.pytorchDefault(), 1, ref, store, passes,
+        try (Backend backend = Backends.create(device).backend();
+             StepRunner runner = new StepRunner(model, BATCH, SIZE, SIZE, OptimizerSettings.pytorchDefault(), 1, backend, store, passes,
                      null, log::add)) {
             Random rnd = new Random(3);
             int[] labels = new int[BATCH * SIZE * SIZE];
@@ -78,6 +93,10 @@ class PlanMatchesTrainerTest {
             runner.micro(Tensor.gaussian(Shape.of(BATCH, 3, SIZE, SIZE), 1, rnd), Tensor.labels(Shape.of(BATCH, SIZE, SIZE), labels),
                     0.01f, 1);
             assertEquals(List.of(), log, "no rebuild (in-place BN guard) in this step");
+            if (backend instanceof CpuBackend cpu) {
+                return new Allocated(cpu.arenaBytes(), cpu.variableBytes(), cpu.peakWorkspaceBytes());
+            }
+            ReferenceBackend ref = (ReferenceBackend) backend;
             long workspace = 0;
             for (Node n : DeadCode.schedule(runner.graph().stepGraph())) {   // the schedule the executor runs
                 workspace = Math.max(workspace, Workspace.OP.bytes(n, n.inputs().stream().map(Value::spec).toList()));
@@ -104,23 +123,29 @@ class PlanMatchesTrainerTest {
     }
 
     static Stream<Arguments> policiesAndPasses() {
-        return Stream.of("none", "stages", "sqrt", "auto").flatMap(p -> Stream.of(Arguments.of(p, true), Arguments.of(p, false)));
+        List<String> devices = CpuNative.available() ? List.of("reference", "cpu") : List.of("reference");
+        return devices.stream().flatMap(d -> Stream.of("none", "stages", "sqrt", "auto")
+                .flatMap(p -> Stream.of(Arguments.of(d, p, true), Arguments.of(d, p, false))));
     }
 
-    /** {@code plan}'s planned peak (the command line, JSON) equals the trainer's allocation, for every policy, fused or not. */
-    @ParameterizedTest(name = "{0}, fused {1}")
+    /**
+     * {@code plan --device D}'s planned peak (the command line, JSON) equals what the trainer's
+     * executor allocates on D, for every device here, every policy, fused or not.
+     */
+    @ParameterizedTest(name = "{0}, {1}, fused {2}")
     @MethodSource("policiesAndPasses")
-    void plannedPeakOfPlanIsThePeakTheTrainerAllocates(String policyName, boolean fused) throws Exception {
-        StepPasses base = fused ? StepPasses.FUSED : StepPasses.NONE;
-        RecomputePolicy policy = policyName.equals("auto") ? autoBetween(base) : RecomputePolicy.parse(policyName);
-        List<String> args = new ArrayList<>(List.of("plan", "--model", "deeplabv3plus_mobilenetv2", "--width", "0.25", "--classes", "3",
-                "--size", SIZE + "x" + SIZE, "--batch", String.valueOf(BATCH), "--recompute", policy.toString(), "--json"));
+    void plannedPeakOfPlanIsThePeakTheTrainerAllocates(String device, String policyName, boolean fused) throws Exception {
+        StepPasses base = fused ? StepPasses.forDevice(Device.of(device)) : StepPasses.NONE;
+        RecomputePolicy policy = policyName.equals("auto") ? autoBetween(base, device) : RecomputePolicy.parse(policyName);
+        List<String> args = new ArrayList<>(List.of("plan", "--device", device, "--model", "deeplabv3plus_mobilenetv2", "--width", "0.25",
+                "--classes", "3", "--size", SIZE + "x" + SIZE, "--batch", String.valueOf(BATCH), "--recompute", policy.toString(), "--json"));
         if (!fused) {
             args.add("--no-fuse");
         }
         JsonNode plan = planJson(args.toArray(String[]::new));
-        Allocated allocated = trainerAllocates(CLI, base.withRecompute(policy));
-        String what = policy + (fused ? ", fused" : ", not fused");
+        Allocated allocated = trainerAllocates(CLI, base.withRecompute(policy), device);
+        String what = device + ", " + policy + (fused ? ", fused" : ", not fused");
+        assertEquals(device, plan.get("deviceKey").asText(), what);
         assertEquals(plan.get("activationPeakBytes").asLong(), allocated.arenaBytes(), what + ": arena");
         assertEquals(plan.get("persistentBytes").asLong(), allocated.variableBytes(), what + ": variables");
         assertEquals(plan.get("workspaceBytes").asLong(), allocated.workspaceBytes(), what + ": workspace");
@@ -135,10 +160,12 @@ class PlanMatchesTrainerTest {
     }
 
     /** A budget between the peaks of none and stages, so auto recomputes some stages but not all. */
-    private static RecomputePolicy autoBetween(StepPasses base) {
-        long none = StepBuilder.training(new DeepLabV3Plus(CLI), BATCH, SIZE, SIZE).passes(base).build().report().plannedPeakBytes();
+    private static RecomputePolicy autoBetween(StepPasses base, String device) {
+        Workspace ws = Ops.workspace(Device.of(device));
+        long none = StepBuilder.training(new DeepLabV3Plus(CLI), BATCH, SIZE, SIZE).passes(base).workspace(ws).build().report()
+                .plannedPeakBytes();
         long stages = StepBuilder.training(new DeepLabV3Plus(CLI), BATCH, SIZE, SIZE).passes(base.withRecompute(RecomputePolicy.stages()))
-                .build().report().plannedPeakBytes();
+                .workspace(ws).build().report().plannedPeakBytes();
         assertTrue(stages < none, stages + " vs " + none);
         return RecomputePolicy.auto(new ByteSize((none + stages) / 2));
     }

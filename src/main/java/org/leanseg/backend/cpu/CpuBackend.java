@@ -151,6 +151,17 @@ public final class CpuBackend implements Backend {
         return peakWorkspaceBytes;
     }
 
+    /** Bytes of the arenas allocated and not freed, counted as they are allocated. */
+    public synchronized long arenaBytes() {
+        long sum = 0;
+        for (CpuBuffer b : live.values()) {
+            if (b.label().equals("arena")) {
+                sum += b.bytes();
+            }
+        }
+        return sum;
+    }
+
     /** Bytes of the variables adopted so far (weights, optimizer state, BN buffers). */
     public synchronized long variableBytes() {
         long sum = 0;
