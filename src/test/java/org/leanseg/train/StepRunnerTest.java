@@ -37,6 +37,6 @@ class StepRunnerTest {
             assertTrue(Float.isFinite(l1) && Float.isFinite(l2));
         }
         assertEquals(1, log.size(), log.toString());
-        assertTrue(log.get(0).contains("in-place BN off"), log.get(0));
+        assertTrue(log.get(0).contains("switched from in place to stock"), log.get(0));
     }
 }
