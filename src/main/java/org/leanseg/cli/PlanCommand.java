@@ -88,7 +88,7 @@ public final class PlanCommand implements Callable<Integer> {
         try {
             choice = Backends.create(device);
         } catch (IllegalArgumentException | IllegalStateException e) {
-            System.err.println("leanseg plan: " + e.getMessage());
+            CliErrors.print(System.err, "leanseg plan: ", e);
             return 2;
         }
         if (!json) {

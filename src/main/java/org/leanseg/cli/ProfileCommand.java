@@ -76,7 +76,7 @@ public final class ProfileCommand implements Callable<Integer> {
         try {
             choice = Backends.create(device);
         } catch (IllegalArgumentException | IllegalStateException e) {
-            System.err.println("leanseg profile: " + e.getMessage());
+            CliErrors.print(System.err, "leanseg profile: ", e);
             return 2;
         }
         System.out.println(choice.line());

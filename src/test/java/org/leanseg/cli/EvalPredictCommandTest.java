@@ -1,6 +1,7 @@
 package org.leanseg.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -68,10 +69,32 @@ class EvalPredictCommandTest {
         assertEquals(6, a.get("per_class").size());
         assertEquals(a.get("mIoU").asDouble(), b.get("mIoU").asDouble(), 0.0);
         assertEquals(a.get("aAcc").asDouble(), b.get("aAcc").asDouble(), 0.0);
-        // default output beside the checkpoint, with flip
+        // default output beside the checkpoint, with flip; a second evaluation keeps the first's file
         assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--flip")));
-        JsonNode c = json.readTree(checkpoint.resolveSibling("iter_000002.eval.json").toFile());
-        assertTrue(c.get("flip").asBoolean());
+        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString())));
+        List<Path> kept;
+        try (java.util.stream.Stream<Path> s = Files.list(checkpoint.getParent())) {
+            kept = s.filter(p -> p.getFileName().toString().matches("iter_000002\\.eval\\..*\\.json")).sorted().toList();
+        }
+        assertEquals(2, kept.size(), kept.toString());
+        assertTrue(json.readTree(kept.get(0).toFile()).get("flip").asBoolean());
+        assertFalse(json.readTree(kept.get(1).toFile()).get("flip").asBoolean());
+    }
+
+    /** Issue 12 item 6: with no --config and no --set, eval uses the run's own config (its 3 validation images), and says so. */
+    @Test
+    void evalWithoutConfigUsesTheRunsOwn() throws IOException {
+        Path result = dir.resolve("own.json");
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf));
+        try {
+            assertEquals(0, Main.run("eval", "--checkpoint", checkpoint.toString(), "--out", result.toString(), "--set", "device=cpu"));
+        } finally {
+            System.setOut(stdout);
+        }
+        assertEquals(3, new ObjectMapper().readTree(result.toFile()).get("images").asInt(), "data.synthetic.val_size of the run");
+        assertTrue(buf.toString().contains("config: the run's own, from " + checkpoint), buf.toString());
     }
 
     @Test
