@@ -68,6 +68,9 @@ public final class PlanCommand implements Callable<Integer> {
     public Integer call() {
         int[] hw = modelOptions.size();
         ModelConfig cfg = modelOptions.config();
+        if (modelOptions.note() != null) {
+            System.err.println(modelOptions.note());
+        }
         StepPasses passes = noFuse ? StepPasses.NONE : StepPasses.FUSED;
         if (memoryBudget != null) {
             if (batch != null) {

@@ -144,6 +144,18 @@ class EvalPredictCommandTest {
         assertTrue(buf.toString().contains("broken.png"), buf.toString());
         assertEquals(2, Main.run(args("predict", "--checkpoint", checkpoint.toString(), "--input", tmp.resolve("missing").toString(),
                 "--out", tmp.resolve("o").toString())));
+        // --out naming an existing file: one line saying so, not only the path
+        writePng(in.resolve("ok.png"), 8, 8);
+        Files.delete(in.resolve("broken.png"));
+        Path taken = Files.writeString(tmp.resolve("taken"), "x");
+        buf.reset();
+        System.setErr(new PrintStream(buf));
+        try {
+            assertEquals(2, Main.run(args("predict", "--checkpoint", checkpoint.toString(), "--input", in.toString(), "--out", taken.toString())));
+        } finally {
+            System.setErr(err);
+        }
+        assertTrue(buf.toString().startsWith("leanseg predict: " + taken + ": exists and is not a directory"), buf.toString());
     }
 
     private static void writePng(Path file, int w, int h) throws IOException {
