@@ -257,6 +257,7 @@ public final class Trainer {
                     rec.put("data_s", round(dataNanos / 1e9 / sinceLog));
                     rec.put("planned_peak_mib", plannedPeakMiB);
                     rec.put("heap_used_mib", (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20);
+                    ProcessStats.addTo(rec);
                     log.metrics(rec);
                     log.info(String.format("iter %d/%d epoch %d loss %.4f lr %.5f %.1f img/s", done, tc.iters(), epoch, loss, lr, imagesPerSecond));
                     t0 = System.nanoTime();
