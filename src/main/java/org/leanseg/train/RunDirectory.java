@@ -44,16 +44,19 @@ final class RunDirectory {
     }
 
     /**
-     * Makes {@code dir} ready for a new (not resumed) run: fine when it holds no run; with
-     * {@code overwrite}, the old run is renamed to {@code <dir>.old-<time>} and that path returned;
-     * otherwise a one-line error with the three ways on.
+     * Makes {@code dir} ready for a new (not resumed) run: fine when it holds no run. A run that
+     * saved checkpoints is refused with a one-line error naming the three ways on, unless
+     * {@code overwrite}; then, as for the log and metrics of a run that saved none (e.g. one that
+     * stopped at a bad file), the old files are renamed to {@code <dir>.old-<time>}, whose path is
+     * returned. Nothing is appended to, overwritten or deleted.
      */
     static Path claim(Path dir, boolean overwrite) throws IOException {
         List<String> files = runFiles(dir);
         if (files.isEmpty()) {
             return null;
         }
-        if (!overwrite) {
+        boolean checkpoints = files.stream().anyMatch(n -> n.endsWith(".safetensors") || n.equals("last_checkpoint"));
+        if (checkpoints && !overwrite) {
             throw new ConfigException(dir + " already holds a run (" + String.join(", ", files.subList(0, Math.min(4, files.size())))
                     + (files.size() > 4 ? ", ..." : "") + "); continue it with --resume, start another with --set name=<new name>, "
                     + "or move it aside and start afresh with --overwrite");

@@ -124,7 +124,7 @@ public final class Trainer {
                     + ", " + tc.iters() + " iterations, "
                     + model.params().parameterCount() + " parameters, reference backend (" + org.leanseg.backend.reference.Parallel.threads() + " threads)");
             if (movedAside != null) {
-                log.info("--overwrite: moved the previous run in " + dir + " to " + movedAside);
+                log.info("moved the previous run's files in " + dir + " to " + movedAside + (overwrite ? " (--overwrite)" : " (it saved no checkpoint)"));
             }
             skipped.forEach(line -> log.info("warning: " + line));
             notes.forEach(log::info);

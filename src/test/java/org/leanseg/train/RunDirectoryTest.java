@@ -48,7 +48,21 @@ class RunDirectoryTest {
         }
         assertEquals(1, aside.size(), "the old run moved aside");
         assertTrue(java.util.Arrays.equals(best, Files.readAllBytes(aside.get(0).resolve("best.safetensors"))), "its best checkpoint kept");
-        assertFalse(Files.readString(run.resolve("log.txt")).contains(log.lines().findFirst().orElseThrow()), "a fresh log.txt");
+        String fresh = Files.readString(run.resolve("log.txt"));
+        assertEquals(1, fresh.split("LeanSeg training a:", -1).length - 1, "a fresh log.txt, not appended to: " + fresh);
+        assertTrue(fresh.contains("(--overwrite)"), fresh);
+    }
+
+    @Test
+    void theLogOfARunThatSavedNothingIsMovedAsideNotAppendedTo(@TempDir Path dir) throws IOException {
+        Path run = Files.createDirectories(dir.resolve("a"));
+        Files.writeString(run.resolve("log.txt"), "an earlier attempt that stopped at a bad file\n");
+        train(dir, "a", null, "train.iters=1", "train.warmup_iters=0");
+        assertFalse(Files.readString(run.resolve("log.txt")).contains("an earlier attempt"));
+        try (Stream<Path> s = Files.list(dir)) {
+            Path aside = s.filter(p -> p.getFileName().toString().startsWith("a.old-")).findFirst().orElseThrow();
+            assertEquals("an earlier attempt that stopped at a bad file\n", Files.readString(aside.resolve("log.txt")));
+        }
     }
 
     @Test
