@@ -66,8 +66,11 @@ public final class BenchmarkCommand implements Callable<Integer> {
         }
         int[] hw = size == null ? null : Sizes.parse(size, "--size");
         try {
-            TrainingConfig cfg = opts.load();
+            TrainingConfig cfg = RunConfigs.load(opts, System.out::println);
             CheckpointModel m = CheckpointModel.load(opts.checkpoint, Datasets.modelConfig(cfg));
+            if (m.note() != null) {
+                System.out.println(m.note());
+            }
             List<Tensor> pool = hw != null ? rendered(hw[0], hw[1]) : validationImages(cfg);
             Inference inference = Inference.of(cfg.eval(), opts.flip);
             Backends.Choice choice = Backends.create(cfg.device().yamlName());
@@ -86,7 +89,7 @@ public final class BenchmarkCommand implements Callable<Integer> {
                     warmup, inference.describe(), seconds * 1000 / images, images / seconds);
             return 0;
         } catch (ConfigException | IOException | DatasetException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("leanseg benchmark: " + e.getMessage());
+            CliErrors.print(System.err, "leanseg benchmark: ", e);
             return 2;
         }
     }

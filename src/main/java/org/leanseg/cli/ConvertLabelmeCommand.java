@@ -57,8 +57,8 @@ public final class ConvertLabelmeCommand implements Callable<Integer> {
             converter.convert(input, classes, output);
             return 0;
         } catch (DatasetException | IllegalArgumentException e) {
-            System.err.println("error: " + e.getMessage());
-            return 1;
+            CliErrors.print(System.err, "leanseg convert-labelme: ", e);
+            return CliErrors.USAGE;
         }
     }
 }

@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code leanseg eval}: evaluates a checkpoint on the configured validation split (whole or slide
  * inference, optional flip and scales), prints the per-class IoU table and writes the metrics as
- * JSON next to the checkpoint ({@code <checkpoint>.eval.json}) or to {@code --out}. Whole images
+ * JSON next to the checkpoint ({@code <checkpoint>.eval.<time>.json}, one per evaluation) or to {@code --out}. Whole images
  * whose plan exceeds the memory budget are slid (see {@link InferenceOptions#budget}).
  *
  * <pre>{@code
@@ -44,20 +44,23 @@ public final class EvalCommand implements Callable<Integer> {
     @Mixin
     InferenceOptions opts;
 
-    @Option(names = "--out", description = "JSON result file (default: <checkpoint>.eval.json beside the checkpoint)")
+    @Option(names = "--out", description = "JSON result file (default: <checkpoint>.eval.<time>.json beside the checkpoint, one per evaluation)")
     Path out;
 
     @Override
     public Integer call() {
         TrainingConfig cfg;
         try {
-            cfg = opts.load();
+            cfg = RunConfigs.load(opts, System.out::println);
         } catch (ConfigException e) {
-            System.err.println("leanseg eval: " + e.getMessage());
+            CliErrors.print(System.err, "leanseg eval: ", e);
             return 2;
         }
         try {
             CheckpointModel m = CheckpointModel.load(opts.checkpoint, Datasets.modelConfig(cfg));
+            if (m.note() != null) {
+                System.out.println(m.note());
+            }
             Dataset val = Datasets.val(cfg);
             int classes = m.model().config().numClasses();
             if (val.numClasses() != classes) {
@@ -80,13 +83,13 @@ public final class EvalCommand implements Callable<Integer> {
             System.out.println("evaluated " + opts.checkpoint + " on " + val.size() + " images (" + inference.describe() + ", "
                     + String.format("%.1f s", seconds) + "):");
             System.out.println(IouTable.format(val.classNames(), cm.iou(), cm.accuracy(), cm.meanIoU(), cm.pixelAccuracy(), cm.meanAccuracy()));
-            Path target = out != null ? out : opts.checkpoint.resolveSibling(stem(opts.checkpoint) + ".eval.json");
+            Path target = out != null ? out : keptPath(opts.checkpoint);
             AtomicFiles.write(target, new ObjectMapper().writerWithDefaultPrettyPrinter()
                     .writeValueAsBytes(result(val, cm, inference, seconds)));
             System.out.println("wrote " + target);
             return 0;
         } catch (ConfigException | IOException | DatasetException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("leanseg eval: " + e.getMessage());
+            CliErrors.print(System.err, "leanseg eval: ", e);
             return 2;
         }
     }
@@ -122,6 +125,16 @@ public final class EvalCommand implements Callable<Integer> {
 
     private static Double nullable(double v) {
         return Double.isNaN(v) ? null : v;
+    }
+
+    /** {@code <checkpoint>.eval.<time>.json}: each evaluation's result is kept, none overwritten. */
+    static Path keptPath(Path checkpoint) {
+        String time = java.time.LocalDateTime.now().format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+        Path p = checkpoint.resolveSibling(stem(checkpoint) + ".eval." + time + ".json");
+        for (int i = 2; java.nio.file.Files.exists(p); i++) {
+            p = checkpoint.resolveSibling(stem(checkpoint) + ".eval." + time + "-" + i + ".json");
+        }
+        return p;
     }
 
     static String stem(Path file) {

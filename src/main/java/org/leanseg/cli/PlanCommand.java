@@ -79,6 +79,9 @@ public final class PlanCommand implements Callable<Integer> {
             System.err.println("leanseg plan: " + e.getMessage());
             return 2;
         }
+        if (modelOptions.note() != null) {
+            System.err.println(modelOptions.note());
+        }
         Device<?, ?> target = Device.of(key);
         StepPasses passes = noFuse ? StepPasses.NONE : StepPasses.forDevice(target);
         if (memoryBudget != null) {
@@ -105,7 +108,7 @@ public final class PlanCommand implements Callable<Integer> {
         try {
             choice = Backends.create(device);
         } catch (IllegalArgumentException | IllegalStateException e) {
-            System.err.println("leanseg plan: " + e.getMessage());
+            CliErrors.print(System.err, "leanseg plan: ", e);
             return 2;
         }
         if (!json) {

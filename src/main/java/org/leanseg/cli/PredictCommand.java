@@ -72,9 +72,12 @@ public final class PredictCommand implements Callable<Integer> {
             return 2;
         }
         try {
-            TrainingConfig cfg = opts.load();
+            TrainingConfig cfg = RunConfigs.load(opts, System.out::println);
             List<Path> images = inputs();
             CheckpointModel m = CheckpointModel.load(opts.checkpoint, Datasets.modelConfig(cfg));
+            if (m.note() != null) {
+                System.out.println(m.note());
+            }
             try (org.leanseg.io.SafetensorsFile f = org.leanseg.io.SafetensorsFile.open(opts.checkpoint)) {
                 normalization = org.leanseg.data.Normalization.fromJson(f.metadata().get("normalization"));
             }
@@ -101,7 +104,7 @@ public final class PredictCommand implements Callable<Integer> {
             System.out.println("wrote " + images.size() + " masks to " + out + (showDir != null ? " and overlays to " + showDir : ""));
             return 0;
         } catch (ConfigException | IOException | DatasetException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("leanseg predict: " + e.getMessage());
+            CliErrors.print(System.err, "leanseg predict: ", e);
             return 2;
         }
     }

@@ -71,13 +71,16 @@ public final class ProfileCommand implements Callable<Integer> {
             return 2;
         }
         ModelConfig cfg = modelOptions.config();
+        if (modelOptions.note() != null) {
+            System.err.println(modelOptions.note());
+        }
         Path dir = out != null ? out : Path.of("work_dirs", "profile", cfg.name() + "_b" + batch + "_" + hw[0] + "x" + hw[1]);
         RecomputePolicy policy = recompute == null ? RecomputePolicy.none() : recompute;
         Backends.Choice choice;
         try {
             choice = Backends.create(device);
         } catch (IllegalArgumentException | IllegalStateException e) {
-            System.err.println("leanseg profile: " + e.getMessage());
+            CliErrors.print(System.err, "leanseg profile: ", e);
             return 2;
         }
         System.out.println(choice.line());

@@ -1,6 +1,5 @@
 package org.leanseg.cli;
 
-import picocli.CommandLine;
 
 /** Parses "HxW" (or a single number for a square) command-line sizes. */
 final class Sizes {
@@ -17,8 +16,7 @@ final class Sizes {
             }
             return new int[] {h, w};
         } catch (NumberFormatException e) {
-            throw new CommandLine.ParameterException(new CommandLine(new Main()),
-                    option + ": '" + s + "' is not a size; write HxW, e.g. 512x512");
+            throw new IllegalArgumentException(option + ": '" + s + "' is not a size; write HxW, e.g. 512x512");
         }
     }
 }

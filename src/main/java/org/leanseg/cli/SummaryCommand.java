@@ -22,6 +22,9 @@ public final class SummaryCommand implements Callable<Integer> {
     public Integer call() {
         int[] hw = modelOptions.size();
         ModelConfig cfg = modelOptions.config();
+        if (modelOptions.note() != null) {
+            System.out.println(modelOptions.note());
+        }
         DeepLabV3Plus m = new DeepLabV3Plus(cfg);
         System.out.println(cfg + " at 1x3x" + hw[0] + "x" + hw[1]);
         System.out.print(new ModelSummary(m, 1, hw[0], hw[1]).format(all));

@@ -38,6 +38,8 @@ import org.leanseg.io.AtomicFiles;
  */
 public final class ImageFiles {
     private static final float MAX_8BIT = 255f;
+    /** Largest image decoded (2^27 pixels, e.g. 11585x11585): above it a header is more likely damaged than real, and decoding would exhaust the heap. */
+    static final long MAX_PIXELS = 1L << 27;
 
     private ImageFiles() {
     }
@@ -181,11 +183,18 @@ public final class ImageFiles {
                 });
                 try {
                     reader.setInput(in, true, true);
+                    long pixels = (long) reader.getWidth(0) * reader.getHeight(0);
+                    if (pixels > MAX_PIXELS) {
+                        throw new DatasetException(file, "the " + what + " declares " + reader.getWidth(0) + "x" + reader.getHeight(0)
+                                + " pixels, more than the " + MAX_PIXELS + " LeanSeg decodes; a damaged header, or tile the image first");
+                    }
                     im = reader.read(0, reader.getDefaultReadParam());
                 } finally {
                     reader.dispose();
                 }
             }
+        } catch (DatasetException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
             throw new DatasetException(file, "the " + what + " is corrupt or truncated (" + e.getMessage()
                     + "); re-export it or remove it from the list (data.skip_bad=true skips such files)", e);

@@ -227,7 +227,7 @@ public final class Executor implements AutoCloseable {
         }
         if (!bad.isEmpty()) {
             throw new InPlaceGuardException("in-place batch/group norm cannot recover its input from its output where gamma is near 0 ("
-                    + String.join("; ", bad) + "); rebuild the step with StepPasses.withStockBatchNorm for these layers", gammas);
+                    + String.join("; ", bad) + "); these layers need stock batch norm (same math, their input kept for the backward)", gammas);
         }
     }
 

@@ -14,7 +14,8 @@ import org.leanseg.train.WeightLoader;
 /**
  * A model ready for inference from a weights file: the architecture comes from the file's
  * {@code model_config} metadata (written by every LeanSeg checkpoint) or, for plain safetensors
- * files, from the configuration; the weights are loaded strictly (any missing, unexpected or
+ * files, from the configuration when its shapes fit, else from the file's tensor shapes
+ * ({@link ModelInference}, said in {@link #note}); the weights are loaded strictly (any missing, unexpected or
  * mismatched tensor is an error). An {@code aux.*} head in the file is built too (it is unused at
  * inference) so that strict loading accepts checkpoints trained with deep supervision.
  *
@@ -24,9 +25,10 @@ import org.leanseg.train.WeightLoader;
  *
  * @param model the network
  * @param store its weights and BN buffers
- * @param fromMetadata whether the architecture came from the file (else from the configuration)
+ * @param fromMetadata whether the architecture came from the file's metadata
+ * @param note what was inferred from the tensor shapes, in one line, or null
  */
-public record CheckpointModel(DeepLabV3Plus model, VariableStore store, boolean fromMetadata) {
+public record CheckpointModel(DeepLabV3Plus model, VariableStore store, boolean fromMetadata, String note) {
 
     public static CheckpointModel load(Path file, ModelConfig configured) throws IOException {
         if (!Files.isRegularFile(file)) {
@@ -36,21 +38,33 @@ public record CheckpointModel(DeepLabV3Plus model, VariableStore store, boolean 
         ModelConfig cfg;
         boolean fromMetadata;
         boolean aux;
+        String note = null;
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
             fromMetadata = meta.containsKey("model_config");
+            aux = f.keys().stream().anyMatch(k -> k.startsWith("aux."));
             try {
                 cfg = fromMetadata ? ModelConfigJson.parse(meta.get("model_config"), meta.get("batchnorm")) : configured;
             } catch (IllegalArgumentException e) {
                 throw new IOException(file + ": " + e.getMessage(), e);
             }
-            aux = f.keys().stream().anyMatch(k -> k.startsWith("aux."));
+            if (!fromMetadata) {
+                java.util.Map<String, org.leanseg.tensor.Shape> shapes = new java.util.HashMap<>();
+                for (String k : f.keys()) {
+                    shapes.put(k, f.spec(k).shape());
+                }
+                if (!ModelInference.matches(cfg.withAuxHead(aux), shapes)) {
+                    ModelInference.Inferred inferred = ModelInference.of(f);
+                    cfg = inferred.config();
+                    note = inferred.line();
+                }
+            }
         }
         cfg = cfg.withAuxHead(aux);
         DeepLabV3Plus model = new DeepLabV3Plus(cfg);
         VariableStore store = new VariableStore();
         model.params().initialize(store, 0);
         WeightLoader.load(file, model.params(), store, true, null);
-        return new CheckpointModel(model, store, fromMetadata);
+        return new CheckpointModel(model, store, fromMetadata, note);
     }
 }

@@ -30,6 +30,11 @@ import org.leanseg.tensor.Tensor;
 public final class Safetensors {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int CHUNK_ELEMENTS = 1 << 16;
+    /**
+     * Metadata key of the data section's CRC32C (8 lowercase hex digits), written by
+     * {@link #writeVerifiable} and checked by {@link SafetensorsFile#verify}. Other readers ignore it.
+     */
+    public static final String CHECKSUM_KEY = "data_crc32c";
 
     private Safetensors() {
     }
@@ -90,6 +95,28 @@ public final class Safetensors {
             i++;
         }
         byte[] headerBytes = paddedHeader(JSON.writeValueAsBytes(header));
+        writeFile(file, headerBytes, tensors, stored);
+    }
+
+    /**
+     * As {@link #write(Path, Map, Map, Map)}, plus the CRC32C of the data section in the metadata
+     * under {@link #CHECKSUM_KEY}, so that a reader can tell a complete file from a damaged one
+     * ({@link SafetensorsFile#verify}). The data is encoded twice: once for the checksum, which the
+     * header (written first) must hold, and once to write it.
+     */
+    public static void writeVerifiable(Path file, Map<String, Tensor> tensors, Map<String, String> metadata,
+            Map<String, DType> storedDTypes) throws IOException {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            DType stored = storedDTypes.getOrDefault(e.getKey(), defaultStoredDType(e.getValue()));
+            encode(file, e.getKey(), e.getValue(), stored, (bytes, length) -> crc.update(bytes, 0, length));
+        }
+        Map<String, String> meta = new java.util.LinkedHashMap<>(metadata);
+        meta.put(CHECKSUM_KEY, String.format("%08x", crc.getValue()));
+        write(file, tensors, meta, storedDTypes);
+    }
+
+    private static void writeFile(Path file, byte[] headerBytes, Map<String, Tensor> tensors, DType[] stored) throws IOException {
         AtomicFiles.write(file, out -> {
             ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(headerBytes.length);
             out.write(length.array());
@@ -110,6 +137,15 @@ public final class Safetensors {
     }
 
     private static void writeData(Path file, String name, Tensor t, DType stored, OutputStream out) throws IOException {
+        encode(file, name, t, stored, (bytes, length) -> out.write(bytes, 0, length));
+    }
+
+    /** Where encoded chunks go: a stream, or a checksum. */
+    private interface ChunkSink {
+        void accept(byte[] bytes, int length) throws IOException;
+    }
+
+    private static void encode(Path file, String name, Tensor t, DType stored, ChunkSink sink) throws IOException {
         float[] data = t.data();
         ByteBuffer chunk = ByteBuffer.allocate(CHUNK_ELEMENTS * stored.bytes()).order(ByteOrder.LITTLE_ENDIAN);
         for (int done = 0; done < data.length; done += CHUNK_ELEMENTS) {
@@ -121,7 +157,7 @@ public final class Safetensors {
                 throw new SafetensorsException(file, "tensor '" + name + "' cannot be stored as " + stored + ": "
                         + bad.getMessage());
             }
-            out.write(chunk.array(), 0, chunk.position());
+            sink.accept(chunk.array(), chunk.position());
         }
     }
 }

@@ -64,12 +64,12 @@ public final class SafetensorsFile implements AutoCloseable {
             readFully(file, channel, lengthBytes, 0);
             long headerBytes = lengthBytes.flip().getLong();
             if (headerBytes < 0 || headerBytes > SafetensorsHeader.MAX_HEADER_BYTES) {
-                throw new SafetensorsException(file, "header length " + Long.toUnsignedString(headerBytes)
-                        + " is outside [0, " + SafetensorsHeader.MAX_HEADER_BYTES + "]");
+                throw new SafetensorsException(file, "not a safetensors file (its first 8 bytes are no header length: "
+                        + Long.toUnsignedString(headerBytes) + ")");
             }
             if (headerBytes > fileBytes - 8) {
-                throw new SafetensorsException(file, "header length " + headerBytes + " runs past the end of the file ("
-                        + fileBytes + " bytes): truncated file?");
+                throw new SafetensorsException(file, "truncated: the header needs " + headerBytes + " bytes after the length but the file has "
+                        + (fileBytes - 8));
             }
             ByteBuffer json = ByteBuffer.allocate((int) headerBytes);
             readFully(file, channel, json, 8);
@@ -130,6 +130,34 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         DType dtype = stored.isFloating() ? DType.F32 : DType.I32;
         return new Tensor(new TensorSpec(e.spec().shape(), dtype), data);
+    }
+
+    /**
+     * Checks the data section against the CRC32C in the metadata ({@link Safetensors#CHECKSUM_KEY});
+     * returns false when the file carries none (size and header were checked on opening).
+     *
+     * @throws SafetensorsException naming the file when the data does not match
+     */
+    public boolean verify() throws IOException {
+        String expected = metadata().get(Safetensors.CHECKSUM_KEY);
+        if (expected == null) {
+            return false;
+        }
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        ByteBuffer chunk = ByteBuffer.allocate(CHUNK_BYTES);
+        long end = channel.size();
+        for (long pos = dataStart; pos < end; ) {
+            chunk.clear().limit((int) Math.min(CHUNK_BYTES, end - pos));
+            readFully(file, channel, chunk, pos);
+            chunk.flip();
+            pos += chunk.remaining();
+            crc.update(chunk);
+        }
+        String actual = String.format("%08x", crc.getValue());
+        if (!actual.equals(expected)) {
+            throw new SafetensorsException(file, "corrupt: the data's checksum is " + actual + " but the file was saved with " + expected);
+        }
+        return true;
     }
 
     /** Reads every tensor, in file order. */

@@ -53,7 +53,7 @@ final class SafetensorsHeader {
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new SafetensorsException(file, "header is not valid JSON: " + e.getOriginalMessage(), e);
+            throw new SafetensorsException(file, "not a safetensors file: its header is not valid JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
             throw new SafetensorsException(file, "header is not valid JSON: " + e.getMessage(), e);
         }
@@ -82,7 +82,7 @@ final class SafetensorsHeader {
         }
         if (expected != dataBytes) {
             throw new SafetensorsException(file, "tensors cover " + expected + " bytes but the data section has "
-                    + dataBytes + " (truncated header or trailing garbage)");
+                    + dataBytes + (expected > dataBytes ? ": the file is truncated" : " (trailing garbage)"));
         }
         return new SafetensorsHeader(Collections.unmodifiableMap(metadata), List.copyOf(entries));
     }
@@ -130,7 +130,7 @@ final class SafetensorsHeader {
         }
         if (end > dataBytes) {
             throw new SafetensorsException(file, where + "data_offsets [" + begin + ", " + end
-                    + "] end past the data section (" + dataBytes + " bytes)");
+                    + "] end past the data section (" + dataBytes + " bytes): the file is truncated");
         }
         long bytes;
         try {

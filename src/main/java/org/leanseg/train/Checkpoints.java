@@ -41,11 +41,27 @@ public final class Checkpoints {
      * seed this is the whole RNG state, since every random draw derives from (seed, epoch, index) —
      * and the best evaluation so far.
      */
-    public record State(int iter, int epoch, int position, long seed, double bestMIoU, int bestIter) {
+    public record State(int iter, int epoch, int position, long seed, double bestMIoU, int bestIter, List<String> stockBatchNorm) {
+        /**
+         * @param stockBatchNorm gammas of the BN layers the step runs with stock BN instead of in
+         *     place (the fallback of Note [In-place BN backward]); part of the step, so a resumed
+         *     run builds the same one. Empty when none; checkpoints older than the field read as empty.
+         */
+        public State {
+            stockBatchNorm = stockBatchNorm == null ? List.of() : List.copyOf(stockBatchNorm);
+        }
     }
 
+    /** Metadata key of the run's resolved config (YAML), so that --resume, eval and predict can use it. */
+    public static final String CONFIG_KEY = "config";
+
+    /**
+     * Writes {@code <name>.safetensors} (with the data's checksum, {@link #verify}) and its sidecar;
+     * {@code configYaml} (the run's resolved config, or null) goes into the metadata.
+     */
     public static Path save(Path dir, String name, ParamSet ps, Map<String, Variable> optimizerState, VariableStore store,
-                            ModelConfig cfg, State state, Normalization normalization, Map<String, Object> extra) throws IOException {
+                            ModelConfig cfg, State state, Normalization normalization, String configYaml,
+                            Map<String, Object> extra) throws IOException {
         Files.createDirectories(dir);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, DType> stored = new LinkedHashMap<>();
@@ -63,8 +79,11 @@ public final class Checkpoints {
         meta.put("batchnorm", ModelConfigJson.batchnorm(cfg));
         meta.put("state", JSON.writeValueAsString(state));
         meta.put("normalization", normalization.toJson());
+        if (configYaml != null) {
+            meta.put(CONFIG_KEY, configYaml);
+        }
         Path file = dir.resolve(name + ".safetensors");
-        Safetensors.write(file, tensors, meta, stored);
+        Safetensors.writeVerifiable(file, tensors, meta, stored);
         Map<String, Object> sidecar = new LinkedHashMap<>();
         sidecar.put("format", FORMAT);
         sidecar.put("weights", file.getFileName().toString());
@@ -80,18 +99,70 @@ public final class Checkpoints {
         AtomicFiles.write(dir.resolve("last_checkpoint"), (file.getFileName() + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
-    /** The newest checkpoint of a run directory, or null. */
-    public static Path latest(Path dir) throws IOException {
+    /**
+     * The newest checkpoint of a run directory that verifies ({@link #verify}), or null when there
+     * is none: the one {@code last_checkpoint} names, else the {@code iter_*} files from the highest
+     * iteration down. Each one skipped (missing, truncated, corrupt) is said through {@code warn}.
+     */
+    public static Path latest(Path dir, java.util.function.Consumer<String> warn) throws IOException {
+        List<Path> candidates = new ArrayList<>();
         Path pointer = dir.resolve("last_checkpoint");
-        if (!Files.isRegularFile(pointer)) {
-            return null;
+        if (Files.isRegularFile(pointer)) {
+            Path named = dir.resolve(Files.readString(pointer).trim());
+            if (Files.isRegularFile(named)) {
+                candidates.add(named);
+            } else {
+                warn.accept(pointer + " names " + named.getFileName() + ", which does not exist; looking for an older checkpoint");
+            }
         }
-        Path f = dir.resolve(Files.readString(pointer).trim());
-        if (!Files.isRegularFile(f)) {
-            throw new IOException(pointer + " names " + f.getFileName() + ", which does not exist; delete " + pointer
-                    + " or give --resume an existing checkpoint file");
+        List<Path> newestFirst = periodic(dir);
+        java.util.Collections.reverse(newestFirst);
+        newestFirst.stream().filter(p -> !candidates.contains(p)).forEach(candidates::add);
+        for (Path c : candidates) {
+            try {
+                verify(c);
+                return c;
+            } catch (IOException bad) {
+                warn.accept("skipping checkpoint " + bad.getMessage() + "; using an older one");
+            }
         }
-        return f;
+        return null;
+    }
+
+    /**
+     * Checks that {@code file} is a whole LeanSeg training checkpoint: its size and header
+     * (on opening), its format metadata, and the checksum of its data written at save time.
+     *
+     * @throws IOException one line naming the file and what is wrong with it
+     */
+    public static void verify(Path file) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new IOException(file + " is a directory; give a .safetensors checkpoint file, or --resume with no value for the newest in the run directory");
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new IOException(file + ": no such checkpoint file");
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            if (!FORMAT.equals(f.metadata().get("format")) || !f.metadata().containsKey("state")) {
+                throw new IOException(file + ": not a LeanSeg training checkpoint (no '" + FORMAT + "' metadata); "
+                        + "to start from its weights use --load-from instead of --resume");
+            }
+            f.verify();
+        }
+    }
+
+    /** The training state saved in a checkpoint (the file must {@link #verify}). */
+    public static State stateOf(Path file) throws IOException {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            return JSON.readValue(f.metadata().get("state"), State.class);
+        }
+    }
+
+    /** The run's config saved in a checkpoint's metadata, or null (older checkpoints, plain weights). */
+    public static String savedConfig(Path file) throws IOException {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            return f.metadata().get(CONFIG_KEY);
+        }
     }
 
     /**
@@ -100,6 +171,7 @@ public final class Checkpoints {
      */
     public static State restore(Path file, ParamSet ps, Map<String, Variable> optimizerState, VariableStore store,
                                 ModelConfig cfg) throws IOException {
+        verify(file);
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
             if (!FORMAT.equals(meta.get("format")) || !meta.containsKey("state")) {
@@ -142,13 +214,33 @@ public final class Checkpoints {
         }
     }
 
-    /** Deletes periodic checkpoints {@code iter_*} beyond the newest {@code keep}. */
-    public static void prune(Path dir, int keep) throws IOException {
+    /** The periodic checkpoints {@code iter_*} of {@code dir}, by iteration. */
+    static List<Path> periodic(Path dir) throws IOException {
         List<Path> files = new ArrayList<>();
+        if (!Files.isDirectory(dir)) {
+            return files;
+        }
         try (Stream<Path> s = Files.list(dir)) {
             s.filter(p -> p.getFileName().toString().matches("iter_\\d+\\.safetensors")).sorted().forEach(files::add);
         }
-        for (int i = 0; i < files.size() - keep; i++) {
+        return files;
+    }
+
+    /**
+     * Deletes periodic checkpoints {@code iter_*} older than {@code current} beyond the newest
+     * {@code keep} (counting {@code current}). {@code current}, the one just written, is never
+     * deleted, nor any of a later iteration (left by an earlier run that this one resumed before
+     * its end, and replaced as this run reaches them).
+     */
+    public static void prune(Path dir, int keep, Path current) throws IOException {
+        List<Path> files = new ArrayList<>();
+        String currentName = current.getFileName().toString();
+        for (Path p : periodic(dir)) {
+            if (p.getFileName().toString().compareTo(currentName) < 0) {
+                files.add(p);
+            }
+        }
+        for (int i = 0; i < files.size() - (keep - 1); i++) {
             Files.deleteIfExists(files.get(i));
             String json = files.get(i).getFileName().toString().replace(".safetensors", ".json");
             Files.deleteIfExists(dir.resolve(json));

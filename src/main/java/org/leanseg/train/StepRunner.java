@@ -19,7 +19,8 @@ import org.leanseg.tensor.Tensor;
  * Runs training micro-steps and optimizer updates on compiled step graphs. When in-place BN
  * cannot recover its input because a gamma went near zero (see Note [In-place BN backward]), the
  * executor refuses before running anything; the runner then rebuilds the step with those layers'
- * BN stock and runs the same batch again, so training continues with exactly the same math.
+ * BN stock and runs the same batch again, so training continues with exactly the same math. The
+ * set of stock layers is part of the step: checkpoints save it and a resumed run starts with it.
  * Optimizer state survives the rebuild: momenta are per-model slots (ParamSet#slot).
  */
 final class StepRunner implements AutoCloseable {
@@ -74,6 +75,14 @@ final class StepRunner implements AutoCloseable {
         optimizer = built.optimizerExecutor(backend, store, Executor.Options.defaults());
     }
 
+    /**
+     * The BN layers (their gammas) this runner's step runs with stock BN since the fallback; the
+     * trainer saves them in each checkpoint so that a resumed run builds the same step.
+     */
+    java.util.Set<org.leanseg.graph.Variable> stockBatchNorm() {
+        return passes.stockBatchNorm();
+    }
+
     TrainGraph graph() {
         return graph;
     }
@@ -94,7 +103,8 @@ final class StepRunner implements AutoCloseable {
             return runMicro(images, labels, lr, step);
         } catch (InPlaceGuardException guard) {
             passes = passes.withStockBatchNorm(guard.gammas());
-            log.accept("in-place BN off for " + guard.gammas().size() + " layer(s): " + guard.getMessage());
+            log.accept("batch norm of " + guard.gammas().size() + " layer(s) switched from in place to stock for the rest of the run"
+                    + " (saved in each checkpoint, so --resume keeps it): " + guard.getMessage());
             close();
             build();
             return runMicro(images, labels, lr, step);

@@ -16,7 +16,8 @@ import java.util.Map;
 /**
  * The run's records: human-readable {@code log.txt} (also echoed to the terminal when asked) and
  * machine-readable {@code metrics.jsonl}, one JSON object per logged step and per evaluation.
- * Both are appended to, so a resumed run continues them; each line is flushed as written.
+ * Both are appended to, so a resumed run continues them (the trainer first drops the metrics of
+ * iterations it runs again, RunDirectory#dropMetricsAfter); each line is flushed as written.
  */
 public final class TrainLog implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -24,6 +25,7 @@ public final class TrainLog implements AutoCloseable {
     private final BufferedWriter log;
     private final BufferedWriter metrics;
     private final PrintStream echo;
+    private volatile java.util.function.Consumer<String> echoTo;
 
     public TrainLog(Path dir, PrintStream echo) throws IOException {
         Files.createDirectories(dir);
@@ -46,9 +48,20 @@ public final class TrainLog implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        if (echo != null) {
+        java.util.function.Consumer<String> to = echoTo;
+        if (to != null) {
+            to.accept(message);
+        } else if (echo != null) {
             echo.println(message);
         }
+    }
+
+    /**
+     * Sends the terminal echo to {@code to} instead of the stream given at construction (the
+     * progress view, which prints lines above its bar); null restores the stream.
+     */
+    public void echoTo(java.util.function.Consumer<String> to) {
+        this.echoTo = to;
     }
 
     /** One metrics record. */

@@ -1,6 +1,7 @@
 package org.leanseg.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -68,10 +69,35 @@ class EvalPredictCommandTest {
         assertEquals(6, a.get("per_class").size());
         assertEquals(a.get("mIoU").asDouble(), b.get("mIoU").asDouble(), 0.0);
         assertEquals(a.get("aAcc").asDouble(), b.get("aAcc").asDouble(), 0.0);
-        // default output beside the checkpoint, with flip
+        // default output beside the checkpoint, with flip; a second evaluation keeps the first's file
         assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--flip")));
-        JsonNode c = json.readTree(checkpoint.resolveSibling("iter_000002.eval.json").toFile());
-        assertTrue(c.get("flip").asBoolean());
+        assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString())));
+        List<Path> kept;
+        try (java.util.stream.Stream<Path> s = Files.list(checkpoint.getParent())) {
+            kept = s.filter(p -> p.getFileName().toString().matches("iter_000002\\.eval\\..*\\.json")).sorted().toList();
+        }
+        assertEquals(2, kept.size(), kept.toString());
+        java.util.Set<Boolean> flips = new java.util.HashSet<>();
+        for (Path k : kept) {
+            flips.add(json.readTree(k.toFile()).get("flip").asBoolean());
+        }
+        assertEquals(java.util.Set.of(true, false), flips, "the flipped evaluation's result is still there");
+    }
+
+    /** Issue 12 item 6: with no --config and no --set, eval uses the run's own config (its 3 validation images), and says so. */
+    @Test
+    void evalWithoutConfigUsesTheRunsOwn() throws IOException {
+        Path result = dir.resolve("own.json");
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf));
+        try {
+            assertEquals(0, Main.run("eval", "--checkpoint", checkpoint.toString(), "--out", result.toString(), "--set", "device=cpu"));
+        } finally {
+            System.setOut(stdout);
+        }
+        assertEquals(3, new ObjectMapper().readTree(result.toFile()).get("images").asInt(), "data.synthetic.val_size of the run");
+        assertTrue(buf.toString().contains("config: the run's own, from " + checkpoint), buf.toString());
     }
 
     @Test
@@ -121,6 +147,18 @@ class EvalPredictCommandTest {
         assertTrue(buf.toString().contains("broken.png"), buf.toString());
         assertEquals(2, Main.run(args("predict", "--checkpoint", checkpoint.toString(), "--input", tmp.resolve("missing").toString(),
                 "--out", tmp.resolve("o").toString())));
+        // --out naming an existing file: one line saying so, not only the path
+        writePng(in.resolve("ok.png"), 8, 8);
+        Files.delete(in.resolve("broken.png"));
+        Path taken = Files.writeString(tmp.resolve("taken"), "x");
+        buf.reset();
+        System.setErr(new PrintStream(buf));
+        try {
+            assertEquals(2, Main.run(args("predict", "--checkpoint", checkpoint.toString(), "--input", in.toString(), "--out", taken.toString())));
+        } finally {
+            System.setErr(err);
+        }
+        assertTrue(buf.toString().startsWith("leanseg predict: " + taken + ": exists and is not a directory"), buf.toString());
     }
 
     private static void writePng(Path file, int w, int h) throws IOException {

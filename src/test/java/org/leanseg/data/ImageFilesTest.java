@@ -40,6 +40,15 @@ class ImageFilesTest {
         return sb.toString();
     }
 
+    /** A PNG whose header declares 60000x60000 pixels (a damaged or hostile header): refused before decoding, not an OutOfMemoryError. */
+    @Test
+    void aHugeDeclaredSizeIsRefusedBeforeDecoding() throws IOException {
+        Path p = dir.resolve("huge.png");
+        Files.copy(Path.of("src/test/resources/org/leanseg/fuzz/ReaderFuzzTestInputs/mask/huge-declared-size.png"), p);
+        DatasetException e = assertThrows(DatasetException.class, () -> ImageFiles.readMask(p, null));
+        assertTrue(e.getMessage().contains("declares 60000x60000 pixels"), e.getMessage());
+    }
+
     @Test
     void everyExifOrientationByHand() {
         // stored:  012

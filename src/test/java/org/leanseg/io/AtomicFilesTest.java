@@ -37,6 +37,18 @@ class AtomicFilesTest {
         assertEquals(List.of(target), listing(), "no temporary file left behind");
     }
 
+    /** Issue 12: files written atomically got 0600 (a temp file's mode) while log.txt follows the umask. */
+    @Test
+    void modeFollowsTheUmaskLikeAPlainFile() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
+        Path plain = Files.createFile(dir.resolve("plain.txt"));
+        java.util.Set<java.nio.file.attribute.PosixFilePermission> umasked = Files.getPosixFilePermissions(plain);
+        org.junit.jupiter.api.Assumptions.assumeTrue(umasked.size() > 2, "umask 077 makes both 0600: nothing to compare");
+        Path target = dir.resolve("atomic.txt");
+        AtomicFiles.write(target, new byte[] {1});
+        assertEquals(umasked, Files.getPosixFilePermissions(target));
+    }
+
     @Test
     void createsMissingParentDirectories() throws IOException {
         Path target = dir.resolve("work/run1/config.yaml");

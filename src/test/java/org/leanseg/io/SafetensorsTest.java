@@ -155,9 +155,38 @@ class SafetensorsTest {
         Path tiny = dir.resolve("tiny.safetensors");
         Files.write(tiny, new byte[] {1, 2, 3});
         assertRejected(tiny, "too short");
-        assertRejected(raw("past-end", 1000, "{}", new byte[0]), "runs past the end of the file");
-        assertRejected(raw("huge", 1L << 62, "{}", new byte[0]), "outside [0,");
-        assertRejected(raw("negative", -8, "{}", new byte[0]), "18446744073709551608 is outside");
+        assertRejected(raw("past-end", 1000, "{}", new byte[0]), "truncated: the header needs 1000 bytes after the length but the file has 2");
+        assertRejected(raw("huge", 1L << 62, "{}", new byte[0]), "not a safetensors file");
+        assertRejected(raw("negative", -8, "{}", new byte[0]), "no header length: 18446744073709551608");
+    }
+
+    @Test
+    void aTextFileIsNotASafetensorsFile() throws IOException {
+        Path text = dir.resolve("notes.safetensors");
+        Files.writeString(text, "# this is a README, not weights\n");
+        assertRejected(text, "not a safetensors file");
+    }
+
+    @Test
+    void verifyCatchesAFlippedByteAndATruncatedFile() throws IOException {
+        Path p = dir.resolve("v.safetensors");
+        Tensor w = Tensor.of(org.leanseg.tensor.Shape.of(64), new float[64]);
+        Safetensors.writeVerifiable(p, java.util.Map.of("w", w), java.util.Map.of("k", "v"), java.util.Map.of());
+        try (SafetensorsFile f = Safetensors.open(p)) {
+            assertTrue(f.verify(), "a checksum was written");
+            assertEquals("v", f.metadata().get("k"));
+        }
+        byte[] bytes = Files.readAllBytes(p);
+        bytes[bytes.length - 3] ^= 1; // one bit of the data section
+        Files.write(p, bytes);
+        SafetensorsException corrupt = assertThrows(SafetensorsException.class, () -> {
+            try (SafetensorsFile f = Safetensors.open(p)) {
+                f.verify();
+            }
+        });
+        assertTrue(corrupt.getMessage().contains("corrupt: the data's checksum"), corrupt.getMessage());
+        Files.write(p, java.util.Arrays.copyOf(bytes, bytes.length - 8));
+        assertRejected(p, "the file is truncated");
     }
 
     @Test
@@ -182,7 +211,7 @@ class SafetensorsTest {
         assertRejected(file("overflow", "{" + entry("w", "F32", "[2147483647,2147483647,2147483647]", 0, 8) + "}", 8),
                 "more elements than fit");
         assertRejected(file("size", "{" + entry("w", "F32", "[3]", 0, 8) + "}", 8), "span 8 bytes but F32[3] needs 12");
-        assertRejected(file("range", "{" + entry("w", "F32", "[4]", 0, 16) + "}", 8), "end past the data section (8 bytes)");
+        assertRejected(file("range", "{" + entry("w", "F32", "[4]", 0, 16) + "}", 8), "end past the data section (8 bytes): the file is truncated");
         assertRejected(file("reversed", "{" + entry("w", "F32", "[1]", 8, 4) + "}", 8), "reversed");
         assertRejected(file("negoff", "{" + entry("w", "F32", "[1]", -4, 0) + "}", 8), "data_offsets must be");
         assertRejected(file("field", "{\"w\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4],\"x\":1}}", 4),

@@ -104,7 +104,8 @@ class FusedTrainingTest {
         return d / m;
     }
 
-    private static void assertSame(Run fused, Run plain, double tol) {
+    /** Losses and gradients within {@code tol}, parameters after the steps within {@code paramTol} (see below). */
+    private static void assertSame(Run fused, Run plain, double tol, double paramTol) {
         for (int s = 0; s < plain.losses().size(); s++) {
             assertEquals(plain.losses().get(s), fused.losses().get(s), tol * Math.abs(plain.losses().get(s)), "loss of step " + s);
         }
@@ -113,8 +114,10 @@ class FusedTrainingTest {
                 "gradient of " + k + " differs by " + relDiff(fused.gradients().get(k), v, 1e-3)));
         // Parameters after the steps: this tiny model amplifies float differences about 10x per step
         // (measured: a 1e-4 relative change of one stem weight moves the third loss by 1.4e-3), so
-        // they are compared on the scale of one step's update, lr x 1, with a tenfold tolerance.
-        plain.variables().forEach((k, v) -> assertTrue(relDiff(fused.variables().get(k), v, 1e-2) < 10 * tol,
+        // they are compared on the scale of one step's update (floor lr x 1 = 1e-2). Each caller's
+        // paramTol is about 1.3-5x the largest spread measured for it (issue 12: 1.58e-2 for the
+        // fused/plain run, whose gradients agree to 2.6e-5; 1.9e-4 and 5.7e-6 for the other two).
+        plain.variables().forEach((k, v) -> assertTrue(relDiff(fused.variables().get(k), v, 1e-2) < paramTol,
                 k + " after training differs by " + relDiff(fused.variables().get(k), v, 1e-2)));
     }
 
@@ -131,7 +134,7 @@ class FusedTrainingTest {
         Run plain = train(model, StepPasses.NONE, 3, init(model));
         Run fused = train(model, StepPasses.FUSED, 3, init(model));
         assertTrue(plain.losses().get(2) < plain.losses().get(0), "training makes progress: " + plain.losses());
-        assertSame(fused, plain, 2e-3);
+        assertSame(fused, plain, 2e-3, 2e-2);
     }
 
     /**
@@ -148,7 +151,7 @@ class FusedTrainingTest {
         assertTrue(fused.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d));
         Run plain = train(model, StepPasses.NONE, 2, init(model), 2, 32, 32);
         Run fusedRun = train(model, StepPasses.FUSED, 2, init(model), 2, 32, 32);
-        assertSame(fusedRun, plain, 2e-3);
+        assertSame(fusedRun, plain, 2e-3, 1e-3);
     }
 
     /** γ_3 = 0 and β_3 = 0.5 in one expand BN layer. */
@@ -170,7 +173,7 @@ class FusedTrainingTest {
 
         Run plain = train(model, StepPasses.NONE, 2, zeroGamma(init(model), gamma, beta));
         Run fallback = train(model, StepPasses.FUSED.withStockBatchNorm(e.gammas()), 2, zeroGamma(init(model), gamma, beta));
-        assertSame(fallback, plain, 2e-3);
+        assertSame(fallback, plain, 2e-3, 3e-5);
         // dγ of the zero channel (β = 0.5 keeps it inside ReLU6's linear range) needs x̂, which only the stored input gives
         assertTrue(Math.abs(plain.gradients().get(gamma.name()).data()[3]) > 0);
     }

@@ -53,6 +53,35 @@ class ResumeTest {
         assertTrue(metrics.contains("\"type\":\"val\"") && metrics.contains("\"mIoU\""), metrics);
     }
 
+    /**
+     * Issue 12 item 1: a gamma at 0 makes the step fall back to stock BN for that layer; the
+     * checkpoint records it, so the resumed run builds the same step and its losses are the
+     * uninterrupted run's, bit for bit (without the record it rebuilt in-place BN and drifted).
+     */
+    @Test
+    void resumeAfterTheInPlaceBatchNormFallbackIsExact(@TempDir Path dir) throws IOException {
+        new Trainer(small(dir, "init", "train.iters=1", "train.warmup_iters=0"), quiet(), false).run(null, null, false);
+        java.util.Map<String, org.leanseg.tensor.Tensor> weights = new java.util.LinkedHashMap<>(
+                org.leanseg.io.Safetensors.readAll(dir.resolve("init").resolve("iter_000001.safetensors")));
+        weights.keySet().removeIf(k -> k.startsWith("optimizer/"));
+        String gamma = "backbone.features.2.conv.0.1.weight";
+        weights.get(gamma).data()[0] = 0f;
+        // beta 1 keeps the ReLU6 after it open, so gamma gets gradients and leaves the guard's range by iteration 3
+        weights.get(gamma.replace(".weight", ".bias")).data()[0] = 1f;
+        Path zeroed = dir.resolve("zeroed.safetensors");
+        org.leanseg.io.Safetensors.write(zeroed, weights, java.util.Map.of());
+
+        Trainer.Result full = new Trainer(small(dir, "a"), quiet(), false).run(null, zeroed, false);
+        Path mid = dir.resolve("a").resolve("iter_000003.safetensors");
+        assertEquals(List.of(gamma), Checkpoints.stateOf(mid).stockBatchNorm(), "the fallback is part of the saved state");
+        Trainer.Result resumed = new Trainer(small(dir, "b"), quiet(), false).run(mid, null, false);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(Float.floatToIntBits(full.losses().get(3 + i)), Float.floatToIntBits(resumed.losses().get(i)),
+                    "loss of iteration " + (4 + i) + ": " + full.losses().get(3 + i) + " vs resumed " + resumed.losses().get(i));
+        }
+        assertTrue(Files.readString(dir.resolve("b").resolve("log.txt")).contains("stock batch norm (not in place) for 1 layer(s)"));
+    }
+
     @Test
     void adamWResumesExactly(@TempDir Path dir) throws IOException {
         Trainer.Result full = new Trainer(small(dir, "a", "train.optimizer=adamw", "train.lr=0.001"), quiet(), false).run(null, null, false);

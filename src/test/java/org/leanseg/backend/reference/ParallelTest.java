@@ -98,6 +98,7 @@ class ParallelTest {
         }
         for (Thread th : threads) {
             th.join(60_000);
+            org.junit.jupiter.api.Assertions.assertFalse(th.isAlive(), th.getName() + " still running after 60 s: a deadlock?");
         }
         assertTrue(failures.isEmpty(), () -> "failures: " + failures);
     }

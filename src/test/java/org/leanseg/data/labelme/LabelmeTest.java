@@ -242,8 +242,8 @@ class LabelmeTest {
     void commandLine() throws IOException {
         Path in = annotate("a", shape("one", "rectangle", 0, 0, 1, 1), shape("cat", "rectangle", 4, 4, 5, 5));
         Path cls = classes("_background_", "one");
-        assertEquals(1, Main.run("convert-labelme", "--input", in.toString(), "--classes", cls.toString(),
-                "--output", dir.resolve("c1").toString()));
+        assertEquals(2, Main.run("convert-labelme", "--input", in.toString(), "--classes", cls.toString(),
+                "--output", dir.resolve("c1").toString()), "bad input: rc 2, as every command");
         assertFalse(Files.exists(dir.resolve("c1")));
         assertEquals(0, Main.run("convert-labelme", "--input", in.toString(), "--classes", cls.toString(),
                 "--output", dir.resolve("c1").toString(), "--unknown-as-ignore"));

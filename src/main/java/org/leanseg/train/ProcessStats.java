@@ -1,0 +1,56 @@
+package org.leanseg.train;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * Process figures for metrics.jsonl, so a long run shows whether anything grows: resident memory
+ * and open file descriptors (Linux {@code /proc/self}; left out elsewhere), live threads, and with
+ * {@code -Dleanseg.gcAtLog=true} (the soak run, tools/soak.sh) the heap after a full GC.
+ */
+final class ProcessStats {
+    private static final boolean GC_AT_LOG = Boolean.getBoolean("leanseg.gcAtLog");
+
+    private ProcessStats() {
+    }
+
+    static void addTo(Map<String, Object> rec) {
+        Long rssKib = rssKib();
+        if (rssKib != null) {
+            rec.put("rss_mib", rssKib >> 10);
+        }
+        Path fds = Path.of("/proc/self/fd");
+        if (Files.isDirectory(fds)) {
+            try (Stream<Path> s = Files.list(fds)) {
+                rec.put("open_fds", s.count());
+            } catch (IOException | SecurityException unreadable) {
+                // not this platform's business
+            }
+        }
+        rec.put("threads", Thread.activeCount());
+        if (GC_AT_LOG) {
+            System.gc();
+            rec.put("heap_after_gc_mib", (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20);
+        }
+    }
+
+    private static Long rssKib() {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.isRegularFile(status)) {
+            return null;
+        }
+        try {
+            for (String line : Files.readAllLines(status)) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | NumberFormatException | SecurityException unreadable) {
+            return null;
+        }
+        return null;
+    }
+}
