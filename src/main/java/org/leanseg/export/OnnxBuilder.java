@@ -83,6 +83,11 @@ final class OnnxBuilder {
         return initializer(name, dims, TensorProto.DataType.INT8, data);
     }
 
+    /** A uint8 initializer (bytes read as 0..255). */
+    String uint8s(String name, long[] dims, byte[] data) {
+        return initializer(name, dims, TensorProto.DataType.UINT8, data);
+    }
+
     /** An int32 initializer. */
     String int32s(String name, long[] dims, int[] data) {
         ByteBuffer bb = ByteBuffer.allocate(4 * data.length).order(ByteOrder.LITTLE_ENDIAN);

@@ -37,7 +37,7 @@ import org.leanseg.tensor.TensorSpec;
  * Files.write(Path.of("model.onnx"), e.model().toByteArray());
  * }</pre>
  *
- * Check: {@code mvn -B -q test -Dtest=OnnxExportTest+OrtParityTest}.
+ * Check: {@code mvn -B -q test -Dtest=OnnxExportTest,OrtParityTest}.
  */
 public final class OnnxExporter {
     public static final String INPUT = "image";
@@ -108,8 +108,9 @@ public final class OnnxExporter {
         String logits = names.get(t.logits());
         b.node("Identity", List.of(logits), List.of(OUTPUT));
         Shape s = t.logits().spec().shape();
-        List<Object> inDims = opts.dynamic() ? List.of("N", 3, "H", "W") : List.of(1, 3, opts.height(), opts.width());
-        List<Object> outDims = opts.dynamic() ? List.of("N", s.dim(1), "H", "W") : List.of(1, s.dim(1), s.dim(2), s.dim(3));
+        Shape in = t.image().spec().shape();
+        List<Object> inDims = opts.dynamic() ? List.of("N", in.dim(1), "H", "W") : List.of(in.dim(0), in.dim(1), in.dim(2), in.dim(3));
+        List<Object> outDims = opts.dynamic() ? List.of("N", s.dim(1), "H", "W") : List.of(s.dim(0), s.dim(1), s.dim(2), s.dim(3));
         b.graph().addInput(OnnxBuilder.tensorInfo(names.get(t.image()), TensorProto.DataType.FLOAT, inDims));
         b.graph().addOutput(OnnxBuilder.tensorInfo(OUTPUT, TensorProto.DataType.FLOAT, outDims));
         ModelProto.Builder m = ModelProto.newBuilder().setIrVersion(opts.irVersion()).setProducerName("LeanSeg")
