@@ -67,6 +67,38 @@ public final class OrtModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Class indices (as floats, like {@code Evaluator.segment}) of one normalised image [3, H, W];
+     * a model exported at a fixed size takes only images of that size.
+     */
+    public float[] segment(Tensor image) {
+        Shape s = image.shape();
+        try {
+            long[] dims = ((ai.onnxruntime.TensorInfo) session.getInputInfo().get(OnnxExporter.INPUT).getInfo()).getShape();
+            if (dims[2] > 0 && (dims[2] != s.dim(1) || dims[3] != s.dim(2))) {
+                throw new IllegalArgumentException("the ONNX model takes " + dims[2] + "x" + dims[3] + " images, this one is "
+                        + s.dim(1) + "x" + s.dim(2) + "; export with --dynamic to run any size");
+            }
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime: " + firstLine(e));
+        }
+        Tensor logits = run(Tensor.of(Shape.of(1, s.dim(0), s.dim(1), s.dim(2)), image.data()));
+        int k = logits.shape().dim(1);
+        int plane = s.dim(1) * s.dim(2);
+        float[] z = logits.data();
+        float[] out = new float[plane];
+        for (int p = 0; p < plane; p++) {
+            int best = 0;
+            for (int c = 1; c < k; c++) {
+                if (z[c * plane + p] > z[best * plane + p]) {
+                    best = c;
+                }
+            }
+            out[p] = best;
+        }
+        return out;
+    }
+
     /** Logits of normalised images [N, 3, H, W]. */
     public Tensor run(Tensor image) {
         Shape s = image.shape();
