@@ -1,6 +1,5 @@
 package org.leanseg.export;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
@@ -185,10 +184,5 @@ public final class OnnxExporter {
     private static String version() {
         String v = OnnxExporter.class.getPackage().getImplementationVersion();
         return v != null ? v : "dev";
-    }
-
-    /** Names of float activation tensors in schedule order (for messages and tests). */
-    static List<String> tensorNames(Exported e) {
-        return new ArrayList<>(e.tensorValues().keySet());
     }
 }

@@ -23,11 +23,13 @@ import org.leanseg.export.OrtModel;
 import org.leanseg.train.Trainer;
 
 /**
- * {@code export}, {@code quantize} and the onnxruntime engine of {@code predict} and
- * {@code benchmark} end to end on a checkpoint from a 2-iteration training run, and their
+ * {@code export}, {@code quantize} and the onnxruntime engine of {@code eval}, {@code predict}
+ * and {@code benchmark} end to end on a checkpoint from a 2-iteration training run, and their
  * one-line errors. Check: {@code mvn -B -q test -Dtest=ExportCommandTest}.
  */
 class ExportCommandTest {
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
     @TempDir
     static Path dir;
     static Path checkpoint;
@@ -85,6 +87,16 @@ class ExportCommandTest {
             }
         }
         assertTrue(same >= 0.999 * 40 * 48, "the engines' masks agree on " + same + " of " + 40 * 48 + " pixels");
+
+        // eval: the fp32 model in ONNX Runtime scores what LeanSeg scores on the same validation images
+        Path ourEval = dir.resolve("leanseg.eval.json");
+        Path ortEval = dir.resolve("ort.eval.json");
+        assertEquals(0, run(sets("eval", "--checkpoint", checkpoint.toString(), "--out", ourEval.toString())).code());
+        Run ev = run(sets("eval", "--engine", "onnxruntime", "--checkpoint", fp32.toString(), "--out", ortEval.toString()));
+        assertEquals(0, ev.code(), ev.err());
+        double ourMIoU = JSON.readTree(ourEval.toFile()).get("mIoU").asDouble();
+        double ortMIoU = JSON.readTree(ortEval.toFile()).get("mIoU").asDouble();
+        assertEquals(ourMIoU, ortMIoU, 1e-3, "mIoU LeanSeg vs ONNX Runtime");
 
         Run bench = run(sets("benchmark", "--engine", "onnxruntime", "--checkpoint", int8.toString(), "--images", "2", "--warmup", "1"));
         assertEquals(0, bench.code(), bench.err());
