@@ -67,6 +67,28 @@ class QuantizeTest {
         }
     }
 
+    /** A dynamic export quantises too: its Shape ops read the float tensors, and it runs at a size it was not calibrated at. */
+    @Test
+    void dynamicModelQuantisesAndRunsAtOtherSizes() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(ExportFixtures.present(ExportFixtures.TINY), "no tiny oracle");
+        ExportFixtures.Model m = ExportFixtures.oracle(ExportFixtures.TINY);
+        OnnxExporter.Exported e = OnnxExporter.export(m.model(), m.store(), new ExportOptions(32, 32, true, 17), ExportFixtures.metadata(m.model()));
+        List<Tensor> images = List.of(Tensor.gaussian(Shape.of(1, 3, 32, 32), 1, new java.util.Random(1)),
+                Tensor.gaussian(Shape.of(1, 3, 32, 32), 1, new java.util.Random(2)));
+        Map<String, Calibration.Range> ranges;
+        try (ReferenceBackend backend = new ReferenceBackend()) {
+            ranges = Calibration.ranges(m.model(), m.store(), e, images, backend, Calibration.Method.MINMAX, 99.99);
+        }
+        ModelProto q = QdqQuantizer.quantize(e.model(), ranges, "minmax");
+        checkStructure(e.model(), q);
+        Tensor other = Tensor.gaussian(Shape.of(1, 3, 40, 56), 1, new java.util.Random(3));
+        try (OrtModel int8 = OrtModel.of(q.toByteArray()); OrtModel fp32 = OrtModel.of(e.model().toByteArray())) {
+            Tensor got = int8.run(other);
+            assertEquals(Shape.of(1, m.model().config().numClasses(), 40, 56), got.shape());
+            assertTrue(relRms(got, fp32.run(other)) < 0.3, "int8 vs fp32 at 40x56");
+        }
+    }
+
     private static void checkStructure(ModelProto fp32, ModelProto q) {
         Map<String, TensorProto> inits = q.getGraph().getInitializerList().stream().collect(Collectors.toMap(TensorProto::getName, t -> t));
         Map<String, NodeProto> producers = q.getGraph().getNodeList().stream().collect(Collectors.toMap(n -> n.getOutput(0), n -> n));
