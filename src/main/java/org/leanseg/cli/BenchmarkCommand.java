@@ -58,6 +58,10 @@ public final class BenchmarkCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE})")
     int logInterval;
 
+    @Option(names = "--engine", defaultValue = "leanseg", description = "leanseg, or onnxruntime to time the .onnx model that "
+            + "--checkpoint names (ONNX Runtime CPU, whole images; default: ${DEFAULT-VALUE})")
+    String engine;
+
     @Override
     public Integer call() {
         if (images < 1 || warmup < 0 || logInterval < 1) {
@@ -67,6 +71,9 @@ public final class BenchmarkCommand implements Callable<Integer> {
         int[] hw = size == null ? null : Sizes.parse(size, "--size");
         try {
             TrainingConfig cfg = RunConfigs.load(opts, System.out::println);
+            if (Engines.onnxRuntime(engine, cfg, opts.flip, "benchmark")) {
+                return benchmarkOrt(cfg, hw);
+            }
             CheckpointModel m = CheckpointModel.load(opts.checkpoint, Datasets.modelConfig(cfg));
             if (m.note() != null) {
                 System.out.println(m.note());
@@ -82,7 +89,7 @@ public final class BenchmarkCommand implements Callable<Integer> {
                 for (int i = 0; i < warmup; i++) {
                     ev.segment(pool.get(i % pool.size()));
                 }
-                seconds = timed(ev, pool);
+                seconds = timed(ev::segment, pool);
             }
             System.out.printf("benchmark: %d images (%s) after %d warm-up, %s: %.2f ms/image, %.2f images/s%n", images,
                     hw != null ? hw[0] + "x" + hw[1] + " random" : "validation split, " + pool.size() + " distinct",
@@ -94,11 +101,28 @@ public final class BenchmarkCommand implements Callable<Integer> {
         }
     }
 
+    /** {@code --engine onnxruntime}: the same pool and timing through ONNX Runtime's CPU session. */
+    private int benchmarkOrt(TrainingConfig cfg, int[] hw) {
+        List<Tensor> pool = hw != null ? rendered(hw[0], hw[1]) : validationImages(cfg);
+        double seconds;
+        try (org.leanseg.export.OrtModel ort = org.leanseg.export.OrtModel.open(opts.checkpoint)) {
+            System.out.println("engine: onnxruntime (CPU), " + opts.checkpoint);
+            for (int i = 0; i < warmup; i++) {
+                ort.segment(pool.get(i % pool.size()));
+            }
+            seconds = timed(ort::segment, pool);
+        }
+        System.out.printf("benchmark: %d images (%s) after %d warm-up, onnxruntime whole: %.2f ms/image, %.2f images/s%n", images,
+                hw != null ? hw[0] + "x" + hw[1] + " random" : "validation split, " + pool.size() + " distinct",
+                warmup, seconds * 1000 / images, images / seconds);
+        return 0;
+    }
+
     /** Seconds for {@code images} images, each only the model and its class map (data already in memory). */
-    private double timed(Evaluator ev, List<Tensor> pool) {
+    private double timed(java.util.function.Function<Tensor, float[]> segmenter, List<Tensor> pool) {
         long t0 = System.nanoTime();
         for (int i = 0; i < images; i++) {
-            ev.segment(pool.get((warmup + i) % pool.size()));
+            segmenter.apply(pool.get((warmup + i) % pool.size()));
             int done = i + 1;
             if (done % logInterval == 0 && done < images) {
                 double s = (System.nanoTime() - t0) / 1e9;

@@ -47,6 +47,10 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--out", description = "JSON result file (default: <checkpoint>.eval.<time>.json beside the checkpoint, one per evaluation)")
     Path out;
 
+    @Option(names = "--engine", defaultValue = "leanseg", description = "leanseg, or onnxruntime to evaluate the .onnx model that "
+            + "--checkpoint names (whole images; default: ${DEFAULT-VALUE})")
+    String engine;
+
     @Override
     public Integer call() {
         TrainingConfig cfg;
@@ -57,6 +61,9 @@ public final class EvalCommand implements Callable<Integer> {
             return 2;
         }
         try {
+            if (Engines.onnxRuntime(engine, cfg, opts.flip, "eval")) {
+                return evalOrt(cfg);
+            }
             CheckpointModel m = CheckpointModel.load(opts.checkpoint, Datasets.modelConfig(cfg));
             if (m.note() != null) {
                 System.out.println(m.note());
@@ -92,6 +99,29 @@ public final class EvalCommand implements Callable<Integer> {
             CliErrors.print(System.err, "leanseg eval: ", e);
             return 2;
         }
+    }
+
+    /** {@code --engine onnxruntime}: the exported (or quantised) model on every validation image, whole. */
+    private int evalOrt(TrainingConfig cfg) throws IOException {
+        Dataset val = Datasets.val(cfg);
+        Inference inference = Inference.whole(false);
+        long t0 = System.nanoTime();
+        ConfusionMatrix cm = new ConfusionMatrix(val.numClasses(), 255);
+        try (org.leanseg.export.OrtModel ort = org.leanseg.export.OrtModel.open(opts.checkpoint)) {
+            System.out.println("engine: onnxruntime (CPU), " + opts.checkpoint);
+            for (int i = 0; i < val.size(); i++) {
+                Dataset.Sample d = val.get(i, null);
+                cm.add(d.label().data(), ort.segment(d.image()));
+            }
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        System.out.println("evaluated " + opts.checkpoint + " on " + val.size() + " images (onnxruntime, whole, "
+                + String.format("%.1f s", seconds) + "):");
+        System.out.println(IouTable.format(val.classNames(), cm.iou(), cm.accuracy(), cm.meanIoU(), cm.pixelAccuracy(), cm.meanAccuracy()));
+        Path target = out != null ? out : opts.checkpoint.resolveSibling(stem(opts.checkpoint) + ".eval.json");
+        AtomicFiles.write(target, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(result(val, cm, inference, seconds)));
+        System.out.println("wrote " + target);
+        return 0;
     }
 
     private Map<String, Object> result(Dataset val, ConfusionMatrix cm, Inference inference, double seconds) {

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 @Command(name = "leanseg", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
         description = "Memory-planned semantic-segmentation training on one GPU (or the CPU).",
         subcommands = {VersionCommand.class, OpsCommand.class, SummaryCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, BenchmarkCommand.class, BenchStepCommand.class, PlanCommand.class, ProfileCommand.class,
-                ConvertLabelmeCommand.class, CommandLine.HelpCommand.class})
+                ConvertLabelmeCommand.class, ExportCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -65,6 +65,10 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--opacity", defaultValue = "0.5", description = "overlay colour weight, 0..1 (default 0.5)")
     double opacity;
 
+    @Option(names = "--engine", defaultValue = "leanseg", description = "leanseg, or onnxruntime to run the .onnx model that "
+            + "--checkpoint names (whole images; default: ${DEFAULT-VALUE})")
+    String engine;
+
     @Override
     public Integer call() {
         if (!(opacity >= 0 && opacity <= 1)) {
@@ -73,7 +77,11 @@ public final class PredictCommand implements Callable<Integer> {
         }
         try {
             TrainingConfig cfg = RunConfigs.load(opts, System.out::println);
+            boolean onnxRuntime = Engines.onnxRuntime(engine, cfg, opts.flip, "predict");
             List<Path> images = inputs();
+            if (onnxRuntime) {
+                return predictOrt(cfg, images);
+            }
             CheckpointModel m = CheckpointModel.load(opts.checkpoint, Datasets.modelConfig(cfg));
             if (m.note() != null) {
                 System.out.println(m.note());
@@ -93,7 +101,7 @@ public final class PredictCommand implements Callable<Integer> {
                          InferenceOptions.budget(cfg, m.model().config(), backend.name(), System.out::println))) {
                 for (int i = 0; i < images.size(); i++) {
                     try {
-                        predictOne(ev, images.get(i), palette);
+                        predictOne(ev::segment, images.get(i), palette);
                     } catch (DatasetException e) {
                         // every file written so far is complete (atomic writes); say how far it got
                         throw new DatasetException(e.file(), e.problem() + " (" + i + " of " + images.size()
@@ -107,6 +115,24 @@ public final class PredictCommand implements Callable<Integer> {
             CliErrors.print(System.err, "leanseg predict: ", e);
             return 2;
         }
+    }
+
+    /** {@code --engine onnxruntime}: the exported model, its own normalisation metadata, whole images. */
+    private int predictOrt(TrainingConfig cfg, List<Path> images) throws IOException {
+        Palette palette = org.leanseg.data.Datasets.palette(cfg.data());
+        Files.createDirectories(out);
+        if (showDir != null) {
+            Files.createDirectories(showDir);
+        }
+        try (org.leanseg.export.OrtModel ort = org.leanseg.export.OrtModel.open(opts.checkpoint)) {
+            normalization = org.leanseg.data.Normalization.fromJson(ort.metadata().get("normalization"));
+            System.out.println("engine: onnxruntime, " + opts.checkpoint + "; colours: " + palette.source());
+            for (Path image : images) {
+                predictOne(ort::segment, image, palette);
+            }
+        }
+        System.out.println("wrote " + images.size() + " masks to " + out + (showDir != null ? " and overlays to " + showDir : ""));
+        return 0;
     }
 
     private List<Path> inputs() throws IOException {
@@ -127,14 +153,15 @@ public final class PredictCommand implements Callable<Integer> {
         return files;
     }
 
-    private void predictOne(Evaluator ev, Path file, Palette palette) throws IOException {
+    private void predictOne(java.util.function.Function<org.leanseg.tensor.Tensor, float[]> segmenter, Path file, Palette palette)
+            throws IOException {
         RgbImage im = ImageFiles.readImage(file);
         int h = im.height();
         int w = im.width();
         int[] none = new int[h * w];
         Arrays.fill(none, LabelMap.IGNORE);
         var sample = Augment.whole(im, new LabelMap(h, w, none), normalization.mean(), normalization.std(), file.toString());
-        float[] pred = ev.segment(sample.image());
+        float[] pred = segmenter.apply(sample.image());
         int[] labels = new int[h * w];
         for (int i = 0; i < labels.length; i++) {
             labels[i] = (int) pred[i];
