@@ -92,9 +92,18 @@ class CliErrorsTest {
     }
 
     @Test
+    void benchStepExportAndQuantize() {
+        fails("--steps", "bench-step", "--steps", "0", "--size", "32x32");
+        fails("unknown device 'tpu'", "bench-step", "--device", "tpu", "--size", "32x32", "--width", "0.25");
+        fails("/missing.safetensors", "export", "--checkpoint", "/missing.safetensors", "--out", "x.onnx");
+        fails("/missing.safetensors", "quantize", "--checkpoint", "/missing.safetensors", "--calibration", "2", "--out", "x.onnx");
+        fails("unknown device 'tpu'", "plan", "--device", "tpu", "--size", "32x32", "--width", "0.25");
+    }
+
+    @Test
     void everyCommandIsCovered() {
         List<String> covered = new ArrayList<>(List.of("summary", "plan", "profile", "ops", "version", "train", "eval", "benchmark",
-                "predict", "convert-labelme", "help", "bench"));
+                "predict", "convert-labelme", "help", "bench", "bench-step", "export", "quantize"));
         for (String sub : new picocli.CommandLine(new Main()).getSubcommands().keySet()) {
             assertTrue(covered.contains(sub), "no bad-argument case for '" + sub + "'");
         }
