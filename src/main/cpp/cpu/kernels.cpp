@@ -14,6 +14,9 @@
 #define JFN(name) extern "C" JNIEXPORT void JNICALL Java_org_leanseg_backend_cpu_CpuNative_##name
 #define JFNL(name) extern "C" JNIEXPORT jlong JNICALL Java_org_leanseg_backend_cpu_CpuNative_##name
 #define F(p) reinterpret_cast<float*>(p)
+// Loops over fewer elements than this run on the calling thread: an OpenMP fork/join costs a few
+// microseconds, more than a small bias's update or a 2x2 map's statistics take.
+#define PAR(n) if ((long) (n) >= 32768L)
 
 namespace {
 
@@ -61,7 +64,7 @@ JFN(add)(JNIEnv* env, jclass, jlongArray ins, jlong y, jlong n) {
     std::vector<jlong> a(k);
     env->GetLongArrayRegion(ins, 0, k, a.data());
     float* out = F(y);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR(n)
     for (long blk = 0; blk < (n + 4095) / 4096; blk++) {
         long lo = blk * 4096, hi = std::min<long>(n, lo + 4096);
         const float* a0 = F(a[0]);
@@ -77,27 +80,27 @@ JFN(add)(JNIEnv* env, jclass, jlongArray ins, jlong y, jlong n) {
 JFN(scale)(JNIEnv*, jclass, jlong x, jlong y, jlong n, jfloat f) {
     const float* p = F(x);
     float* q = F(y);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) PAR(n)
     for (long i = 0; i < n; i++) q[i] = f * p[i];
 }
 
 JFN(fill)(JNIEnv*, jclass, jlong y, jlong n, jfloat v) {
     float* q = F(y);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) PAR(n)
     for (long i = 0; i < n; i++) q[i] = v;
 }
 
 JFN(accumulate)(JNIEnv*, jclass, jlong acc, jlong x, jlong n) {
     float* a = F(acc);
     const float* p = F(x);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) PAR(n)
     for (long i = 0; i < n; i++) a[i] += p[i];
 }
 
 JFN(activation)(JNIEnv*, jclass, jlong x, jlong y, jlong n, jfloat cap) {
     const float* p = F(x);
     float* q = F(y);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) PAR(n)
     for (long i = 0; i < n; i++) q[i] = act(p[i], cap);
 }
 
@@ -105,7 +108,7 @@ JFN(activationBackward)(JNIEnv*, jclass, jlong y, jlong dy, jlong dx, jlong n, j
     const float* p = F(y);
     const float* g = F(dy);
     float* d = F(dx);
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) PAR(n)
     for (long i = 0; i < n; i++) d[i] = gate(p[i], g[i], cap);
 }
 
@@ -115,7 +118,7 @@ JFN(activationBackward)(JNIEnv*, jclass, jlong y, jlong dy, jlong dx, jlong n, j
 // running-statistics update (replay).
 JFN(batchNormTrain)(JNIEnv*, jclass, jlong x, jlong gamma, jlong beta, jlong rm, jlong rv, jlong y, jlong saveMean,
                     jlong saveInvStd, jint nb, jint ch, jint hw, jdouble eps, jdouble momentum) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR((long) nb * ch * hw)
     for (long c = 0; c < ch; c++) {
         double mean, var;
         meanVar(F(x), nb, ch, hw, c, mean, var);
@@ -135,7 +138,7 @@ JFN(batchNormTrain)(JNIEnv*, jclass, jlong x, jlong gamma, jlong beta, jlong rm,
 
 JFN(batchNormEval)(JNIEnv*, jclass, jlong x, jlong gamma, jlong beta, jlong rm, jlong rv, jlong y, jint nb, jint ch,
                    jint hw, jdouble eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR((long) nb * ch * hw)
     for (long c = 0; c < ch; c++) {
         double invStd = 1.0 / std::sqrt(F(rv)[c] + eps);
         double k = F(gamma)[c] * invStd;
@@ -151,7 +154,7 @@ JFN(batchNormBackward)(JNIEnv*, jclass, jint mode, jlong a, jlong gamma, jlong s
     const float* src = F(a);
     const float* g = F(dy);
     float* d = F(dx);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR((long) nb * ch * hw)
     for (long c = 0; c < ch; c++) {
         double gm = F(gamma)[c];
         double shift, mul, invStd;  // x̂ = (src - shift) * mul
@@ -196,7 +199,7 @@ JFN(batchNormBackward)(JNIEnv*, jclass, jint mode, jlong a, jlong gamma, jlong s
 // ---- convolution helpers ----------------------------------------------------------------------
 
 JFN(biasGrad)(JNIEnv*, jclass, jlong dy, jlong db, jint nb, jint ch, jint plane) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR((long) nb * ch * plane)
     for (long c = 0; c < ch; c++) {
         double s = 0;
         for (long b = 0; b < nb; b++) {
@@ -232,7 +235,7 @@ JFN(resize)(JNIEnv*, jclass, jlong x, jlong y, jint planes, jint inH, jint inW, 
     Taps rows(inH, outH, ac), cols(inW, outW, ac);
     const float* xd = F(x);
     float* yd = F(y);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR((long) planes * outH * outW)
     for (long t = 0; t < (long) planes * outH; t++) {
         long p = t / outH;
         int i = (int) (t % outH);
@@ -253,7 +256,7 @@ JFN(resizeBackward)(JNIEnv*, jclass, jlong dy, jlong dx, jint planes, jint inH, 
                     jboolean ac) {
     Taps rows(inH, outH, ac), cols(inW, outW, ac);
     long inPlane = (long) inH * inW, outPlane = (long) outH * outW;
-#pragma omp parallel
+#pragma omp parallel PAR(planes * outPlane)
     {
         std::vector<double> acc(inPlane);
 #pragma omp for schedule(static)
@@ -281,7 +284,7 @@ JFN(resizeBackward)(JNIEnv*, jclass, jlong dy, jlong dx, jint planes, jint inH, 
 }
 
 JFN(globalAvgPool)(JNIEnv*, jclass, jlong x, jlong y, jint planes, jint hw) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR((long) planes * hw)
     for (long p = 0; p < planes; p++) {
         const float* q = F(x) + p * (long) hw;
         double s = 0;
@@ -292,7 +295,7 @@ JFN(globalAvgPool)(JNIEnv*, jclass, jlong x, jlong y, jint planes, jint hw) {
 }
 
 JFN(globalAvgPoolBackward)(JNIEnv*, jclass, jlong dy, jlong dx, jint planes, jint hw) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR((long) planes * hw)
     for (long p = 0; p < planes; p++) {
         float v = (float) ((double) F(dy)[p] / hw);
         float* q = F(dx) + p * (long) hw;
@@ -303,7 +306,7 @@ JFN(globalAvgPoolBackward)(JNIEnv*, jclass, jlong dy, jlong dx, jint planes, jin
 // Copies channel blocks: dst[n, dstStart + c] = src[n, srcStart + c] for c < count (concat, channel_slice).
 JFN(copyChannels)(JNIEnv*, jclass, jlong src, jint srcChannels, jint srcStart, jlong dst, jint dstChannels,
                   jint dstStart, jint count, jint nb, jint hw) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) PAR((long) nb * count * hw)
     for (long t = 0; t < (long) nb * count; t++) {
         long n = t / count, c = t % count;
         std::memcpy(F(dst) + (n * dstChannels + dstStart + c) * hw, F(src) + (n * srcChannels + srcStart + c) * hw,
@@ -439,7 +442,7 @@ JFN(sgd)(JNIEnv*, jclass, jlong param, jlong grad, jlong buf, jlong lrPtr, jlong
     float* g = F(grad);
     float* m = F(buf);
     double lr = (double) F(lrPtr)[0] * lrScale;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) PAR(n)
     for (long i = 0; i < n; i++) {
         float d = (float) (g[i] + (double) weightDecay * p[i]);
         float b = (float) ((double) momentum * m[i] + d);
