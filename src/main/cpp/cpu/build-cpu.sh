@@ -13,12 +13,13 @@ JAR=${2:?usage: build-cpu.sh OUTPUT.so DNNL_JAR [JAVA_HOME]}
 JHOME=${3:-${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac || echo /usr/bin/javac)")")")}}
 DIR=$(cd "$(dirname "$0")" && pwd)
 CXX=${CXX:-$(command -v g++ || true)}
-skip() { echo "[cpu] $1: building without the cpu backend library (device cpu unavailable)"; rm -f "$OUT"; exit 0; }
+skip() { echo "[cpu] $1: building without the cpu backend library (device cpu unavailable)"; rm -f "$OUT" "$(dirname "$OUT")/libleanseg_cpuenv.so"; exit 0; }
 [ -n "$CXX" ] || skip "g++ not found"
 [ -f "$JHOME/include/jni.h" ] || skip "no jni.h under $JHOME/include"
 [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ] || skip "$(uname -s)-$(uname -m) is not linux-x86_64"
 [ -f "$JAR" ] || skip "no oneDNN jar at $JAR"
-if [ -f "$OUT" ] && [ -z "$(find "$DIR" \( -name '*.cpp' -o -name '*.h' -o -name '*.sh' \) -newer "$OUT")" ] && [ "$OUT" -nt "$JAR" ]; then
+ENV_OUT="$(dirname "$OUT")/libleanseg_cpuenv.so"
+if [ -f "$OUT" ] && [ -f "$ENV_OUT" ] && [ -z "$(find "$DIR" \( -name '*.cpp' -o -name '*.h' -o -name '*.sh' \) -newer "$OUT")" ] && [ "$OUT" -nt "$JAR" ]; then
   echo "[cpu] $OUT is up to date"
   exit 0
 fi
@@ -31,4 +32,7 @@ D="$T/org/bytedeco/dnnl/linux-x86_64"
   -I"$D/include" -I"$JHOME/include" -I"$JHOME/include/linux" -o "$T/lib.so" "$DIR"/*.cpp \
   -L"$D" -l:libdnnl.so.3 -Wl,--no-as-needed -l:libgomp.so.1
 mv "$T/lib.so" "$OUT"
+# the OpenMP settings library: libc only, loaded before oneDNN's OpenMP runtime (Note [OpenMP spinning])
+"$CXX" -std=c++17 -O2 -fPIC -shared -Wall -I"$JHOME/include" -I"$JHOME/include/linux" -o "$T/env.so" "$DIR"/env/cpuenv.cpp
+mv "$T/env.so" "$ENV_OUT"
 echo "[cpu] $("$CXX" --version | head -1): $(ls "$DIR"/*.cpp | wc -l) .cpp -> $OUT ($(stat -c %s "$OUT") bytes)"

@@ -56,6 +56,10 @@ public final class CpuNative {
         if (url == null) {
             return "its native library is missing (" + RESOURCE + "): the build had no g++ or no oneDNN jar";
         }
+        String spin = spinSetting();
+        if (spin != null) {
+            return spin;
+        }
         try {
             org.bytedeco.javacpp.Loader.load(org.bytedeco.dnnl.global.dnnl.class);
         } catch (Throwable e) {
@@ -78,6 +82,55 @@ public final class CpuNative {
             return "its native library does not load: " + rootMessage(e);
         }
     }
+
+    /** The OpenMP spin count this process sets when the environment sets none (Note [OpenMP spinning]). */
+    static final String SPIN_COUNT = "30000";
+
+    /**
+     * Note [OpenMP spinning]: oneDNN and our kernels share GNU libgomp's thread team. By default a
+     * libgomp thread that reaches a barrier spins 300,000 rounds (about a millisecond) before it sleeps.
+     * That is fastest on an idle machine, but when the cores are shared (the data loader's threads,
+     * other processes, a hypervisor taking time) a spinning thread holds the core its partner needs, and
+     * every barrier then waits for a scheduler slice: a training step measured 14x slower under a load
+     * of 6 on 2 cores (6 against 84 images/s; OMP_WAIT_POLICY=passive gave 84 there but halved the idle
+     * speed). A spin count of 30,000 kept the idle speed and gave 150 images/s at a load of 3.4
+     * (docs/benchmarks.md). libgomp reads its settings once when it is loaded, so the count is set here,
+     * through a small library linked against libc only, before oneDNN (and with it libgomp) loads; a
+     * GOMP_SPINCOUNT or OMP_WAIT_POLICY of the user's own is left as it is.
+     */
+    private static String spinSetting() {
+        if (System.getenv("GOMP_SPINCOUNT") != null || System.getenv("OMP_WAIT_POLICY") != null) {
+            return null;
+        }
+        URL url = CpuNative.class.getResource(ENV_RESOURCE);
+        if (url == null) {
+            return "its native library is incomplete (" + ENV_RESOURCE + " missing): rebuild";
+        }
+        try {
+            System.load(extract(url, "leanseg_cpuenv").toAbsolutePath().toString());
+            setenvIfUnset("GOMP_SPINCOUNT", SPIN_COUNT);
+            return null;
+        } catch (IOException | URISyntaxException | UnsatisfiedLinkError e) {
+            return "its native library does not load: " + rootMessage(e);
+        }
+    }
+
+    static final String ENV_RESOURCE = "/native/linux-x86_64/libleanseg_cpuenv.so";
+
+    private static Path extract(URL url, String name) throws IOException, URISyntaxException {
+        if ("file".equals(url.getProtocol())) {
+            return Path.of(url.toURI());
+        }
+        Path lib = Files.createTempFile(name, ".so");
+        lib.toFile().deleteOnExit();
+        try (InputStream in = url.openStream()) {
+            Files.copy(in, lib, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return lib;
+    }
+
+    /** setenv(name, value) unless the process has name already; true when it was set. */
+    static native boolean setenvIfUnset(String name, String value);
 
     /** The library is built for x86-64-v3 (AVX2, FMA); null when this CPU has those. */
     private static String missingIsa() {
