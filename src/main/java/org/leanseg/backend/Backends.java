@@ -70,7 +70,8 @@ public final class Backends {
     }
 
     private static String cpuDescription() {
-        return "oneDNN " + CpuNative.dnnlVersion() + ", " + Parallel.threads() + " threads";
+        String wait = CpuNative.waitPolicy();
+        return "oneDNN " + CpuNative.dnnlVersion() + ", " + Parallel.threads() + " threads" + (wait == null ? "" : "; " + wait);
     }
 
     /** Prints the choice for {@code auto} (or the argument): {@code java -cp leanseg.jar org.leanseg.backend.Backends}. */

@@ -83,20 +83,26 @@ public final class CpuNative {
         }
     }
 
-    /** The OpenMP spin count this process sets when the environment sets none (Note [OpenMP spinning]). */
+    /** The OpenMP spin count this process sets on an idle machine when the environment sets none (Note [OpenMP spinning]). */
     static final String SPIN_COUNT = "30000";
+
+    /** How libgomp was told to wait, for the device line: null when the user's environment decides. */
+    private static String waitPolicy;
 
     /**
      * Note [OpenMP spinning]: oneDNN and our kernels share GNU libgomp's thread team. By default a
      * libgomp thread that reaches a barrier spins 300,000 rounds (about a millisecond) before it sleeps.
      * That is fastest on an idle machine, but when the cores are shared (the data loader's threads,
-     * other processes, a hypervisor taking time) a spinning thread holds the core its partner needs, and
-     * every barrier then waits for a scheduler slice: a training step measured 14x slower under a load
-     * of 6 on 2 cores (6 against 84 images/s; OMP_WAIT_POLICY=passive gave 84 there but halved the idle
-     * speed). A spin count of 30,000 kept the idle speed and gave 150 images/s at a load of 3.4
-     * (docs/benchmarks.md). libgomp reads its settings once when it is loaded, so the count is set here,
-     * through a small library linked against libc only, before oneDNN (and with it libgomp) loads; a
-     * GOMP_SPINCOUNT or OMP_WAIT_POLICY of the user's own is left as it is.
+     * other processes, a hypervisor taking time) a spinning thread holds the core its partner needs,
+     * and every barrier then waits for a scheduler slice. Measured on 2 cores (docs/benchmarks.md,
+     * training at 48x48, batch 16): idle, the default 161 images/s, spin count 30,000 about the same,
+     * 3,000 128, 300 63, OMP_WAIT_POLICY=passive 50-70; at a load of about 4-6, the default 6-9, spin
+     * counts 30,000 and 3,000 9-48, 300 80, passive 75-84. No one setting wins both, so at load time:
+     * a machine already busier than its cores (1-minute load average above the core count) gets
+     * {@code OMP_WAIT_POLICY=passive}, an idle one {@code GOMP_SPINCOUNT=30000}. libgomp reads its
+     * settings once, when it is loaded, so they are set here, through a small library linked against
+     * libc only, before oneDNN (and with it libgomp) loads; a GOMP_SPINCOUNT or OMP_WAIT_POLICY of the
+     * user's own is left as it is. The device line says which was chosen.
      */
     private static String spinSetting() {
         if (System.getenv("GOMP_SPINCOUNT") != null || System.getenv("OMP_WAIT_POLICY") != null) {
@@ -108,11 +114,31 @@ public final class CpuNative {
         }
         try {
             System.load(extract(url, "leanseg_cpuenv").toAbsolutePath().toString());
-            setenvIfUnset("GOMP_SPINCOUNT", SPIN_COUNT);
+            if (loadAverage() > Runtime.getRuntime().availableProcessors()) {
+                setenvIfUnset("OMP_WAIT_POLICY", "passive");
+                waitPolicy = "OpenMP threads sleep at barriers: the machine was busy at start";
+            } else {
+                setenvIfUnset("GOMP_SPINCOUNT", SPIN_COUNT);
+                waitPolicy = null;
+            }
             return null;
         } catch (IOException | URISyntaxException | UnsatisfiedLinkError e) {
             return "its native library does not load: " + rootMessage(e);
         }
+    }
+
+    /** The 1-minute load average, or 0 where /proc/loadavg cannot be read. */
+    static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /** Null on an idle machine; else how OpenMP waits and why (Note [OpenMP spinning]). */
+    public static String waitPolicy() {
+        return waitPolicy;
     }
 
     static final String ENV_RESOURCE = "/native/linux-x86_64/libleanseg_cpuenv.so";
