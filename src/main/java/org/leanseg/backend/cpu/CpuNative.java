@@ -98,7 +98,7 @@ public final class CpuNative {
      * training at 48x48, batch 16): idle, the default 161 images/s, spin count 30,000 about the same,
      * 3,000 128, 300 63, OMP_WAIT_POLICY=passive 50-70; at a load of about 4-6, the default 6-9, spin
      * counts 30,000 and 3,000 9-48, 300 80, passive 75-84. No one setting wins both, so at load time:
-     * a machine already busier than its cores (1-minute load average above the core count) gets
+     * a machine already busy (as many other runnable threads as cores, /proc/stat's procs_running) gets
      * {@code OMP_WAIT_POLICY=passive}, an idle one {@code GOMP_SPINCOUNT=30000}. libgomp reads its
      * settings once, when it is loaded, so they are set here, through a small library linked against
      * libc only, before oneDNN (and with it libgomp) loads; a GOMP_SPINCOUNT or OMP_WAIT_POLICY of the
@@ -114,7 +114,7 @@ public final class CpuNative {
         }
         try {
             System.load(extract(url, "leanseg_cpuenv").toAbsolutePath().toString());
-            if (loadAverage() > Runtime.getRuntime().availableProcessors()) {
+            if (otherRunnable() >= Runtime.getRuntime().availableProcessors()) {
                 setenvIfUnset("OMP_WAIT_POLICY", "passive");
                 waitPolicy = "OpenMP threads sleep at barriers: the machine was busy at start";
             } else {
@@ -127,10 +127,19 @@ public final class CpuNative {
         }
     }
 
-    /** The 1-minute load average, or 0 where /proc/loadavg cannot be read. */
-    static double loadAverage() {
+    /**
+     * Threads runnable on the machine now besides the caller ({@code procs_running} of /proc/stat minus
+     * one), or 0 where it cannot be read. Unlike the load average it does not remember the run that
+     * just ended (a benchmark's previous peer).
+     */
+    static int otherRunnable() {
         try {
-            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+")[0]);
+            for (String line : Files.readAllLines(Path.of("/proc/stat"))) {
+                if (line.startsWith("procs_running ")) {
+                    return Math.max(0, Integer.parseInt(line.substring(14).trim()) - 1);
+                }
+            }
+            return 0;
         } catch (IOException | RuntimeException e) {
             return 0;
         }
