@@ -88,7 +88,7 @@ public final class BatchSearch {
      */
     public static <P> Result<P> largest(PolicyPlanner<P> planAt, ToLongFunction<P> peak, RecomputePolicy policy,
                                         ByteSize budget, int maxBatch) {
-        if (policy.kind() != RecomputePolicy.Kind.AUTO) {
+        if (!policy.kind().budgeted()) {
             return largest(b -> planAt.plan(b, policy), peak, budget, maxBatch);
         }
         ByteSize cap = policy.budget().bytes() <= budget.bytes() ? policy.budget() : budget;
@@ -96,7 +96,7 @@ public final class BatchSearch {
         if (!r.fits()) {
             return r;
         }
-        P auto = planAt.plan(r.batch(), RecomputePolicy.auto(cap));
+        P auto = planAt.plan(r.batch(), policy.withBudget(cap));
         return new Result<>(cap, r.batch(), auto, peak.applyAsLong(auto), r.nextPeakBytes(), r.plansMade() + 1);
     }
 }
