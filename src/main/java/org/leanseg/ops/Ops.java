@@ -39,6 +39,7 @@ import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.Argmax;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
+import org.leanseg.ops.loss.UpsampleArgmax;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
@@ -224,6 +225,7 @@ public final class Ops {
             op("upsample_softmax_cross_entropy", "loss", UpsampleSoftmaxCrossEntropy.class).ref(UpsampleSoftmaxCrossEntropy::reference),
             op("upsample_softmax_cross_entropy_backward", "loss", UpsampleSoftmaxCrossEntropyBackward.class)
                     .ref(UpsampleSoftmaxCrossEntropyBackward::reference),
+            op("upsample_argmax", "loss", UpsampleArgmax.class).ref(UpsampleArgmax::reference),
             op("argmax", "loss", Argmax.class).ref(Argmax::reference).on(CPU, LossCpu::argmax).on(CUDA, LossCuda::argmax),
             // optimizer: OPS-OPTIM
             op("sgd", "optimizer", Sgd.class).ref(Sgd::reference).on(CPU, SgdCpu::run).on(CUDA, SgdCuda::run),

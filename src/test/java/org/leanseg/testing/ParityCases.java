@@ -19,6 +19,7 @@ import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.Argmax;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
+import org.leanseg.ops.loss.UpsampleArgmax;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
@@ -229,5 +230,7 @@ public final class ParityCases {
         add("upsample_softmax_cross_entropy_backward weighted", new UpsampleSoftmaxCrossEntropyBackward(13, 9, true, 255, w),
                 KERNEL_TOL, g(1, 5, 4, 3), labels(5, 1, 13, 9), Tensor.of(Shape.of(1), 1f));
         add("argmax", new Argmax(), KERNEL_TOL, g(2, 7, 5, 6));
+        add("upsample_argmax x4", new UpsampleArgmax(20, 24, false), KERNEL_TOL, g(2, 7, 5, 6));
+        add("upsample_argmax align_corners", new UpsampleArgmax(13, 9, true), KERNEL_TOL, g(1, 7, 4, 3));
     }
 }

@@ -74,6 +74,23 @@ class UpsampleSoftmaxCrossEntropyTest {
     }
 
     @Test
+    void upsampleArgmaxEqualsResizeThenArgmaxTiesIncluded() {
+        Random rnd = new Random(114);
+        int[][] cases = {{2, 5, 4, 5, 16, 20, 0}, {1, 3, 3, 7, 13, 9, 1}, {1, 4, 2, 2, 8, 8, 0}};
+        for (int[] c : cases) {
+            Tensor low = Tensor.gaussian(Shape.of(c[0], c[1], c[2], c[3]), 2, rnd);
+            if (c[2] == 2) {
+                java.util.Arrays.fill(low.data(), 0, low.data().length / 2, 1f); // classes 0 and 1 tie everywhere
+            }
+            Resize r = new Resize(c[4], c[5], c[6] == 1);
+            Tensor want = OpRun.run(new Argmax(), OpRun.run(r, low).output(0)).output(0);
+            Tensor got = OpRun.run(UpsampleArgmax.of(r), low).output(0);
+            assertEquals(want.shape(), got.shape());
+            assertArrayEquals(want.data(), got.data(), java.util.Arrays.toString(c));
+        }
+    }
+
+    @Test
     void finiteDifferences() {
         Random rnd = new Random(112);
         float[] w = {0.25f, 1.25f, 2.25f};
