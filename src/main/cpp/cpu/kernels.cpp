@@ -413,6 +413,152 @@ extern "C" JNIEXPORT jdouble JNICALL Java_org_leanseg_backend_cpu_CpuNative_cros
     return total;
 }
 
+// ---- fused upsample loss (Note [Fused upsample loss], ops/loss/UpsampleSoftmaxCrossEntropy.java) ----------
+// The reference's arithmetic: each output row's logits interpolated as resize computes them (rounded to
+// float), then the per-row NLL sums added in row order; the backward scatters each pixel's float gradient
+// onto its four stride-4 taps in pixel order, one double accumulator per image (as resizeBackward per plane).
+
+namespace {
+std::vector<float> classWeights(JNIEnv* env, jfloatArray weights) {
+    std::vector<float> wv;
+    if (weights) {
+        wv.resize(env->GetArrayLength(weights));
+        env->GetFloatArrayRegion(weights, 0, (jsize) wv.size(), wv.data());
+    }
+    return wv;
+}
+
+// row[k * outW + j] = logit k of output pixel (i, j) of image n.
+void interpolateRow(const float* z, long n, int classes, int inH, int inW, int i, const Taps& rows, const Taps& cols,
+                    float* row) {
+    int outW = (int) cols.i0.size();
+    double h0 = rows.w0[i], h1 = rows.w1[i];
+    for (int k = 0; k < classes; k++) {
+        long p = n * classes + k;
+        const float* r0 = z + (p * inH + rows.i0[i]) * inW;
+        const float* r1 = z + (p * inH + rows.i1[i]) * inW;
+        float* out = row + (long) k * outW;
+        for (int j = 0; j < outW; j++) {
+            int c0 = cols.i0[j], c1 = cols.i1[j];
+            double top = cols.w0[j] * r0[c0] + cols.w1[j] * r0[c1];
+            double bottom = cols.w0[j] * r1[c0] + cols.w1[j] * r1[c1];
+            out[j] = (float) (h0 * top + h1 * bottom);
+        }
+    }
+}
+}  // namespace
+
+// Returns the loss's denominator (total weight), or -(1 + index) of a bad label (nothing written).
+extern "C" JNIEXPORT jdouble JNICALL Java_org_leanseg_backend_cpu_CpuNative_upsampleCrossEntropy(
+        JNIEnv* env, jclass, jlong z, jlong labels, jlong loss, jint nb, jint classes, jint inH, jint inW, jint outH,
+        jint outW, jboolean ac, jint ignore, jfloatArray weights) {
+    std::vector<float> wv = classWeights(env, weights);
+    const float* cw = weights ? wv.data() : nullptr;
+    double total = weigh(F(labels), (long) nb * outH * outW, classes, ignore, cw);
+    if (total < 0) return total;
+    Taps rows(inH, outH, ac), cols(inW, outW, ac);
+    std::vector<double> sums((long) nb * outH);
+#pragma omp parallel
+    {
+        std::vector<float> row((long) classes * outW);
+#pragma omp for schedule(static)
+        for (long r = 0; r < (long) nb * outH; r++) {
+            interpolateRow(F(z), r / outH, classes, inH, inW, (int) (r % outH), rows, cols, row.data());
+            double sum = 0;
+            for (int x = 0; x < outW; x++) {
+                int y = (int) F(labels)[r * outW + x];
+                if (y == ignore) continue;
+                double mx = -std::numeric_limits<double>::infinity();
+                for (int k = 0; k < classes; k++) mx = std::max(mx, (double) row[(long) k * outW + x]);
+                double s = 0;
+                for (int k = 0; k < classes; k++) s += std::exp(row[(long) k * outW + x] - mx);
+                sum += (cw ? cw[y] : 1.0) * (mx + std::log(s) - row[(long) y * outW + x]);
+            }
+            sums[r] = sum;
+        }
+    }
+    double l = 0;
+    for (double v : sums) l += v;
+    F(loss)[0] = total > 0 ? (float) (l / total) : 0.0f;
+    return total;
+}
+
+extern "C" JNIEXPORT jdouble JNICALL Java_org_leanseg_backend_cpu_CpuNative_upsampleCrossEntropyBackward(
+        JNIEnv* env, jclass, jlong z, jlong labels, jlong dloss, jlong dz, jint nb, jint classes, jint inH, jint inW,
+        jint outH, jint outW, jboolean ac, jint ignore, jfloatArray weights) {
+    std::vector<float> wv = classWeights(env, weights);
+    const float* cw = weights ? wv.data() : nullptr;
+    double total = weigh(F(labels), (long) nb * outH * outW, classes, ignore, cw);
+    if (total < 0) return total;
+    double scale = total > 0 ? F(dloss)[0] / total : 0.0;
+    Taps rows(inH, outH, ac), cols(inW, outW, ac);
+    long inPlane = (long) inH * inW;
+#pragma omp parallel
+    {
+        std::vector<double> acc((long) classes * inPlane), e(classes);
+        std::vector<float> row((long) classes * outW);
+#pragma omp for schedule(static)
+        for (long n = 0; n < nb; n++) {
+            std::fill(acc.begin(), acc.end(), 0.0);
+            for (int i = 0; scale != 0 && i < outH; i++) {
+                interpolateRow(F(z), n, classes, inH, inW, i, rows, cols, row.data());
+                long r0 = (long) rows.i0[i] * inW, r1 = (long) rows.i1[i] * inW;
+                double h0 = rows.w0[i], h1 = rows.w1[i];
+                for (int x = 0; x < outW; x++) {
+                    int y = (int) F(labels)[(n * outH + i) * outW + x];
+                    if (y == ignore) continue;
+                    double mx = -std::numeric_limits<double>::infinity();
+                    for (int k = 0; k < classes; k++) mx = std::max(mx, (double) row[(long) k * outW + x]);
+                    double s = 0;
+                    for (int k = 0; k < classes; k++) {
+                        e[k] = std::exp(row[(long) k * outW + x] - mx);
+                        s += e[k];
+                    }
+                    double inv = 1.0 / s, g = scale * (cw ? cw[y] : 1.0);
+                    int c0 = cols.i0[x], c1 = cols.i1[x];
+                    for (int k = 0; k < classes; k++) {
+                        double gk = (float) (g * (e[k] * inv - (k == y ? 1 : 0)));
+                        double v0 = cols.w0[x] * gk, v1 = cols.w1[x] * gk;
+                        double* a = acc.data() + (long) k * inPlane;
+                        a[r0 + c0] += h0 * v0;
+                        a[r0 + c1] += h0 * v1;
+                        a[r1 + c0] += h1 * v0;
+                        a[r1 + c1] += h1 * v1;
+                    }
+                }
+            }
+            float* out = F(dz) + n * classes * inPlane;
+            for (long q = 0; q < (long) classes * inPlane; q++) out[q] = (float) acc[q];
+        }
+    }
+    return total;
+}
+
+JFN(upsampleArgmax)(JNIEnv*, jclass, jlong z, jlong y, jint nb, jint classes, jint inH, jint inW, jint outH, jint outW,
+                    jboolean ac) {
+    Taps rows(inH, outH, ac), cols(inW, outW, ac);
+#pragma omp parallel
+    {
+        std::vector<float> row((long) classes * outW);
+#pragma omp for schedule(static)
+        for (long r = 0; r < (long) nb * outH; r++) {
+            interpolateRow(F(z), r / outH, classes, inH, inW, (int) (r % outH), rows, cols, row.data());
+            for (int x = 0; x < outW; x++) {
+                int best = 0;
+                float bv = row[x];
+                for (int k = 1; k < classes; k++) {
+                    float v = row[(long) k * outW + x];
+                    if (v > bv || (bv != bv && v == v)) {
+                        best = k;
+                        bv = v;
+                    }
+                }
+                F(y)[r * outW + x] = (float) best;
+            }
+        }
+    }
+}
+
 JFN(argmax)(JNIEnv*, jclass, jlong z, jlong y, jint nb, jint classes, jint h, jint w) {
     long plane = (long) h * w;
 #pragma omp parallel for schedule(static)

@@ -52,7 +52,7 @@ public final class PlanCommand implements Callable<Integer> {
     boolean noFuse;
 
     @Option(names = "--recompute", converter = RecomputeConverter.class,
-            description = "recompute policy: none, stages, sqrt or auto:<bytes> (e.g. auto:6GiB) (default: none; "
+            description = "recompute policy: none, stages, sqrt, auto:<bytes> (e.g. auto:6GiB; exact) or auto-greedy:<bytes> (default: none; "
                     + "with --memory-budget: all four, auto at the budget)")
     RecomputePolicy recompute;
 

@@ -50,7 +50,7 @@ public final class ProfileCommand implements Callable<Integer> {
     boolean noFuse;
 
     @Option(names = "--recompute", converter = RecomputeConverter.class,
-            description = "recompute policy: none, stages, sqrt or auto:<bytes> (e.g. auto:6GiB) (default: none)")
+            description = "recompute policy: none, stages, sqrt, auto:<bytes> (e.g. auto:6GiB; exact) or auto-greedy:<bytes> (default: none)")
     RecomputePolicy recompute;
 
     @Option(names = "--out", description = "report directory (default: work_dirs/profile/<model>_b<B>_<H>x<W>)")

@@ -15,6 +15,8 @@ import org.leanseg.memory.Workspace;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.nn.Trace;
 import org.leanseg.ops.loss.Argmax;
+import org.leanseg.ops.loss.UpsampleArgmax;
+import org.leanseg.ops.shape.Resize;
 import org.leanseg.tensor.DType;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
@@ -147,7 +149,11 @@ final class InferenceGraphs implements AutoCloseable {
         Value x = g.input("image", new TensorSpec(key.shape(), DType.F32));
         Value out = model.forward(new Trace(g, false), x).logits();
         if (key.argmax()) {
-            out = g.apply1(new Argmax(), out);
+            // the mask straight from the stride-4 logits where this device runs it (Note [Fused upsample loss]);
+            // the full-resolution resize is then dead and never scheduled
+            boolean fused = out.producer() != null && out.producer().op() instanceof Resize
+                    && org.leanseg.ops.Ops.runs(org.leanseg.ops.Device.of(backend), UpsampleArgmax.class);
+            out = fused ? g.apply1(UpsampleArgmax.of((Resize) out.producer().op()), out.producer().input(0)) : g.apply1(new Argmax(), out);
         }
         g.markOutput(out);
         return new Traced(g, x, out);

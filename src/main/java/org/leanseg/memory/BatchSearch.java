@@ -15,9 +15,11 @@ import org.leanseg.memory.recompute.RecomputePolicy;
  * allocated. Generic in the plan type {@code P}: {@code leanseg plan} searches StepPlans, the
  * trainer MemoryReports of its own step graph.
  *
- * <p>Under {@code auto} a batch fits when the most that auto recomputes ({@code stages}) fits, so
- * the search runs on {@code stages} plans and the answer is then planned once with
- * {@code auto:<budget>}, which recomputes only what that batch needs.
+ * <p>Under {@code auto-greedy} a batch fits when the most that it recomputes ({@code stages}) fits,
+ * so the search runs on {@code stages} plans; under {@code auto} when {@code stages} or {@code sqrt}
+ * fits (it chooses on both chains), so the search runs on both and takes the larger batch. The
+ * answer is then planned once with the policy at the budget, which recomputes only what that batch
+ * needs.
  *
  * <pre>{@code
  * BatchSearch.Result<StepPlan> r = BatchSearch.largest((b, policy) -> StepPlan.of(cfg, b, 512, 512, passes.withRecompute(policy)),
@@ -88,15 +90,19 @@ public final class BatchSearch {
      */
     public static <P> Result<P> largest(PolicyPlanner<P> planAt, ToLongFunction<P> peak, RecomputePolicy policy,
                                         ByteSize budget, int maxBatch) {
-        if (policy.kind() != RecomputePolicy.Kind.AUTO) {
+        if (!policy.kind().budgeted()) {
             return largest(b -> planAt.plan(b, policy), peak, budget, maxBatch);
         }
         ByteSize cap = policy.budget().bytes() <= budget.bytes() ? policy.budget() : budget;
         Result<P> r = largest(b -> planAt.plan(b, RecomputePolicy.stages()), peak, cap, maxBatch);
+        if (policy.kind() == RecomputePolicy.Kind.AUTO) {
+            Result<P> sqrt = largest(b -> planAt.plan(b, RecomputePolicy.sqrt()), peak, cap, maxBatch);
+            r = sqrt.batch() > r.batch() ? sqrt : r;
+        }
         if (!r.fits()) {
             return r;
         }
-        P auto = planAt.plan(r.batch(), RecomputePolicy.auto(cap));
+        P auto = planAt.plan(r.batch(), policy.withBudget(cap));
         return new Result<>(cap, r.batch(), auto, peak.applyAsLong(auto), r.nextPeakBytes(), r.plansMade() + 1);
     }
 }

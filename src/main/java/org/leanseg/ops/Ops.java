@@ -39,6 +39,9 @@ import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.Argmax;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
+import org.leanseg.ops.loss.UpsampleArgmax;
+import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
+import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
 import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
@@ -218,6 +221,12 @@ public final class Ops {
                     .on(CPU, LossCpu::crossEntropy).on(CUDA, LossCuda::crossEntropy),
             op("softmax_cross_entropy_backward", "loss", SoftmaxCrossEntropyBackward.class).ref(SoftmaxCrossEntropyBackward::reference)
                     .on(CPU, LossCpu::crossEntropyBackward).on(CUDA, LossCuda::crossEntropyBackward),
+            // Note [Fused upsample loss]: no CUDA kernel yet, so CUDA steps stay unfused (StepPasses.FUSED_OPS)
+            op("upsample_softmax_cross_entropy", "loss", UpsampleSoftmaxCrossEntropy.class).ref(UpsampleSoftmaxCrossEntropy::reference)
+                    .on(CPU, LossCpu::upsampleCrossEntropy),
+            op("upsample_softmax_cross_entropy_backward", "loss", UpsampleSoftmaxCrossEntropyBackward.class)
+                    .ref(UpsampleSoftmaxCrossEntropyBackward::reference).on(CPU, LossCpu::upsampleCrossEntropyBackward),
+            op("upsample_argmax", "loss", UpsampleArgmax.class).ref(UpsampleArgmax::reference).on(CPU, LossCpu::upsampleArgmax),
             op("argmax", "loss", Argmax.class).ref(Argmax::reference).on(CPU, LossCpu::argmax).on(CUDA, LossCuda::argmax),
             // optimizer: OPS-OPTIM
             op("sgd", "optimizer", Sgd.class).ref(Sgd::reference).on(CPU, SgdCpu::run).on(CUDA, SgdCuda::run),

@@ -65,7 +65,7 @@ final class StepMemory {
                 MemoryReport::plannedPeakBytes, policy, budget, BatchSearch.MAX_BATCH);
         if (!r.fits()) {
             throw new ConfigException("train.batch: auto found no batch within train.memory_budget " + budget + ": batch 1 needs "
-                    + ByteSize.format(r.peakBytes()) + " under train.recompute " + (policy.kind() == RecomputePolicy.Kind.AUTO ? "stages" : policy)
+                    + ByteSize.format(r.peakBytes()) + " under train.recompute " + (policy.kind() == RecomputePolicy.Kind.AUTO ? "stages or sqrt" : policy.kind().budgeted() ? "stages" : policy)
                     + "; raise train.memory_budget, lower data.crop_size or set train.recompute=stages");
         }
         String next = r.nextPeakBytes() == 0 ? "the search's cap" : "batch " + (r.batch() + 1) + " would need " + ByteSize.format(r.nextPeakBytes());

@@ -19,6 +19,7 @@ import org.leanseg.nn.Trace;
 import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
+import org.leanseg.ops.shape.Resize;
 import org.leanseg.ops.optim.AdamW;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.tensor.TensorSpec;
@@ -42,6 +43,7 @@ public final class TrainGraph {
     private final Value optimizerLr;
     private final Value loss;
     private final Value logits;
+    private final Resize logitsUpsample;
     private final Map<Variable, Variable> gradients = new LinkedHashMap<>();
     private final Map<Variable, Variable> momenta = new LinkedHashMap<>();
 
@@ -64,6 +66,8 @@ public final class TrainGraph {
         Value label = step.input("label", TensorSpec.i32(batch, height, width));
         DeepLabV3Plus.Output out = model.forward(new Trace(step, true), image);
         Value logits = out.logits();
+        Resize upsample = logits.producer() != null && logits.producer().op() instanceof Resize r ? r : null;
+        Value lowRes = upsample == null ? null : logits.producer().input(0);
         Value l;
         try (var s = step.scope("loss")) {
             SoftmaxCrossEntropy ce = new SoftmaxCrossEntropy(IGNORE_INDEX, classWeights);
@@ -80,8 +84,15 @@ public final class TrainGraph {
             step = fused.graph();
             image = fused.get(image);
             label = fused.get(label);
-            logits = fused.get(logits);
+            if (upsample != null && !fused.map().containsKey(logits)) {
+                logits = fused.get(lowRes); // the fused loss (Note [Fused upsample loss]): no full-resolution logits
+            } else {
+                logits = fused.get(logits);
+                upsample = null;
+            }
             loss = fused.get(loss);
+        } else {
+            upsample = null;
         }
         ParamSet ps = model.params();
         momenta.putAll(momentumSlots(ps));
@@ -127,6 +138,7 @@ public final class TrainGraph {
         this.image = image;
         this.label = label;
         this.logits = logits;
+        this.logitsUpsample = upsample;
         this.loss = loss;
         this.lr = lr;
     }
@@ -215,8 +227,18 @@ public final class TrainGraph {
         return loss;
     }
 
+    /**
+     * The main head's logits as the step holds them: at full resolution, or with the fused loss
+     * (Note [Fused upsample loss]) on the stride-4 grid, which {@link #logitsUpsample()} brings to
+     * full resolution.
+     */
     public Value logits() {
         return logits;
+    }
+
+    /** The resize from {@link #logits()} to full resolution when the step has no full-resolution logits, else null. */
+    public Resize logitsUpsample() {
+        return logitsUpsample;
     }
 
     public Map<Variable, Variable> momenta() {

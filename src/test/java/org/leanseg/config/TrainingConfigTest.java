@@ -183,7 +183,7 @@ class TrainingConfigTest {
         assertMessage("recompute: auto:5GiB", c.toYaml());
         assertEquals(1000, parse("", "train.memory_budget=1000").train().memoryBudget().bytes());
         assertEquals(RecomputePolicy.sqrt(), parse("", "train.recompute=sqrt").train().recompute());
-        assertMessage("train.recompute: 'everything' is not a recompute policy (expected none, stages, sqrt or auto:<bytes>",
+        assertMessage("train.recompute: 'everything' is not a recompute policy (expected none, stages, sqrt, auto:<bytes>",
                 error("", "train.recompute=everything"));
         assertMessage("auto needs a budget, e.g. auto:6GiB (from --set train.recompute=auto)", error("", "train.recompute=auto"));
         assertMessage("train.memory_budget: '6 gigs' is not a byte size (write e.g. 6GiB", error("", "train.memory_budget=6 gigs"));

@@ -19,6 +19,9 @@ import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.Argmax;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
+import org.leanseg.ops.loss.UpsampleArgmax;
+import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
+import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
 import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
@@ -218,6 +221,16 @@ public final class ParityCases {
                 labels(5, 2, 9, 11), Tensor.of(Shape.of(1), 0.7f));
         add("softmax_cross_entropy_backward weighted", new SoftmaxCrossEntropyBackward(255, w), KERNEL_TOL, g(2, 5, 9, 11),
                 labels(5, 2, 9, 11), Tensor.of(Shape.of(1), 1f));
+        add("upsample_softmax_cross_entropy x4", new UpsampleSoftmaxCrossEntropy(20, 24, false, 255, null), KERNEL_TOL,
+                g(2, 5, 5, 6), labels(5, 2, 20, 24));
+        add("upsample_softmax_cross_entropy weighted align_corners", new UpsampleSoftmaxCrossEntropy(13, 9, true, 255, w), KERNEL_TOL,
+                g(1, 5, 4, 3), labels(5, 1, 13, 9));
+        add("upsample_softmax_cross_entropy_backward x4", new UpsampleSoftmaxCrossEntropyBackward(20, 24, false, 255, null),
+                KERNEL_TOL, g(2, 5, 5, 6), labels(5, 2, 20, 24), Tensor.of(Shape.of(1), 0.7f));
+        add("upsample_softmax_cross_entropy_backward weighted", new UpsampleSoftmaxCrossEntropyBackward(13, 9, true, 255, w),
+                KERNEL_TOL, g(1, 5, 4, 3), labels(5, 1, 13, 9), Tensor.of(Shape.of(1), 1f));
         add("argmax", new Argmax(), KERNEL_TOL, g(2, 7, 5, 6));
+        add("upsample_argmax x4", new UpsampleArgmax(20, 24, false), KERNEL_TOL, g(2, 7, 5, 6));
+        add("upsample_argmax align_corners", new UpsampleArgmax(13, 9, true), KERNEL_TOL, g(1, 7, 4, 3));
     }
 }

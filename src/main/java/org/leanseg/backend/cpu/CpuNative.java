@@ -262,6 +262,17 @@ public final class CpuNative {
 
     public static native void argmax(long z, long y, int n, int classes, int h, int w);
 
+    // fused upsample loss and argmax (Note [Fused upsample loss]): logits on the [inH, inW] grid, labels/masks [outH, outW]
+    public static native double upsampleCrossEntropy(long z, long labels, long loss, int n, int classes, int inH, int inW, int outH,
+                                                     int outW, boolean alignCorners, int ignore, float[] weights);
+
+    public static native double upsampleCrossEntropyBackward(long z, long labels, long dloss, long dz, int n, int classes, int inH,
+                                                             int inW, int outH, int outW, boolean alignCorners, int ignore,
+                                                             float[] weights);
+
+    public static native void upsampleArgmax(long z, long y, int n, int classes, int inH, int inW, int outH, int outW,
+                                             boolean alignCorners);
+
     // optimizer
     public static native void sgd(long param, long grad, long buf, long lr, long n, float momentum, boolean nesterov,
                                   float weightDecay, float lrScale, boolean zeroGrad);

@@ -12,6 +12,8 @@ import org.leanseg.ops.Op;
 import org.leanseg.ops.Ops;
 import org.leanseg.ops.conv.ActDepthwiseConv2d;
 import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
+import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
+import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
 import org.leanseg.ops.norm.BatchNormInPlace;
 import org.leanseg.ops.norm.BatchNormReplay;
@@ -21,7 +23,8 @@ import org.leanseg.ops.norm.GroupNormInPlace;
 /**
  * The rewrites a training step goes through, and their off switch ({@code --no-fuse}): before
  * autograd, in-place BN ({@link InPlaceBatchNorm}) and GN ({@link InPlaceGroupNorm}) then
- * ReLU·depthwise fusion ({@link FuseActivationDepthwise}); after autograd, one {@link Recompute} of
+ * ReLU·depthwise fusion ({@link FuseActivationDepthwise}), then resize → cross-entropy into the fused
+ * upsample loss ({@link FuseUpsampleCrossEntropy}); after autograd, one {@link Recompute} of
  * what the recompute policy ({@code recompute}, with or without fusion) chooses on top of the
  * cheap-op choice ({@link RecomputeCheapOps}, when fused). {@code stockBatchNorm} lists the γ of BN
  * and GN layers that must keep their input because the γ guard failed for them (Note [In-place BN
@@ -40,7 +43,7 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
     /** The ops the fused rewrites put into a step: a device runs those rewrites only if it runs all of these. */
     static final List<Class<? extends Op>> FUSED_OPS = List.of(BatchNormInPlace.class, BatchNormBackwardFromOutput.class,
             BatchNormReplay.class, GroupNormInPlace.class, GroupNormBackwardFromOutput.class, ActDepthwiseConv2d.class,
-            ActDepthwiseConv2dBackwardFilter.class);
+            ActDepthwiseConv2dBackwardFilter.class, UpsampleSoftmaxCrossEntropy.class, UpsampleSoftmaxCrossEntropyBackward.class);
 
     /**
      * The rewrites a device runs, derived from the op table: FUSED when the device runs every op the
@@ -90,7 +93,8 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
         }
         Rebuild.Result bn = InPlaceBatchNorm.apply(g, stockBatchNorm);
         Rebuild.Result gn = Rebuild.compose(bn, InPlaceGroupNorm.apply(bn.graph(), stockBatchNorm));
-        return Rebuild.compose(gn, FuseActivationDepthwise.apply(gn.graph()));
+        Rebuild.Result act = Rebuild.compose(gn, FuseActivationDepthwise.apply(gn.graph()));
+        return Rebuild.compose(act, FuseUpsampleCrossEntropy.apply(act.graph()));
     }
 
     /** Rewrites the whole step graph (forward, backward, optimizer); null when there is nothing to do. */

@@ -16,7 +16,7 @@ import org.leanseg.memory.Workspace;
 import org.leanseg.tensor.TensorSpec;
 
 /**
- * {@code auto:<bytes>}: the cheapest recomputations that make the step's plan fit a budget. The
+ * {@code auto-greedy:<bytes>}: cheap recomputations that make the step's plan fit a budget, greedily. The
  * candidates are the insides of the stage groups (what {@code stages} recomputes, one group at a
  * time); each costs its forward FLOPs and saves the bytes it takes off the forward/backward
  * boundary ({@link Recompute#savedBytes}). Candidates are taken in order of FLOPs per byte saved,

@@ -1,5 +1,6 @@
 package org.leanseg.memory.recompute;
 
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import org.leanseg.graph.Graph;
@@ -18,9 +19,13 @@ import org.leanseg.memory.Workspace;
  *       the values that cross a stage boundary, recompute each stage's inside before its backward;</li>
  *   <li>{@code sqrt}: Chen et al. 2016: about √n segments of about √n forward ops each, cut where
  *       the fewest bytes cross;</li>
- *   <li>{@code auto:<bytes>}: the stage insides with the fewest extra FLOPs per byte saved, until
- *       the plan's peak (activations + persistent + workspace) fits the budget; a
- *       {@link BudgetException} when even {@code stages} does not fit.</li>
+ *   <li>{@code auto:<bytes>}: the fewest recompute FLOPs whose plan's peak (activations +
+ *       persistent + workspace) fits the budget, chosen exactly on the chain of stage insides and on
+ *       that of {@code sqrt}'s segments ({@link OptimalRecompute}, issue 11); a {@link BudgetException}
+ *       when even the most of either does not fit;</li>
+ *   <li>{@code auto-greedy:<bytes>}: the stage insides with the fewest extra FLOPs per byte saved,
+ *       until the plan fits ({@link AutoRecompute}); a {@link BudgetException} when even
+ *       {@code stages} does not fit.</li>
  * </ul>
  * Every policy leaves the math alone: a recomputed training BatchNorm replays its batch statistics
  * without updating the running ones ({@link org.leanseg.ops.norm.BatchNormReplay}), so losses,
@@ -38,15 +43,20 @@ import org.leanseg.memory.Workspace;
 public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeChoice {
     /** The policies. */
     public enum Kind {
-        NONE, STAGES, SQRT, AUTO
+        NONE, STAGES, SQRT, AUTO, AUTO_GREEDY;
+
+        /** Whether the policy has a byte budget. */
+        public boolean budgeted() {
+            return this == AUTO || this == AUTO_GREEDY;
+        }
     }
 
     /** How the policies are spelled, for messages. */
-    public static final String ALLOWED = "none, stages, sqrt or auto:<bytes> (e.g. auto:6GiB)";
+    public static final String ALLOWED = "none, stages, sqrt, auto:<bytes> (e.g. auto:6GiB) or auto-greedy:<bytes>";
 
     public RecomputePolicy {
-        if ((kind == Kind.AUTO) != (budget != null)) {
-            throw new IllegalArgumentException("a byte budget goes with auto, and only with auto: " + kind + ", " + budget);
+        if (kind.budgeted() != (budget != null)) {
+            throw new IllegalArgumentException("a byte budget goes with auto and auto-greedy, and only with them: " + kind + ", " + budget);
         }
     }
 
@@ -66,7 +76,17 @@ public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeCh
         return new RecomputePolicy(Kind.AUTO, budget);
     }
 
-    /** Parses {@code none}, {@code stages}, {@code sqrt} or {@code auto:<bytes>}; the exception names what is allowed. */
+    /** The greedy {@code auto-greedy:<bytes>} (fewest FLOPs per byte saved first). */
+    public static RecomputePolicy autoGreedy(ByteSize budget) {
+        return new RecomputePolicy(Kind.AUTO_GREEDY, budget);
+    }
+
+    /** This policy's kind at another budget (a budgeted one), e.g. capped by {@code --memory-budget}. */
+    public RecomputePolicy withBudget(ByteSize other) {
+        return new RecomputePolicy(kind, other);
+    }
+
+    /** Parses {@code none}, {@code stages}, {@code sqrt}, {@code auto:<bytes>} or {@code auto-greedy:<bytes>}; the exception names what is allowed. */
     public static RecomputePolicy parse(String text) {
         String t = text.trim().toLowerCase(Locale.ROOT);
         switch (t) {
@@ -79,14 +99,18 @@ public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeCh
             default:
                 break;
         }
-        if (t.startsWith("auto:")) {
+        for (Kind k : List.of(Kind.AUTO, Kind.AUTO_GREEDY)) {
+            String prefix = spelling(k) + ":";
+            if (!t.startsWith(prefix)) {
+                continue;
+            }
             try {
-                return auto(ByteSize.parse(text.trim().substring(5)));
+                return new RecomputePolicy(k, ByteSize.parse(text.trim().substring(prefix.length())));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("'" + text + "': " + e.getMessage());
             }
         }
-        String hint = t.equals("auto") ? "; auto needs a budget, e.g. auto:6GiB" : "";
+        String hint = t.equals("auto") || t.equals("auto-greedy") ? "; " + t + " needs a budget, e.g. " + t + ":6GiB" : "";
         throw new IllegalArgumentException("'" + text + "' is not a recompute policy (expected " + ALLOWED + ")" + hint);
     }
 
@@ -129,12 +153,17 @@ public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeCh
                 Segments s = Segments.sqrt(step, DeadCode.schedule(step));
                 yield s.withBase(base, s.allInterior());
             }
-            case AUTO -> AutoRecompute.choose(step, base, workspace, budget);
+            case AUTO -> OptimalRecompute.choose(step, base, workspace, budget);
+            case AUTO_GREEDY -> AutoRecompute.choose(step, base, workspace, budget);
         };
     }
 
     @Override
     public String toString() {
-        return kind == Kind.AUTO ? "auto:" + budget : kind.name().toLowerCase(Locale.ROOT);
+        return kind.budgeted() ? spelling(kind) + ":" + budget : spelling(kind);
+    }
+
+    private static String spelling(Kind k) {
+        return k.name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 }

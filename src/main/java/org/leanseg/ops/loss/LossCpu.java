@@ -8,8 +8,8 @@ import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 
 /**
- * The cpu column of the loss rows ({@code Ops}): native softmax cross-entropy (forward, backward)
- * and argmax. A label that is no class stops the op with the reference's error (same message).
+ * The cpu column of the loss rows ({@code Ops}): native softmax cross-entropy (forward, backward),
+ * argmax, and their fused upsample forms (Note [Fused upsample loss]). A label that is no class stops the op with the reference's error (same message).
  */
 public final class LossCpu {
     private LossCpu() {
@@ -27,6 +27,27 @@ public final class LossCpu {
         double total = CpuNative.crossEntropyBackward(in[0].address(), in[1].address(), in[2].address(), out[0].address(),
                 s.dim(0), s.dim(1), s.dim(2), s.dim(3), op.ignoreIndex(), op.classWeights());
         checkLabels(total, cpu, in[1], s.dim(1), op.ignoreIndex(), op.classWeights());
+    }
+
+    public static void upsampleCrossEntropy(UpsampleSoftmaxCrossEntropy op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
+        Shape s = in[0].spec().shape();
+        double total = CpuNative.upsampleCrossEntropy(in[0].address(), in[1].address(), out[0].address(), s.dim(0), s.dim(1),
+                s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), op.classWeights());
+        checkLabels(total, cpu, in[1], s.dim(1), op.ignoreIndex(), op.classWeights());
+    }
+
+    public static void upsampleCrossEntropyBackward(UpsampleSoftmaxCrossEntropyBackward op, CpuBackend cpu, CpuView[] in,
+                                                    CpuView[] out) {
+        Shape s = in[0].spec().shape();
+        double total = CpuNative.upsampleCrossEntropyBackward(in[0].address(), in[1].address(), in[2].address(), out[0].address(),
+                s.dim(0), s.dim(1), s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), op.classWeights());
+        checkLabels(total, cpu, in[1], s.dim(1), op.ignoreIndex(), op.classWeights());
+    }
+
+    public static void upsampleArgmax(UpsampleArgmax op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
+        Shape s = in[0].spec().shape();
+        CpuNative.upsampleArgmax(in[0].address(), out[0].address(), s.dim(0), s.dim(1), s.dim(2), s.dim(3), op.outH(), op.outW(),
+                op.alignCorners());
     }
 
     /** A negative total names a bad label: the reference's validation then throws its message. */

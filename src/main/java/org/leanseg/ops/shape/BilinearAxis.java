@@ -9,8 +9,8 @@ import org.leanseg.tensor.ShapeMath;
  * {@code w0 = 1 - w1}. Shared by {@link Resize} and {@link ResizeBackward} so both use the
  * same taps.
  */
-record BilinearAxis(int[] i0, int[] i1, double[] w0, double[] w1) {
-    static BilinearAxis of(int in, int out, boolean alignCorners) {
+public record BilinearAxis(int[] i0, int[] i1, double[] w0, double[] w1) {
+    public static BilinearAxis of(int in, int out, boolean alignCorners) {
         int[] i0 = new int[out];
         int[] i1 = new int[out];
         double[] w0 = new double[out];

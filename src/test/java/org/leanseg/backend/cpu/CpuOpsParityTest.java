@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.leanseg.ops.OpException;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
+import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.testing.BackendParity;
@@ -69,5 +70,16 @@ class CpuOpsParityTest {
         Tensor labels = Tensor.labels(Shape.of(1, 2, 2), 0, 1, 7, 255);
         OpException e = assertThrows(OpException.class, () -> BackendParity.run(cpu, SoftmaxCrossEntropy.of(255), List.of(z, labels), false));
         assertTrue(e.getMessage().contains("label 7"), e.getMessage());
+    }
+
+    @Test
+    void fusedUpsampleLossRejectsABadLabelWithTheReferenceMessage() {
+        assumeCpu();
+        Tensor z = Tensor.gaussian(Shape.of(1, 3, 1, 1), 1, new Random(1));
+        Tensor labels = Tensor.labels(Shape.of(1, 2, 2), 0, 1, 7, 255);
+        for (org.leanseg.ops.Op op : List.of(new UpsampleSoftmaxCrossEntropy(2, 2, false, 255, null))) {
+            OpException e = assertThrows(OpException.class, () -> BackendParity.run(cpu, op, List.of(z, labels), false));
+            assertTrue(e.getMessage().contains("label 7") && e.getMessage().contains("[0, 1, 0]"), e.getMessage());
+        }
     }
 }

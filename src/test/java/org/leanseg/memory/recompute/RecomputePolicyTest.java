@@ -48,15 +48,16 @@ class RecomputePolicyTest {
 
     @Test
     void policiesAndByteSizesAreSpelledAsOnTheCommandLine() {
-        for (String s : List.of("none", "stages", "sqrt", "auto:6GiB", "auto:512MiB", "auto:1000")) {
+        for (String s : List.of("none", "stages", "sqrt", "auto:6GiB", "auto:512MiB", "auto:1000", "auto-greedy:6GiB")) {
             assertEquals(s, RecomputePolicy.parse(s).toString());
         }
         assertEquals(RecomputePolicy.auto(new ByteSize(6L << 30)), RecomputePolicy.parse(" AUTO:6gib "));
+        assertEquals(RecomputePolicy.autoGreedy(new ByteSize(6L << 30)), RecomputePolicy.parse("Auto-Greedy:6GiB"));
         assertEquals(6_000_000_000L, ByteSize.parse("6GB").bytes());
         assertEquals(1536L << 20, ByteSize.parse("1.5 GiB").bytes());
         assertEquals("1536MiB", ByteSize.parse("1.5GiB").toString());
         assertEquals("1.50 GiB", ByteSize.format(1536L << 20));
-        for (String bad : List.of("auto", "stage", "auto:", "auto:6XB", "auto:-1", "auto:0.5")) {
+        for (String bad : List.of("auto", "stage", "auto:", "auto:6XB", "auto:-1", "auto:0.5", "auto-greedy", "auto-greedy:")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> RecomputePolicy.parse(bad), bad);
             assertTrue(e.getMessage().contains(bad.trim()) && (e.getMessage().contains("auto:6GiB") || e.getMessage().contains("6GiB")),
                     e.getMessage());
@@ -146,22 +147,32 @@ class RecomputePolicyTest {
     void autoFitsItsBudgetWithTheCheapestRecomputationOrSaysWhyNot() {
         MemoryReport none = report(StepPasses.FUSED);
         MemoryReport stages = report(StepPasses.FUSED.withRecompute(RecomputePolicy.stages()));
+        MemoryReport sqrt = report(StepPasses.FUSED.withRecompute(RecomputePolicy.sqrt()));
         assertTrue(stages.plannedPeakBytes() < none.plannedPeakBytes());
         long between = (none.plannedPeakBytes() + stages.plannedPeakBytes()) / 2;
-        MemoryReport auto = report(StepPasses.FUSED.withRecompute(RecomputePolicy.auto(new ByteSize(between))));
-        assertTrue(auto.plannedPeakBytes() <= between, auto.plannedPeakBytes() + " > budget " + between);
-        assertTrue(auto.recomputeFlops() > none.recomputeFlops() && auto.recomputeFlops() <= stages.recomputeFlops(),
-                "auto recomputes something, at most what stages does: " + auto.recomputeFlops() + " vs " + stages.recomputeFlops());
-
-        MemoryReport roomy = report(StepPasses.FUSED.withRecompute(RecomputePolicy.auto(new ByteSize(none.plannedPeakBytes()))));
-        assertEquals(none.recomputeFlops(), roomy.recomputeFlops(), "nothing to recompute when none fits");
+        for (RecomputePolicy p : List.of(RecomputePolicy.auto(new ByteSize(between)), RecomputePolicy.autoGreedy(new ByteSize(between)))) {
+            MemoryReport auto = report(StepPasses.FUSED.withRecompute(p));
+            assertTrue(auto.plannedPeakBytes() <= between, p + ": " + auto.plannedPeakBytes() + " > budget " + between);
+            assertTrue(auto.recomputeFlops() > none.recomputeFlops() && auto.recomputeFlops() <= stages.recomputeFlops(),
+                    p + " recomputes something, at most what stages does: " + auto.recomputeFlops() + " vs " + stages.recomputeFlops());
+            MemoryReport roomy = report(StepPasses.FUSED.withRecompute(p.withBudget(new ByteSize(none.plannedPeakBytes()))));
+            assertEquals(none.recomputeFlops(), roomy.recomputeFlops(), p + ": nothing to recompute when none fits");
+        }
+        assertTrue(report(StepPasses.FUSED.withRecompute(RecomputePolicy.auto(new ByteSize(between)))).recomputeFlops()
+                <= report(StepPasses.FUSED.withRecompute(RecomputePolicy.autoGreedy(new ByteSize(between)))).recomputeFlops(),
+                "the optimum never costs more than greedy");
 
         ByteSize tiny = new ByteSize(stages.plannedPeakBytes() - 1);
         BudgetException e = assertThrows(BudgetException.class,
-                () -> step(StepPasses.FUSED.withRecompute(RecomputePolicy.auto(tiny))));
-        assertEquals(stages.plannedPeakBytes(), e.neededBytes(), "the most auto does is stages");
-        assertTrue(e.getMessage().contains("auto:" + tiny) && e.getMessage().contains("even recomputing every stage")
+                () -> step(StepPasses.FUSED.withRecompute(RecomputePolicy.autoGreedy(tiny))));
+        assertEquals(stages.plannedPeakBytes(), e.neededBytes(), "the most auto-greedy does is stages");
+        assertTrue(e.getMessage().contains("auto-greedy:" + tiny) && e.getMessage().contains("even recomputing every stage")
                 && e.getMessage().contains("lower the batch"), e.getMessage());
+        ByteSize least = new ByteSize(Math.min(stages.plannedPeakBytes(), sqrt.plannedPeakBytes()) - 1);
+        BudgetException o = assertThrows(BudgetException.class,
+                () -> step(StepPasses.FUSED.withRecompute(RecomputePolicy.auto(least))));
+        assertEquals(least.bytes() + 1, o.neededBytes(), "the most auto does is the lower of stages and sqrt");
+        assertTrue(o.getMessage().startsWith("auto:" + least), o.getMessage());
     }
 
     @Test
