@@ -60,7 +60,7 @@ public class CudaTrainStepTest {
         ps.initialize(store, 3);
         if (perturbation > 0) {
             Random noise = new Random(17);
-            for (Tensor t : store.byName().values()) {
+            for (Tensor t : new java.util.TreeMap<>(store.byName()).values()) { // by name: the same noise per variable in every JVM
                 float[] d = t.data();
                 for (int i = 0; i < d.length; i++) {
                     d[i] *= (float) (1 + perturbation * (2 * noise.nextDouble() - 1));
