@@ -36,7 +36,7 @@ extern "C" __global__ void ls_bn_stats_k(int N, int C, int HW, const float* x, f
   if (threadIdx.x == 0) {
     saveMean[c] = (float)mean;
     saveInvStd[c] = (float)ls_inv_std(var, eps);
-    if (runMean != nullptr) {  // null: a recomputed copy (BatchNormReplay) leaves the running stats alone
+    if (runMean != nullptr) {  // null: a recomputed copy (BatchNorm.Mode.REPLAY) leaves the running stats alone
       ls_bn_running_update(runMean + c, runVar + c, mean, var, n, momentum);
     }
   }

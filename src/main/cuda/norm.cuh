@@ -39,7 +39,7 @@ __host__ __device__ inline float ls_bn_backward_dx(float x, float dy, double mea
 }
 
 // In-place BN backward (Note [In-place BN backward]): xhat recovered from the output, (y - beta) / gamma.
-// The caller guarantees |gamma| is far from 0 (BatchNormInPlace.GAMMA_GUARD).
+// The caller guarantees |gamma| is far from 0 (BatchNorm.GAMMA_GUARD).
 __host__ __device__ inline double ls_bn_xhat_from_output(float y, float gamma, float beta) {
   return (y - (double)beta) * (1.0 / (double)gamma);
 }

@@ -7,7 +7,9 @@ import org.leanseg.ops.Ops;
 import picocli.CommandLine.Command;
 
 /**
- * {@code leanseg ops}: the op table as a matrix of op x device. A cell says {@code yes} (a kernel
+ * {@code leanseg ops}: the op table as a matrix of op x device, one line per variant (an op
+ * class's attributes make several names: {@code batch_norm_inplace} is a mode of {@code batch_norm}'s
+ * row). A cell says {@code yes} (a kernel
  * checked against the reference there), {@code untested} (a kernel that has not run there yet) or
  * what the device does without one ({@code host} for the host fallback, {@code -} for none).
  */
@@ -29,10 +31,10 @@ public final class OpsCommand implements Callable<Integer> {
         }
         b.append('\n');
         for (Ops.Entry<?> e : Ops.table()) {
-            for (String name : e.names().split(",\\s*")) {
+            for (String name : e.variants()) {
                 b.append(String.format(row, name, e.family()));
                 for (Device<?, ?> d : devices) {
-                    b.append(String.format(" %-10s", cell(e, d)));
+                    b.append(String.format(" %-10s", Ops.status(d, e, name).label()));
                 }
                 b.append('\n');
             }
@@ -43,13 +45,5 @@ public final class OpsCommand implements Callable<Integer> {
             b.append(String.format("%-10s %s%n", d.key(), d.description()));
         }
         return b.toString();
-    }
-
-    private static String cell(Ops.Entry<?> e, Device<?, ?> d) {
-        Ops.Cell<?> c = e.cell(d);
-        if (c != null) {
-            return c.tested() ? "yes" : "untested";
-        }
-        return d.fallback() == Device.Fallback.HOST_REFERENCE ? "host" : "-";
     }
 }

@@ -151,8 +151,8 @@ final class InferenceGraphs implements AutoCloseable {
         if (key.argmax()) {
             // the mask straight from the stride-4 logits where this device runs it (Note [Fused upsample loss]);
             // the full-resolution resize is then dead and never scheduled
-            boolean fused = out.producer() != null && out.producer().op() instanceof Resize
-                    && org.leanseg.ops.Ops.runs(org.leanseg.ops.Device.of(backend), UpsampleArgmax.class);
+            boolean fused = out.producer() != null && out.producer().op() instanceof Resize r
+                    && org.leanseg.ops.Ops.runs(org.leanseg.ops.Device.of(backend), UpsampleArgmax.of(r));
             out = fused ? g.apply1(UpsampleArgmax.of((Resize) out.producer().op()), out.producer().input(0)) : g.apply1(new Argmax(), out);
         }
         g.markOutput(out);

@@ -19,8 +19,6 @@ import org.leanseg.graph.Role;
 import org.leanseg.graph.passes.DeadCode;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.Variable;
-import org.leanseg.ops.norm.BatchNormInPlace;
-import org.leanseg.ops.norm.GroupNormInPlace;
 import org.leanseg.memory.Lifetime;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.Planner;
@@ -209,19 +207,29 @@ public final class Executor implements AutoCloseable {
         backend.synchronize();
     }
 
-    /** Refuses to start a step whose in-place BN or GN layers cannot invert their output (Note [In-place BN backward]). */
+    /**
+     * Refuses to start a step whose guarded ops cannot run on their inputs' values (Note [In-place
+     * guards] in Op: in-place BN and GN layers whose γ is too close to 0 to invert their output).
+     */
     private void checkInPlaceGuards() {
         List<String> bad = new ArrayList<>();
         Set<Variable> gammas = new HashSet<>();
         for (Node n : schedule) {
-            if (n.op() instanceof BatchNormInPlace || n.op() instanceof GroupNormInPlace) {
-                String why = BatchNormInPlace.guardViolation(hostView(n.input(1)), hostView(n.input(2)));
-                if (why != null) {
-                    Variable gamma = n.input(1).variable();
-                    bad.add((gamma != null ? gamma.name() : n.input(1).toString()) + ": " + why);
-                    if (gamma != null) {
-                        gammas.add(gamma);
-                    }
+            int[] guarded = n.op().guardedInputs();
+            if (guarded.length == 0) {
+                continue;
+            }
+            RefView[] values = new RefView[guarded.length];
+            for (int i = 0; i < guarded.length; i++) {
+                values[i] = hostView(n.input(guarded[i]));
+            }
+            String why = n.op().guardViolation(values);
+            if (why != null) {
+                Value layer = n.input(guarded[0]);
+                Variable gamma = layer.variable();
+                bad.add((gamma != null ? gamma.name() : layer.toString()) + ": " + why);
+                if (gamma != null) {
+                    gammas.add(gamma);
                 }
             }
         }

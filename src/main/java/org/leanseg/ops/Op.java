@@ -1,6 +1,7 @@
 package org.leanseg.ops;
 
 import java.util.List;
+import org.leanseg.backend.reference.RefView;
 import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Value;
@@ -9,7 +10,10 @@ import org.leanseg.tensor.TensorSpec;
 /**
  * An immutable op description: attributes (as record components), shape inference, the backward
  * rule written in terms of other ops, what it writes in place, and its cost. Kernels live beside
- * it in its folder and are listed in {@link Ops}.
+ * it in its folder and are listed in {@link Ops}. Variants that differ only in an attribute (batch
+ * norm's mode, where a backward reads x̂ from) are one op; its {@link #name()} follows the attribute.
+ * The passes and the executor ask an op for its traits ({@link #inPlaceVariant()},
+ * {@link #cheapToReplay()}, {@link #guardedInputs()}) instead of listing op classes.
  */
 public interface Op {
     /** The op's table name, e.g. "conv2d". */
@@ -62,5 +66,44 @@ public interface Op {
     /** Floating-point operations of one forward run (a multiply-add counts 2). */
     default long flops(List<TensorSpec> inputs) {
         return 0;
+    }
+
+    /**
+     * The variant of this op whose output 0 may take input 0's buffer and whose backward reads that
+     * output instead of the input (Note [In-place BN backward]), or null. The InPlaceVariants rewrite
+     * puts it in where input 0 dies at this node.
+     */
+    default Op inPlaceVariant() {
+        return null;
+    }
+
+    /** How RecomputeCheapOps treats a recomputed copy of this op (Note [BN through a depthwise replay]). */
+    enum Replay {
+        /** Not a cheap-op candidate by kind (dense convolutions, losses, optimizer updates). */
+        COSTLY,
+        /** Elementwise and shape ops: always a candidate. */
+        CHEAP,
+        /** Normalisations by batch statistics: a candidate when a depthwise conv of its phase made input 0. */
+        CHEAP_AFTER_DEPTHWISE
+    }
+
+    default Replay cheapToReplay() {
+        return Replay.COSTLY;
+    }
+
+    /**
+     * Note [In-place guards]: the inputs (small variables such as γ and β) whose host values the
+     * executor hands to {@link #guardViolation} before every step, for a kernel that is only right for
+     * some of their values (in-place BN and GN divide by γ). The first names the layer: a step whose
+     * guard fails is rebuilt with that variable's layer left stock
+     * ({@code StepPasses.withStockBatchNorm}, InPlaceVariants). Empty when the op has no guard.
+     */
+    default int[] guardedInputs() {
+        return new int[0];
+    }
+
+    /** Null when the op can run on these host values of its {@link #guardedInputs()}, else why not. */
+    default String guardViolation(RefView[] guarded) {
+        return null;
     }
 }

@@ -5,6 +5,7 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
 import org.leanseg.backend.Backend;
@@ -44,14 +45,8 @@ import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
-import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
-import org.leanseg.ops.norm.BatchNormInPlace;
-import org.leanseg.ops.norm.BatchNormReplay;
-import org.leanseg.ops.norm.BatchNormEvalBackward;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
-import org.leanseg.ops.norm.GroupNormBackwardFromOutput;
-import org.leanseg.ops.norm.GroupNormInPlace;
 import org.leanseg.ops.optim.AdamW;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.ops.shape.ChannelSlice;
@@ -64,14 +59,18 @@ import org.leanseg.ops.shape.ResizeBackward;
 /**
  * The op table: one row per op, holding a kernel per device key ({@link Device}), like
  * {@code dispatch: CPU/CUDA} in PyTorch's native_functions.yaml (no reflection, no classpath scan).
- * A cell may declare the workspace its kernel needs (Note [cpu workspace]) and whether it has been
- * checked on its device ({@code untested}: written and compiled, never run against the reference
- * there). From the table follow a device's fallback ({@link Device#fallback()}: ops without a cell)
- * and which fusions it supports ({@link #runs}). {@link #run} is the only dispatch.
+ * A row is one op class; its names are the variants that class's attributes make
+ * ({@link Op#name()}: {@code batch_norm, batch_norm_inplace, batch_norm_replay}), and a cell's kernel
+ * dispatches on those attributes. A cell may declare the workspace its kernel needs (Note [cpu
+ * workspace]), whether it has been checked on its device ({@code untested}: written and compiled,
+ * never run against the reference there), for the whole row or for some variants, and variants it
+ * does not cover ({@code without}). From the table follow a device's fallback
+ * ({@link Device#fallback()}: ops without a cell) and which fusions it supports ({@link #runs}).
+ * {@link #run} is the only dispatch.
  *
  * <pre>{@code
  * Ops.run(backend, op, in, out);             // the backend's kernel, or its device's fallback
- * Ops.runs(Device.CPU, BatchNormInPlace.class);
+ * Ops.runs(Device.CUDA, BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE)); // false: untested there
  * Ops.workspaceBytes(Device.CPU, op, specs); // what the plan counts for that kernel
  * }</pre>
  * Adding a backend: a {@link Device} constant and one {@code .on(DEVICE, kernel)} per op it implements.
@@ -92,13 +91,33 @@ public final class Ops {
         long bytes(O op, List<TensorSpec> in);
     }
 
-    /** One cell: a device's kernel for a row, its workspace, and whether it has run against the reference there. */
-    public record Cell<O extends Op>(Device<?, ?> device, Kernel<O, ?, ?> kernel, Workspace<O> workspace, boolean tested) {
+    /**
+     * One cell: a device's kernel for a row, its workspace, the row's variants (op names) that have
+     * not run against the reference there ({@code untested}) and those the kernel does not cover
+     * ({@code absent}: for them the device's fallback applies).
+     */
+    public record Cell<O extends Op>(Device<?, ?> device, Kernel<O, ?, ?> kernel, Workspace<O> workspace, Set<String> untested,
+                                     Set<String> absent) {
+        public Cell {
+            untested = Set.copyOf(untested);
+            absent = Set.copyOf(absent);
+        }
+
+        /** Whether the kernel covers variant {@code name}. */
+        public boolean covers(String name) {
+            return !absent.contains(name);
+        }
+
+        /** Whether variant {@code name} has run against the reference on this device. */
+        public boolean tested(String name) {
+            return covers(name) && !untested.contains(name);
+        }
     }
 
     /** One row of the table: an op type (one or more names), its family and its kernels by device. */
     public static final class Entry<O extends Op> {
         private final String names;
+        private final List<String> variants;
         private final String family;
         private final Class<O> type;
         private final Map<Device<?, ?>, Cell<O>> cells = new LinkedHashMap<>();
@@ -106,6 +125,7 @@ public final class Ops {
 
         Entry(String names, String family, Class<O> type) {
             this.names = names;
+            this.variants = List.of(names.split(",\\s*"));
             this.family = family;
             this.type = type;
         }
@@ -114,31 +134,68 @@ public final class Ops {
         Entry<O> ref(RefKernel<O> k) {
             reference = k;
             Kernel<O, ReferenceBackend, RefView> metered = (op, b, in, out) -> b.run(() -> k.run(op, in, out));
-            return put(Device.REFERENCE, metered, Op::workspaceBytes, true);
+            return put(Device.REFERENCE, metered, Op::workspaceBytes, Set.of());
         }
 
         <B extends Backend, V extends View> Entry<O> on(Device<B, V> d, Kernel<O, B, V> k) {
-            return put(d, k, (op, in) -> 0L, true);
+            return put(d, k, (op, in) -> 0L, Set.of());
         }
 
         <B extends Backend, V extends View> Entry<O> on(Device<B, V> d, Kernel<O, B, V> k, Workspace<O> ws) {
-            return put(d, k, ws, true);
+            return put(d, k, ws, Set.of());
         }
 
         /** A kernel that has never run against the reference on its device: fusions that need it stay off there. */
         <B extends Backend, V extends View> Entry<O> untested(Device<B, V> d, Kernel<O, B, V> k) {
-            return put(d, k, (op, in) -> 0L, false);
+            return put(d, k, (op, in) -> 0L, Set.copyOf(variants));
         }
 
-        private Entry<O> put(Device<?, ?> d, Kernel<O, ?, ?> k, Workspace<O> ws, boolean tested) {
-            if (cells.put(d, new Cell<>(d, k, ws, tested)) != null) {
+        /** Marks some variants of {@code d}'s cell as never run against the reference there. */
+        Entry<O> untested(Device<?, ?> d, String... names) {
+            Cell<O> c = existing(d, names);
+            Set<String> u = new java.util.HashSet<>(c.untested());
+            u.addAll(List.of(names));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), u, c.absent()));
+            return this;
+        }
+
+        /** Variants {@code d}'s kernel does not cover: they take the device's fallback. */
+        Entry<O> without(Device<?, ?> d, String... names) {
+            Cell<O> c = existing(d, names);
+            Set<String> a = new java.util.HashSet<>(c.absent());
+            a.addAll(List.of(names));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), a));
+            return this;
+        }
+
+        private Cell<O> existing(Device<?, ?> d, String... names) {
+            Cell<O> c = cells.get(d);
+            if (c == null) {
+                throw new IllegalStateException(this.names + " has no " + d + " kernel to mark");
+            }
+            for (String n : names) {
+                if (!variants.contains(n)) {
+                    throw new IllegalStateException(this.names + " has no variant " + n);
+                }
+            }
+            return c;
+        }
+
+        private Entry<O> put(Device<?, ?> d, Kernel<O, ?, ?> k, Workspace<O> ws, Set<String> untested) {
+            if (cells.put(d, new Cell<>(d, k, ws, untested, Set.of())) != null) {
                 throw new IllegalStateException(names + " has two " + d + " kernels");
             }
             return this;
         }
 
+        /** The row's names, comma-separated: one per variant. */
         public String names() {
             return names;
+        }
+
+        /** One name per variant the row's attributes make. */
+        public List<String> variants() {
+            return variants;
         }
 
         public String family() {
@@ -152,6 +209,15 @@ public final class Ops {
         /** The cell of a device, or null where the op has no kernel there. */
         public Cell<O> cell(Device<?, ?> d) {
             return cells.get(d);
+        }
+
+        /** The cell of a device that covers variant {@code name}, or null: then the device's fallback applies. */
+        public Cell<O> cell(Device<?, ?> d, String name) {
+            if (!variants.contains(name)) {
+                throw new IllegalStateException("op " + name + " is not a variant of the op table row " + names);
+            }
+            Cell<O> c = cells.get(d);
+            return c != null && c.covers(name) ? c : null;
         }
     }
 
@@ -189,22 +255,19 @@ public final class Ops {
                     ActDepthwiseConv2dBackwardFilter.class).ref(ActDepthwiseConv2dBackwardFilter::reference)
                     .on(CPU, ConvCpu::actDepthwiseBackwardFilter, ConvCpu::actDepthwiseBackwardFilterWorkspace)
                     .untested(CUDA, ConvCuda::actDepthwiseBackwardFilter),
-            // norm: OPS-NORM
-            op("batch_norm", "norm", BatchNorm.class).ref(BatchNorm::reference).on(CPU, NormCpu::batchNorm).on(CUDA, NormCuda::batchNorm),
-            op("batch_norm_backward", "norm", BatchNormBackward.class).ref(BatchNormBackward::reference)
-                    .on(CPU, NormCpu::batchNormBackward).on(CUDA, NormCuda::batchNormBackward),
-            op("batch_norm_replay", "norm", BatchNormReplay.class).ref(BatchNormReplay::reference)
-                    .on(CPU, NormCpu::batchNormReplay).untested(CUDA, NormCuda::batchNormReplay),
-            op("batch_norm_inplace", "norm", BatchNormInPlace.class).ref(BatchNormInPlace::reference)
-                    .on(CPU, NormCpu::batchNormInPlace).untested(CUDA, NormCuda::batchNormInPlace),
-            op("batch_norm_backward_from_output", "norm", BatchNormBackwardFromOutput.class).ref(BatchNormBackwardFromOutput::reference)
-                    .on(CPU, NormCpu::batchNormBackwardFromOutput).untested(CUDA, NormCuda::batchNormBackwardFromOutput),
-            op("batch_norm_eval_backward", "norm", BatchNormEvalBackward.class).ref(BatchNormEvalBackward::reference)
-                    .on(CPU, NormCpu::batchNormEvalBackward).on(CUDA, NormCuda::batchNormEvalBackward),
-            op("group_norm", "norm", GroupNorm.class).ref(GroupNorm::reference).on(CUDA, NormCuda::groupNorm),
-            op("group_norm_backward", "norm", GroupNormBackward.class).ref(GroupNormBackward::reference).on(CUDA, NormCuda::groupNormBackward),
-            op("group_norm_inplace", "norm", GroupNormInPlace.class).ref(GroupNormInPlace::reference),
-            op("group_norm_backward_from_output", "norm", GroupNormBackwardFromOutput.class).ref(GroupNormBackwardFromOutput::reference),
+            // norm: OPS-NORM. Variants are attributes (BatchNorm.Mode, the backward's Source); CUDA's in-place
+            // and replay variants have not run on a GPU, and in-place GN has no CUDA kernel.
+            op("batch_norm, batch_norm_inplace, batch_norm_replay", "norm", BatchNorm.class).ref(BatchNorm::reference)
+                    .on(CPU, NormCpu::batchNorm).on(CUDA, NormCuda::batchNorm)
+                    .untested(CUDA, "batch_norm_inplace", "batch_norm_replay"),
+            op("batch_norm_backward, batch_norm_backward_from_output, batch_norm_eval_backward", "norm", BatchNormBackward.class)
+                    .ref(BatchNormBackward::reference).on(CPU, NormCpu::batchNormBackward).on(CUDA, NormCuda::batchNormBackward)
+                    .untested(CUDA, "batch_norm_backward_from_output"),
+            op("group_norm, group_norm_inplace", "norm", GroupNorm.class).ref(GroupNorm::reference)
+                    .on(CUDA, NormCuda::groupNorm).without(CUDA, "group_norm_inplace"),
+            op("group_norm_backward, group_norm_backward_from_output", "norm", GroupNormBackward.class)
+                    .ref(GroupNormBackward::reference).on(CUDA, NormCuda::groupNormBackward)
+                    .without(CUDA, "group_norm_backward_from_output"),
             // resize/pool/concat: OPS-SHAPE
             op("resize_bilinear", "shape", Resize.class).ref(Resize::reference).on(CPU, ShapeCpu::resize).on(CUDA, ShapeCuda::resize),
             op("resize_bilinear_backward", "shape", ResizeBackward.class).ref(ResizeBackward::reference)
@@ -262,14 +325,44 @@ public final class Ops {
         return e;
     }
 
+    /** The cell of {@code d} that runs {@code op} (its row's, if it covers the op's variant), or null. */
+    public static Cell<?> cell(Device<?, ?> d, Op op) {
+        return entry(op).cell(d, op.name());
+    }
+
     /**
-     * Whether ops of {@code type} run on {@code d}: a kernel there that has been checked against the
-     * reference, or the device's host fallback. What a device's fusions are derived from
-     * ({@code StepPasses.forDevice}).
+     * Whether {@code op} (this variant of its row) runs on {@code d}: a kernel there that has been
+     * checked against the reference, or the device's host fallback. What a device's fusions are
+     * derived from ({@code StepPasses.forDevice}).
      */
-    public static boolean runs(Device<?, ?> d, Class<? extends Op> type) {
-        Cell<?> c = entry(type).cell(d);
-        return c != null ? c.tested() : d.fallback() == Device.Fallback.HOST_REFERENCE;
+    public static boolean runs(Device<?, ?> d, Op op) {
+        return status(d, entry(op), op.name()).runs;
+    }
+
+    /** How a device runs one variant of a row: what {@code leanseg ops} prints. */
+    public enum Status {
+        YES("yes", true), UNTESTED("untested", false), HOST("host", true), NONE("-", false);
+
+        private final String label;
+        private final boolean runs;
+
+        Status(String label, boolean runs) {
+            this.label = label;
+            this.runs = runs;
+        }
+
+        public String label() {
+            return label;
+        }
+    }
+
+    /** The status of variant {@code name} of row {@code e} on {@code d}. */
+    public static Status status(Device<?, ?> d, Entry<?> e, String name) {
+        Cell<?> c = e.cell(d, name);
+        if (c != null) {
+            return c.tested(name) ? Status.YES : Status.UNTESTED;
+        }
+        return d.fallback() == Device.Fallback.HOST_REFERENCE ? Status.HOST : Status.NONE;
     }
 
     /**
@@ -280,7 +373,7 @@ public final class Ops {
     @SuppressWarnings("unchecked")
     public static <O extends Op> long workspaceBytes(Device<?, ?> d, O op, List<TensorSpec> in) {
         Entry<O> e = (Entry<O>) entry(op);
-        Cell<O> c = e.cell(d);
+        Cell<O> c = e.cell(d, op.name());
         if (c != null) {
             return c.workspace().bytes(op, in);
         }
@@ -305,7 +398,7 @@ public final class Ops {
     /** Runs {@code op} on {@code backend}'s views with that device's kernel, or its fallback. */
     public static void run(Backend backend, Op op, View[] in, View[] out) {
         Device<?, ?> d = Device.of(backend);
-        Cell<?> c = entry(op).cell(d);
+        Cell<?> c = cell(d, op);
         if (c != null) {
             runCell(c, d, backend, op, in, out);
         } else if (d.fallback() == Device.Fallback.HOST_REFERENCE) {

@@ -18,7 +18,6 @@ import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.norm.BatchNorm;
-import org.leanseg.ops.norm.BatchNormInPlace;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.testing.GradCheck;
@@ -30,7 +29,7 @@ import org.leanseg.testing.Vjp;
  * replace, the γ guard (γ = 0), and bad inputs.
  */
 class InPlaceOpsTest {
-    private static final BatchNormInPlace BN_IP = new BatchNormInPlace(1e-5, 0.1);
+    private static final BatchNorm BN_IP = new BatchNorm(1e-5, 0.1, BatchNorm.Mode.TRAIN_IN_PLACE);
 
     /** x' = 1·x makes an activation that dies at BN, so the executor really runs BN in place. */
     private static List<Value> bnInPlace(Graph g, List<Value> in) {
@@ -78,11 +77,11 @@ class InPlaceOpsTest {
     @Test
     void gammaGuardRefusesZero() {
         RefView beta = view(Tensor.of(Shape.of(3), 0.1f, -2f, 0f));
-        assertNull(BatchNormInPlace.guardViolation(view(Tensor.of(Shape.of(3), 1f, -0.5f, 0.01f)), beta));
-        String why = BatchNormInPlace.guardViolation(view(Tensor.of(Shape.of(3), 1f, 0f, 1f)), beta);
+        assertNull(BatchNorm.guardViolation(view(Tensor.of(Shape.of(3), 1f, -0.5f, 0.01f)), beta));
+        String why = BatchNorm.guardViolation(view(Tensor.of(Shape.of(3), 1f, 0f, 1f)), beta);
         assertNotNull(why);
         assertTrue(why.contains("channel 1"), why);
-        assertNotNull(BatchNormInPlace.guardViolation(view(Tensor.of(Shape.of(3), 1f, 1f, Float.NaN)), beta));
+        assertNotNull(BatchNorm.guardViolation(view(Tensor.of(Shape.of(3), 1f, 1f, Float.NaN)), beta));
     }
 
     /** Values of z kept 0.05 away from the kinks at 0 and 6 so central differences see one side. */

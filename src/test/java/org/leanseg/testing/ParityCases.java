@@ -24,12 +24,6 @@ import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
-import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
-import org.leanseg.ops.norm.BatchNormEvalBackward;
-import org.leanseg.ops.norm.BatchNormInPlace;
-import org.leanseg.ops.norm.BatchNormReplay;
-import org.leanseg.ops.norm.GroupNormBackwardFromOutput;
-import org.leanseg.ops.norm.GroupNormInPlace;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
 import org.leanseg.ops.optim.AdamW;
@@ -47,7 +41,8 @@ import org.leanseg.tensor.TensorSpec;
 /**
  * The one shared list of kernel parity cases: one or more per row of the op table, random inputs.
  * Every backend's parity test (CpuOpsParityTest, CudaOpsParityTest) runs these against the reference
- * through {@link BackendParity}; {@link ParityCasesTest} checks that every table row has a case.
+ * through {@link BackendParity}; {@link ParityCasesTest} checks that every variant of every table row
+ * (each name {@code leanseg ops} prints) has a case.
  */
 public final class ParityCases {
     /** Our kernels: float32 with double accumulation where the reference has it. */
@@ -179,17 +174,17 @@ public final class ParityCases {
         add("batch_norm train", BatchNorm.of(true), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), rv);
         add("batch_norm train 1x1 planes", BatchNorm.of(true), KERNEL_TOL, g(5, 12, 1, 1), g(12), g(12), g(12), u(0.5, 2, 12));
         add("batch_norm eval", BatchNorm.of(false), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
-        add("batch_norm_backward", new BatchNormBackward(), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12), g(3, 12, 9, 7));
-        add("batch_norm_eval_backward", new BatchNormEvalBackward(1e-3), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12),
+        add("batch_norm_backward", BatchNormBackward.of(BatchNormBackward.Source.X), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12), g(3, 12, 9, 7));
+        add("batch_norm_eval_backward", BatchNormBackward.eval(1e-3), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12),
                 g(3, 12, 9, 7));
-        add("batch_norm_inplace", new BatchNormInPlace(1e-5, 0.1), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12),
+        add("batch_norm_inplace", BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12),
                 u(0.5, 2, 12));
-        add("batch_norm_backward_from_output", new BatchNormBackwardFromOutput(), KERNEL_TOL, g(3, 12, 9, 7), gammas(12), g(12),
+        add("batch_norm_backward_from_output", BatchNormBackward.of(BatchNormBackward.Source.Y), KERNEL_TOL, g(3, 12, 9, 7), gammas(12), g(12),
                 u(0.5, 2, 12), g(3, 12, 9, 7));
-        add("batch_norm_replay", new BatchNormReplay(1e-5), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
-        add("batch_norm_replay 1x1 planes", new BatchNormReplay(1e-5), KERNEL_TOL, g(5, 12, 1, 1), g(12), g(12), g(12), u(0.5, 2, 12));
-        add("group_norm_inplace g4", new GroupNormInPlace(4, 1e-5), KERNEL_TOL, u(-1, 3, 2, 16, 9, 7), gammas(16), g(16));
-        add("group_norm_backward_from_output g4", new GroupNormBackwardFromOutput(4), KERNEL_TOL, g(2, 16, 9, 7), gammas(16), g(16),
+        add("batch_norm_replay", BatchNorm.of(BatchNorm.Mode.REPLAY), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("batch_norm_replay 1x1 planes", BatchNorm.of(BatchNorm.Mode.REPLAY), KERNEL_TOL, g(5, 12, 1, 1), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("group_norm_inplace g4", new GroupNorm(4, 1e-5, true), KERNEL_TOL, u(-1, 3, 2, 16, 9, 7), gammas(16), g(16));
+        add("group_norm_backward_from_output g4", new GroupNormBackward(4, GroupNormBackward.Source.Y), KERNEL_TOL, g(2, 16, 9, 7), gammas(16), g(16),
                 u(0.5, 2, 8), g(2, 16, 9, 7));
         for (int groups : new int[] {1, 4, 16}) {
             Tensor x = u(-1, 3, 2, 16, 9, 7);

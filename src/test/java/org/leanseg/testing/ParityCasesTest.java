@@ -14,10 +14,10 @@ import org.leanseg.ops.Ops;
 import org.leanseg.tensor.Tensor;
 
 /**
- * The shared parity cases are well formed, checked on every machine: every row of the op table has
- * at least one case (so no backend kernel goes unchecked), every case runs on the reference backend
- * through {@link BackendParity} with finite results, and the in-place ops give the same results with
- * their outputs on their inputs' buffers. So a GPU session spends its minutes on the kernels.
+ * The shared parity cases are well formed, checked on every machine: every row of the op table, and
+ * every variant name of a row, has at least one case (so no backend kernel goes unchecked), every
+ * case runs on the reference backend through {@link BackendParity} with finite results, and the
+ * in-place ops give the same results with their outputs on their inputs' buffers. So a GPU session spends its minutes on the kernels.
  */
 class ParityCasesTest {
     @Test
@@ -33,6 +33,25 @@ class ParityCasesTest {
             }
         }
         assertTrue(missing.isEmpty(), "op table rows without a parity case: " + missing);
+    }
+
+    /** Variants are attributes of one row (BatchNorm's mode, a backward's source): each needs its own case. */
+    @Test
+    void everyVariantOfEveryRowHasACase() {
+        Set<String> covered = new HashSet<>();
+        for (ParityCases.Case c : ParityCases.all(new Random(1))) {
+            covered.add(c.op().name());
+            Ops.entry(c.op()).cell(org.leanseg.ops.Device.REFERENCE, c.op().name()); // the name is one of its row's
+        }
+        List<String> missing = new ArrayList<>();
+        for (Ops.Entry<?> e : Ops.table()) {
+            for (String name : e.variants()) {
+                if (!covered.contains(name)) {
+                    missing.add(name);
+                }
+            }
+        }
+        assertTrue(missing.isEmpty(), "op table variants without a parity case: " + missing);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package org.leanseg.train;
 
+import org.leanseg.ops.norm.BatchNorm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -26,8 +27,6 @@ import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.nn.ParamSet;
 import org.leanseg.ops.conv.ActDepthwiseConv2d;
-import org.leanseg.ops.norm.BatchNormInPlace;
-import org.leanseg.ops.norm.BatchNormReplay;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
@@ -125,11 +124,11 @@ class FusedTrainingTest {
     void fusedAndPlainTrainingAgree() {
         DeepLabV3Plus model = new DeepLabV3Plus(TINY);
         Graph fusedGraph = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, StepPasses.FUSED).stepGraph();
-        assertTrue(fusedGraph.nodes().stream().anyMatch(n -> n.op() instanceof BatchNormInPlace));
+        assertTrue(fusedGraph.nodes().stream().anyMatch(n -> mode(n) == BatchNorm.Mode.TRAIN_IN_PLACE));
         assertTrue(fusedGraph.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d));
         assertTrue(fusedGraph.nodes().stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE));
         Graph plainGraph = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, StepPasses.NONE).stepGraph();
-        assertFalse(plainGraph.nodes().stream().anyMatch(n -> n.op() instanceof BatchNormInPlace || n.phase() == Phase.RECOMPUTE));
+        assertFalse(plainGraph.nodes().stream().anyMatch(n -> mode(n) == BatchNorm.Mode.TRAIN_IN_PLACE || n.phase() == Phase.RECOMPUTE));
 
         Run plain = train(model, StepPasses.NONE, 3, init(model));
         Run fused = train(model, StepPasses.FUSED, 3, init(model));
@@ -147,7 +146,7 @@ class FusedTrainingTest {
         DeepLabV3Plus model = new DeepLabV3Plus(ModelConfig.of("deeplabv3plus_xception65").withWidth(0.25).withMiddleRepeats(2)
                 .withHead(new int[] {2, 3, 6}, 16, 8, 16).withClasses(4));
         Graph fused = new TrainGraph(model, 2, 32, 32, OptimizerSettings.pytorchDefault(), 1, StepPasses.FUSED).stepGraph();
-        assertTrue(fused.nodes().stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE && n.op() instanceof BatchNormReplay));
+        assertTrue(fused.nodes().stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE && mode(n) == BatchNorm.Mode.REPLAY));
         assertTrue(fused.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d));
         Run plain = train(model, StepPasses.NONE, 2, init(model), 2, 32, 32);
         Run fusedRun = train(model, StepPasses.FUSED, 2, init(model), 2, 32, 32);
@@ -176,5 +175,10 @@ class FusedTrainingTest {
         assertSame(fallback, plain, 2e-3, 3e-5);
         // dγ of the zero channel (β = 0.5 keeps it inside ReLU6's linear range) needs x̂, which only the stored input gives
         assertTrue(Math.abs(plain.gradients().get(gamma.name()).data()[3]) > 0);
+    }
+
+    /** The BatchNorm mode of a node's op, or null when it is no BatchNorm. */
+    private static BatchNorm.Mode mode(Node n) {
+        return n.op() instanceof BatchNorm bn ? bn.mode() : null;
     }
 }

@@ -68,12 +68,12 @@ public final class HostMath {
         }
     }
 
-    /** BatchNorm(InPlace) training forward: y, saveMean, saveInvStd out; runMean, runVar updated. x [N, C, HW]. */
+    /** BatchNorm training forward (TRAIN, TRAIN_IN_PLACE): y, saveMean, saveInvStd out; runMean, runVar updated. x [N, C, HW]. */
     public static native void batchNormTrain(float[] x, int n, int c, int hw, float[] gamma, float[] beta, float[] runMean,
                                              float[] runVar, double eps, double momentum, float[] y, float[] saveMean,
                                              float[] saveInvStd);
 
-    /** BatchNormBackwardFromOutput: dx, dGamma, dBeta out. */
+    /** BatchNormBackward from the output (Source.Y): dx, dGamma, dBeta out. */
     public static native void batchNormBackwardFromOutput(float[] y, int n, int c, int hw, float[] gamma, float[] beta,
                                                           float[] saveInvStd, float[] dy, float[] dx, float[] dGamma,
                                                           float[] dBeta);

@@ -14,14 +14,6 @@ import org.leanseg.graph.Value;
 import org.leanseg.ops.Op;
 import org.leanseg.ops.conv.ActDepthwiseConv2d;
 import org.leanseg.ops.conv.Conv2d;
-import org.leanseg.ops.elementwise.Activation;
-import org.leanseg.ops.elementwise.Add;
-import org.leanseg.ops.norm.BatchNorm;
-import org.leanseg.ops.norm.BatchNormInPlace;
-import org.leanseg.ops.norm.GroupNorm;
-import org.leanseg.ops.norm.GroupNormInPlace;
-import org.leanseg.ops.shape.Concat;
-import org.leanseg.ops.shape.Resize;
 import org.leanseg.tensor.TensorSpec;
 
 /**
@@ -40,7 +32,7 @@ import org.leanseg.tensor.TensorSpec;
  * conv's depthwise conv reads a tensor that backward keeps anyway (the fused ReLU·depthwise conv's
  * pre-activation, itself the previous BN's output), and a 3x3 depthwise conv costs 18 FLOP per output
  * element, the same order as BN's replay (7): so the BN right after a depthwise conv is replayed
- * ({@link org.leanseg.ops.norm.BatchNormReplay}, running statistics untouched) on the replayed
+ * ({@code BatchNorm.Mode.REPLAY}, running statistics untouched) on the replayed
  * depthwise conv, and its output is not kept. That is about 6 FLOP per byte saved, 0.4 % of a
  * Xception-65 step for 40 % of its saved bytes (docs/benchmarks.md). Both copies run the forward's
  * kernels on the forward's inputs, so training is bit-identical to keeping y.
@@ -60,15 +52,16 @@ public final class RecomputeCheapOps {
     private RecomputeCheapOps() {
     }
 
-    /** The elementwise and shape ops that are always cheap to replay. */
+    /** The ops that are always cheap to replay (elementwise and shape ops declare {@link Op.Replay#CHEAP}). */
     static boolean cheap(Op op) {
-        return op instanceof Activation || op instanceof Add || op instanceof Concat || op instanceof Resize;
+        return op.cheapToReplay() == Op.Replay.CHEAP;
     }
 
     /**
-     * Whether forward node {@code n} is a recompute candidate by kind: a {@link #cheap} op, a depthwise
-     * conv, or a training BN or a GN whose input a depthwise conv made (Note [BN through a depthwise
-     * replay]; GN replays itself, having no running statistics).
+     * Whether forward node {@code n} is a recompute candidate by kind ({@link Op#cheapToReplay()}): a
+     * {@link #cheap} op, a depthwise conv, or an op that is cheap after one (training BN, GN) whose
+     * input a depthwise conv made (Note [BN through a depthwise replay]; GN replays itself, having no
+     * running statistics).
      */
     static boolean cheapToReplay(Node n) {
         Op op = n.op();
@@ -78,10 +71,8 @@ public final class RecomputeCheapOps {
         if (depthwise(n)) {
             return true;
         }
-        boolean batchStatistics = op instanceof BatchNormInPlace || (op instanceof BatchNorm bn && bn.training())
-                || op instanceof GroupNorm || op instanceof GroupNormInPlace;
         Node p = n.input(0).producer();
-        return batchStatistics && p != null && p.phase() == n.phase() && depthwise(p);
+        return op.cheapToReplay() == Op.Replay.CHEAP_AFTER_DEPTHWISE && p != null && p.phase() == n.phase() && depthwise(p);
     }
 
     /** A depthwise convolution (plain or with a fused activation): one input channel per group. */

@@ -12,24 +12,26 @@ import org.leanseg.ops.Op;
 import org.leanseg.ops.Ops;
 import org.leanseg.ops.conv.ActDepthwiseConv2d;
 import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
+import org.leanseg.ops.conv.Conv2d;
+import org.leanseg.ops.conv.Conv2dBackwardFilter;
+import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
-import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
-import org.leanseg.ops.norm.BatchNormInPlace;
-import org.leanseg.ops.norm.BatchNormReplay;
-import org.leanseg.ops.norm.GroupNormBackwardFromOutput;
-import org.leanseg.ops.norm.GroupNormInPlace;
+import org.leanseg.ops.norm.BatchNorm;
+import org.leanseg.ops.norm.BatchNormBackward;
+import org.leanseg.ops.norm.GroupNorm;
+import org.leanseg.ops.norm.GroupNormBackward;
 
 /**
  * The rewrites a training step goes through, and their off switch ({@code --no-fuse}): before
- * autograd, in-place BN ({@link InPlaceBatchNorm}) and GN ({@link InPlaceGroupNorm}) then
+ * autograd, in-place BN and GN ({@link InPlaceVariants}) then
  * ReLU·depthwise fusion ({@link FuseActivationDepthwise}), then resize → cross-entropy into the fused
  * upsample loss ({@link FuseUpsampleCrossEntropy}); after autograd, one {@link Recompute} of
  * what the recompute policy ({@code recompute}, with or without fusion) chooses on top of the
  * cheap-op choice ({@link RecomputeCheapOps}, when fused). {@code stockBatchNorm} lists the γ of BN
  * and GN layers that must keep their input because the γ guard failed for them (Note [In-place BN
- * backward], Note [In-place GN backward]). In-place GN has no CUDA kernel yet (Ops table): before
- * {@link #forBackend} returns FUSED for "cuda", a CUDA step must leave GN stock (no model uses GN today).
+ * backward], Note [In-place GN backward]). In-place GN has no CUDA kernel yet (Ops table), so
+ * {@link #forDevice} keeps CUDA unfused until it has one.
  *
  * <pre>{@code
  * StepPasses p = StepPasses.FUSED.withRecompute(RecomputePolicy.parse("stages"));
@@ -40,10 +42,26 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
     public static final StepPasses FUSED = new StepPasses(true, Set.of(), RecomputeChoice.NONE);
     public static final StepPasses NONE = new StepPasses(false, Set.of(), RecomputeChoice.NONE);
 
-    /** The ops the fused rewrites put into a step: a device runs those rewrites only if it runs all of these. */
-    static final List<Class<? extends Op>> FUSED_OPS = List.of(BatchNormInPlace.class, BatchNormBackwardFromOutput.class,
-            BatchNormReplay.class, GroupNormInPlace.class, GroupNormBackwardFromOutput.class, ActDepthwiseConv2d.class,
-            ActDepthwiseConv2dBackwardFilter.class, UpsampleSoftmaxCrossEntropy.class, UpsampleSoftmaxCrossEntropyBackward.class);
+    /**
+     * The op variants the fused rewrites put into a step, one of each (attributes other than the
+     * variant's do not matter to the table): a device runs those rewrites only if it runs all of these.
+     */
+    static final List<Op> FUSED_OPS = fusedOps();
+
+    private static List<Op> fusedOps() {
+        Conv2d depthwise = Conv2d.of(1, 1, 1, 8);
+        Activation.Kind[] acts = {Activation.Kind.RELU, Activation.Kind.RELU6};
+        List<Op> ops = new java.util.ArrayList<>(List.of(BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE),
+                BatchNormBackward.of(BatchNormBackward.Source.Y), BatchNorm.of(BatchNorm.Mode.REPLAY),
+                new GroupNorm(1, 1e-5, true), new GroupNormBackward(1, GroupNormBackward.Source.Y)));
+        ops.add(new UpsampleSoftmaxCrossEntropy(8, 8, false, 255, null));
+        ops.add(new UpsampleSoftmaxCrossEntropyBackward(8, 8, false, 255, null));
+        for (Activation.Kind act : acts) {
+            ops.add(new ActDepthwiseConv2d(act, depthwise));
+            ops.add(new ActDepthwiseConv2dBackwardFilter(act, new Conv2dBackwardFilter(depthwise, 3, 3)));
+        }
+        return List.copyOf(ops);
+    }
 
     /**
      * The rewrites a device runs, derived from the op table: FUSED when the device runs every op the
@@ -54,8 +72,8 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
      * cells are marked tested.
      */
     public static StepPasses forDevice(Device<?, ?> device) {
-        for (Class<? extends Op> type : FUSED_OPS) {
-            if (!Ops.runs(device, type)) {
+        for (Op op : FUSED_OPS) {
+            if (!Ops.runs(device, op)) {
                 return NONE;
             }
         }
@@ -91,9 +109,8 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
         if (!fuse) {
             return null;
         }
-        Rebuild.Result bn = InPlaceBatchNorm.apply(g, stockBatchNorm);
-        Rebuild.Result gn = Rebuild.compose(bn, InPlaceGroupNorm.apply(bn.graph(), stockBatchNorm));
-        Rebuild.Result act = Rebuild.compose(gn, FuseActivationDepthwise.apply(gn.graph()));
+        Rebuild.Result inPlace = InPlaceVariants.apply(g, stockBatchNorm);
+        Rebuild.Result act = Rebuild.compose(inPlace, FuseActivationDepthwise.apply(inPlace.graph()));
         return Rebuild.compose(act, FuseUpsampleCrossEntropy.apply(act.graph()));
     }
 

@@ -28,7 +28,7 @@ import org.leanseg.memory.Workspace;
  *       {@code stages} does not fit.</li>
  * </ul>
  * Every policy leaves the math alone: a recomputed training BatchNorm replays its batch statistics
- * without updating the running ones ({@link org.leanseg.ops.norm.BatchNormReplay}), so losses,
+ * without updating the running ones ({@link org.leanseg.ops.norm.BatchNorm.Mode#REPLAY}), so losses,
  * gradients and BN buffers equal those of {@code none}.
  *
  * <pre>{@code

@@ -71,6 +71,12 @@ public record Activation(Kind kind) implements Op {
         return new Activation(Kind.RELU6);
     }
 
+    /** Cheap to recompute in backward (graph/passes/RecomputeCheapOps). */
+    @Override
+    public Replay cheapToReplay() {
+        return Replay.CHEAP;
+    }
+
     @Override
     public String name() {
         return kind == Kind.RELU ? "relu" : "relu6";

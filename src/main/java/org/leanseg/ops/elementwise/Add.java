@@ -13,6 +13,12 @@ import org.leanseg.tensor.TensorSpec;
 
 /** Elementwise sum of two or more same-shaped tensors (residual adds, gradient sums). */
 public record Add() implements Op {
+    /** Cheap to recompute in backward (graph/passes/RecomputeCheapOps). */
+    @Override
+    public Replay cheapToReplay() {
+        return Replay.CHEAP;
+    }
+
     @Override
     public String name() {
         return "add";

@@ -14,23 +14,93 @@ import org.leanseg.tensor.TensorSpec;
 
 /**
  * BatchNorm2d with PyTorch semantics (MODEL_SPEC.md "BatchNorm2d"): inputs
- * {@code (x [N,C,H,W], gamma [C], beta [C], runningMean [C], runningVar [C])}.
+ * {@code (x [N,C,H,W], gamma [C], beta [C], runningMean [C], runningVar [C])}. One op, one forward
+ * arithmetic; its {@link Mode} says which statistics normalise, whether the running ones are
+ * updated, whether y may overwrite x and what backward reads. The table name follows the mode
+ * ({@link Mode#opName}).
  *
- * <p>Training: normalises with the batch mean and the <em>biased</em> batch variance over
- * (N, H, W); outputs {@code (y, saveMean [C], saveInvStd [C])} and updates the running statistics
+ * <p>Training ({@link Mode#TRAIN}, {@link Mode#TRAIN_IN_PLACE}, {@link Mode#REPLAY}): normalises
+ * with the batch mean and the <em>biased</em> batch variance over (N, H, W); outputs
+ * {@code (y, saveMean [C], saveInvStd [C])}; TRAIN and TRAIN_IN_PLACE update the running statistics
  * in place: {@code rm = (1-m)*rm + m*mean}, {@code rv = (1-m)*rv + m*var*n/(n-1)} with
  * {@code n = N*H*W}. PyTorch raises for n = 1; here the unbiased variance is taken as the biased
  * one (0) when n = 1, so the running variance decays instead of becoming NaN or infinite.
  *
- * <p>Eval: one output {@code y = (x - rm)/sqrt(rv + eps)*gamma + beta}; running stats are read only.
+ * <p>Eval ({@link Mode#EVAL}): one output {@code y = (x - rm)/sqrt(rv + eps)*gamma + beta}; running
+ * stats are read only.
+ *
+ * <p>Note [In-place BN backward]. Stock BatchNorm's backward needs x̂ = (x − mean)·invStd, so the
+ * input x stays alive until backward, next to the output y that the following op reads: two
+ * tensors per layer. Since y = γ·x̂ + β, the backward can recover x̂ = (y − β)/γ from y alone
+ * (In-Place Activated BatchNorm, Rota Bulò et al. 2018, without its leaky-ReLU
+ * reparameterisation: weights stay stock PyTorch weights). Then x dies at this op and y takes
+ * its buffer (the planner aliases them), so one tensor per layer is kept: that is
+ * {@link Mode#TRAIN_IN_PLACE}, whose backward is {@link BatchNormBackward.Source#Y}. The following
+ * ReLU/ReLU6 must not overwrite y: the fused ReLU·depthwise conv reads y as its pre-activation
+ * input, and other activations are recomputed from y in backward, so y is all that is saved.
+ * The inversion divides by γ: where |γ_c| < {@link #GAMMA_GUARD}·(1 + |β_c|) the recovered x̂ loses
+ * its precision (at γ = 0 it is gone), so such a layer must keep its input: the rewrite
+ * (graph/passes/InPlaceVariants) leaves it stock, and the executor checks the guard before every
+ * step ({@link #guardViolation}). Cited by InPlaceVariants, BatchNormBackward, ActDepthwiseConv2d
+ * and memory.InPlace. Checked by {@code InPlaceOpsTest} (gradients, γ = 0, agreement with stock).
  *
  * <pre>{@code
  * List<Value> out = g.apply(new BatchNorm(1e-5, 0.1, true), x, gamma, beta, runningMean, runningVar);
  * Value y = out.get(0);
+ * g.apply(BatchNorm.of(BatchNorm.Mode.REPLAY), x, gamma, beta, runningMean, runningVar); // running stats untouched
  * }</pre>
  * Reference check: {@code mvn -Dtest=BatchNormTest test}.
  */
-public record BatchNorm(double eps, double momentum, boolean training) implements Op {
+public record BatchNorm(double eps, double momentum, Mode mode) implements Op {
+    /** Relative |γ| below which the inversion x̂ = (y − β)/γ is refused (about 10 bits of x̂ lost at worst). */
+    public static final double GAMMA_GUARD = 1e-3;
+
+    /** Where the statistics come from, what the kernel may overwrite, and what backward reads. */
+    public enum Mode {
+        /** Batch statistics, running statistics updated; backward reads x ({@link BatchNormBackward.Source#X}). */
+        TRAIN("batch_norm"),
+        /**
+         * As TRAIN, but y may overwrite x and backward reads y ({@link BatchNormBackward.Source#Y}):
+         * Note [In-place BN backward]. Put in place of TRAIN by the InPlaceVariants rewrite.
+         */
+        TRAIN_IN_PLACE("batch_norm_inplace"),
+        /**
+         * A recomputed training BN (graph/passes/Recompute): the same batch statistics and output bit
+         * for bit, running statistics neither read nor written, so they are updated once per step
+         * however often a recompute policy replays the layer; y may overwrite x. No backward (it only
+         * runs in the RECOMPUTE phase, after autograd).
+         */
+        REPLAY("batch_norm_replay"),
+        /** Running statistics, read only; one output; backward {@link BatchNormBackward.Source#EVAL}. */
+        EVAL("batch_norm");
+
+        private final String opName;
+
+        Mode(String opName) {
+            this.opName = opName;
+        }
+
+        /** The op-table name of this mode. */
+        public String opName() {
+            return opName;
+        }
+
+        /** Normalises with batch statistics and outputs them. */
+        public boolean training() {
+            return this != EVAL;
+        }
+
+        /** Updates the running statistics (inputs 3 and 4) in place. */
+        public boolean updatesStatistics() {
+            return this == TRAIN || this == TRAIN_IN_PLACE;
+        }
+
+        /** y may take x's buffer (the kernel reads a channel before writing it). */
+        public boolean inPlace() {
+            return this == TRAIN_IN_PLACE || this == REPLAY;
+        }
+    }
+
     public BatchNorm {
         if (!(eps > 0)) {
             throw new IllegalArgumentException("batch_norm eps must be > 0, got " + eps);
@@ -38,6 +108,17 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
         if (!(momentum >= 0 && momentum <= 1)) {
             throw new IllegalArgumentException("batch_norm momentum must be in [0, 1], got " + momentum);
         }
+        if (mode == null) {
+            throw new IllegalArgumentException("batch_norm mode is null");
+        }
+        if (mode == Mode.REPLAY) {
+            momentum = 0; // a replay never updates the running statistics: one replay op per eps
+        }
+    }
+
+    /** Stock BatchNorm: {@link Mode#TRAIN} when {@code training}, else {@link Mode#EVAL}. */
+    public BatchNorm(double eps, double momentum, boolean training) {
+        this(eps, momentum, training ? Mode.TRAIN : Mode.EVAL);
     }
 
     /** PyTorch's defaults: eps 1e-5, momentum 0.1. */
@@ -45,9 +126,24 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
         return new BatchNorm(1e-5, 0.1, training);
     }
 
+    /** PyTorch's defaults in another mode. */
+    public static BatchNorm of(Mode mode) {
+        return new BatchNorm(1e-5, 0.1, mode);
+    }
+
+    /** The same layer in another mode. */
+    public BatchNorm with(Mode m) {
+        return new BatchNorm(eps, momentum, m);
+    }
+
+    /** Normalises with batch statistics (every mode but EVAL). */
+    public boolean training() {
+        return mode.training();
+    }
+
     @Override
     public String name() {
-        return "batch_norm";
+        return mode.opName();
     }
 
     @Override
@@ -59,7 +155,7 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
         NormShapes.vector(in.get(2), c, "beta", x);
         NormShapes.vector(in.get(3), c, "runningMean", x);
         NormShapes.vector(in.get(4), c, "runningVar", x);
-        if (!training) {
+        if (!training()) {
             return List.of(in.get(0));
         }
         return List.of(in.get(0), TensorSpec.f32(c), TensorSpec.f32(c));
@@ -67,49 +163,97 @@ public record BatchNorm(double eps, double momentum, boolean training) implement
 
     @Override
     public int[] mutatedInputs() {
-        return training ? new int[] {3, 4} : new int[0];
+        return mode.updatesStatistics() ? new int[] {3, 4} : new int[0];
+    }
+
+    /** y may overwrite x in TRAIN_IN_PLACE and REPLAY: see Note [In-place BN backward]. */
+    @Override
+    public int inPlaceInput(int output) {
+        return mode.inPlace() && output == 0 ? 0 : -1;
     }
 
     @Override
     public List<Value> backward(Graph g, Node node, List<Value> gradOut) {
+        if (mode == Mode.REPLAY) {
+            throw new OpException(name() + " has no backward rule (it runs after autograd)");
+        }
         Value dy = gradOut.get(0);
         if (dy == null) {
             // only saveMean / saveInvStd were used downstream; they are statistics, not activations
             return Arrays.asList(null, null, null, null, null);
         }
-        List<Value> d;
-        if (training) {
-            d = g.apply(new BatchNormBackward(), node.input(0), node.input(1), node.output(1), node.output(2), dy);
-        } else {
-            d = g.apply(new BatchNormEvalBackward(eps), node.input(0), node.input(1), node.input(3), node.input(4), dy);
-        }
+        List<Value> d = switch (mode) {
+            case TRAIN -> g.apply(BatchNormBackward.of(BatchNormBackward.Source.X), node.input(0), node.input(1), node.output(1),
+                    node.output(2), dy);
+            case TRAIN_IN_PLACE -> g.apply(BatchNormBackward.of(BatchNormBackward.Source.Y), node.output(0), node.input(1),
+                    node.input(2), node.output(2), dy);
+            default -> g.apply(BatchNormBackward.eval(eps), node.input(0), node.input(1), node.input(3), node.input(4), dy);
+        };
         return Arrays.asList(d.get(0), d.get(1), d.get(2), null, null);
     }
 
     @Override
     public long flops(List<TensorSpec> in) {
         long n = in.get(0).shape().numel();
-        return training ? 7 * n : 2 * n;
+        return training() ? 7 * n : 2 * n;
     }
 
     /**
-     * The op a recomputed copy runs (graph/passes/Recompute): in training, {@link BatchNormReplay},
-     * the same batch statistics and output without the running-statistics update, so the update
-     * happens once per step however often the layer is recomputed.
+     * The op a recomputed copy runs (graph/passes/Recompute): in training, {@link Mode#REPLAY}, the
+     * same batch statistics and output without the running-statistics update, so the update happens
+     * once per step however often the layer is recomputed.
      */
     @Override
     public Op recomputeOp() {
-        return training ? new BatchNormReplay(eps) : this;
+        return mode.updatesStatistics() ? with(Mode.REPLAY) : this;
     }
 
-    /** Reference kernel: one task per channel (statistics and outputs of a channel are independent). */
+    /** Stock training BN has an in-place variant: Note [In-place BN backward]. */
+    @Override
+    public Op inPlaceVariant() {
+        return mode == Mode.TRAIN ? with(Mode.TRAIN_IN_PLACE) : null;
+    }
+
+    /** Note [BN through a depthwise replay]: training BN is cheap to replay after a depthwise conv. */
+    @Override
+    public Replay cheapToReplay() {
+        return mode.updatesStatistics() ? Replay.CHEAP_AFTER_DEPTHWISE : Replay.COSTLY;
+    }
+
+    /** The in-place mode inverts γ: the executor checks γ (input 1) and β (input 2) before every step. */
+    @Override
+    public int[] guardedInputs() {
+        return mode == Mode.TRAIN_IN_PLACE ? new int[] {1, 2} : new int[0];
+    }
+
+    @Override
+    public String guardViolation(RefView[] guarded) {
+        return guardViolation(guarded[0], guarded[1]);
+    }
+
+    /** Null when every channel's γ is far enough from 0 to invert, else which channel is not. */
+    public static String guardViolation(RefView gamma, RefView beta) {
+        for (int c = 0; c < gamma.size(); c++) {
+            double gc = gamma.get(c);
+            if (!(Math.abs(gc) >= GAMMA_GUARD * (1 + Math.abs(beta.get(c))))) {
+                return "channel " + c + " has gamma " + gc + " (beta " + beta.get(c) + ")";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Reference kernel: one task per channel (statistics and outputs of a channel are independent).
+     * Safe when y and x are one view (in-place modes): each channel's statistics are taken before
+     * that channel is written.
+     */
     public static void reference(BatchNorm op, RefView[] in, RefView[] out) {
-        forward(op.eps, op.training, op.training ? op.momentum : -1, in, out);
+        forward(op.eps, op.training(), op.mode.updatesStatistics() ? op.momentum : -1, in, out);
     }
 
     /**
      * The forward arithmetic: batch statistics when {@code training}, else the running ones;
-     * {@code momentum} &lt; 0 skips the running-statistics update ({@link BatchNormReplay}).
+     * {@code momentum} &lt; 0 skips the running-statistics update ({@link Mode#REPLAY}).
      * Safe when y and x are one view: a channel's statistics are taken before it is written.
      */
     static void forward(double eps, boolean training, double momentum, RefView[] in, RefView[] out) {

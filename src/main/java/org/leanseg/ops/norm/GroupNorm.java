@@ -17,14 +17,26 @@ import org.leanseg.tensor.TensorSpec;
  * {@code (x [N,C,H,W], gamma [C], beta [C])}; the C channels are split into {@code groups}
  * consecutive groups, each (sample, group) is normalised with its own mean and biased variance,
  * then scaled per channel. Outputs {@code (y, saveMean [N*groups], saveInvStd [N*groups])},
- * statistics ordered sample-major ({@code n*groups + g}). Same in training and eval.
+ * statistics ordered sample-major ({@code n*groups + g}). Same in training and eval. With
+ * {@code inPlace} ({@code group_norm_inplace}), y may overwrite x and backward reads y instead
+ * ({@link GroupNormBackward.Source#Y}); the InPlaceVariants rewrite puts it in place of the stock op.
+ *
+ * <p>Note [In-place GN backward]. As Note [In-place BN backward], with group statistics: GN's
+ * backward needs x̂ = (x − mean_{n,g})·invStd_{n,g}, and since y = γ_c·x̂ + β_c with a per-channel
+ * affine, x̂ = (y − β_c)/γ_c is recovered from y alone, whatever the group statistics were. So x
+ * dies at this op, y takes its buffer, and one tensor per layer is kept; an activation after it is
+ * recomputed from y in backward (cheap-op recompute). The same γ guard applies per channel
+ * ({@link BatchNorm#guardViolation}, checked by the executor before every step), and a layer
+ * that fails it is left stock ({@code StepPasses.withStockBatchNorm} takes its γ as well).
+ * GN has no running statistics, so a recomputed copy is the op itself.
  *
  * <pre>{@code
  * Value y = g.apply(new GroupNorm(32, 1e-5), x, gamma, beta).get(0);
+ * g.apply(new GroupNorm(32, 1e-5, true), x, gamma, beta); // x must die here
  * }</pre>
  * Reference check: {@code mvn -Dtest=GroupNormTest test}.
  */
-public record GroupNorm(int groups, double eps) implements Op {
+public record GroupNorm(int groups, double eps, boolean inPlace) implements Op {
     public GroupNorm {
         if (groups < 1) {
             throw new IllegalArgumentException("group_norm needs groups >= 1, got " + groups);
@@ -34,9 +46,14 @@ public record GroupNorm(int groups, double eps) implements Op {
         }
     }
 
+    /** Stock GroupNorm. */
+    public GroupNorm(int groups, double eps) {
+        this(groups, eps, false);
+    }
+
     @Override
     public String name() {
-        return "group_norm";
+        return inPlace ? "group_norm_inplace" : "group_norm";
     }
 
     @Override
@@ -57,7 +74,40 @@ public record GroupNorm(int groups, double eps) implements Op {
         if (dy == null) {
             return Arrays.asList(null, null, null);
         }
-        return g.apply(new GroupNormBackward(groups), node.input(0), node.input(1), node.output(1), node.output(2), dy);
+        if (inPlace) {
+            return g.apply(new GroupNormBackward(groups, GroupNormBackward.Source.Y), node.output(0), node.input(1), node.input(2),
+                    node.output(2), dy);
+        }
+        return g.apply(new GroupNormBackward(groups, GroupNormBackward.Source.X), node.input(0), node.input(1), node.output(1),
+                node.output(2), dy);
+    }
+
+    /** In place, y may overwrite x: see Note [In-place GN backward]. */
+    @Override
+    public int inPlaceInput(int output) {
+        return inPlace && output == 0 ? 0 : -1;
+    }
+
+    @Override
+    public Op inPlaceVariant() {
+        return inPlace ? null : new GroupNorm(groups, eps, true);
+    }
+
+    /** Note [BN through a depthwise replay]: GN replays itself, having no running statistics. */
+    @Override
+    public Replay cheapToReplay() {
+        return Replay.CHEAP_AFTER_DEPTHWISE;
+    }
+
+    /** In place, γ is inverted: the executor checks γ (input 1) and β (input 2) before every step. */
+    @Override
+    public int[] guardedInputs() {
+        return inPlace ? new int[] {1, 2} : new int[0];
+    }
+
+    @Override
+    public String guardViolation(RefView[] guarded) {
+        return BatchNorm.guardViolation(guarded[0], guarded[1]);
     }
 
     @Override
@@ -65,7 +115,11 @@ public record GroupNorm(int groups, double eps) implements Op {
         return 7 * in.get(0).shape().numel();
     }
 
-    /** Reference kernel: one task per (sample, group); a group is one contiguous block of x. */
+    /**
+     * Reference kernel: one task per (sample, group); a group is one contiguous block of x. Safe when
+     * y and x are one view: each block's statistics are taken before the block is written, and
+     * blocks are disjoint.
+     */
     public static void reference(GroupNorm op, RefView[] in, RefView[] out) {
         RefView x = in[0];
         RefView y = out[0];

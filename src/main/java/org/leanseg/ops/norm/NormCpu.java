@@ -25,44 +25,32 @@ public final class NormCpu {
                 NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), eps, momentum);
     }
 
+    /** in = {x, gamma, beta, runningMean, runningVar}; by mode; y may be x in the in-place modes. */
     public static void batchNorm(BatchNorm op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        if (op.training()) {
-            train(in, out, op.eps(), op.momentum());
-            return;
+        switch (op.mode()) {
+            case TRAIN, TRAIN_IN_PLACE -> train(in, out, op.eps(), op.momentum());
+            case REPLAY -> train(in, out, op.eps(), -1);
+            case EVAL -> {
+                Shape s = in[0].spec().shape();
+                CpuNative.batchNormEval(in[0].address(), in[1].address(), in[2].address(), in[3].address(), in[4].address(),
+                        out[0].address(), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), op.eps());
+            }
         }
-        Shape s = in[0].spec().shape();
-        CpuNative.batchNormEval(in[0].address(), in[1].address(), in[2].address(), in[3].address(), in[4].address(),
-                out[0].address(), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), op.eps());
     }
 
-    public static void batchNormInPlace(BatchNormInPlace op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        train(in, out, op.eps(), op.momentum());
-    }
-
-    public static void batchNormReplay(BatchNormReplay op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        train(in, out, op.eps(), -1);
-    }
-
-    private static void backward(int mode, CpuView[] in, CpuView[] out, double eps) {
+    /**
+     * in = {x, gamma, saveMean, saveInvStd, dY} (X), {y, gamma, beta, saveInvStd, dY} (Y; dX may be
+     * dY's buffer) or {x, gamma, runningMean, runningVar, dY} (EVAL).
+     */
+    public static void batchNormBackward(BatchNormBackward op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
+        int mode = switch (op.source()) {
+            case X -> FROM_INPUT;
+            case Y -> FROM_OUTPUT;
+            case EVAL -> EVAL;
+        };
         Shape s = in[0].spec().shape();
         CpuNative.batchNormBackward(mode, in[0].address(), in[1].address(), in[2].address(), in[3].address(), in[4].address(),
                 out[0].address(), out[1].address(), out[2].address(),
-                NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), eps);
-    }
-
-    /** in = {x, gamma, saveMean, saveInvStd, dY}. */
-    public static void batchNormBackward(BatchNormBackward op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        backward(FROM_INPUT, in, out, 0);
-    }
-
-    /** in = {y, gamma, beta, saveInvStd, dY}; dX may be dY's buffer. */
-    public static void batchNormBackwardFromOutput(BatchNormBackwardFromOutput op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        CpuView[] args = {in[0], in[1], in[2], in[3], in[4]};
-        backward(FROM_OUTPUT, args, out, 0);
-    }
-
-    /** in = {x, gamma, runningMean, runningVar, dY}. */
-    public static void batchNormEvalBackward(BatchNormEvalBackward op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        backward(EVAL, in, out, op.eps());
+                NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), op.eps());
     }
 }

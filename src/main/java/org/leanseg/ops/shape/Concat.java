@@ -22,6 +22,12 @@ import org.leanseg.tensor.TensorSpec;
  * }</pre>
  */
 public record Concat() implements Op {
+    /** Cheap to recompute in backward (graph/passes/RecomputeCheapOps). */
+    @Override
+    public Replay cheapToReplay() {
+        return Replay.CHEAP;
+    }
+
     @Override
     public String name() {
         return "concat";

@@ -36,6 +36,12 @@ public record Resize(int outH, int outW, boolean alignCorners) implements Op {
         return new Resize(outH, outW, false);
     }
 
+    /** Cheap to recompute in backward (graph/passes/RecomputeCheapOps). */
+    @Override
+    public Replay cheapToReplay() {
+        return Replay.CHEAP;
+    }
+
     @Override
     public String name() {
         return "resize_bilinear";

@@ -1,5 +1,7 @@
 package org.leanseg.backend.cuda;
 
+import org.leanseg.ops.norm.BatchNormBackward;
+import org.leanseg.ops.norm.BatchNorm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,8 +18,6 @@ import org.leanseg.ops.conv.Conv2dBackwardFilter;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
-import org.leanseg.ops.norm.BatchNormBackwardFromOutput;
-import org.leanseg.ops.norm.BatchNormInPlace;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
 import org.leanseg.ops.optim.AdamW;
@@ -97,7 +97,7 @@ class HostKernelMathTest {
             Tensor beta = g(c);
             Tensor runMean = g(c);
             Tensor runVar = u(0.5, 2, c);
-            OpRun.Result r = ref(new BatchNormInPlace(1e-5, 0.1), x, gamma, beta, runMean, runVar);
+            OpRun.Result r = ref(new BatchNorm(1e-5, 0.1, BatchNorm.Mode.TRAIN_IN_PLACE), x, gamma, beta, runMean, runVar);
             float[] y = new float[x.data().length];
             float[] mean = new float[c];
             float[] invStd = new float[c];
@@ -122,7 +122,7 @@ class HostKernelMathTest {
         Tensor beta = g(c);
         Tensor invStd = u(0.5, 3, c);
         Tensor dy = g(n, c, 8, 6);
-        OpRun.Result r = ref(new BatchNormBackwardFromOutput(), y, gamma, beta, invStd, dy);
+        OpRun.Result r = ref(BatchNormBackward.of(BatchNormBackward.Source.Y), y, gamma, beta, invStd, dy);
         float[] dx = new float[y.data().length];
         float[] dGamma = new float[c];
         float[] dBeta = new float[c];

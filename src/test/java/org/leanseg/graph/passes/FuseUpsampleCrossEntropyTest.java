@@ -59,7 +59,7 @@ class FuseUpsampleCrossEntropyTest {
         for (int s = 0; s < 2; s++) {
             assertEquals(plain.losses()[s], fused.losses()[s], 1e-5 * Math.abs(plain.losses()[s]), "loss of step " + s);
         }
-        assertTrue(StepPasses.FUSED_OPS.contains(UpsampleSoftmaxCrossEntropy.class)
-                && StepPasses.FUSED_OPS.contains(UpsampleSoftmaxCrossEntropyBackward.class), "devices without it stay unfused");
+        assertTrue(StepPasses.FUSED_OPS.stream().anyMatch(o -> o instanceof UpsampleSoftmaxCrossEntropy)
+                && StepPasses.FUSED_OPS.stream().anyMatch(o -> o instanceof UpsampleSoftmaxCrossEntropyBackward), "devices without it stay unfused");
     }
 }

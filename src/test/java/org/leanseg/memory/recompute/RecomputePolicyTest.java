@@ -1,5 +1,6 @@
 package org.leanseg.memory.recompute;
 
+import org.leanseg.ops.norm.BatchNorm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,7 +21,6 @@ import org.leanseg.memory.MemoryReport;
 import org.leanseg.memory.Planner;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
-import org.leanseg.ops.norm.BatchNormReplay;
 import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.TrainGraph;
 
@@ -102,7 +102,7 @@ class RecomputePolicyTest {
                             assertEquals(Phase.FORWARD, n.phase(), n::toString);
                         }
                     }
-                    if (n.op() instanceof BatchNormReplay) {
+                    if (n.op() instanceof BatchNorm bn && bn.mode() == BatchNorm.Mode.REPLAY) {
                         replays++;
                         assertEquals(Phase.RECOMPUTE, n.phase());
                     }

@@ -113,8 +113,8 @@ class BatchNormTest {
         Tensor rv = Tensor.uniform(Shape.of(24), 0.5, 1.5, rnd);
         BatchNorm bn = new BatchNorm(EPS, MOMENTUM, true);
         OpRun.Result train = OpRun.run(bn, x, gamma, beta, rm, rv);
-        assertEquals(new BatchNormReplay(EPS), bn.recomputeOp());
-        assertEquals(new BatchNormReplay(EPS), new BatchNormInPlace(bn).recomputeOp());
+        assertEquals(new BatchNorm(EPS, 0, BatchNorm.Mode.REPLAY), bn.recomputeOp());
+        assertEquals(new BatchNorm(EPS, 0, BatchNorm.Mode.REPLAY), bn.with(BatchNorm.Mode.TRAIN_IN_PLACE).recomputeOp());
         assertEquals(new BatchNorm(EPS, MOMENTUM, false), new BatchNorm(EPS, MOMENTUM, false).recomputeOp(), "eval BN replays itself");
         OpRun.Result replay = OpRun.run(bn.recomputeOp(), x, gamma, beta, rm, rv);
         for (int i = 0; i < 3; i++) {

@@ -1,0 +1,101 @@
+package org.leanseg.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.leanseg.graph.passes.StepPasses;
+import org.leanseg.ops.norm.BatchNorm;
+import org.leanseg.ops.norm.BatchNormBackward;
+import org.leanseg.ops.norm.GroupNorm;
+import org.leanseg.ops.norm.GroupNormBackward;
+
+/**
+ * The op table with variants as attributes: one row per op class, one status per variant name and
+ * device (what {@code leanseg ops} prints), and the fusions each device derives from it. The norm
+ * variants keep the statuses they had as separate classes: CUDA's in-place, replay and from-output
+ * kernels are untested, in-place GN has none there, so CUDA stays unfused.
+ */
+class OpsTableTest {
+    private static String statuses(String row) {
+        for (Ops.Entry<?> e : Ops.table()) {
+            if (e.variants().get(0).equals(row)) {
+                StringBuilder b = new StringBuilder();
+                for (String name : e.variants()) {
+                    b.append(name).append(':');
+                    for (Device<?, ?> d : Device.all()) {
+                        b.append(' ').append(Ops.status(d, e, name).label());
+                    }
+                    b.append('\n');
+                }
+                return b.toString();
+            }
+        }
+        throw new AssertionError("no row " + row);
+    }
+
+    @Test
+    void normVariantsKeepTheirStatusPerDevice() {
+        assertEquals("""
+                batch_norm: yes yes yes
+                batch_norm_inplace: yes yes untested
+                batch_norm_replay: yes yes untested
+                """, statuses("batch_norm"));
+        assertEquals("""
+                batch_norm_backward: yes yes yes
+                batch_norm_backward_from_output: yes yes untested
+                batch_norm_eval_backward: yes yes yes
+                """, statuses("batch_norm_backward"));
+        assertEquals("""
+                group_norm: yes host yes
+                group_norm_inplace: yes host -
+                """, statuses("group_norm"));
+        assertEquals("""
+                group_norm_backward: yes host yes
+                group_norm_backward_from_output: yes host -
+                """, statuses("group_norm_backward"));
+    }
+
+    @Test
+    void namesFollowTheAttributes() {
+        Map<Op, String> names = new LinkedHashMap<>();
+        for (BatchNorm.Mode m : BatchNorm.Mode.values()) {
+            names.put(BatchNorm.of(m), m.opName());
+        }
+        names.put(BatchNormBackward.of(BatchNormBackward.Source.X), "batch_norm_backward");
+        names.put(BatchNormBackward.of(BatchNormBackward.Source.Y), "batch_norm_backward_from_output");
+        names.put(BatchNormBackward.eval(1e-5), "batch_norm_eval_backward");
+        names.put(new GroupNorm(2, 1e-5), "group_norm");
+        names.put(new GroupNorm(2, 1e-5, true), "group_norm_inplace");
+        names.put(new GroupNormBackward(2, GroupNormBackward.Source.X), "group_norm_backward");
+        names.put(new GroupNormBackward(2, GroupNormBackward.Source.Y), "group_norm_backward_from_output");
+        names.forEach((op, name) -> {
+            assertEquals(name, op.name());
+            assertTrue(Ops.entry(op).variants().contains(name), name + " is a variant of its row");
+        });
+        assertEquals(List.of("batch_norm", "batch_norm_inplace", "batch_norm_replay"), Ops.entry(BatchNorm.class).variants());
+    }
+
+    @Test
+    void runsIsPerVariant() {
+        assertTrue(Ops.runs(Device.CUDA, BatchNorm.of(true)));
+        assertTrue(Ops.runs(Device.CUDA, BatchNorm.of(false)));
+        assertFalse(Ops.runs(Device.CUDA, BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE)));
+        assertFalse(Ops.runs(Device.CUDA, BatchNorm.of(BatchNorm.Mode.REPLAY)));
+        assertFalse(Ops.runs(Device.CUDA, new GroupNorm(2, 1e-5, true)));
+        assertTrue(Ops.runs(Device.CPU, new GroupNorm(2, 1e-5, true)), "host fallback");
+        assertTrue(Ops.runs(Device.CPU, BatchNormBackward.of(BatchNormBackward.Source.Y)));
+        assertEquals(null, Ops.cell(Device.CUDA, new GroupNormBackward(2, GroupNormBackward.Source.Y)), "no CUDA kernel: -");
+    }
+
+    @Test
+    void fusedPassesPerDeviceFollowTheTable() {
+        assertEquals(StepPasses.FUSED, StepPasses.forDevice(Device.REFERENCE));
+        assertEquals(StepPasses.FUSED, StepPasses.forDevice(Device.CPU));
+        assertEquals(StepPasses.NONE, StepPasses.forDevice(Device.CUDA), "CUDA's fused variants are untested or absent");
+    }
+}
