@@ -66,17 +66,7 @@ public final class CpuNative {
             return "oneDNN (org.bytedeco:dnnl) does not load: " + rootMessage(e);
         }
         try {
-            Path lib;
-            if ("file".equals(url.getProtocol())) {
-                lib = Path.of(url.toURI());
-            } else {
-                lib = Files.createTempFile("leanseg_cpu", ".so");
-                lib.toFile().deleteOnExit();
-                try (InputStream in = url.openStream()) {
-                    Files.copy(in, lib, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-            System.load(lib.toAbsolutePath().toString());
+            System.load(extract(url, "leanseg_cpu").toAbsolutePath().toString());
             return null;
         } catch (IOException | URISyntaxException | UnsatisfiedLinkError e) {
             return "its native library does not load: " + rootMessage(e);
