@@ -169,6 +169,11 @@ public final class StepProfiler {
             return backend.deviceMemory();
         }
 
+        /** Wall time per op name over every step so far: {nanos, calls} ({@link Executor#opTimes}). */
+        public Map<String, long[]> opTimes() {
+            return ex.opTimes();
+        }
+
         @Override
         public void close() {
             ex.close();
