@@ -11,12 +11,6 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
-#include <algorithm>
-#include <cstring>
-#include <cstdlib>
-
-// Loops over fewer elements than this stay on the calling thread (as PAR in kernels.cpp).
-#define PARALLEL_IF(n) if ((long) (n) >= 32768L)
 
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -184,347 +178,30 @@ void execute(Plan& p, int argIds[3], void* ptrs[3], void* bias, char* ws) {
     strm().wait();
 }
 
-// ---- Note [cpu conv paths] --------------------------------------------------------------------
-// Every tensor in the arena is plain NCHW, and oneDNN's fast convolutions want blocked layouts
-// (nChw16c): each call reorders its source, weights and destination into the workspace and back.
-// For two families that reorder costs more than the convolution itself, so they skip oneDNN's
-// convolution primitives and read and write NCHW directly:
-//  - 1x1, stride 1, no padding, one group (most of MobileNetV2 and the decoder's projections): per
-//    image a plain GEMM, y[n] (O x HW) = W (O x C) x[n] (C x HW), through oneDNN's sgemm. Small maps
-//    (HW < kPackHw) run one image per thread with a sequential sgemm; the filter gradient of small
-//    maps packs dy and x into [O | C, N*HW] in the workspace and runs one GEMM over the whole batch.
-//  - depthwise (groups == C, O a multiple of C): our own loops over one plane at a time, the fused
-//    activation applied as x is read (no activated copy at all), fixed summation order.
-// Everything else (3x3 dense, grouped, strided 1x1) keeps oneDNN's primitives. The per-geometry
-// choice is pathOf(); the workspace each path needs comes from conv_workspace(), so the plan counts it.
-enum class Path { ONEDNN, GEMM_1X1, DEPTHWISE };
-
-// LEANSEG_CPU_CONV=onednn sends every convolution to oneDNN's primitives (A/B runs, a fallback).
-bool onednnOnly() {
-    static const bool only = [] {
-        const char* e = std::getenv("LEANSEG_CPU_CONV");
-        return e != nullptr && std::string(e) == "onednn";
-    }();
-    return only;
-}
-
-Path pathOf(const Geo& g) {
-    const int* v = g.v;
-    if (onednnOnly()) return Path::ONEDNN;
-    if (g.g() == 1 && g.kh() == 1 && g.kw() == 1 && v[7] == 1 && v[8] == 1 && v[9] == 0 && v[10] == 0) return Path::GEMM_1X1;
-    if (g.g() > 1 && g.g() == g.c() && g.o() % g.c() == 0) return Path::DEPTHWISE;
-    return Path::ONEDNN;
-}
-
-constexpr long kPackHw = 1024;
-
-bool hasAct(float cap) { return cap > 0.0f; }
-inline float actf(float x, float cap) { return x != x ? x : std::min(std::max(x, 0.0f), cap); }
-
-void sgemm(char ta, char tb, long m, long n, long k, const float* a, long lda, const float* b, long ldb, float beta, float* c, long ldc) {
-    dnnl_status_t st = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-    if (st != dnnl_success) throw dnnl::error(st, "dnnl_sgemm");
-}
-
-long long gemmWorkspace(int kind, const Geo& g) {
-    long hw = (long) g.h() * g.w();
-    if (kind == 2 && g.n() > 1 && hw < kPackHw) return (long long) align64(4L * (g.o() + g.c()) * g.n() * hw);
-    return 0;
-}
-
-void gemmRun(int kind, const Geo& g, const float* a, const float* b, const float* bias, float* out, char* ws) {
-    long n = g.n(), c = g.c(), o = g.o(), hw = (long) g.h() * g.w();
-    bool small = hw < kPackHw && n > 1;
-    if (kind == 0) {  // a = x [N, C, HW], b = W [O, C], out = y [N, O, HW]
-#pragma omp parallel for schedule(static) if (small)
-        for (long i = 0; i < n; i++) {
-            float* y = out + i * o * hw;
-            sgemm('N', 'N', o, hw, c, b, c, a + i * c * hw, hw, 0.0f, y, hw);
-            if (bias)
-                for (long k = 0; k < o; k++)
-                    for (long p = 0; p < hw; p++) y[k * hw + p] += bias[k];
-        }
-    } else if (kind == 1) {  // a = dy [N, O, HW], b = W [O, C], out = dx [N, C, HW]
-#pragma omp parallel for schedule(static) if (small)
-        for (long i = 0; i < n; i++) sgemm('T', 'N', c, hw, o, b, c, a + i * o * hw, hw, 0.0f, out + i * c * hw, hw);
-    } else if (small) {  // a = x [N, C, HW], b = dy [N, O, HW], out = dW [O, C]; pack both as [rows, N*HW]
-        float* xp = reinterpret_cast<float*>(ws);
-        float* dyp = xp + c * n * hw;
-        long cols = n * hw;
-#pragma omp parallel for schedule(static) PARALLEL_IF((c + o) * cols)
-        for (long r = 0; r < c + o; r++) {
-            bool isX = r < c;
-            long row = isX ? r : r - c;
-            const float* src = isX ? a : b;
-            long chans = isX ? c : o;
-            float* dst = (isX ? xp : dyp) + row * cols;
-            for (long i = 0; i < n; i++) std::memcpy(dst + i * hw, src + (i * chans + row) * hw, 4 * hw);
-        }
-        sgemm('N', 'T', o, c, cols, dyp, cols, xp, cols, 0.0f, out, c);
-    } else {
-        for (long i = 0; i < n; i++) sgemm('N', 'T', o, c, hw, b + i * o * hw, hw, a + i * c * hw, hw, i == 0 ? 0.0f : 1.0f, out, c);
-    }
-}
-
-// Depthwise (channel multiplier m = O / C): output plane oc reads input plane oc / m.
-struct Dw {
-    long n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, m;
-    explicit Dw(const Geo& g)
-        : n(g.n()), c(g.c()), h(g.h()), w(g.w()), o(g.o()), kh(g.kh()), kw(g.kw()), sh(g.v[7]), sw(g.v[8]), ph(g.v[9]),
-          pw(g.v[10]), dh(g.v[11]), dw(g.v[12]), ho(g.ho()), wo(g.wo()), m(g.o() / g.c()) {}
-    // output columns [lo, hi) whose input column wo * sw - pw + kj * dw lies inside the row
-    void cols(long kj, long& lo, long& hi) const {
-        long off = kj * dw - pw;
-        lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-        hi = (w - 1 - off) < 0 ? 0 : std::min(wo, (w - 1 - off) / sw + 1);
-        if (hi < lo) hi = lo;
-    }
-};
-
-// A row of zeros standing in for the input rows above and below the map (activations map 0 to 0).
-const float* zeroRow(long w) {
-    thread_local std::vector<float> zeros;
-    if ((long) zeros.size() < w) zeros.assign(w, 0.0f);
-    return zeros.data();
-}
-
-// One output row of a 3x3 depthwise conv: every tap summed in registers, the row written once.
-// rows[ki] is input row ki's first column (a zero row where it lies outside the map).
-template <bool ACT, int SW>
-void dwRow3(const Dw& d, const float* const rows[3], const float* k, float b0, float* orow, float cap) {
-    long lo0, hi0, lo2, hi2;
-    d.cols(0, lo0, hi0);
-    d.cols(2, lo2, hi2);
-    long ql = std::max(lo0, lo2), qh = std::min(hi0, hi2);  // every tap inside the row
-    if (qh < ql) qh = ql;
-    auto tap = [&](long ki, long kj, long q) {
-        long col = q * SW - d.pw + kj * d.dw;
-        float v = (col < 0 || col >= d.w) ? 0.0f : rows[ki][col];
-        return k[ki * 3 + kj] * (ACT ? actf(v, cap) : v);
-    };
-    for (long q = 0; q < std::min(ql, d.wo); q++) {
-        float acc = b0;
-        for (int ki = 0; ki < 3; ki++)
-            for (int kj = 0; kj < 3; kj++) acc += tap(ki, kj, q);
-        orow[q] = acc;
-    }
-    const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7], k8 = k[8];
-    const long o0 = -d.pw, o1 = d.dw - d.pw, o2 = 2 * d.dw - d.pw;
-    const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
-#define LS_A(x) (ACT ? actf((x), cap) : (x))
-#pragma omp simd
-    for (long q = ql; q < qh; q++) {
-        long c = q * SW;
-        float acc = b0;
-        acc += k0 * LS_A(r0[c + o0]);
-        acc += k1 * LS_A(r0[c + o1]);
-        acc += k2 * LS_A(r0[c + o2]);
-        acc += k3 * LS_A(r1[c + o0]);
-        acc += k4 * LS_A(r1[c + o1]);
-        acc += k5 * LS_A(r1[c + o2]);
-        acc += k6 * LS_A(r2[c + o0]);
-        acc += k7 * LS_A(r2[c + o1]);
-        acc += k8 * LS_A(r2[c + o2]);
-        orow[q] = acc;
-    }
-#undef LS_A
-    for (long q = qh; q < d.wo; q++) {
-        float acc = b0;
-        for (int ki = 0; ki < 3; ki++)
-            for (int kj = 0; kj < 3; kj++) acc += tap(ki, kj, q);
-        orow[q] = acc;
-    }
-}
-
-template <bool ACT>
-void dwForward(const Dw& d, const float* x, const float* wt, const float* bias, float* y, float cap) {
-    bool k3 = d.kh == 3 && d.kw == 3 && (d.sw == 1 || d.sw == 2);
-#pragma omp parallel for schedule(static) PARALLEL_IF(d.n * d.o * d.ho * d.wo * d.kh * d.kw)
-    for (long p = 0; p < d.n * d.o; p++) {
-        long img = p / d.o, oc = p % d.o;
-        const float* in = x + (img * d.c + oc / d.m) * d.h * d.w;
-        const float* k = wt + oc * d.kh * d.kw;
-        float* out = y + p * d.ho * d.wo;
-        float b0 = bias ? bias[oc] : 0.0f;
-        if (k3) {  // taps summed in registers, each output written once
-            const float* zero = zeroRow(d.w);
-            for (long r = 0; r < d.ho; r++) {
-                const float* rows[3];
-                for (int ki = 0; ki < 3; ki++) {
-                    long hr = r * d.sh - d.ph + ki * d.dh;
-                    rows[ki] = (hr < 0 || hr >= d.h) ? zero : in + hr * d.w;
-                }
-                if (d.sw == 1) dwRow3<ACT, 1>(d, rows, k, b0, out + r * d.wo, cap);
-                else dwRow3<ACT, 2>(d, rows, k, b0, out + r * d.wo, cap);
-            }
-            continue;
-        }
-        for (long i = 0; i < d.ho * d.wo; i++) out[i] = b0;
-        for (long ki = 0; ki < d.kh; ki++) {
-            for (long kj = 0; kj < d.kw; kj++) {
-                float wk = k[ki * d.kw + kj];
-                long lo, hi;
-                d.cols(kj, lo, hi);
-                long off = kj * d.dw - d.pw;
-                for (long r = 0; r < d.ho; r++) {
-                    long hr = r * d.sh - d.ph + ki * d.dh;
-                    if (hr < 0 || hr >= d.h) continue;
-                    const float* row = in + hr * d.w + off;
-                    float* orow = out + r * d.wo;
-                    if (d.sw == 1) {
-#pragma omp simd
-                        for (long q = lo; q < hi; q++) orow[q] += wk * (ACT ? actf(row[q], cap) : row[q]);
-                    } else {
-                        for (long q = lo; q < hi; q++) orow[q] += wk * (ACT ? actf(row[q * d.sw], cap) : row[q * d.sw]);
-                    }
-                }
-            }
-        }
-    }
-}
-
-void dwBackwardData(const Dw& d, const float* dy, const float* wt, float* dx) {
-#pragma omp parallel for schedule(static) PARALLEL_IF(d.n * d.o * d.ho * d.wo * d.kh * d.kw)
-    for (long p = 0; p < d.n * d.c; p++) {
-        long img = p / d.c, ch = p % d.c;
-        float* out = dx + p * d.h * d.w;
-        std::memset(out, 0, 4 * d.h * d.w);
-        for (long j = 0; j < d.m; j++) {
-            long oc = ch * d.m + j;
-            const float* g = dy + (img * d.o + oc) * d.ho * d.wo;
-            const float* k = wt + oc * d.kh * d.kw;
-            for (long ki = 0; ki < d.kh; ki++) {
-                for (long kj = 0; kj < d.kw; kj++) {
-                    float wk = k[ki * d.kw + kj];
-                    long lo, hi;
-                    d.cols(kj, lo, hi);
-                    long off = kj * d.dw - d.pw;
-                    for (long r = 0; r < d.ho; r++) {
-                        long hr = r * d.sh - d.ph + ki * d.dh;
-                        if (hr < 0 || hr >= d.h) continue;
-                        float* row = out + hr * d.w + off;
-                        const float* grow = g + r * d.wo;
-                        if (d.sw == 1) {
-#pragma omp simd
-                            for (long q = lo; q < hi; q++) row[q] += wk * grow[q];
-                        } else {
-                            for (long q = lo; q < hi; q++) row[q * d.sw] += wk * grow[q];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-template <bool ACT>
-void dwBackwardWeights(const Dw& d, const float* x, const float* dy, float* dwt, float cap) {
-#pragma omp parallel for schedule(static) PARALLEL_IF(d.n * d.o * d.ho * d.wo * d.kh * d.kw)
-    for (long oc = 0; oc < d.o; oc++) {
-        for (long ki = 0; ki < d.kh; ki++) {
-            for (long kj = 0; kj < d.kw; kj++) {
-                long lo, hi;
-                d.cols(kj, lo, hi);
-                long off = kj * d.dw - d.pw;
-                double acc = 0;
-                for (long img = 0; img < d.n; img++) {
-                    const float* in = x + (img * d.c + oc / d.m) * d.h * d.w;
-                    const float* g = dy + (img * d.o + oc) * d.ho * d.wo;
-                    for (long r = 0; r < d.ho; r++) {
-                        long hr = r * d.sh - d.ph + ki * d.dh;
-                        if (hr < 0 || hr >= d.h) continue;
-                        const float* row = in + hr * d.w + off;
-                        const float* grow = g + r * d.wo;
-                        float s = 0.0f;
-                        if (d.sw == 1) {
-#pragma omp simd reduction(+ : s)
-                            for (long q = lo; q < hi; q++) s += grow[q] * (ACT ? actf(row[q], cap) : row[q]);
-                        } else {
-                            for (long q = lo; q < hi; q++) s += grow[q] * (ACT ? actf(row[q * d.sw], cap) : row[q * d.sw]);
-                        }
-                        acc += s;
-                    }
-                }
-                dwt[(oc * d.kh + ki) * d.kw + kj] = (float) acc;
-            }
-        }
-    }
-}
-
-void dwRun(int kind, const Geo& g, const float* a, const float* b, const float* bias, float* out, float cap) {
-    Dw d(g);
-    if (kind == 0) {
-        if (hasAct(cap)) dwForward<true>(d, a, b, bias, out, cap);
-        else dwForward<false>(d, a, b, bias, out, cap);
-    } else if (kind == 1) {
-        dwBackwardData(d, a, b, out);
-    } else {
-        if (hasAct(cap)) dwBackwardWeights<true>(d, a, b, out, cap);
-        else dwBackwardWeights<false>(d, a, b, out, cap);
-    }
-}
-
-// The activated copy of the source that a path without fused activation convolves (kinds 0 and 2).
-long long actBytes(int kind, const Geo& g, float cap) {
-    if (!hasAct(cap) || kind == 1 || pathOf(g) == Path::DEPTHWISE) return 0;
-    return (long long) align64(4L * g.n() * g.c() * g.h() * g.w());
-}
-
-Geo geoOf(const int* geo) {
-    Geo g;
-    std::copy(geo, geo + 16, g.v);
-    return g;
-}
-
 }  // namespace
 
-long long conv_workspace(int kind, const int* geo, bool bias, float act) {
-    Geo g = geoOf(geo);
-    long long pre = actBytes(kind, g, act);
-    switch (pathOf(g)) {
-        case Path::GEMM_1X1: return pre + gemmWorkspace(kind, g);
-        case Path::DEPTHWISE: return 0;
-        default: return pre + (long long) plan(kind, g, bias).bytes;
-    }
+long long conv_workspace(int kind, const int* geo, bool bias) {
+    Geo g;
+    std::copy(geo, geo + 16, g.v);
+    return (long long) plan(kind, g, bias).bytes;
 }
 
-void conv_run(int kind, const int* geo, void* a, void* b, void* bias, void* out, void* ws, float act) {
-    Geo g = geoOf(geo);
-    Path path = pathOf(g);
-    if (path == Path::DEPTHWISE) {
-        dwRun(kind, g, (const float*) a, (const float*) b, (const float*) bias, (float*) out, act);
-        return;
-    }
-    char* w = (char*) ws;
-    long long pre = actBytes(kind, g, act);
-    if (pre) {  // act(x) into the workspace first: transient, never kept (Note [cpu workspace])
-        const float* x = (const float*) a;
-        float* ax = (float*) w;
-        long n = (long) g.n() * g.c() * g.h() * g.w();
-#pragma omp parallel for schedule(static) PARALLEL_IF(n)
-        for (long i = 0; i < n; i++) ax[i] = actf(x[i], act);
-        a = w;
-        w += pre;
-    }
-    if (path == Path::GEMM_1X1) {
-        gemmRun(kind, g, (const float*) a, (const float*) b, (const float*) bias, (float*) out, w);
-        return;
-    }
+void conv_run(int kind, const int* geo, void* a, void* b, void* bias, void* out, void* ws) {
+    Geo g;
+    std::copy(geo, geo + 16, g.v);
     Plan& p = plan(kind, g, bias != nullptr);
     int fwd[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
     int bwdData[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
     int bwdWeights[3] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS};
     void* ptrs[3] = {a, b, out};
-    execute(p, kind == 0 ? fwd : kind == 1 ? bwdData : bwdWeights, ptrs, bias, w);
+    execute(p, kind == 0 ? fwd : kind == 1 ? bwdData : bwdWeights, ptrs, bias, (char*) ws);
 }
 
 std::string conv_impl(int kind, const int* geo, bool bias) {
-    Geo g = geoOf(geo);
-    switch (pathOf(g)) {
-        case Path::GEMM_1X1: return "leanseg:gemm_1x1 (dnnl_sgemm, NCHW)";
-        case Path::DEPTHWISE: return "leanseg:depthwise (NCHW, activation fused)";
-        default: return plan(kind, g, bias).impl;
-    }
+    Geo g;
+    std::copy(geo, geo + 16, g.v);
+    Plan& p = plan(kind, g, bias);
+    return p.impl;
 }
 
 }  // namespace leanseg_cpu

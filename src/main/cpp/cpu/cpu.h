@@ -13,10 +13,8 @@ dnnl::engine& eng();
 dnnl::stream& strm();
 
 // kind: 0 forward, 1 backward data, 2 backward weights. geo: N C H W O kh kw sh sw ph pw dh dw G Ho Wo.
-// act > 0: the source of kinds 0 and 2 goes through min(max(x, 0), act) first (ReLU: +inf, ReLU6: 6);
-// act <= 0: no activation. Note [cpu conv paths] in conv.cpp says which geometries run where.
-long long conv_workspace(int kind, const int* geo, bool bias, float act);
-void conv_run(int kind, const int* geo, void* a, void* b, void* bias, void* out, void* ws, float act);
+long long conv_workspace(int kind, const int* geo, bool bias);
+void conv_run(int kind, const int* geo, void* a, void* b, void* bias, void* out, void* ws);
 std::string conv_impl(int kind, const int* geo, bool bias);
 
 }  // namespace leanseg_cpu

@@ -46,23 +46,23 @@ JCLS(void, setThreads)(JNIEnv*, jclass, jint n) { omp_set_num_threads(n); }
 
 JCLS(jint, threads)(JNIEnv*, jclass) { return omp_get_max_threads(); }
 
-JCLS(jlong, convWorkspace)(JNIEnv* env, jclass, jint kind, jintArray geo, jboolean bias, jfloat act) {
+JCLS(jlong, convWorkspace)(JNIEnv* env, jclass, jint kind, jintArray geo, jboolean bias) {
     jint g[16];
     env->GetIntArrayRegion(geo, 0, 16, g);
     try {
-        return leanseg_cpu::conv_workspace(kind, g, bias, act);
+        return leanseg_cpu::conv_workspace(kind, g, bias);
     } catch (const dnnl::error& e) {
         throwJava(env, e.what());
         return 0;
     }
 }
 
-JCLS(void, conv)(JNIEnv* env, jclass, jint kind, jintArray geo, jlong a, jlong b, jlong bias, jlong out, jlong ws, jfloat act) {
+JCLS(void, conv)(JNIEnv* env, jclass, jint kind, jintArray geo, jlong a, jlong b, jlong bias, jlong out, jlong ws) {
     jint g[16];
     env->GetIntArrayRegion(geo, 0, 16, g);
     try {
         leanseg_cpu::conv_run(kind, g, reinterpret_cast<void*>(a), reinterpret_cast<void*>(b),
-                              reinterpret_cast<void*>(bias), reinterpret_cast<void*>(out), reinterpret_cast<void*>(ws), act);
+                              reinterpret_cast<void*>(bias), reinterpret_cast<void*>(out), reinterpret_cast<void*>(ws));
     } catch (const dnnl::error& e) {
         throwJava(env, e.what());
     }

@@ -131,7 +131,7 @@ public final class ParityCases {
         convFamily("3x3 s1 p1 +bias", 2, 8, 13, 11, 16, 3, 1, 1, 1, 1, true);
         convFamily("3x3 s2 p1", 2, 16, 17, 17, 24, 3, 2, 1, 1, 1, false);
         convFamily("1x1", 2, 32, 9, 9, 16, 1, 1, 0, 1, 1, false);
-        // 1x1 runs as GEMMs on the cpu backend: per image on maps of 1024+ pixels, packed batch below (conv.cpp)
+        // 1x1 on a map of 1024+ pixels with a bias, on one image, and strided
         convFamily("1x1 large map +bias", 2, 16, 32, 33, 8, 1, 1, 0, 1, 1, true);
         convFamily("1x1 one image", 1, 12, 5, 7, 20, 1, 1, 0, 1, 1, false);
         convFamily("1x1 s2", 2, 8, 9, 9, 16, 1, 2, 0, 1, 1, false);

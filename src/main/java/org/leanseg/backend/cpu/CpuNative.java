@@ -104,7 +104,7 @@ public final class CpuNative {
         }
         try {
             System.load(extract(url, "leanseg_cpuenv").toAbsolutePath().toString());
-            if (otherRunnable() >= Runtime.getRuntime().availableProcessors()) {
+            if (busyMachine()) {
                 setenvIfUnset("OMP_WAIT_POLICY", "passive");
                 waitPolicy = "OpenMP threads sleep at barriers: the machine was busy at start";
             } else {
@@ -115,6 +115,32 @@ public final class CpuNative {
         } catch (IOException | URISyntaxException | UnsatisfiedLinkError e) {
             return "its native library does not load: " + rootMessage(e);
         }
+    }
+
+    /** Samples {@link #otherRunnable} a few times: a machine is busy when it never has a core free for us. */
+    private static final int BUSY_SAMPLES = 5;
+    private static final long BUSY_SAMPLE_GAP_MILLIS = 20;
+
+    /**
+     * Whether every one of {@link #BUSY_SAMPLES} looks, {@link #BUSY_SAMPLE_GAP_MILLIS} ms apart, sees
+     * at least as many runnable threads of other processes as there are cores. One look alone catches
+     * passing work (a process exiting, a shell starting) and made benchmark runs on an idle machine
+     * sleep at barriers, 20-40% slower (docs/benchmarks.md, 2026-12-07).
+     */
+    static boolean busyMachine() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        for (int i = 0; i < BUSY_SAMPLES; i++) {
+            if (otherRunnable() < cores) {
+                return false;
+            }
+            try {
+                Thread.sleep(BUSY_SAMPLE_GAP_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -219,9 +245,9 @@ public final class CpuNative {
 
     // convolutions through oneDNN: kind 0 forward, 1 backward data, 2 backward weights;
     // geo = N C H W O kh kw sh sw ph pw dh dw G Ho Wo
-    public static native long convWorkspace(int kind, int[] geo, boolean bias, float act);
+    public static native long convWorkspace(int kind, int[] geo, boolean bias);
 
-    public static native void conv(int kind, int[] geo, long a, long b, long bias, long out, long workspace, float act);
+    public static native void conv(int kind, int[] geo, long a, long b, long bias, long out, long workspace);
 
     public static native String convImpl(int kind, int[] geo, boolean bias);
 

@@ -4,17 +4,17 @@ import java.util.List;
 import org.leanseg.backend.cpu.CpuBackend;
 import org.leanseg.backend.cpu.CpuNative;
 import org.leanseg.backend.cpu.CpuView;
+import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.TensorSpec;
 
 /**
- * The cpu column of the conv rows ({@code Ops}): convolutions (forward, backward data, backward
- * weights; dense, grouped, depthwise, strided and dilated) through {@link CpuNative#conv}, on plain
- * NCHW / OIHW views: 1x1 convolutions as GEMMs, depthwise ones by our own loops, the rest by oneDNN
- * primitives (Note [cpu conv paths] in src/main/cpp/cpu/conv.cpp). oneDNN's reorders and scratchpad
- * live in the workspace (Note [cpu workspace] in CpuBackend), sized by the {@code *Workspace}
- * functions here, which the plan calls. The fused ReLU·depthwise convolution applies its activation
- * as it reads its input: nothing activated is kept for backward.
+ * The cpu column of the conv rows ({@code Ops}): oneDNN convolution primitives (forward, backward
+ * data, backward weights; dense, grouped, depthwise, strided and dilated) through
+ * {@link CpuNative#conv}, on plain NCHW / OIHW views; oneDNN's reorders and scratchpad live in the
+ * workspace (Note [cpu workspace] in CpuBackend), sized by the {@code *Workspace} functions here,
+ * which the plan calls. The fused ReLU·depthwise convolution activates its input into the workspace
+ * and convolves that: the activated copy is transient, never an activation kept for backward.
  * Checked by {@code CpuOpsParityTest}.
  */
 public final class ConvCpu {
@@ -48,31 +48,37 @@ public final class ConvCpu {
         return geometry(op.forward(), x, w);
     }
 
-    /** No activation before the convolution (the native side's act argument). */
-    private static final float NO_ACT = 0f;
-
     public static void forward(Conv2d op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        run(FORWARD, geo(geometry(op, in[0].spec().shape(), in[1].spec().shape())), cpu, in, out, NO_ACT);
+        ConvGeometry g = geometry(op, in[0].spec().shape(), in[1].spec().shape());
+        boolean bias = in.length == 3;
+        int[] geo = geo(g);
+        long ws = cpu.workspace(CpuNative.convWorkspace(FORWARD, geo, bias));
+        CpuNative.conv(FORWARD, geo, in[0].address(), in[1].address(), bias ? in[2].address() : 0, out[0].address(), ws);
     }
 
     public static long forwardWorkspace(Conv2d op, List<TensorSpec> in) {
-        return CpuNative.convWorkspace(FORWARD, geo(geometry(op, in.get(0).shape(), in.get(1).shape())), in.size() == 3, NO_ACT);
+        ConvGeometry g = geometry(op, in.get(0).shape(), in.get(1).shape());
+        return CpuNative.convWorkspace(FORWARD, geo(g), in.size() == 3);
     }
 
     public static void backwardData(Conv2dBackwardData op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        run(BACKWARD_DATA, geo(dataGeometry(op, in[0].spec().shape(), in[1].spec().shape())), cpu, in, out, NO_ACT);
+        int[] geo = geo(dataGeometry(op, in[0].spec().shape(), in[1].spec().shape()));
+        long ws = cpu.workspace(CpuNative.convWorkspace(BACKWARD_DATA, geo, false));
+        CpuNative.conv(BACKWARD_DATA, geo, in[0].address(), in[1].address(), 0, out[0].address(), ws);
     }
 
     public static long backwardDataWorkspace(Conv2dBackwardData op, List<TensorSpec> in) {
-        return CpuNative.convWorkspace(BACKWARD_DATA, geo(dataGeometry(op, in.get(0).shape(), in.get(1).shape())), false, NO_ACT);
+        return CpuNative.convWorkspace(BACKWARD_DATA, geo(dataGeometry(op, in.get(0).shape(), in.get(1).shape())), false);
     }
 
     public static void backwardFilter(Conv2dBackwardFilter op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        run(BACKWARD_WEIGHTS, geo(filterGeometry(op, in[0].spec().shape(), in[1].spec().shape())), cpu, in, out, NO_ACT);
+        int[] geo = geo(filterGeometry(op, in[0].spec().shape(), in[1].spec().shape()));
+        long ws = cpu.workspace(CpuNative.convWorkspace(BACKWARD_WEIGHTS, geo, false));
+        CpuNative.conv(BACKWARD_WEIGHTS, geo, in[0].address(), in[1].address(), 0, out[0].address(), ws);
     }
 
     public static long backwardFilterWorkspace(Conv2dBackwardFilter op, List<TensorSpec> in) {
-        return CpuNative.convWorkspace(BACKWARD_WEIGHTS, geo(filterGeometry(op, in.get(0).shape(), in.get(1).shape())), false, NO_ACT);
+        return CpuNative.convWorkspace(BACKWARD_WEIGHTS, geo(filterGeometry(op, in.get(0).shape(), in.get(1).shape())), false);
     }
 
     public static void biasGrad(BiasGrad op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
@@ -80,34 +86,45 @@ public final class ConvCpu {
         CpuNative.biasGrad(in[0].address(), out[0].address(), s.dim(0), s.dim(1), s.dim(2) * s.dim(3));
     }
 
-    /**
-     * y = conv(act(z)): the native side applies the activation as it reads z where its path fuses it
-     * (depthwise, Note [cpu conv paths] in conv.cpp), else into the workspace first, a transient copy.
-     */
+    /** Bytes of act(z) in the workspace, rounded to oneDNN's 64-byte alignment. */
+    private static long activatedBytes(Shape z) {
+        return (4L * z.numel() + 63) & ~63L;
+    }
+
+    /** y = conv(act(z)): act(z) into the workspace, then the oneDNN convolution (its workspace after it). */
     public static void actDepthwiseForward(ActDepthwiseConv2d op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        run(FORWARD, geo(geometry(op.conv(), in[0].spec().shape(), in[1].spec().shape())), cpu, in, out, op.act().cap());
+        Shape z = in[0].spec().shape();
+        ConvGeometry g = geometry(op.conv(), z, in[1].spec().shape());
+        boolean bias = in.length == 3;
+        int[] geo = geo(g);
+        long a = activatedBytes(z);
+        long ws = cpu.workspace(a + CpuNative.convWorkspace(FORWARD, geo, bias));
+        activate(op.act(), in[0], ws);
+        CpuNative.conv(FORWARD, geo, ws, in[1].address(), bias ? in[2].address() : 0, out[0].address(), ws + a);
     }
 
     public static long actDepthwiseForwardWorkspace(ActDepthwiseConv2d op, List<TensorSpec> in) {
-        return CpuNative.convWorkspace(FORWARD, geo(geometry(op.conv(), in.get(0).shape(), in.get(1).shape())), in.size() == 3,
-                op.act().cap());
+        Shape z = in.get(0).shape();
+        return activatedBytes(z) + CpuNative.convWorkspace(FORWARD, geo(geometry(op.conv(), z, in.get(1).shape())), in.size() == 3);
     }
 
-    /** dW = conv_backward_filter(act(z), dY), the activation applied as for the forward. */
+    /** dW = conv_backward_filter(act(z), dY): act(z) into the workspace first. */
     public static void actDepthwiseBackwardFilter(ActDepthwiseConv2dBackwardFilter op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
-        run(BACKWARD_WEIGHTS, geo(filterGeometry(op.filter(), in[0].spec().shape(), in[1].spec().shape())), cpu, in, out, op.act().cap());
+        Shape z = in[0].spec().shape();
+        int[] geo = geo(filterGeometry(op.filter(), z, in[1].spec().shape()));
+        long a = activatedBytes(z);
+        long ws = cpu.workspace(a + CpuNative.convWorkspace(BACKWARD_WEIGHTS, geo, false));
+        activate(op.act(), in[0], ws);
+        CpuNative.conv(BACKWARD_WEIGHTS, geo, ws, in[1].address(), 0, out[0].address(), ws + a);
     }
 
     public static long actDepthwiseBackwardFilterWorkspace(ActDepthwiseConv2dBackwardFilter op, List<TensorSpec> in) {
-        return CpuNative.convWorkspace(BACKWARD_WEIGHTS, geo(filterGeometry(op.filter(), in.get(0).shape(), in.get(1).shape())), false,
-                op.act().cap());
+        Shape z = in.get(0).shape();
+        return activatedBytes(z) + CpuNative.convWorkspace(BACKWARD_WEIGHTS, geo(filterGeometry(op.filter(), z, in.get(1).shape())), false);
     }
 
-    /** One native convolution: inputs a, b (and a bias for a forward with three inputs) into out[0]. */
-    private static void run(int kind, int[] geo, CpuBackend cpu, CpuView[] in, CpuView[] out, float act) {
-        boolean bias = kind == FORWARD && in.length == 3;
-        long ws = cpu.workspace(CpuNative.convWorkspace(kind, geo, bias, act));
-        CpuNative.conv(kind, geo, in[0].address(), in[1].address(), bias ? in[2].address() : 0, out[0].address(), ws, act);
+    private static void activate(Activation.Kind act, CpuView z, long into) {
+        CpuNative.activation(z.address(), into, z.numel(), act.cap());
     }
 
     /** oneDNN's implementation for a forward convolution (e.g. "jit:avx2"), for profiles and docs. */

@@ -47,4 +47,21 @@ class CpuNativeTest {
         }
         assertFalse(spinner.isAlive());
     }
+
+    @Test
+    void aMachineWhoseCoresAreAllTakenIsBusy() throws Exception {
+        int cores = Runtime.getRuntime().availableProcessors();
+        java.util.List<Process> busy = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i <= cores; i++) {
+                busy.add(new ProcessBuilder("sh", "-c", "while :; do :; done").start());
+            }
+            Thread.sleep(200);
+            assertTrue(CpuNative.busyMachine(), cores + 1 + " busy processes on " + cores + " cores");
+        } finally {
+            for (Process p : busy) {
+                p.destroyForcibly().waitFor();
+            }
+        }
+    }
 }
