@@ -26,7 +26,8 @@ import org.leanseg.ops.norm.GroupNormBackward;
  * The rewrites a training step goes through, and their off switch ({@code --no-fuse}): before
  * autograd, in-place BN and GN ({@link InPlaceVariants}) then
  * ReLU·depthwise fusion ({@link FuseActivationDepthwise}), then resize → cross-entropy into the fused
- * upsample loss ({@link FuseUpsampleCrossEntropy}); after autograd, one {@link Recompute} of
+ * upsample loss ({@link FuseUpsampleCrossEntropy}); after autograd, activation backwards reading their
+ * input where backward keeps it ({@link ActivationMaskFromInput}, when fused), one {@link Recompute} of
  * what the recompute policy ({@code recompute}, with or without fusion) chooses on top of the
  * cheap-op choice ({@link RecomputeCheapOps}, when fused), then, with {@code updatesInBackward}
  * (on in FUSED and NONE: it changes no bit, Note [Updates in backward]), each optimizer update
@@ -126,9 +127,15 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
 
     /** Rewrites the whole step graph (forward, backward, optimizer); null when there is nothing to do. */
     public Rebuild.Result afterAutograd(Graph g) {
-        Set<Node> base = fuse ? RecomputeCheapOps.choose(g) : Set.of();
-        Set<Node> chosen = recompute.choose(g, Collections.unmodifiableSet(base), this::rewrite);
-        return fuse || !chosen.isEmpty() || updatesInBackward ? rewrite(g, chosen) : null;
+        Rebuild.Result masks = fuse ? ActivationMaskFromInput.apply(g) : null;
+        Graph step = masks == null ? g : masks.graph();
+        Set<Node> base = fuse ? RecomputeCheapOps.choose(step) : Set.of();
+        Set<Node> chosen = recompute.choose(step, Collections.unmodifiableSet(base), this::rewrite);
+        if (!fuse && chosen.isEmpty() && !updatesInBackward) {
+            return null;
+        }
+        Rebuild.Result r = rewrite(step, chosen);
+        return masks == null ? r : Rebuild.compose(masks, r);
     }
 
     /** The step with {@code chosen} recomputed, then its updates moved into backward when on ({@link RecomputeChoice.Rewrite}). */
