@@ -137,6 +137,10 @@ public final class ParityCases {
         convFamily("1x1 s2", 2, 8, 9, 9, 16, 1, 2, 0, 1, 1, false);
         convFamily("depthwise 3x3 s1 dil2", 2, 24, 15, 15, 24, 3, 1, 2, 2, 24, false);
         convFamily("depthwise 3x3 s2", 2, 16, 16, 16, 16, 3, 2, 1, 1, 16, false);
+        // dilated dense: the cpu backend's per-tap filter gradient (conv.cpp); at dil 6 on 5x7 only the centre tap sees the map
+        convFamily("3x3 dil2", 2, 12, 11, 10, 8, 3, 1, 2, 2, 1, false);
+        convFamily("3x3 dil6 centre only", 2, 8, 5, 7, 6, 3, 1, 6, 6, 1, false);
+        convFamily("3x3 s2 dil2", 1, 6, 13, 12, 4, 3, 2, 2, 2, 1, false);
         convFamily("grouped 3x3 g4 dil3", 1, 16, 20, 20, 32, 3, 1, 3, 3, 4, false);
         convFamily("7x7 s2 p3 +bias", 1, 3, 32, 32, 8, 7, 2, 3, 1, 1, true);
         add("conv2d_bias_grad", new BiasGrad(), KERNEL_TOL, g(3, 20, 7, 9));
