@@ -176,6 +176,19 @@ class VocCommandsTest {
         assertEquals(2, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--scales", "0,1")));
     }
 
+    /** Issue 12 item 6: eval with only --checkpoint uses the run's folder dataset, not the synthetic default. */
+    @Test
+    void evalOfAFolderDatasetCheckpointUsesItsOwnDataset(@TempDir Path tmp) throws IOException {
+        Path json = tmp.resolve("own.json");
+        Object[] r = capture("eval", "--checkpoint", checkpoint.toString(), "--out", json.toString());
+        assertEquals(0, r[0], (String) r[2]);
+        assertTrue(((String) r[1]).contains("config: the run's own, from " + checkpoint), (String) r[1]);
+        JsonNode own = new ObjectMapper().readTree(json.toFile());
+        assertEquals(2, own.get("images").asInt(), "the VOC fixture's val.txt");
+        assertEquals(21, own.get("per_class").size());
+        assertEquals(whole.get("mIoU").asDouble(), own.get("mIoU").asDouble(), 0.0);
+    }
+
     @Test
     void evalOverTheMemoryBudgetSlidesWithTheTrainingCrop(@TempDir Path tmp) throws IOException {
         Path budgeted = tmp.resolve("budgeted.json");
@@ -194,7 +207,7 @@ class VocCommandsTest {
         JsonNode b = json.readTree(slide.toFile());
         assertEquals(b.get("mIoU").asDouble(), a.get("mIoU").asDouble(), 0.0);
         assertEquals(b.get("aAcc").asDouble(), a.get("aAcc").asDouble(), 0.0);
-        // the default budget, the training step's planned peak, holds these small images whole
+        // the default budget, the backend's free memory, holds these small images whole
         assertTrue(!wholeOut.contains("memory budget"), wholeOut);
     }
 
