@@ -32,7 +32,7 @@ class InferenceModeTest {
     static Path checkpoint;
 
     @BeforeAll
-    static void train() {
+    static void train() throws IOException {
         List<String> sets = new java.util.ArrayList<>(SETS);
         sets.addAll(List.of("work_dir=" + dir, "name=run"));
         new Trainer(TrainingConfig.load(null, sets), new PrintStream(new ByteArrayOutputStream()), false).run(null, null, false);
