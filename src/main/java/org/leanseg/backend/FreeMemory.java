@@ -16,7 +16,7 @@ import java.nio.file.Path;
  * so it has the heap's headroom: the maximum heap less what was live after the last collection.
  *
  * <pre>{@code
- * FreeMemory f = backend.freeMemory();  // e.g. 21.10 GiB, "free host memory (MemAvailable)"
+ * FreeMemory f = backend.freeMemory();  // f.bytes(), f.source(): "free host memory (MemAvailable)" on cpu
  * }</pre>
  *
  * Check: {@code mvn -B -q test -Dtest=MemoryBudgetTest}.
@@ -42,7 +42,7 @@ public record FreeMemory(long bytes, String source) {
         Long current = number(Path.of("/sys/fs/cgroup/memory.current"));
         if (limit != null && current != null && limit - current < bytes) {
             bytes = Math.max(0, limit - current);
-            source = "free memory within the cgroup's memory.max";
+            source = "free host memory (the cgroup's memory.max less memory.current)";
         }
         return new FreeMemory(bytes, source);
     }

@@ -262,9 +262,9 @@ public final class Evaluator implements AutoCloseable {
     /**
      * How the images so far actually ran, for the reports of eval, predict and benchmark: whole
      * (with the largest plan and the budget it fitted), the configured slide, or the slide fallback
-     * with the budget that forced it, e.g. "whole (largest plan 96.20 MiB, within the memory budget
-     * of 20.61 GiB: free host memory (MemAvailable))" or "slide 32x32 stride 21x21 (every whole image
-     * plans over the memory budget of 1.0 KiB: eval.memory_budget)".
+     * with the budget that forced it, e.g. "whole (largest plan &lt;bytes&gt;, within the memory budget
+     * of &lt;bytes&gt;: free host memory (MemAvailable))" or "slide 32x32 stride 21x21 (every whole
+     * image plans over the memory budget of 1.0 KiB: eval.memory_budget)".
      */
     public String used() {
         if (slidePasses > 0 || budget == null) {

@@ -199,7 +199,9 @@ class VocCommandsTest {
         String out = (String) r[1];
         assertTrue(out.contains("over the memory budget of 1.0 KiB (eval.memory_budget)")
                 && out.contains("slide mode, 24x24 windows, stride 16x16"), out);
-        assertEquals(out.indexOf("over the memory budget"), out.lastIndexOf("over the memory budget"), "said once");
+        assertEquals(out.indexOf("whole-image inference of a"), out.lastIndexOf("whole-image inference of a"), "said once");
+        assertTrue(out.contains(" on 2 images (slide 24x24 stride 16x16 (every whole image plans over the memory budget of 1.0 KiB: "
+                + "eval.memory_budget), "), out);
         assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--mode", "slide",
                 "--set", "eval.crop_size=24", "--set", "eval.stride=16", "--out", slide.toString())));
         ObjectMapper json = new ObjectMapper();
@@ -262,7 +264,8 @@ class VocCommandsTest {
         assertEquals(0, r[0]);
         String out = (String) r[1];
         assertTrue(out.matches("(?s).*done image \\[2/3\\].*benchmark: 3 images \\(24x20 random\\) after 1 warm-up, "
-                + "whole: [0-9.]+ ms/image, [0-9.]+ images/s.*"), out);
+                + "whole \\(largest plan [0-9.]+ [KMG]i?B, within the memory budget of [0-9.]+ [KMG]iB: free host memory[^)]*\\)\\): "
+                + "[0-9.]+ ms/image, [0-9.]+ images/s.*"), out);
         Object[] v = capture(args("bench", "--checkpoint", checkpoint.toString(), "--images", "2", "--warmup", "0",
                 "--mode", "slide", "--set", "eval.crop_size=16", "--set", "eval.stride=16"));
         assertEquals(0, v[0]);
