@@ -205,7 +205,7 @@ public final class Trainer {
              StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, passes,
                      tc.classWeightArray(), log::info);
              Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false),
-                     evalBudget(runner, h, w, log));
+                     MemoryBudget.forInference(cfg.eval().memoryBudget(), backend, h, w, log::info));
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
             if (interactive) {
@@ -311,16 +311,6 @@ public final class Trainer {
         return out;
     }
 
-    /**
-     * What one validation inference may plan: eval.memory_budget, or the training step's planned
-     * peak, so evaluation never needs more memory than training; over it, images are slid with
-     * the training crop.
-     */
-    private MemoryBudget evalBudget(StepRunner runner, int h, int w, TrainLog log) {
-        Long explicit = cfg.eval().memoryBudget();
-        return explicit != null ? MemoryBudget.of(explicit, "eval.memory_budget", h, w, log::info)
-                : MemoryBudget.of(runner.plannedPeakBytes(), "the training step's planned peak", h, w, log::info);
-    }
 
     /** SGD, or AdamW when train.optimizer is adamw. */
     static OptimizerSettings optimizer(TrainConfig tc) {
