@@ -23,8 +23,8 @@ import org.leanseg.train.Trainer;
  * and benchmark say which mode ran; a tiny eval.memory_budget forces slide windows and says so.
  */
 class InferenceModeTest {
-    // the default model and data (width-0.5 MobileNetV2, 32x32 synthetic); one step is enough for a checkpoint
-    private static final List<String> SETS = List.of("data.synthetic.train_size=16", "data.synthetic.val_size=2",
+    // the default model (width-0.5 MobileNetV2) on 32x32 synthetic data; one step is enough for a checkpoint
+    private static final List<String> SETS = List.of("data.crop_size=32", "data.synthetic.image_size=32", "data.synthetic.train_size=16", "data.synthetic.val_size=2",
             "train.iters=1", "train.eval_interval=0", "device=cpu");
 
     @TempDir
