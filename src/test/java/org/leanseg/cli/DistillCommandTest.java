@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,23 +52,8 @@ class DistillCommandTest {
         assertTrue(Files.isRegularFile(teacher));
     }
 
-    private record Ran(int code, String out, String err) {
-    }
-
-    private static Ran run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Ran(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private static CliTest.Run run(String... args) {
+        return CliTest.run(args);
     }
 
     private static String[] train(String name, String... extra) {
@@ -84,7 +68,7 @@ class DistillCommandTest {
     @Test
     void trainDistilsAndSavesOnlyTheStudent() throws IOException {
         for (String kind : new String[] {"pixel", "channel"}) {
-            Ran r = run(train("student_" + kind, "model.width=0.25", "train.iters=2", "train.distill.teacher=" + teacher,
+            CliTest.Run r = run(train("student_" + kind, "model.width=0.25", "train.iters=2", "train.distill.teacher=" + teacher,
                     "train.distill.temperature=2", "train.distill.kind=" + kind));
             assertEquals(0, r.code(), r.err());
             String log = Files.readString(dir.resolve("student_" + kind).resolve("log.txt"));
@@ -99,16 +83,16 @@ class DistillCommandTest {
 
     @Test
     void badTeachersAreOneLineNamingTheKey() {
-        Ran missing = run(train("bad1", "model.width=0.25", "train.iters=1", "train.distill.teacher=" + dir.resolve("nope.safetensors")));
+        CliTest.Run missing = run(train("bad1", "model.width=0.25", "train.iters=1", "train.distill.teacher=" + dir.resolve("nope.safetensors")));
         assertEquals(2, missing.code());
         assertTrue(missing.err().startsWith("leanseg train: train.distill.teacher: ") && missing.err().contains("not found")
                 && missing.err().strip().lines().count() == 1, missing.err());
         assertFalse(Files.exists(dir.resolve("bad1")), "no run directory for a run that cannot start");
-        Ran classes = run(train("bad2", "model.width=0.25", "data.num_classes=4", "train.iters=1", "train.distill.teacher=" + teacher));
+        CliTest.Run classes = run(train("bad2", "model.width=0.25", "data.num_classes=4", "train.iters=1", "train.distill.teacher=" + teacher));
         assertEquals(2, classes.code());
         assertTrue(classes.err().contains("train.distill.teacher: ") && classes.err().contains("has 6 classes but the student 4"),
                 classes.err());
-        Ran plan = run("plan", "--size", "32x32", "--width", "0.25", "--classes", "6", "--teacher", dir.resolve("nope.safetensors").toString());
+        CliTest.Run plan = run("plan", "--size", "32x32", "--width", "0.25", "--classes", "6", "--teacher", dir.resolve("nope.safetensors").toString());
         assertEquals(2, plan.code());
         assertTrue(plan.err().startsWith("leanseg plan: --teacher ") && plan.err().strip().lines().count() == 1, plan.err());
     }
@@ -121,7 +105,7 @@ class DistillCommandTest {
         JsonNode plain = m.readTree(run(base).out());
         List<String> withTeacher = new ArrayList<>(List.of(base));
         withTeacher.addAll(List.of("--teacher", teacher.toString(), "--distill-kind", "channel"));
-        Ran r = run(withTeacher.toArray(new String[0]));
+        CliTest.Run r = run(withTeacher.toArray(new String[0]));
         assertEquals(0, r.code(), r.err());
         JsonNode distilled = m.readTree(r.out());
         boolean found = false;
