@@ -44,6 +44,9 @@ public final class PlanCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    DistillOptions distillOptions;
+
     @Option(names = "--batch", description = "images per step (default: " + DEFAULT_BATCH + "; not with --memory-budget)")
     Integer batch;
 
@@ -68,10 +71,13 @@ public final class PlanCommand implements Callable<Integer> {
             + "planned arena and variables there and reports the device memory they took (cudaMemGetInfo) beside the plan")
     String device;
 
+    private org.leanseg.train.Distillation distill;
+
     @Override
     public Integer call() {
         int[] hw = modelOptions.size();
         ModelConfig cfg = modelOptions.config();
+        distill = distillOptions.distillation(cfg);
         String key;
         try {
             key = deviceKey(device);
@@ -148,7 +154,7 @@ public final class PlanCommand implements Callable<Integer> {
         StepPlan p;
         try {
             p = StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(recompute == null ? RecomputePolicy.none() : recompute),
-                    OptimizerSettings.pytorchDefault(), 1, target);
+                    OptimizerSettings.pytorchDefault(), 1, target, distill);
         } catch (BudgetException e) {
             System.err.println(e.getMessage());
             return 2;
@@ -176,7 +182,7 @@ public final class PlanCommand implements Callable<Integer> {
                 : List.of(RecomputePolicy.none(), RecomputePolicy.stages(), RecomputePolicy.sqrt(), RecomputePolicy.auto(memoryBudget));
         Map<String, StepPlan> plans = new HashMap<>();
         BatchSearch.PolicyPlanner<StepPlan> planner = (b, policy) -> plans.computeIfAbsent(policy + "@" + b,
-                k -> StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(policy), OptimizerSettings.pytorchDefault(), 1, target));
+                k -> StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(policy), OptimizerSettings.pytorchDefault(), 1, target, distill));
         Map<RecomputePolicy, BatchSearch.Result<StepPlan>> results = new LinkedHashMap<>();
         for (RecomputePolicy policy : policies) {
             results.put(policy, BatchSearch.largest(planner, p -> p.report().plannedPeakBytes(), policy, memoryBudget,

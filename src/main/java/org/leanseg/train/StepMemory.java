@@ -34,12 +34,12 @@ final class StepMemory {
 
     /** The batch of {@code tc} ({@code auto} searched, a number checked against a budget when there is one). */
     static Choice batch(TrainConfig tc, ModelConfig model, int height, int width, OptimizerSettings optimizer, StepPasses passes) {
-        return batch(tc, model, height, width, optimizer, passes, org.leanseg.memory.Workspace.OP);
+        return batch(tc, model, height, width, optimizer, passes, org.leanseg.memory.Workspace.OP, null);
     }
 
-    /** As above, each node's workspace as the training device counts it. */
+    /** As above, each node's workspace as the training device counts it, with the run's distillation (or null). */
     static Choice batch(TrainConfig tc, ModelConfig model, int height, int width, OptimizerSettings optimizer, StepPasses passes,
-                        org.leanseg.memory.Workspace workspace) {
+                        org.leanseg.memory.Workspace workspace, Distillation distill) {
         RecomputePolicy policy = tc.recompute();
         ByteSize budget = tc.memoryBudget();
         if (!tc.batch().isAuto()) {
@@ -47,7 +47,7 @@ final class StepMemory {
             if (budget == null) {
                 return new Choice(b, null);
             }
-            MemoryReport r = plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(policy), workspace);
+            MemoryReport r = plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(policy), workspace, distill);
             if (r.plannedPeakBytes() > budget.bytes()) {
                 throw new ConfigException("train.batch: " + b + " needs a planned peak of " + ByteSize.format(r.plannedPeakBytes())
                         + " under train.recompute " + policy + ", over train.memory_budget " + budget
@@ -61,7 +61,7 @@ final class StepMemory {
                     + "--set train.memory_budget=6GiB; or set train.batch to a number");
         }
         BatchSearch.Result<MemoryReport> r = BatchSearch.largest(
-                (b, p) -> plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(p), workspace),
+                (b, p) -> plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(p), workspace, distill),
                 MemoryReport::plannedPeakBytes, policy, budget, BatchSearch.MAX_BATCH);
         if (!r.fits()) {
             throw new ConfigException("train.batch: auto found no batch within train.memory_budget " + budget + ": batch 1 needs "
@@ -77,14 +77,14 @@ final class StepMemory {
     /** The memory report of the trainer's step at {@code batch}, built as {@link StepRunner} builds it ({@link StepBuilder}). */
     static MemoryReport plan(ModelConfig model, int batch, int height, int width, OptimizerSettings optimizer, int accumulate,
                              StepPasses passes) {
-        return plan(model, batch, height, width, optimizer, accumulate, passes, org.leanseg.memory.Workspace.OP);
+        return plan(model, batch, height, width, optimizer, accumulate, passes, org.leanseg.memory.Workspace.OP, null);
     }
 
     static MemoryReport plan(ModelConfig model, int batch, int height, int width, OptimizerSettings optimizer, int accumulate,
-                             StepPasses passes, org.leanseg.memory.Workspace workspace) {
+                             StepPasses passes, org.leanseg.memory.Workspace workspace, Distillation distill) {
         try {
             return StepBuilder.training(new DeepLabV3Plus(model), batch, height, width).optimizer(optimizer).accumulate(accumulate)
-                    .passes(passes).workspace(workspace).build().report();
+                    .passes(passes).workspace(workspace).distill(distill).build().report();
         } catch (BudgetException e) {
             throw new ConfigException("train.recompute: " + e.getMessage());
         }

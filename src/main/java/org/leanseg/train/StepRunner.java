@@ -34,6 +34,7 @@ final class StepRunner implements AutoCloseable {
     private final VariableStore store;
     private final Consumer<String> log;
     private final float[] classWeights;
+    private final Distillation distill;
     private StepPasses passes;
     private Step built;
     private TrainGraph graph;
@@ -42,12 +43,15 @@ final class StepRunner implements AutoCloseable {
 
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
                VariableStore store, Consumer<String> log) {
-        this(model, batch, height, width, sgd, accumulate, backend, store, StepPasses.forBackend(backend.name()), null, log);
+        this(model, batch, height, width, sgd, accumulate, backend, store, StepPasses.forBackend(backend.name()), null, null, log);
     }
 
-    /** With the given rewrites (the backend's, with the run's recompute policy) and loss class weights (or null). */
+    /**
+     * With the given rewrites (the backend's, with the run's recompute policy), loss class weights (or
+     * null) and distillation (or null; its teacher's weights already in {@code store}).
+     */
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
-               VariableStore store, StepPasses passes, float[] classWeights, Consumer<String> log) {
+               VariableStore store, StepPasses passes, float[] classWeights, Distillation distill, Consumer<String> log) {
         this.model = model;
         this.batch = batch;
         this.height = height;
@@ -58,6 +62,7 @@ final class StepRunner implements AutoCloseable {
         this.store = store;
         this.log = log;
         this.classWeights = classWeights;
+        this.distill = distill;
         this.passes = passes;
         build();
     }
@@ -66,7 +71,7 @@ final class StepRunner implements AutoCloseable {
     private void build() {
         try {
             built = StepBuilder.training(model, batch, height, width).optimizer(sgd).accumulate(accumulate).passes(passes)
-                    .classWeights(classWeights).workspace(org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend))).build();
+                    .classWeights(classWeights).distill(distill).workspace(org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend))).build();
         } catch (BudgetException e) {
             throw new ConfigException("train.recompute: " + e.getMessage(), e);
         }

@@ -25,8 +25,8 @@ import org.leanseg.ops.optim.Sgd;
 import org.leanseg.tensor.TensorSpec;
 
 /**
- * The whole training step as graphs: forward (train mode), cross-entropy loss (+ 0.4 x aux loss),
- * autograd, and the SGD update. Without accumulation the update is part of the same graph, so the
+ * The whole training step as graphs: forward (train mode), cross-entropy loss (+ 0.4 x aux loss,
+ * + w x distillation loss against a teacher's eval forward, Note [Distillation loss]), autograd, and the SGD update. Without accumulation the update is part of the same graph, so the
  * planner sees the full forward+backward+optimizer schedule and frees each gradient right after
  * its update. With accumulation over k micro-batches the step graph adds (loss / k)'s gradients
  * into persistent accumulators and a separate {@link #optimizerGraph()} applies and zeroes them.
@@ -46,6 +46,7 @@ public final class TrainGraph {
     private final Resize logitsUpsample;
     private final Map<Variable, Variable> gradients = new LinkedHashMap<>();
     private final Map<Variable, Variable> momenta = new LinkedHashMap<>();
+    private final Distillation distill;
 
     /** The step with the default rewrites ({@link StepPasses#FUSED}: in-place BN, fused ReLU·dwconv, cheap-op recompute). */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate) {
@@ -61,9 +62,20 @@ public final class TrainGraph {
     /** As above with per-class loss weights ({@code train.class_weights}; null for none). */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
                       StepPasses passes, float[] classWeights) {
+        this(model, batch, height, width, sgd, accumulate, passes, classWeights, null);
+    }
+
+    /**
+     * As above, distilled from a teacher ({@code train.distill}; null for none): the teacher's eval
+     * forward first, then the student's, and {@code weight · KD} added to the loss (Note [Distillation loss]).
+     */
+    public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
+                      StepPasses passes, float[] classWeights, Distillation distill) {
+        this.distill = distill;
         Graph step = new Graph();
         Value image = step.input("image", TensorSpec.f32(batch, 3, height, width));
         Value label = step.input("label", TensorSpec.i32(batch, height, width));
+        Value teacherLogits = distill == null ? null : distill.teacherLogits(step, image);
         DeepLabV3Plus.Output out = model.forward(new Trace(step, true), image);
         Value logits = out.logits();
         Resize upsample = logits.producer() != null && logits.producer().op() instanceof Resize r ? r : null;
@@ -75,6 +87,9 @@ public final class TrainGraph {
             if (out.auxLogits() != null) {
                 Value aux = step.apply1(ce, out.auxLogits(), label);
                 l = step.apply1(new Add(), l, step.apply1(new Scale(AUX_WEIGHT), aux));
+            }
+            if (distill != null) {
+                l = step.apply1(new Add(), l, distill.loss(step, distill.compared(logits), teacherLogits, label));
             }
         }
         Value loss = l;
@@ -239,6 +254,11 @@ public final class TrainGraph {
     /** The resize from {@link #logits()} to full resolution when the step has no full-resolution logits, else null. */
     public Resize logitsUpsample() {
         return logitsUpsample;
+    }
+
+    /** The teacher the step distils from (its variables must be in the executor's store), or null. */
+    public Distillation distillation() {
+        return distill;
     }
 
     public Map<Variable, Variable> momenta() {

@@ -17,6 +17,8 @@ import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.elementwise.Fill;
 import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.Argmax;
+import org.leanseg.ops.loss.DistillKl;
+import org.leanseg.ops.loss.DistillKlBackward;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
 import org.leanseg.ops.loss.UpsampleArgmax;
@@ -232,6 +234,16 @@ public final class ParityCases {
                 KERNEL_TOL, g(2, 5, 5, 6), labels(5, 2, 20, 24), Tensor.of(Shape.of(1), 0.7f));
         add("upsample_softmax_cross_entropy_backward weighted", new UpsampleSoftmaxCrossEntropyBackward(13, 9, true, 255, w),
                 KERNEL_TOL, g(1, 5, 4, 3), labels(5, 1, 13, 9), Tensor.of(Shape.of(1), 1f));
+        for (DistillKl.Kind kind : DistillKl.Kind.values()) {
+            boolean pixel = kind == DistillKl.Kind.PIXEL;
+            Tensor s = g(2, 5, 6, 7);
+            Tensor t = Tensor.gaussian(Shape.of(2, 5, 6, 7), 2, rnd);
+            Tensor[] in = pixel ? new Tensor[] {s, t, labels(5, 2, 6, 7)} : new Tensor[] {s, t};
+            add("distill_kl_" + kind.yamlName() + " T=2", new DistillKl(kind, 2f, 255), KERNEL_TOL, in);
+            Tensor[] back = java.util.Arrays.copyOf(in, in.length + 1);
+            back[in.length] = Tensor.of(Shape.of(1), 0.7f);
+            add("distill_kl_" + kind.yamlName() + "_backward T=4", new DistillKlBackward(kind, 4f, 255), KERNEL_TOL, back);
+        }
         add("argmax", new Argmax(), KERNEL_TOL, g(2, 7, 5, 6));
         add("upsample_argmax x4", new UpsampleArgmax(20, 24, false), KERNEL_TOL, g(2, 7, 5, 6));
         add("upsample_argmax align_corners", new UpsampleArgmax(13, 9, true), KERNEL_TOL, g(1, 7, 4, 3));

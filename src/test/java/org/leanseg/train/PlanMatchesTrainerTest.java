@@ -84,7 +84,7 @@ class PlanMatchesTrainerTest {
         List<String> log = new ArrayList<>();
         try (Backend backend = Backends.create(device).backend();
              StepRunner runner = new StepRunner(model, BATCH, SIZE, SIZE, OptimizerSettings.pytorchDefault(), 1, backend, store, passes,
-                     null, log::add)) {
+                     null, null, log::add)) {
             Random rnd = new Random(3);
             int[] labels = new int[BATCH * SIZE * SIZE];
             for (int i = 0; i < labels.length; i++) {

@@ -81,7 +81,7 @@ class StepRunnerTest {
         reference.get(b.params().get(gammaName)).data()[0] = 0f;
         org.leanseg.graph.passes.StepPasses stock = org.leanseg.graph.passes.StepPasses.forBackend("reference")
                 .withStockBatchNorm(java.util.Set.of(b.params().get(gammaName)));
-        try (StepRunner r = new StepRunner(b, 2, 32, 32, sgd, 1, new ReferenceBackend(), reference, stock, null, s -> { })) {
+        try (StepRunner r = new StepRunner(b, 2, 32, 32, sgd, 1, new ReferenceBackend(), reference, stock, null, null, s -> { })) {
             r.micro(x, labels, 0.01f, 2);
             r.syncVariables();
         }
