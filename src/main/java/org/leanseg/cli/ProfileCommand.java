@@ -18,6 +18,7 @@ import org.leanseg.profile.StepPlan;
 import org.leanseg.profile.StepProfiler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import org.leanseg.tensor.Precision;
 import picocli.CommandLine.Option;
 
 /**
@@ -53,6 +54,9 @@ public final class ProfileCommand implements Callable<Integer> {
             description = "recompute policy: none, stages, sqrt, auto:<bytes> (e.g. auto:6GiB; exact) or auto-greedy:<bytes> (default: none)")
     RecomputePolicy recompute;
 
+    @Option(names = "--precision", converter = PrecisionConverter.class, defaultValue = "fp32", description = PrecisionConverter.DESCRIPTION)
+    Precision precision;
+
     @Option(names = "--out", description = "report directory (default: work_dirs/profile/<model>_b<B>_<H>x<W>)")
     Path out;
 
@@ -83,6 +87,11 @@ public final class ProfileCommand implements Callable<Integer> {
             CliErrors.print(System.err, "leanseg profile: ", e);
             return 2;
         }
+        if (PrecisionConverter.unsupported(choice.backend().name(), precision) != null) {
+            System.err.println("leanseg profile: " + PrecisionConverter.unsupported(choice.backend().name(), precision));
+            choice.backend().close();
+            return 2;
+        }
         System.out.println(choice.line());
         Profile p;
         try (Backend backend = choice.backend()) {
@@ -90,14 +99,14 @@ public final class ProfileCommand implements Callable<Integer> {
             StepPlan plan;
             try {
                 plan = noFuse ? StepPlan.of(cfg, batch, hw[0], hw[1], StepPasses.NONE.withRecompute(policy),
-                                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, org.leanseg.ops.Device.of(backend))
-                        : StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, policy);
+                                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, org.leanseg.ops.Device.of(backend), precision)
+                        : StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, policy, precision);
             } catch (BudgetException e) {
                 System.err.println(e.getMessage());
                 return 2;
             }
-            System.out.printf("planned %d ops in %d ms (recompute %s); running %d step%s...%n", plan.schedule().size(), plan.planMillis(),
-                    policy, steps, steps == 1 ? "" : "s");
+            System.out.printf("planned %d ops in %d ms (recompute %s, precision %s); running %d step%s...%n", plan.schedule().size(),
+                    plan.planMillis(), policy, precision, steps, steps == 1 ? "" : "s");
             p = StepProfiler.run(plan, backend, steps, seed);
         }
         java.nio.file.Files.createDirectories(dir);

@@ -46,9 +46,15 @@ public final class StepProfiler {
      * {@code policy}: what {@code profile}, {@code bench-step} and the step benchmarks time.
      */
     public static StepPlan trainerPlan(ModelConfig model, int batch, int height, int width, Backend backend, RecomputePolicy policy) {
+        return trainerPlan(model, batch, height, width, backend, policy, org.leanseg.tensor.Precision.FP32);
+    }
+
+    /** As above in {@code precision} (Note [Mixed precision]). */
+    public static StepPlan trainerPlan(ModelConfig model, int batch, int height, int width, Backend backend, RecomputePolicy policy,
+                                       org.leanseg.tensor.Precision precision) {
         org.leanseg.ops.Device<?, ?> device = org.leanseg.ops.Device.of(backend);
         return StepPlan.of(model, batch, height, width, StepPasses.forDevice(device).withRecompute(policy),
-                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, device);
+                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, device, precision);
     }
 
     /** Runs {@code steps} SGD steps of {@code plan} on {@code backend}, weights initialised from {@code seed}. */

@@ -20,8 +20,14 @@ import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.shape.Resize;
+import org.leanseg.ops.Op;
 import org.leanseg.ops.optim.AdamW;
+import org.leanseg.ops.optim.LossScale;
+import org.leanseg.ops.optim.LossScaleUpdate;
+import org.leanseg.ops.optim.LossScaled;
 import org.leanseg.ops.optim.Sgd;
+import org.leanseg.tensor.Precision;
+import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.TensorSpec;
 
 /**
@@ -46,6 +52,7 @@ public final class TrainGraph {
     private final Resize logitsUpsample;
     private final Map<Variable, Variable> gradients = new LinkedHashMap<>();
     private final Map<Variable, Variable> momenta = new LinkedHashMap<>();
+    private final Variable lossScaleState;
 
     /** The step with the default rewrites ({@link StepPasses#FUSED}: in-place BN, fused ReLU·dwconv, cheap-op recompute). */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate) {
@@ -61,8 +68,18 @@ public final class TrainGraph {
     /** As above with per-class loss weights ({@code train.class_weights}; null for none). */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
                       StepPasses passes, float[] classWeights) {
+        this(model, batch, height, width, sgd, accumulate, passes, classWeights, Precision.FP32);
+    }
+
+    /**
+     * As above in {@code precision} (Note [Mixed precision]): the image input, and so every
+     * activation and activation gradient, in its 16-bit type; with fp16, dynamic loss scaling (Note
+     * [Dynamic loss scaling]).
+     */
+    public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
+                      StepPasses passes, float[] classWeights, Precision precision) {
         Graph step = new Graph();
-        Value image = step.input("image", TensorSpec.f32(batch, 3, height, width));
+        Value image = step.input("image", new TensorSpec(Shape.of(batch, 3, height, width), precision.activations()));
         Value label = step.input("label", TensorSpec.i32(batch, height, width));
         DeepLabV3Plus.Output out = model.forward(new Trace(step, true), image);
         Value logits = out.logits();
@@ -106,7 +123,17 @@ public final class TrainGraph {
                 scaled = step.apply1(new Scale(1f / accumulate), loss);
             }
         }
-        Map<Value, Value> grads = Autograd.gradients(step, scaled, params);
+        this.lossScaleState = precision.lossScaling() ? lossScaleState(ps) : null;
+        Map<Value, Value> grads;
+        if (lossScaleState != null) {
+            Value seed;
+            try (var ph = step.phase(Phase.BACKWARD); var s = step.stage(scaled.stage())) {
+                seed = step.apply1(new LossScale(), step.variable(lossScaleState));
+            }
+            grads = Autograd.vjp(step, Map.of(scaled, seed), params);
+        } else {
+            grads = Autograd.gradients(step, scaled, params);
+        }
         Value lr;
         if (accumulate > 1) {
             for (Variable p : ps.parameters()) {
@@ -143,6 +170,26 @@ public final class TrainGraph {
         this.lr = lr;
     }
 
+    /** The loss-scaling state of a model's fp16 steps (Note [Dynamic loss scaling]): zero in a new store. */
+    public static Variable lossScaleState(ParamSet ps) {
+        return ps.state(LOSS_SCALE_KEY, LossScale.STATE, Role.BUFFER);
+    }
+
+    /** The loss-scaling state's checkpoint key. */
+    public static final String LOSS_SCALE_KEY = "loss_scale/state";
+
+    /**
+     * {@link #optimizerState(ParamSet, OptimizerSettings)} and, for an fp16 step, the loss-scaling
+     * state ({@link #LOSS_SCALE_KEY}): what a checkpoint saves besides the model's own tensors.
+     */
+    public static Map<String, Variable> optimizerState(ParamSet ps, OptimizerSettings settings, Precision precision) {
+        Map<String, Variable> m = optimizerState(ps, settings);
+        if (precision.lossScaling()) {
+            m.put(LOSS_SCALE_KEY, lossScaleState(ps));
+        }
+        return m;
+    }
+
     /**
      * The optimizer's persistent state by checkpoint key: {@code optimizer/momentum/<param>} (SGD
      * momentum, AdamW's first moment) and, for AdamW, {@code optimizer/adam_v/<param>}.
@@ -175,6 +222,7 @@ public final class TrainGraph {
 
     private void appendSgd(Graph g, ParamSet ps, OptimizerSettings sgd, Value lrValue, GradSource grads, boolean zeroGrad) {
         try (var ph = g.phase(Phase.OPTIMIZER)) {
+            List<Value> scaling = lossScaleState == null ? List.of() : lossScaling(g, ps, grads);
             for (ParamSet.Entry e : ps.entries()) {
                 Variable p = e.variable();
                 if (p.role() != Role.PARAMETER) {
@@ -187,18 +235,49 @@ public final class TrainGraph {
                 boolean decay = e.decay() || sgd.decayNormAndBias();
                 float lrScale = (float) (p.name().startsWith("backbone.") ? sgd.backboneLrMult() : 1.0);
                 float wd = decay ? (float) sgd.weightDecay() : 0f;
+                Op update;
+                List<Value> in = new ArrayList<>(List.of(g.variable(p), gr, g.variable(momenta.get(p))));
+                if (sgd.isAdamW()) {
+                    OptimizerSettings.Adam a = sgd.adam();
+                    update = new AdamW((float) a.beta1(), (float) a.beta2(), (float) a.eps(), wd, lrScale, zeroGrad);
+                    in.add(g.variable(ps.slot("adam_v", p, Role.OPTIMIZER_STATE)));
+                } else {
+                    update = new Sgd((float) sgd.momentum(), sgd.nesterov(), wd, lrScale, zeroGrad);
+                }
+                in.add(lrValue);
+                if (!scaling.isEmpty()) {
+                    update = new LossScaled(update);
+                    in.addAll(scaling);
+                }
                 try (var st = g.stage(gr.stage())) {
-                    if (sgd.isAdamW()) {
-                        OptimizerSettings.Adam a = sgd.adam();
-                        g.apply(new AdamW((float) a.beta1(), (float) a.beta2(), (float) a.eps(), wd, lrScale, zeroGrad),
-                                g.variable(p), gr, g.variable(momenta.get(p)), g.variable(ps.slot("adam_v", p, Role.OPTIMIZER_STATE)), lrValue);
-                    } else {
-                        g.apply(new Sgd((float) sgd.momentum(), sgd.nesterov(), wd, lrScale, zeroGrad),
-                                g.variable(p), gr, g.variable(momenta.get(p)), lrValue);
-                    }
+                    g.apply(update, in.toArray(new Value[0]));
                 }
             }
         }
+    }
+
+    /**
+     * Note [Dynamic loss scaling]: the scale the gradients carry, then the inf/NaN check of every
+     * gradient with the state's update; returns {scale, found} for the wrapped updates.
+     */
+    private List<Value> lossScaling(Graph g, ParamSet ps, GradSource grads) {
+        List<Value> checked = new ArrayList<>();
+        checked.add(g.variable(lossScaleState));
+        for (Variable p : ps.parameters()) {
+            if (grads.grad(p) != null) {
+                checked.add(grads.grad(p));
+            }
+        }
+        try (var st = g.stage("loss")) {
+            Value scale = g.apply1(new LossScale(), g.variable(lossScaleState));
+            Value found = g.apply1(new LossScaleUpdate(LossScaleUpdate.GROWTH_INTERVAL), checked.toArray(new Value[0]));
+            return List.of(scale, found);
+        }
+    }
+
+    /** The loss-scaling state variable of an fp16 step, else null. */
+    public Variable lossScaleState() {
+        return lossScaleState;
     }
 
     public Graph stepGraph() {
