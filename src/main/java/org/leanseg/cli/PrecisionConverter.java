@@ -10,11 +10,14 @@ final class PrecisionConverter implements ITypeConverter<Precision> {
             + "(weights, optimizer state and BN statistics stay fp32; fp16 adds dynamic loss scaling), as train.precision";
 
     /**
-     * Null where device {@code key} runs a step in {@code p}; else why not, in one line. A device
-     * without a host fallback (cuda) needs a 16-bit kernel for every op, and none has one yet.
+     * Null where device {@code key} runs a step in {@code p}; else why not, in one line. From the op
+     * table: a device without a host fallback (cuda) needs a cell taking 16-bit views in every row
+     * (the reference device has them all).
      */
     static String unsupported(String key, Precision p) {
-        if (p == Precision.FP32 || org.leanseg.ops.Device.of(key).fallback() != org.leanseg.ops.Device.Fallback.NONE) {
+        org.leanseg.ops.Device<?, ?> d = org.leanseg.ops.Device.of(key);
+        if (p == Precision.FP32 || d.fallback() != org.leanseg.ops.Device.Fallback.NONE
+                || org.leanseg.ops.Ops.table().stream().allMatch(e -> e.cell(d) != null && e.cell(d).halfViews())) {
             return null;
         }
         return "--precision " + p + ": the " + key + " device has no 16-bit kernels yet; use --device cpu or reference, or fp32";
