@@ -11,6 +11,7 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
+#include <algorithm>
 
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -178,17 +179,107 @@ void execute(Plan& p, int argIds[3], void* ptrs[3], void* bias, char* ws) {
     strm().wait();
 }
 
+// ---- Note [Per-tap filter gradient] -----------------------------------------------------------
+// The filter gradient of a dilated dense convolution (the ASPP's 3x3 convs at rates 6-18 on 16x16
+// maps) is where oneDNN falls back to its im2col GEMM, whose scratch holds the whole im2col matrix
+// of the batch: 180 MiB for Xception-65's 2048-channel ASPP at 2x256², the largest workspace of the
+// step, so the planned peak's. Here each tap is one GEMM instead:
+//   dW[:, :, ki, kj] = sum_n dy[n] (O x P) . shift_{ki,kj}(x[n])^T (P x C),   P = Ho * Wo,
+// with shift_{ki,kj}(x[n]) gathered (zeros where the tap falls into the padding) into a C x P
+// buffer, and the O x C result scattered into the OIHW gradient. Workspace: those two buffers
+// (4 * (C * P + O * C) bytes, 4 MiB for that ASPP conv). A tap that never touches the map gets zero.
+// Same FLOPs as the im2col GEMM; images and taps are summed in a fixed order (repeatable).
+// perTapFilter() says where it runs.
+// Output rows (or columns) [lo, hi) whose input index out * stride - pad + tap * dil lies in [0, size).
+void validRange(long outSize, long size, long stride, long pad, long tapOffset, long& lo, long& hi) {
+    long off = tapOffset - pad;
+    lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    hi = (size - 1 - off) < 0 ? 0 : std::min(outSize, (size - 1 - off) / stride + 1);
+    if (hi < lo) hi = lo;
+}
+
+// Whether some tap of the kernel reads only padding (a dilation as large as the map).
+bool someTapOutside(const Geo& g) {
+    for (long ki = 0; ki < g.kh(); ki++) {
+        long lo, hi;
+        validRange(g.ho(), g.h(), g.v[7], g.v[9], ki * g.v[11], lo, hi);
+        if (lo == hi) return true;
+    }
+    for (long kj = 0; kj < g.kw(); kj++) {
+        long lo, hi;
+        validRange(g.wo(), g.w(), g.v[8], g.v[10], kj * g.v[12], lo, hi);
+        if (lo == hi) return true;
+    }
+    return false;
+}
+
+// Per tap where oneDNN would run its im2col GEMM (measured 2026-12-07, 2 threads, Xception-65's ASPP
+// at 2x256²: rate 12 37.3 -> 30.5 ms and 180 -> 4 MiB, rate 18 33.6 -> 4.3 ms) or where taps read
+// only padding; oneDNN's direct kernel stays where it has one (rate 6: 20.6 ms, per tap 28.5 ms).
+bool perTapFilter(int kind, const Geo& g) {
+    if (kind != 2 || g.g() != 1 || (g.v[11] == 1 && g.v[12] == 1)) return false;
+    return someTapOutside(g) || plan(kind, g, false).impl.find("gemm") != std::string::npos;
+}
+
+long long perTapBytes(const Geo& g) {
+    long p = (long) g.ho() * g.wo();
+    return (long long) (align64(4L * g.c() * p) + align64(4L * g.o() * g.c()));
+}
+
+void perTapRun(const Geo& g, const float* x, const float* dy, float* dw, char* ws) {
+    const int* v = g.v;
+    long n = g.n(), c = g.c(), h = g.h(), w = g.w(), o = g.o(), kh = g.kh(), kw = g.kw();
+    long sh = v[7], sw = v[8], ph = v[9], pw = v[10], dh = v[11], dwl = v[12], ho = g.ho(), wo = g.wo(), p = ho * wo;
+    float* col = reinterpret_cast<float*>(ws);
+    float* tap = reinterpret_cast<float*>(ws + align64(4L * c * p));
+    std::fill(dw, dw + o * c * kh * kw, 0.0f);
+    for (long ki = 0; ki < kh; ki++) {
+        for (long kj = 0; kj < kw; kj++) {
+            long r0, r1, q0, q1;
+            validRange(ho, h, sh, ph, ki * dh, r0, r1);
+            validRange(wo, w, sw, pw, kj * dwl, q0, q1);
+            if (r0 == r1 || q0 == q1) continue;  // the tap reads only padding: its gradient is 0
+            for (long img = 0; img < n; img++) {
+#pragma omp parallel for schedule(static)
+                for (long ch = 0; ch < c; ch++) {
+                    const float* in = x + (img * c + ch) * h * w;
+                    float* dst = col + ch * p;
+                    std::fill(dst, dst + p, 0.0f);
+                    for (long r = r0; r < r1; r++) {
+                        const float* row = in + (r * sh - ph + ki * dh) * w;
+                        for (long q = q0; q < q1; q++) dst[r * wo + q] = row[q * sw - pw + kj * dwl];
+                    }
+                }
+                dnnl_status_t st = dnnl_sgemm('N', 'T', o, c, p, 1.0f, dy + img * o * p, p, col, p, img == 0 ? 0.0f : 1.0f, tap, c);
+                if (st != dnnl_success) throw dnnl::error(st, "dnnl_sgemm");
+            }
+#pragma omp parallel for schedule(static)
+            for (long oc = 0; oc < o; oc++)
+                for (long ch = 0; ch < c; ch++) dw[((oc * c + ch) * kh + ki) * kw + kj] = tap[oc * c + ch];
+        }
+    }
+}
+
+Geo geoOf(const int* geo) {
+    Geo g;
+    std::copy(geo, geo + 16, g.v);
+    return g;
+}
+
 }  // namespace
 
 long long conv_workspace(int kind, const int* geo, bool bias) {
-    Geo g;
-    std::copy(geo, geo + 16, g.v);
+    Geo g = geoOf(geo);
+    if (perTapFilter(kind, g)) return perTapBytes(g);
     return (long long) plan(kind, g, bias).bytes;
 }
 
 void conv_run(int kind, const int* geo, void* a, void* b, void* bias, void* out, void* ws) {
-    Geo g;
-    std::copy(geo, geo + 16, g.v);
+    Geo g = geoOf(geo);
+    if (perTapFilter(kind, g)) {
+        perTapRun(g, (const float*) a, (const float*) b, (float*) out, (char*) ws);
+        return;
+    }
     Plan& p = plan(kind, g, bias != nullptr);
     int fwd[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST};
     int bwdData[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
@@ -198,10 +289,9 @@ void conv_run(int kind, const int* geo, void* a, void* b, void* bias, void* out,
 }
 
 std::string conv_impl(int kind, const int* geo, bool bias) {
-    Geo g;
-    std::copy(geo, geo + 16, g.v);
-    Plan& p = plan(kind, g, bias);
-    return p.impl;
+    Geo g = geoOf(geo);
+    if (perTapFilter(kind, g)) return "leanseg:per_tap_gemm";
+    return plan(kind, g, bias).impl;
 }
 
 }  // namespace leanseg_cpu

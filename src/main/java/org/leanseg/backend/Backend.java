@@ -85,6 +85,16 @@ public interface Backend extends AutoCloseable {
         return null;
     }
 
+    /**
+     * What a new allocation could take now, for sizing inference: the device's free memory where
+     * the driver reports it, else the Java heap's headroom (a backend whose arenas are native host
+     * memory overrides this with {@link FreeMemory#host()}).
+     */
+    default FreeMemory freeMemory() {
+        DeviceMemory d = deviceMemory();
+        return d != null ? FreeMemory.of(d) : FreeMemory.heap();
+    }
+
     @Override
     void close();
 }

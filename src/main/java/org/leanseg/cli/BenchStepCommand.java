@@ -87,6 +87,9 @@ public final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--out", description = "also write the JSON to this file")
     Path out;
 
+    @Option(names = "--op-times", description = "also print the wall time per op name over the timed steps (where a step's time goes)")
+    boolean opTimes;
+
     @Option(names = "--seed", defaultValue = "1", description = "seed of the weights and the random inputs (default: ${DEFAULT-VALUE})")
     long seed;
 
@@ -149,7 +152,11 @@ public final class BenchStepCommand implements Callable<Integer> {
             List<Float> losses = new ArrayList<>();
             Measured m;
             try (StepProfiler.Session s = StepProfiler.open(plan, backend, seed)) {
+                Map<String, long[]> atWarmupEnd = Map.of();
                 for (int i = 0; i < warmup + steps; i++) {
+                    if (i == warmup) {
+                        atWarmupEnd = copy(s.opTimes());
+                    }
                     Measured.Step step = s.step();
                     losses.add(step.loss());
                     if (i >= warmup) {
@@ -157,6 +164,9 @@ public final class BenchStepCommand implements Callable<Integer> {
                     }
                 }
                 m = s.measured();
+                if (opTimes) {
+                    log.print(opTable(atWarmupEnd, s.opTimes(), steps));
+                }
             }
             ProcessMemory.Sample after = ProcessMemory.sample();
             r.put("backend", backend.name());
@@ -226,6 +236,31 @@ public final class BenchStepCommand implements Callable<Integer> {
         r.put("train", train);
         r.put("eval", eval);
         return r;
+    }
+
+    private static Map<String, long[]> copy(Map<String, long[]> times) {
+        Map<String, long[]> c = new LinkedHashMap<>();
+        times.forEach((k, v) -> c.put(k, v.clone()));
+        return c;
+    }
+
+    /** Per op name: ms per step and calls per step over the timed steps, the most expensive first. */
+    static String opTable(Map<String, long[]> before, Map<String, long[]> after, int steps) {
+        record Row(String op, double millis, long calls) { }
+        List<Row> rows = new ArrayList<>();
+        double total = 0;
+        for (Map.Entry<String, long[]> e : after.entrySet()) {
+            long[] b = before.getOrDefault(e.getKey(), new long[2]);
+            double ms = (e.getValue()[0] - b[0]) / 1e6 / steps;
+            rows.add(new Row(e.getKey(), ms, (e.getValue()[1] - b[1]) / steps));
+            total += ms;
+        }
+        rows.sort((a, b) -> Double.compare(b.millis(), a.millis()));
+        StringBuilder sb = new StringBuilder(String.format("  per op (ms per step, calls per step; ops total %.1f ms)%n", total));
+        for (Row r : rows) {
+            sb.append(String.format("    %-40s %9.2f ms %6d%n", r.op(), r.millis(), r.calls()));
+        }
+        return sb.toString();
     }
 
     /** median, min and every time of one phase. */

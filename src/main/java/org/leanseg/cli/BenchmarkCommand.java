@@ -83,17 +83,19 @@ public final class BenchmarkCommand implements Callable<Integer> {
             Backends.Choice choice = Backends.create(cfg.device().yamlName());
             System.out.println(choice.line());
             double seconds;
+            String used;
             try (Backend backend = choice.backend();
                  Evaluator ev = new Evaluator(m.model(), backend, m.store(), 1, inference,
-                         InferenceOptions.budget(cfg, m.model().config(), backend.name(), System.out::println))) {
+                         InferenceOptions.budget(cfg, backend, System.out::println))) {
                 for (int i = 0; i < warmup; i++) {
                     ev.segment(pool.get(i % pool.size()));
                 }
                 seconds = timed(ev::segment, pool);
+                used = ev.used();
             }
             System.out.printf("benchmark: %d images (%s) after %d warm-up, %s: %.2f ms/image, %.2f images/s%n", images,
                     hw != null ? hw[0] + "x" + hw[1] + " random" : "validation split, " + pool.size() + " distinct",
-                    warmup, inference.describe(), seconds * 1000 / images, images / seconds);
+                    warmup, used, seconds * 1000 / images, images / seconds);
             return 0;
         } catch (ConfigException | IOException | DatasetException | IllegalArgumentException | IllegalStateException e) {
             CliErrors.print(System.err, "leanseg benchmark: ", e);

@@ -79,20 +79,22 @@ public final class EvalCommand implements Callable<Integer> {
             System.out.println(choice.line());
             long t0 = System.nanoTime();
             ConfusionMatrix cm;
+            String used;
             // one image at a time: validation images differ in size and memory stays that of one image
             int batch = 1;
             try (Backend backend = choice.backend();
                  Evaluator ev = new Evaluator(m.model(), backend, m.store(), batch, inference,
-                         InferenceOptions.budget(cfg, m.model().config(), backend.name(), System.out::println))) {
+                         InferenceOptions.budget(cfg, backend, System.out::println))) {
                 cm = ev.evaluate(val, null);
+                used = ev.used();
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            System.out.println("evaluated " + opts.checkpoint + " on " + val.size() + " images (" + inference.describe() + ", "
+            System.out.println("evaluated " + opts.checkpoint + " on " + val.size() + " images (" + used + ", "
                     + String.format("%.1f s", seconds) + "):");
             System.out.println(IouTable.format(val.classNames(), cm.iou(), cm.accuracy(), cm.meanIoU(), cm.pixelAccuracy(), cm.meanAccuracy()));
             Path target = out != null ? out : keptPath(opts.checkpoint);
             AtomicFiles.write(target, new ObjectMapper().writerWithDefaultPrettyPrinter()
-                    .writeValueAsBytes(result(val, cm, inference, seconds)));
+                    .writeValueAsBytes(result(val, cm, inference, used, seconds)));
             System.out.println("wrote " + target);
             return 0;
         } catch (ConfigException | IOException | DatasetException | IllegalArgumentException | IllegalStateException e) {
@@ -119,12 +121,12 @@ public final class EvalCommand implements Callable<Integer> {
                 + String.format("%.1f s", seconds) + "):");
         System.out.println(IouTable.format(val.classNames(), cm.iou(), cm.accuracy(), cm.meanIoU(), cm.pixelAccuracy(), cm.meanAccuracy()));
         Path target = out != null ? out : opts.checkpoint.resolveSibling(stem(opts.checkpoint) + ".eval.json");
-        AtomicFiles.write(target, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(result(val, cm, inference, seconds)));
+        AtomicFiles.write(target, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(result(val, cm, inference, "onnxruntime whole", seconds)));
         System.out.println("wrote " + target);
         return 0;
     }
 
-    private Map<String, Object> result(Dataset val, ConfusionMatrix cm, Inference inference, double seconds) {
+    private Map<String, Object> result(Dataset val, ConfusionMatrix cm, Inference inference, String used, double seconds) {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("checkpoint", opts.checkpoint.toString());
         r.put("mode", inference.mode().yamlName());
@@ -132,6 +134,7 @@ public final class EvalCommand implements Callable<Integer> {
             r.put("crop_size", List.of(inference.cropHeight(), inference.cropWidth()));
             r.put("stride", List.of(inference.strideHeight(), inference.strideWidth()));
         }
+        r.put("mode_used", used);
         r.put("flip", inference.flip());
         r.put("scales", inference.scales());
         r.put("images", val.size());

@@ -80,7 +80,8 @@ public final class ExportCommand implements Callable<Integer> {
     record Source(CheckpointModel model, ExportOptions options, ExportMetadata metadata, TrainingConfig config) {
         static Source load(Path checkpoint, Path config, List<String> overrides, String size, boolean dynamic, int opset,
                            String command) throws IOException {
-            TrainingConfig cfg = TrainingConfig.load(config, overrides);
+            TrainingConfig cfg = RunConfigs.load(config, checkpoint, overrides, () -> TrainingConfig.load(config, overrides),
+                    System.out::println);
             CheckpointModel m = CheckpointModel.load(checkpoint, Datasets.modelConfig(cfg));
             Normalization norm;
             try (SafetensorsFile f = SafetensorsFile.open(checkpoint)) {

@@ -4,16 +4,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
+import org.leanseg.backend.Backend;
 import org.leanseg.config.DataConfig;
 import org.leanseg.config.EvalConfig;
 import org.leanseg.config.Size2;
 import org.leanseg.config.TrainingConfig;
 import org.leanseg.eval.MemoryBudget;
-import org.leanseg.graph.passes.StepPasses;
-import org.leanseg.models.DeepLabV3Plus;
-import org.leanseg.models.ModelConfig;
-import org.leanseg.train.Step;
-import org.leanseg.train.StepBuilder;
 import picocli.CommandLine.Option;
 
 /**
@@ -59,25 +55,17 @@ final class InferenceOptions {
     }
 
     /**
-     * What one whole-image inference may plan: {@code eval.memory_budget}, or the planned peak of
-     * the training step {@code model} had at the configured batch and crop (built by the step
-     * builder with the backend's passes, planned, not allocated); null in slide mode, where no
-     * whole image is run. Images over it are slid with the training crop, said once through {@code log}.
+     * What one whole-image inference may plan ({@link MemoryBudget#forInference}):
+     * {@code eval.memory_budget}, or the memory {@code backend} could allocate now; null in slide
+     * mode, where no whole image is run. Images over it are slid with the training crop, said once
+     * through {@code log}.
      */
-    static MemoryBudget budget(TrainingConfig cfg, ModelConfig model, String backendName, Consumer<String> log) {
+    static MemoryBudget budget(TrainingConfig cfg, Backend backend, Consumer<String> log) {
         if (cfg.eval().mode() != EvalConfig.Mode.WHOLE) {
             return null;
         }
         DataConfig d = cfg.data();
         Size2 crop = d.type() == DataConfig.Type.SYNTHETIC ? d.synthetic().imageSize() : d.cropSize();
-        if (cfg.eval().memoryBudget() != null) {
-            return MemoryBudget.of(cfg.eval().memoryBudget(), "eval.memory_budget", crop.height(), crop.width(), log);
-        }
-        int batch = cfg.train().batch().isAuto() ? 1 : cfg.train().batch().value();
-        Step step = StepBuilder.training(new DeepLabV3Plus(model), batch, crop.height(), crop.width())
-                .passes(StepPasses.forBackend(backendName))
-                .workspace(org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backendName))).build();
-        return MemoryBudget.of(step.report().plannedPeakBytes(), "the training step's planned peak at batch " + batch
-                + ", " + crop.height() + "x" + crop.width(), crop.height(), crop.width(), log);
+        return MemoryBudget.forInference(cfg.eval().memoryBudget(), backend, crop.height(), crop.width(), log);
     }
 }

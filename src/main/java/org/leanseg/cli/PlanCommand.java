@@ -45,6 +45,9 @@ public final class PlanCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    DistillOptions distillOptions;
+
     @Option(names = "--batch", description = "images per step (default: " + DEFAULT_BATCH + "; not with --memory-budget)")
     Integer batch;
 
@@ -72,10 +75,13 @@ public final class PlanCommand implements Callable<Integer> {
             + "planned arena and variables there and reports the device memory they took (cudaMemGetInfo) beside the plan")
     String device;
 
+    private org.leanseg.train.Distillation distill;
+
     @Override
     public Integer call() {
         int[] hw = modelOptions.size();
         ModelConfig cfg = modelOptions.config();
+        distill = distillOptions.distillation(cfg);
         String key;
         try {
             key = deviceKey(device);
@@ -156,7 +162,7 @@ public final class PlanCommand implements Callable<Integer> {
         StepPlan p;
         try {
             p = StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(recompute == null ? RecomputePolicy.none() : recompute),
-                    OptimizerSettings.pytorchDefault(), 1, target, precision);
+                    OptimizerSettings.pytorchDefault(), 1, target, precision, distill);
         } catch (BudgetException e) {
             System.err.println(e.getMessage());
             return 2;
@@ -186,7 +192,7 @@ public final class PlanCommand implements Callable<Integer> {
         Map<String, StepPlan> plans = new HashMap<>();
         BatchSearch.PolicyPlanner<StepPlan> planner = (b, policy) -> plans.computeIfAbsent(policy + "@" + b,
                 k -> StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(policy), OptimizerSettings.pytorchDefault(), 1, target,
-                        precision));
+                        precision, distill));
         Map<RecomputePolicy, BatchSearch.Result<StepPlan>> results = new LinkedHashMap<>();
         for (RecomputePolicy policy : policies) {
             results.put(policy, BatchSearch.largest(planner, p -> p.report().plannedPeakBytes(), policy, memoryBudget,

@@ -98,7 +98,7 @@ public final class PredictCommand implements Callable<Integer> {
             Backends.Choice choice = Backends.create(cfg.device().yamlName());
             try (Backend backend = choice.backend();
                  Evaluator ev = new Evaluator(m.model(), backend, m.store(), 1, Inference.of(cfg.eval(), opts.flip),
-                         InferenceOptions.budget(cfg, m.model().config(), backend.name(), System.out::println))) {
+                         InferenceOptions.budget(cfg, backend, System.out::println))) {
                 for (int i = 0; i < images.size(); i++) {
                     try {
                         predictOne(ev::segment, images.get(i), palette);
@@ -108,6 +108,7 @@ public final class PredictCommand implements Callable<Integer> {
                                 + " images done before this one, their masks complete in " + out + ")", e);
                     }
                 }
+                System.out.println("inference: " + ev.used());
             }
             System.out.println("wrote " + images.size() + " masks to " + out + (showDir != null ? " and overlays to " + showDir : ""));
             return 0;

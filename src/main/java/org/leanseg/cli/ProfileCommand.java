@@ -40,6 +40,9 @@ public final class ProfileCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
+    @Mixin
+    DistillOptions distillOptions;
+
     @Option(names = "--batch", defaultValue = "2", description = "images per step (default: ${DEFAULT-VALUE})")
     int batch;
 
@@ -75,6 +78,7 @@ public final class ProfileCommand implements Callable<Integer> {
             return 2;
         }
         ModelConfig cfg = modelOptions.config();
+        org.leanseg.train.Distillation distill = distillOptions.distillation(cfg);
         if (modelOptions.note() != null) {
             System.err.println(modelOptions.note());
         }
@@ -99,8 +103,9 @@ public final class ProfileCommand implements Callable<Integer> {
             StepPlan plan;
             try {
                 plan = noFuse ? StepPlan.of(cfg, batch, hw[0], hw[1], StepPasses.NONE.withRecompute(policy),
-                                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, org.leanseg.ops.Device.of(backend), precision)
-                        : StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, policy, precision);
+                                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, org.leanseg.ops.Device.of(backend), precision,
+                                distill)
+                        : StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, policy, precision, distill);
             } catch (BudgetException e) {
                 System.err.println(e.getMessage());
                 return 2;

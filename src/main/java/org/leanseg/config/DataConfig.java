@@ -73,10 +73,10 @@ public record DataConfig(Type type, String root, String trainSplit, String valSp
     public record Synthetic(int trainSize, int valSize, Size2 imageSize, long seed, int maxShapes, double textured) {
     }
 
-    /** Synthetic shapes: background + 5 shape classes at 32x32 (at most 2 shapes, 20% textured; 100,000 train and 200 val images), no crop. */
+    /** Synthetic shapes: background + 5 shape classes at 48x48 (at most 2 shapes, 20% textured; 100,000 train and 200 val images), no crop. */
     static DataConfig defaults() {
-        return new DataConfig(Type.SYNTHETIC, null, "train", "val", 6, Size2.square(32),
-                new Synthetic(100_000, 200, Size2.square(32), 0, 2, 0.2), false, null);
+        return new DataConfig(Type.SYNTHETIC, null, "train", "val", 6, Size2.square(48),
+                new Synthetic(100_000, 200, Size2.square(48), 0, 2, 0.2), false, null);
     }
 
     static DataConfig read(ConfigTree t) {

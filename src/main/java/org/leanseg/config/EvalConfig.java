@@ -19,7 +19,7 @@ import java.util.Locale;
  * @param scales image scale factors; the logits of every scale (resized back) are averaged, as
  *     mmsegmentation's multi-scale test ({@code [1.0]}: one plain pass)
  * @param memoryBudget bytes one inference may plan; a whole image over it is evaluated in slide mode.
- *     Null: the training step's planned peak
+ *     Null: the memory the backend could allocate when inference starts
  */
 public record EvalConfig(Mode mode, Size2 cropSize, Size2 stride, List<Double> scales, Long memoryBudget) {
     /** The largest scale factor accepted. */

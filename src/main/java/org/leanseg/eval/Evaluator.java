@@ -36,6 +36,11 @@ public final class Evaluator implements AutoCloseable {
     private final MemoryBudget budget;
     private final InferenceGraphs graphs;
     private boolean switchLogged;
+    // image passes so far: run whole, slid because whole was over the budget, slid as configured
+    private long wholePasses;
+    private long fallbackPasses;
+    private long slidePasses;
+    private long largestWholePeak;
 
     /** Whole-image evaluation in batches of {@code batch}. */
     public Evaluator(DeepLabV3Plus model, Backend backend, VariableStore store, int batch) {
@@ -106,6 +111,7 @@ public final class Evaluator implements AutoCloseable {
     private void addBatch(ConfusionMatrix cm, int k, Shape s, float[] images, float[] labels) {
         Shape batched = Shape.of(k, 3, s.dim(1), s.dim(2));
         if (k == 1 || fits(batched, true)) {
+            // predict counts the passes
             cm.add(labels, predict(new Tensor(TensorSpec.f32(k, 3, s.dim(1), s.dim(2)), images)).data());
             return;
         }
@@ -127,6 +133,7 @@ public final class Evaluator implements AutoCloseable {
             float[] labels = segment(new Tensor(TensorSpec.f32(3, s.dim(2), s.dim(3)), images.data()));
             return new Tensor(TensorSpec.f32(1, s.dim(2), s.dim(3)), labels);
         }
+        wholePasses += s.dim(0);
         return graphs.run(images, true);
     }
 
@@ -141,6 +148,7 @@ public final class Evaluator implements AutoCloseable {
         int h = s.dim(1);
         int w = s.dim(2);
         if (plainWhole() && fits(Shape.of(1, 3, h, w), true)) {
+            wholePasses++;
             return graphs.run(new Tensor(TensorSpec.f32(1, 3, h, w), image.data()), true).data();
         }
         return SlideMath.argmax(logits(image), model.config().numClasses(), h * w);
@@ -187,8 +195,12 @@ public final class Evaluator implements AutoCloseable {
         Inference mode = inference;
         if (mode.mode() == EvalConfig.Mode.WHOLE && !fits(Shape.of(1, 3, h, w), false)) {
             mode = budget.fallback(inference.flip());
+            fallbackPasses++;
+        } else if (mode.mode() == EvalConfig.Mode.SLIDE) {
+            slidePasses++;
         }
         if (mode.mode() == EvalConfig.Mode.WHOLE) {
+            wholePasses++;
             return windowLogits(chw, h, w);
         }
         int classes = model.config().numClasses();
@@ -217,6 +229,7 @@ public final class Evaluator implements AutoCloseable {
         }
         long peak = graphs.planned(shape, argmax).peakBytes();
         if (peak <= budget.bytes()) {
+            largestWholePeak = Math.max(largestWholePeak, peak);
             return true;
         }
         if (shape.dim(0) == 1 && !switchLogged) {
@@ -244,6 +257,29 @@ public final class Evaluator implements AutoCloseable {
 
     private float[] runLogits(float[] chw, int h, int w) {
         return graphs.run(new Tensor(TensorSpec.f32(1, 3, h, w), chw), false).data();
+    }
+
+    /**
+     * How the images so far actually ran, for the reports of eval, predict and benchmark: whole
+     * (with the largest plan and the budget it fitted), the configured slide, or the slide fallback
+     * with the budget that forced it, e.g. "whole (largest plan &lt;bytes&gt;, within the memory budget
+     * of &lt;bytes&gt;: free host memory (MemAvailable))" or "slide 32x32 stride 21x21 (every whole
+     * image plans over the memory budget of 1.0 KiB: eval.memory_budget)".
+     */
+    public String used() {
+        if (slidePasses > 0 || budget == null) {
+            return inference.describe();
+        }
+        String extras = (inference.flip() ? " + flip" : "") + (inference.multiScale() ? ", scales " + inference.scales() : "");
+        String within = "the memory budget of " + MemoryBudget.mib(budget.bytes()) + ": " + budget.source();
+        String slide = budget.fallback(false).describe();
+        if (fallbackPasses == 0) {
+            return "whole" + extras + (wholePasses == 0 ? "" : " (largest plan " + MemoryBudget.mib(largestWholePeak) + ", within " + within + ")");
+        }
+        if (wholePasses == 0) {
+            return slide + extras + " (every whole image plans over " + within + ")";
+        }
+        return "whole for " + wholePasses + " image passes, " + slide + " for " + fallbackPasses + " over " + within + extras;
     }
 
     /** Executors cached now (tests check the cache stays bounded). */

@@ -38,6 +38,8 @@ import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.elementwise.Fill;
 import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.Argmax;
+import org.leanseg.ops.loss.DistillKl;
+import org.leanseg.ops.loss.DistillKlBackward;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
 import org.leanseg.ops.loss.UpsampleArgmax;
@@ -301,6 +303,10 @@ public final class Ops {
             op("upsample_softmax_cross_entropy_backward", "loss", UpsampleSoftmaxCrossEntropyBackward.class)
                     .ref(UpsampleSoftmaxCrossEntropyBackward::reference).on(CPU, LossCpu::upsampleCrossEntropyBackward),
             op("upsample_argmax", "loss", UpsampleArgmax.class).ref(UpsampleArgmax::reference).on(CPU, LossCpu::upsampleArgmax),
+            // Note [Distillation loss]: no cpu kernel, so the cpu device runs the reference on host copies (Device.Fallback
+            // .HOST_REFERENCE; the logits are small next to a step's activations); no CUDA kernel: distillation trains on cpu/reference
+            op("distill_kl_pixel, distill_kl_channel", "loss", DistillKl.class).ref(DistillKl::reference),
+            op("distill_kl_pixel_backward, distill_kl_channel_backward", "loss", DistillKlBackward.class).ref(DistillKlBackward::reference),
             op("argmax", "loss", Argmax.class).ref(Argmax::reference).on(CPU, LossCpu::argmax).on(CUDA, LossCuda::argmax),
             // optimizer: OPS-OPTIM
             op("sgd", "optimizer", Sgd.class).ref(Sgd::reference).on(CPU, SgdCpu::run).on(CUDA, SgdCuda::run),

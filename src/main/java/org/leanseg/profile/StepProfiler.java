@@ -52,12 +52,18 @@ public final class StepProfiler {
     /** As above in {@code precision} (Note [Mixed precision]). */
     public static StepPlan trainerPlan(ModelConfig model, int batch, int height, int width, Backend backend, RecomputePolicy policy,
                                        org.leanseg.tensor.Precision precision) {
-        org.leanseg.ops.Device<?, ?> device = org.leanseg.ops.Device.of(backend);
-        return StepPlan.of(model, batch, height, width, StepPasses.forDevice(device).withRecompute(policy),
-                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, device, precision);
+        return trainerPlan(model, batch, height, width, backend, policy, precision, null);
     }
 
-    /** Runs {@code steps} SGD steps of {@code plan} on {@code backend}, weights initialised from {@code seed}. */
+    /** As above, distilled from a teacher (or null). */
+    public static StepPlan trainerPlan(ModelConfig model, int batch, int height, int width, Backend backend, RecomputePolicy policy,
+                                       org.leanseg.tensor.Precision precision, org.leanseg.train.Distillation distill) {
+        org.leanseg.ops.Device<?, ?> device = org.leanseg.ops.Device.of(backend);
+        return StepPlan.of(model, batch, height, width, StepPasses.forDevice(device).withRecompute(policy),
+                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, device, precision, distill);
+    }
+
+    /** Runs {@code steps} SGD steps of {@code plan} on {@code backend}, weights (a teacher's too) initialised from {@code seed}. */
     public static Profile run(StepPlan plan, Backend backend, int steps, long seed) {
         if (steps < 1) {
             throw new IllegalArgumentException("steps must be >= 1, got " + steps);
@@ -120,6 +126,10 @@ public final class StepProfiler {
             this.rnd = new Random(seed);
             VariableStore store = new VariableStore();
             plan.network().params().initialize(store, seed);
+            if (plan.train().distillation() != null) {
+                // random teacher weights: a step's time and memory do not depend on them
+                plan.train().distillation().teacher().params().initialize(store, seed + 1);
+            }
             Executor.Options opts = new Executor.Options(Executor.Options.defaults().poisonFreed(), obs);
             this.ex = plan.step().executor(backend, store, opts);
             if (ex.schedule().size() != plan.schedule().size()) {
@@ -173,6 +183,11 @@ public final class StepProfiler {
             }
             backend.synchronize();
             return backend.deviceMemory();
+        }
+
+        /** Wall time per op name over every step so far: {nanos, calls} ({@link Executor#opTimes}). */
+        public Map<String, long[]> opTimes() {
+            return ex.opTimes();
         }
 
         @Override

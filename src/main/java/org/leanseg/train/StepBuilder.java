@@ -40,6 +40,7 @@ public final class StepBuilder {
     private float[] classWeights;
     private Workspace workspace = Workspace.OP;
     private Precision precision = Precision.FP32;
+    private Distillation distill;
 
     private StepBuilder(DeepLabV3Plus model, int batch, int height, int width) {
         this.model = model;
@@ -83,6 +84,12 @@ public final class StepBuilder {
         return this;
     }
 
+    /** Distils from a teacher inside the step (Note [Distillation loss]); null for none. */
+    public StepBuilder distill(Distillation distillation) {
+        this.distill = distillation;
+        return this;
+    }
+
     /** How a node's workspace is counted (default {@link Workspace#OP}); a device with its own scratch plugs in here. */
     public StepBuilder workspace(Workspace workspaceOf) {
         this.workspace = workspaceOf;
@@ -98,7 +105,8 @@ public final class StepBuilder {
         // auto's trial plans are made as this builder plans (its workspace); other choices plan nothing
         StepPasses planned = passes.recompute() instanceof RecomputePolicy policy
                 ? passes.withRecompute(policy.plannedWith(workspace)) : passes;
-        TrainGraph graphs = new TrainGraph(model, batch, height, width, optimizer, accumulate, planned, classWeights, precision);
+        TrainGraph graphs = new TrainGraph(model, batch, height, width, optimizer, accumulate, planned, classWeights, precision,
+                distill);
         GraphPlan step = GraphPlan.of(graphs.stepGraph(), workspace);
         GraphPlan update = graphs.optimizerGraph() == null ? null : GraphPlan.of(graphs.optimizerGraph(), workspace);
         return new Step(step, update, graphs, passes, workspace, batch, height, width, (System.nanoTime() - t0) / 1_000_000);

@@ -35,12 +35,12 @@ final class StepMemory {
 
     /** The batch of {@code tc} ({@code auto} searched, a number checked against a budget when there is one). */
     static Choice batch(TrainConfig tc, ModelConfig model, int height, int width, OptimizerSettings optimizer, StepPasses passes) {
-        return batch(tc, model, height, width, optimizer, passes, org.leanseg.memory.Workspace.OP);
+        return batch(tc, model, height, width, optimizer, passes, org.leanseg.memory.Workspace.OP, null);
     }
 
-    /** As above, each node's workspace as the training device counts it. */
+    /** As above, each node's workspace as the training device counts it, with the run's distillation (or null). */
     static Choice batch(TrainConfig tc, ModelConfig model, int height, int width, OptimizerSettings optimizer, StepPasses passes,
-                        org.leanseg.memory.Workspace workspace) {
+                        org.leanseg.memory.Workspace workspace, Distillation distill) {
         RecomputePolicy policy = tc.recompute();
         ByteSize budget = tc.memoryBudget();
         if (!tc.batch().isAuto()) {
@@ -48,7 +48,8 @@ final class StepMemory {
             if (budget == null) {
                 return new Choice(b, null);
             }
-            MemoryReport r = plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(policy), workspace, tc.precision());
+            MemoryReport r = plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(policy), workspace,
+                    tc.precision(), distill);
             if (r.plannedPeakBytes() > budget.bytes()) {
                 throw new ConfigException("train.batch: " + b + " needs a planned peak of " + ByteSize.format(r.plannedPeakBytes())
                         + " under train.recompute " + policy + ", over train.memory_budget " + budget
@@ -62,7 +63,8 @@ final class StepMemory {
                     + "--set train.memory_budget=6GiB; or set train.batch to a number");
         }
         BatchSearch.Result<MemoryReport> r = BatchSearch.largest(
-                (b, p) -> plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(p), workspace, tc.precision()),
+                (b, p) -> plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(p), workspace, tc.precision(),
+                        distill),
                 MemoryReport::plannedPeakBytes, policy, budget, BatchSearch.MAX_BATCH);
         if (!r.fits()) {
             throw new ConfigException("train.batch: auto found no batch within train.memory_budget " + budget + ": batch 1 needs "
@@ -78,15 +80,15 @@ final class StepMemory {
     /** The memory report of the trainer's step at {@code batch}, built as {@link StepRunner} builds it ({@link StepBuilder}). */
     static MemoryReport plan(ModelConfig model, int batch, int height, int width, OptimizerSettings optimizer, int accumulate,
                              StepPasses passes) {
-        return plan(model, batch, height, width, optimizer, accumulate, passes, org.leanseg.memory.Workspace.OP, Precision.FP32);
+        return plan(model, batch, height, width, optimizer, accumulate, passes, org.leanseg.memory.Workspace.OP, Precision.FP32, null);
     }
 
     /** As above, each node's workspace as the device counts it, activations in {@code precision}'s type. */
     static MemoryReport plan(ModelConfig model, int batch, int height, int width, OptimizerSettings optimizer, int accumulate,
-                             StepPasses passes, org.leanseg.memory.Workspace workspace, Precision precision) {
+                             StepPasses passes, org.leanseg.memory.Workspace workspace, Precision precision, Distillation distill) {
         try {
             return StepBuilder.training(new DeepLabV3Plus(model), batch, height, width).optimizer(optimizer).accumulate(accumulate)
-                    .passes(passes).workspace(workspace).precision(precision).build().report();
+                    .passes(passes).workspace(workspace).precision(precision).distill(distill).build().report();
         } catch (BudgetException e) {
             throw new ConfigException("train.recompute: " + e.getMessage());
         }

@@ -36,6 +36,7 @@ final class StepRunner implements AutoCloseable {
     private final Consumer<String> log;
     private final float[] classWeights;
     private final Precision precision;
+    private final Distillation distill;
     private StepPasses passes;
     private Step built;
     private TrainGraph graph;
@@ -44,21 +45,23 @@ final class StepRunner implements AutoCloseable {
 
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
                VariableStore store, Consumer<String> log) {
-        this(model, batch, height, width, sgd, accumulate, backend, store, StepPasses.forBackend(backend.name()), null, log);
+        this(model, batch, height, width, sgd, accumulate, backend, store, StepPasses.forBackend(backend.name()), null, Precision.FP32, log);
     }
 
-    /** With the given rewrites (the backend's, with the run's recompute policy) and loss class weights (or null). */
+    /** With the given rewrites (the backend's, with the run's recompute policy), loss class weights (or null) and precision. */
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
-               VariableStore store, StepPasses passes, float[] classWeights, Consumer<String> log) {
-        this(model, batch, height, width, sgd, accumulate, backend, store, passes, classWeights, Precision.FP32, log);
+               VariableStore store, StepPasses passes, float[] classWeights, Precision precision, Consumer<String> log) {
+        this(model, batch, height, width, sgd, accumulate, backend, store, passes, classWeights, precision, null, log);
     }
 
     /**
      * With the given rewrites (the backend's, with the run's recompute policy), loss class weights (or
-     * null) and precision (Note [Mixed precision]).
+     * null), precision (Note [Mixed precision]) and distillation (or null; its teacher's weights already
+     * in {@code store}).
      */
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
-               VariableStore store, StepPasses passes, float[] classWeights, Precision precision, Consumer<String> log) {
+               VariableStore store, StepPasses passes, float[] classWeights, Precision precision, Distillation distill,
+               Consumer<String> log) {
         this.model = model;
         this.batch = batch;
         this.height = height;
@@ -70,6 +73,7 @@ final class StepRunner implements AutoCloseable {
         this.log = log;
         this.classWeights = classWeights;
         this.precision = precision;
+        this.distill = distill;
         this.passes = passes;
         build();
     }
@@ -78,7 +82,7 @@ final class StepRunner implements AutoCloseable {
     private void build() {
         try {
             built = StepBuilder.training(model, batch, height, width).optimizer(sgd).accumulate(accumulate).passes(passes)
-                    .classWeights(classWeights).workspace(org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend)))
+                    .classWeights(classWeights).distill(distill).workspace(org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend)))
                     .precision(precision).build();
         } catch (BudgetException e) {
             throw new ConfigException("train.recompute: " + e.getMessage(), e);

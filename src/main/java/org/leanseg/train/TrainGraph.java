@@ -31,8 +31,8 @@ import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.TensorSpec;
 
 /**
- * The whole training step as graphs: forward (train mode), cross-entropy loss (+ 0.4 x aux loss),
- * autograd, and the SGD update. Without accumulation the update is part of the same graph, so the
+ * The whole training step as graphs: forward (train mode), cross-entropy loss (+ 0.4 x aux loss,
+ * + w x distillation loss against a teacher's eval forward, Note [Distillation loss]), autograd, and the SGD update. Without accumulation the update is part of the same graph, so the
  * planner sees the full forward+backward+optimizer schedule and frees each gradient right after
  * its update. With accumulation over k micro-batches the step graph adds (loss / k)'s gradients
  * into persistent accumulators and a separate {@link #optimizerGraph()} applies and zeroes them.
@@ -53,6 +53,7 @@ public final class TrainGraph {
     private final Map<Variable, Variable> gradients = new LinkedHashMap<>();
     private final Map<Variable, Variable> momenta = new LinkedHashMap<>();
     private final Variable lossScaleState;
+    private final Distillation distill;
 
     /** The step with the default rewrites ({@link StepPasses#FUSED}: in-place BN, fused ReLU·dwconv, cheap-op recompute). */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate) {
@@ -68,19 +69,23 @@ public final class TrainGraph {
     /** As above with per-class loss weights ({@code train.class_weights}; null for none). */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
                       StepPasses passes, float[] classWeights) {
-        this(model, batch, height, width, sgd, accumulate, passes, classWeights, Precision.FP32);
+        this(model, batch, height, width, sgd, accumulate, passes, classWeights, Precision.FP32, null);
     }
 
     /**
      * As above in {@code precision} (Note [Mixed precision]): the image input, and so every
      * activation and activation gradient, in its 16-bit type; with fp16, dynamic loss scaling (Note
-     * [Dynamic loss scaling]).
+     * [Dynamic loss scaling]); and distilled from a teacher ({@code train.distill}; null for none):
+     * the teacher's eval forward first, then the student's, and {@code weight · KD} added to the loss
+     * (Note [Distillation loss]).
      */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
-                      StepPasses passes, float[] classWeights, Precision precision) {
+                      StepPasses passes, float[] classWeights, Precision precision, Distillation distill) {
+        this.distill = distill;
         Graph step = new Graph();
         Value image = step.input("image", new TensorSpec(Shape.of(batch, 3, height, width), precision.activations()));
         Value label = step.input("label", TensorSpec.i32(batch, height, width));
+        Value teacherLogits = distill == null ? null : distill.teacherLogits(step, image);
         DeepLabV3Plus.Output out = model.forward(new Trace(step, true), image);
         Value logits = out.logits();
         Resize upsample = logits.producer() != null && logits.producer().op() instanceof Resize r ? r : null;
@@ -92,6 +97,9 @@ public final class TrainGraph {
             if (out.auxLogits() != null) {
                 Value aux = step.apply1(ce, out.auxLogits(), label);
                 l = step.apply1(new Add(), l, step.apply1(new Scale(AUX_WEIGHT), aux));
+            }
+            if (distill != null) {
+                l = step.apply1(new Add(), l, distill.loss(step, distill.compared(logits), teacherLogits, label));
             }
         }
         Value loss = l;
@@ -318,6 +326,11 @@ public final class TrainGraph {
     /** The resize from {@link #logits()} to full resolution when the step has no full-resolution logits, else null. */
     public Resize logitsUpsample() {
         return logitsUpsample;
+    }
+
+    /** The teacher the step distils from (its variables must be in the executor's store), or null. */
+    public Distillation distillation() {
+        return distill;
     }
 
     public Map<Variable, Variable> momenta() {

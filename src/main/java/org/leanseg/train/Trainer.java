@@ -102,6 +102,9 @@ public final class Trainer {
                     + "; give a .safetensors weights file");
         }
         ModelConfig mc = Datasets.modelConfig(cfg);
+        VariableStore store = new VariableStore();
+        // the teacher's weights join the store; a bad teacher stops the run before its directory is touched
+        Distillation distill = tc.distill().enabled() ? Distillation.load(tc.distill(), mc, store) : null;
         Dataset train = Datasets.train(cfg);
         normalization = train.normalization();
         Dataset val = Datasets.val(cfg);
@@ -116,7 +119,6 @@ public final class Trainer {
         int w = sampleShape.dim(2);
         OptimizerSettings sgd = optimizer(tc);
         Map<String, Variable> momenta = TrainGraph.optimizerState(model.params(), sgd, tc.precision());
-        VariableStore store = new VariableStore();
         model.params().initialize(store, tc.seed());
         Checkpoints.State state = new Checkpoints.State(0, 0, 0, tc.seed(), Double.NaN, -1, List.of());
         int dropped = checkpoint == null ? 0 : RunDirectory.dropMetricsAfter(dir, Checkpoints.stateOf(checkpoint).iter());
@@ -130,6 +132,11 @@ public final class Trainer {
             }
             skipped.forEach(line -> log.info("warning: " + line));
             notes.forEach(log::info);
+            if (distill != null) {
+                log.info("distilling from " + tc.distill().teacher() + " (" + distill.teacher().config() + ", "
+                        + distill.teacher().params().parameterCount() + " parameters, eval mode): " + distill.kind().name().toLowerCase(java.util.Locale.ROOT)
+                        + "-wise KL at temperature " + tc.distill().temperature() + ", weight " + tc.distill().weight());
+            }
             if (checkpoint != null) {
                 state = Checkpoints.restore(checkpoint, model.params(), momenta, store, mc);
                 if (state.seed() != tc.seed()) {
@@ -142,7 +149,7 @@ public final class Trainer {
                 WeightLoader.Report r = WeightLoader.load(loadFrom, model.params(), store, strictLoad, null);
                 log.info("loaded weights from " + loadFrom + ": " + r);
             }
-            Result r = loop(model, momenta, sgd, h, w, store, train, val, log, state);
+            Result r = loop(model, momenta, sgd, h, w, store, train, val, log, state, distill);
             log.info(finalLine(r));
             return r;
         }
@@ -177,7 +184,7 @@ public final class Trainer {
     }
 
     private Result loop(DeepLabV3Plus model, Map<String, Variable> momenta, OptimizerSettings sgd, int h, int w, VariableStore store,
-                        Dataset train, Dataset val, TrainLog log, Checkpoints.State state) throws IOException {
+                        Dataset train, Dataset val, TrainLog log, Checkpoints.State state, Distillation distill) throws IOException {
         TrainConfig tc = cfg.train();
         Path dir = cfg.runDir();
         LrSchedule schedule = new LrSchedule(tc.schedule() == TrainConfig.Schedule.COSINE ? LrSchedule.Kind.COSINE : LrSchedule.Kind.POLY,
@@ -186,13 +193,18 @@ public final class Trainer {
         Backend backend = device.backend();
         log.info(device.line());
         StepPasses passes = StepPasses.forBackend(backend.name()).withRecompute(tc.recompute());
+        if (distill != null && !distill.runsOn(org.leanseg.ops.Device.of(backend))) {
+            backend.close();
+            throw new org.leanseg.config.ConfigException("train.distill: the distillation loss has no " + backend.name()
+                    + " kernel yet (leanseg ops); train with --set device=cpu or device=reference");
+        }
         if (!state.stockBatchNorm().isEmpty()) {
             passes = passes.withStockBatchNorm(gammas(model, state.stockBatchNorm()));
             log.info("stock batch norm (not in place) for " + state.stockBatchNorm().size() + " layer(s), as when the checkpoint was saved: "
                     + String.join(", ", state.stockBatchNorm()));
         }
         StepMemory.Choice choice = StepMemory.batch(tc, model.config(), h, w, sgd, passes,
-                org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend)));
+                org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend)), distill);
         int batch = choice.batch();
         if (choice.line() != null) {
             log.info(choice.line());
@@ -205,9 +217,9 @@ public final class Trainer {
         String stoppedBy = null;
         try (Backend owned = backend;
              StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, passes,
-                     tc.classWeightArray(), tc.precision(), log::info);
+                     tc.classWeightArray(), tc.precision(), distill, log::info);
              Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false),
-                     evalBudget(runner, h, w, log));
+                     MemoryBudget.forInference(cfg.eval().memoryBudget(), backend, h, w, log::info));
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
             if (interactive) {
@@ -322,16 +334,6 @@ public final class Trainer {
         return out;
     }
 
-    /**
-     * What one validation inference may plan: eval.memory_budget, or the training step's planned
-     * peak, so evaluation never needs more memory than training; over it, images are slid with
-     * the training crop.
-     */
-    private MemoryBudget evalBudget(StepRunner runner, int h, int w, TrainLog log) {
-        Long explicit = cfg.eval().memoryBudget();
-        return explicit != null ? MemoryBudget.of(explicit, "eval.memory_budget", h, w, log::info)
-                : MemoryBudget.of(runner.plannedPeakBytes(), "the training step's planned peak", h, w, log::info);
-    }
 
     /** SGD, or AdamW when train.optimizer is adamw. */
     static OptimizerSettings optimizer(TrainConfig tc) {

@@ -9,6 +9,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -108,5 +109,19 @@ class BenchStepCommandTest {
     void badArgumentsAreRefused() {
         assertEquals(2, Main.run("bench-step", "--steps", "0", "--size", "32x32"));
         assertEquals(2, Main.run("bench-step", "--device", "no-such-device", "--size", "32x32", "--width", "0.25"));
+    }
+
+    @Test
+    void opTimesListEveryOpOfTheStepOnce() {
+        Map<String, long[]> before = Map.of("conv2d", new long[] {1_000_000, 10});
+        Map<String, long[]> after = new java.util.LinkedHashMap<>();
+        after.put("relu", new long[] {4_000_000, 8});
+        after.put("conv2d", new long[] {9_000_000, 14});
+        String table = BenchStepCommand.opTable(before, after, 2);
+        String[] lines = table.strip().split("\\R");
+        assertEquals(3, lines.length, table);
+        assertTrue(lines[0].contains("ops total 6.0 ms"), table);
+        assertTrue(lines[1].strip().startsWith("conv2d") && lines[1].contains("4.00 ms") && lines[1].strip().endsWith(" 2"), table);
+        assertTrue(lines[2].strip().startsWith("relu") && lines[2].contains("2.00 ms") && lines[2].strip().endsWith(" 4"), table);
     }
 }

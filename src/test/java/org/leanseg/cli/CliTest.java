@@ -9,10 +9,11 @@ import org.junit.jupiter.api.Test;
 
 /** The command line as a user meets it. */
 class CliTest {
-    private record Run(int code, String out, String err) {
+    /** A command's exit code and what it printed (DistillCommandTest shares it). */
+    record Run(int code, String out, String err) {
     }
 
-    private static Run run(String... args) {
+    static Run run(String... args) {
         PrintStream oldOut = System.out;
         PrintStream oldErr = System.err;
         ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -26,7 +26,7 @@ import org.leanseg.train.Trainer;
 /** {@code leanseg eval} and {@code leanseg predict} end to end on a checkpoint from a tiny training run. */
 class EvalPredictCommandTest {
     static final List<String> SETS = List.of("model.width=0.25", "model.aspp_channels=16", "model.low_level_channels=8",
-            "model.decoder_channels=16", "data.synthetic.image_size=32", "data.synthetic.train_size=8",
+            "model.decoder_channels=16", "data.synthetic.image_size=32", "data.crop_size=32", "data.synthetic.train_size=8",
             "data.synthetic.val_size=3", "train.batch=2", "train.iters=2", "train.warmup_iters=1", "train.log_interval=1",
             "train.eval_interval=0", "train.checkpoint_interval=2", "train.keep_last=2", "device=cpu");
 

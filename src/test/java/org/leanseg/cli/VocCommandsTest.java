@@ -176,6 +176,19 @@ class VocCommandsTest {
         assertEquals(2, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--scales", "0,1")));
     }
 
+    /** Issue 12 item 6: eval with only --checkpoint uses the run's folder dataset, not the synthetic default. */
+    @Test
+    void evalOfAFolderDatasetCheckpointUsesItsOwnDataset(@TempDir Path tmp) throws IOException {
+        Path json = tmp.resolve("own.json");
+        Object[] r = capture("eval", "--checkpoint", checkpoint.toString(), "--out", json.toString());
+        assertEquals(0, r[0], (String) r[2]);
+        assertTrue(((String) r[1]).contains("config: the run's own, from " + checkpoint), (String) r[1]);
+        JsonNode own = new ObjectMapper().readTree(json.toFile());
+        assertEquals(2, own.get("images").asInt(), "the VOC fixture's val.txt");
+        assertEquals(21, own.get("per_class").size());
+        assertEquals(whole.get("mIoU").asDouble(), own.get("mIoU").asDouble(), 0.0);
+    }
+
     @Test
     void evalOverTheMemoryBudgetSlidesWithTheTrainingCrop(@TempDir Path tmp) throws IOException {
         Path budgeted = tmp.resolve("budgeted.json");
@@ -186,7 +199,9 @@ class VocCommandsTest {
         String out = (String) r[1];
         assertTrue(out.contains("over the memory budget of 1.0 KiB (eval.memory_budget)")
                 && out.contains("slide mode, 24x24 windows, stride 16x16"), out);
-        assertEquals(out.indexOf("over the memory budget"), out.lastIndexOf("over the memory budget"), "said once");
+        assertEquals(out.indexOf("whole-image inference of a"), out.lastIndexOf("whole-image inference of a"), "said once");
+        assertTrue(out.contains(" on 2 images (slide 24x24 stride 16x16 (every whole image plans over the memory budget of 1.0 KiB: "
+                + "eval.memory_budget), "), out);
         assertEquals(0, Main.run(args("eval", "--checkpoint", checkpoint.toString(), "--mode", "slide",
                 "--set", "eval.crop_size=24", "--set", "eval.stride=16", "--out", slide.toString())));
         ObjectMapper json = new ObjectMapper();
@@ -194,8 +209,8 @@ class VocCommandsTest {
         JsonNode b = json.readTree(slide.toFile());
         assertEquals(b.get("mIoU").asDouble(), a.get("mIoU").asDouble(), 0.0);
         assertEquals(b.get("aAcc").asDouble(), a.get("aAcc").asDouble(), 0.0);
-        // the default budget, the training step's planned peak, holds these small images whole
-        assertTrue(!wholeOut.contains("memory budget"), wholeOut);
+        // the default budget, the backend's free memory, holds these small images whole
+        assertTrue(wholeOut.contains(" on 2 images (whole (largest plan ") && !wholeOut.contains("over the memory budget"), wholeOut);
     }
 
     @Test
@@ -249,7 +264,8 @@ class VocCommandsTest {
         assertEquals(0, r[0]);
         String out = (String) r[1];
         assertTrue(out.matches("(?s).*done image \\[2/3\\].*benchmark: 3 images \\(24x20 random\\) after 1 warm-up, "
-                + "whole: [0-9.]+ ms/image, [0-9.]+ images/s.*"), out);
+                + "whole \\(largest plan [0-9.]+ [KMG]i?B, within the memory budget of [0-9.]+ [KMG]iB: free host memory[^)]*\\)\\): "
+                + "[0-9.]+ ms/image, [0-9.]+ images/s.*"), out);
         Object[] v = capture(args("bench", "--checkpoint", checkpoint.toString(), "--images", "2", "--warmup", "0",
                 "--mode", "slide", "--set", "eval.crop_size=16", "--set", "eval.stride=16"));
         assertEquals(0, v[0]);

@@ -191,6 +191,30 @@ class TrainingConfigTest {
     }
 
     @Test
+    void distillIsOffByDefaultReadsItsKeysAndNamesEachBadOne() {
+        DistillConfig d = TrainingConfig.defaults().train().distill();
+        assertFalse(d.enabled());
+        assertMessage("distill:\n    teacher: null", TrainingConfig.defaults().toYaml());
+        TrainingConfig c = parse("train:\n  distill:\n    teacher: runs/big/best.safetensors\n    temperature: 4\n    weight: 0.5\n"
+                + "    kind: channel\n");
+        assertEquals(new DistillConfig("runs/big/best.safetensors", 4, 0.5, DistillConfig.Kind.CHANNEL), c.train().distill());
+        assertEquals(c, parse(c.toYaml()), "printed config reads back equal");
+        assertEquals(DistillConfig.Kind.PIXEL, parse("", "train.distill.teacher=t.safetensors").train().distill().kind());
+        assertMessage("train.distill.kind: 'feature' is not one of pixel, channel (from --set train.distill.kind=feature)",
+                error("", "train.distill.teacher=t.safetensors", "train.distill.kind=feature"));
+        assertMessage("train.distill.temperature: 0 is out of range (expected a number > 0.0",
+                error("", "train.distill.teacher=t.safetensors", "train.distill.temperature=0"));
+        assertMessage("train.distill.weight: 'heavy' is not a number",
+                error("", "train.distill.teacher=t.safetensors", "train.distill.weight=heavy"));
+        assertMessage("train.distill.teacher: 3 is not a non-empty string", error("", "train.distill.teacher=3"));
+        assertMessage("train.distill.tempature: unknown key (from --set train.distill.tempature=2); did you mean train.distill.temperature?",
+                error("", "train.distill.tempature=2"));
+        assertMessage("train.distill.kind: is set but train.distill.teacher is null",
+                error("", "train.distill.kind=channel"));
+        assertMessage("train.distill: expected a mapping of teacher, temperature, weight, kind", error("train:\n  distill: big.safetensors\n"));
+    }
+
+    @Test
     void skipBadDefaultsOffAndCanBeSet() {
         org.junit.jupiter.api.Assertions.assertFalse(TrainingConfig.load(null, java.util.List.of()).data().skipBad());
         org.junit.jupiter.api.Assertions.assertTrue(TrainingConfig.load(null, java.util.List.of("data.skip_bad=true")).data().skipBad());

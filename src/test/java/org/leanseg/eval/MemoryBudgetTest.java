@@ -59,11 +59,40 @@ class MemoryBudgetTest {
             }
             assertEquals(expected.meanIoU(), g.meanIoU(), 0.0);
             assertEquals(expected.pixelAccuracy(), g.pixelAccuracy(), 0.0);
+            // big, small, then the two big ones of the batch one by one and the small one whole
+            assertEquals("whole for 2 image passes, slide 16x16 stride 10x10 for 3 over the memory budget of "
+                    + MemoryBudget.mib(budget) + ": eval.memory_budget", guarded.used());
+            assertEquals("slide 16x16 stride 10x10", slide.used());
+            assertEquals("whole", whole.used());
         }
         assertEquals(1, log.size(), log.toString());
         assertTrue(log.get(0).contains("of a 40x36 (HxW) image plans"), log.get(0));
         assertTrue(log.get(0).contains("over the memory budget") && log.get(0).contains("(eval.memory_budget)")
                 && log.get(0).contains("slide mode, 16x16 windows, stride 10x10"), log.get(0));
+    }
+
+    @Test
+    void withoutEvalMemoryBudgetTheBudgetIsWhatTheBackendHasFree() {
+        try (ReferenceBackend ref = new ReferenceBackend()) {
+            MemoryBudget free = MemoryBudget.forInference(null, ref, 32, 32, log::add);
+            // reference arenas are Java arrays: the heap's headroom, not the training step's peak
+            assertTrue(free.source().startsWith("free Java heap"), free.source());
+            assertTrue(free.bytes() > 0 && free.bytes() <= Runtime.getRuntime().maxMemory(), free.toString());
+            MemoryBudget set = MemoryBudget.forInference(4096L, ref, 32, 32, log::add);
+            assertEquals(4096L, set.bytes());
+            assertEquals("eval.memory_budget", set.source());
+        }
+        org.leanseg.backend.FreeMemory host = org.leanseg.backend.FreeMemory.host();
+        assertTrue(host.bytes() > 0, host.toString());
+        assertTrue(host.source().startsWith("free"), host.source());
+        // with a budget, the largest whole plan is named
+        Tensor img = SlideInferenceTest.randomData(5, new int[][] {{20, 20}}, 4).get(0, null).image();
+        try (Evaluator ev = new Evaluator(model, new ReferenceBackend(), store, 1, Inference.whole(false),
+                MemoryBudget.of(1L << 40, "test budget", 16, 16, log::add))) {
+            ev.segment(img);
+            assertEquals("whole (largest plan " + MemoryBudget.mib(peak(20, 20)) + ", within the memory budget of 1024.00 GiB: "
+                    + "test budget)", ev.used());
+        }
     }
 
     @Test

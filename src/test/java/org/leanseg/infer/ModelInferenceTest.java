@@ -93,12 +93,12 @@ class ModelInferenceTest {
         try {
             assertEquals(0, Main.run("summary", "--config", yaml.toString()));
             assertEquals(0, Main.run("summary", "--aspp-channels", "16", "--low-level-channels", "8", "--decoder-channels", "16",
-                    "--width", "0.25", "--classes", "6", "--atrous-rates", "2,4,6", "--size", "32x32"));
+                    "--width", "0.25", "--classes", "6", "--atrous-rates", "2,4,6", "--size", "48x48"));
         } finally {
             System.setOut(old);
         }
         String[] runs = out.toString().split("(?=deeplabv3plus_mobilenetv2\\(width)");
-        assertTrue(runs[0].contains("width=0.25") && runs[0].contains("C/L/D=16/8/16") && runs[0].contains("at 1x3x32x32"), out.toString());
+        assertTrue(runs[0].contains("width=0.25") && runs[0].contains("C/L/D=16/8/16") && runs[0].contains("at 1x3x48x48"), out.toString());
         assertEquals(runs[0], runs[1], "the config's model equals the one the flags spell");
     }
 }

@@ -17,6 +17,8 @@ import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.elementwise.Fill;
 import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.Argmax;
+import org.leanseg.ops.loss.DistillKl;
+import org.leanseg.ops.loss.DistillKlBackward;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
 import org.leanseg.ops.loss.UpsampleArgmax;
@@ -142,8 +144,16 @@ public final class ParityCases {
         convFamily("3x3 s1 p1 +bias", 2, 8, 13, 11, 16, 3, 1, 1, 1, 1, true);
         convFamily("3x3 s2 p1", 2, 16, 17, 17, 24, 3, 2, 1, 1, 1, false);
         convFamily("1x1", 2, 32, 9, 9, 16, 1, 1, 0, 1, 1, false);
+        // 1x1 on a map of 1024+ pixels with a bias, on one image, and strided
+        convFamily("1x1 large map +bias", 2, 16, 32, 33, 8, 1, 1, 0, 1, 1, true);
+        convFamily("1x1 one image", 1, 12, 5, 7, 20, 1, 1, 0, 1, 1, false);
+        convFamily("1x1 s2", 2, 8, 9, 9, 16, 1, 2, 0, 1, 1, false);
         convFamily("depthwise 3x3 s1 dil2", 2, 24, 15, 15, 24, 3, 1, 2, 2, 24, false);
         convFamily("depthwise 3x3 s2", 2, 16, 16, 16, 16, 3, 2, 1, 1, 16, false);
+        // dilated dense: the cpu backend's per-tap filter gradient (conv.cpp); at dil 6 on 5x7 only the centre tap sees the map
+        convFamily("3x3 dil2", 2, 12, 11, 10, 8, 3, 1, 2, 2, 1, false);
+        convFamily("3x3 dil6 centre only", 2, 8, 5, 7, 6, 3, 1, 6, 6, 1, false);
+        convFamily("3x3 s2 dil2", 1, 6, 13, 12, 4, 3, 2, 2, 2, 1, false);
         convFamily("grouped 3x3 g4 dil3", 1, 16, 20, 20, 32, 3, 1, 3, 3, 4, false);
         convFamily("7x7 s2 p3 +bias", 1, 3, 32, 32, 8, 7, 2, 3, 1, 1, true);
         add("conv2d_bias_grad", new BiasGrad(), KERNEL_TOL, g(3, 20, 7, 9));
@@ -235,6 +245,16 @@ public final class ParityCases {
                 KERNEL_TOL, g(2, 5, 5, 6), labels(5, 2, 20, 24), Tensor.of(Shape.of(1), 0.7f));
         add("upsample_softmax_cross_entropy_backward weighted", new UpsampleSoftmaxCrossEntropyBackward(13, 9, true, 255, w),
                 KERNEL_TOL, g(1, 5, 4, 3), labels(5, 1, 13, 9), Tensor.of(Shape.of(1), 1f));
+        for (DistillKl.Kind kind : DistillKl.Kind.values()) {
+            boolean pixel = kind == DistillKl.Kind.PIXEL;
+            Tensor s = g(2, 5, 6, 7);
+            Tensor t = Tensor.gaussian(Shape.of(2, 5, 6, 7), 2, rnd);
+            Tensor[] in = pixel ? new Tensor[] {s, t, labels(5, 2, 6, 7)} : new Tensor[] {s, t};
+            add("distill_kl_" + kind.yamlName() + " T=2", new DistillKl(kind, 2f, 255), KERNEL_TOL, in);
+            Tensor[] back = java.util.Arrays.copyOf(in, in.length + 1);
+            back[in.length] = Tensor.of(Shape.of(1), 0.7f);
+            add("distill_kl_" + kind.yamlName() + "_backward T=4", new DistillKlBackward(kind, 4f, 255), KERNEL_TOL, back);
+        }
         add("argmax", new Argmax(), KERNEL_TOL, g(2, 7, 5, 6));
         add("upsample_argmax x4", new UpsampleArgmax(20, 24, false), KERNEL_TOL, g(2, 7, 5, 6));
         add("upsample_argmax align_corners", new UpsampleArgmax(13, 9, true), KERNEL_TOL, g(1, 7, 4, 3));

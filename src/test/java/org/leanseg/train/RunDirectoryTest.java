@@ -54,6 +54,27 @@ class RunDirectoryTest {
     }
 
     @Test
+    void theInTerminalProgressViewShowsTheHeaderDeviceWarningsAndSavedLines(@TempDir Path dir) throws IOException {
+        train(dir, "a", null, "train.iters=2", "train.warmup_iters=0", "train.checkpoint_interval=1");
+        Path newest = dir.resolve("a").resolve("iter_000002.safetensors");
+        Files.write(newest, java.util.Arrays.copyOf(Files.readAllBytes(newest), 100)); // truncated: a warning on resume
+        java.io.ByteArrayOutputStream terminal = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream err = System.err;
+        System.setErr(new java.io.PrintStream(new java.io.ByteArrayOutputStream())); // the bar itself
+        try {
+            new Trainer(ResumeTest.small(dir, "a", "train.iters=3", "train.warmup_iters=0", "train.checkpoint_interval=1"),
+                    new java.io.PrintStream(terminal, true), true).run(dir.resolve("a"), null, false);
+        } finally {
+            System.setErr(err);
+        }
+        String shown = terminal.toString();
+        for (String line : List.of("LeanSeg training a:", "device: ", "warning: ", "resumed from ", "saved checkpoint ",
+                "evaluation at iteration 3", "done: 3 iterations")) {
+            assertTrue(shown.contains(line), "'" + line + "' in the terminal view:\n" + shown);
+        }
+    }
+
+    @Test
     void theLogOfARunThatSavedNothingIsMovedAsideNotAppendedTo(@TempDir Path dir) throws IOException {
         Path run = Files.createDirectories(dir.resolve("a"));
         Files.writeString(run.resolve("log.txt"), "an earlier attempt that stopped at a bad file\n");

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.leanseg.backend.Backend;
 import org.leanseg.backend.Buffer;
+import org.leanseg.backend.FreeMemory;
 import org.leanseg.backend.View;
 import org.leanseg.backend.reference.Parallel;
 import org.leanseg.tensor.DType;
@@ -193,6 +194,12 @@ public final class CpuBackend implements Backend {
     @Override
     public synchronized long peakBytes() {
         return peakBytes;
+    }
+
+    /** Arenas here are native host memory: what the host has available. */
+    @Override
+    public FreeMemory freeMemory() {
+        return FreeMemory.host();
     }
 
     private void checkOpen() {

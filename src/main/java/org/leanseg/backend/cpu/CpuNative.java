@@ -88,7 +88,7 @@ public final class CpuNative {
      * training at 48x48, batch 16): idle, the default 161 images/s, spin count 30,000 about the same,
      * 3,000 128, 300 63, OMP_WAIT_POLICY=passive 50-70; at a load of about 4-6, the default 6-9, spin
      * counts 30,000 and 3,000 9-48, 300 80, passive 75-84. No one setting wins both, so at load time:
-     * a machine already busy (as many other runnable threads as cores, /proc/stat's procs_running) gets
+     * a machine already busy (as many runnable threads of other processes as cores) gets
      * {@code OMP_WAIT_POLICY=passive}, an idle one {@code GOMP_SPINCOUNT=30000}. libgomp reads its
      * settings once, when it is loaded, so they are set here, through a small library linked against
      * libc only, before oneDNN (and with it libgomp) loads; a GOMP_SPINCOUNT or OMP_WAIT_POLICY of the
@@ -104,7 +104,7 @@ public final class CpuNative {
         }
         try {
             System.load(extract(url, "leanseg_cpuenv").toAbsolutePath().toString());
-            if (otherRunnable() >= Runtime.getRuntime().availableProcessors()) {
+            if (busyMachine()) {
                 setenvIfUnset("OMP_WAIT_POLICY", "passive");
                 waitPolicy = "OpenMP threads sleep at barriers: the machine was busy at start";
             } else {
@@ -117,22 +117,69 @@ public final class CpuNative {
         }
     }
 
+    /** Samples {@link #otherRunnable} a few times: a machine is busy when it never has a core free for us. */
+    private static final int BUSY_SAMPLES = 5;
+    private static final long BUSY_SAMPLE_GAP_MILLIS = 20;
+
     /**
-     * Threads runnable on the machine now besides the caller ({@code procs_running} of /proc/stat minus
-     * one), or 0 where it cannot be read. Unlike the load average it does not remember the run that
-     * just ended (a benchmark's previous peer).
+     * Whether every one of {@link #BUSY_SAMPLES} looks, {@link #BUSY_SAMPLE_GAP_MILLIS} ms apart, sees
+     * at least as many runnable threads of other processes as there are cores. One look alone catches
+     * passing work (a process exiting, a shell starting) and made benchmark runs on an idle machine
+     * sleep at barriers, 20-40% slower (docs/benchmarks.md, 2026-12-07).
+     */
+    static boolean busyMachine() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        for (int i = 0; i < BUSY_SAMPLES; i++) {
+            if (otherRunnable() < cores) {
+                return false;
+            }
+            try {
+                Thread.sleep(BUSY_SAMPLE_GAP_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Threads of other processes runnable on the machine now (state R in /proc/PID/task/TID/stat), or 0
+     * where /proc cannot be read. Unlike the load average it does not remember the run that just ended
+     * (a benchmark's previous peer), and unlike /proc/stat's procs_running it leaves out this JVM's own
+     * threads, which are busy compiling and collecting while it starts.
      */
     static int otherRunnable() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/stat"))) {
-                if (line.startsWith("procs_running ")) {
-                    return Math.max(0, Integer.parseInt(line.substring(14).trim()) - 1);
+        long self = ProcessHandle.current().pid();
+        int running = 0;
+        try (java.util.stream.Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path proc : (Iterable<Path>) procs::iterator) {
+                String name = proc.getFileName().toString();
+                if (!name.chars().allMatch(Character::isDigit) || Long.parseLong(name) == self) {
+                    continue;
                 }
+                running += runnableThreads(proc.resolve("task"));
             }
-            return 0;
         } catch (IOException | RuntimeException e) {
             return 0;
         }
+        return running;
+    }
+
+    private static int runnableThreads(Path tasks) {
+        int running = 0;
+        try (java.util.stream.Stream<Path> list = Files.list(tasks)) {
+            for (Path task : (Iterable<Path>) list::iterator) {
+                String stat = Files.readString(task.resolve("stat"));
+                int close = stat.lastIndexOf(')');   // the command name may hold spaces and parentheses
+                if (close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) == 'R') {
+                    running++;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // the process ended while we looked
+        }
+        return running;
     }
 
     /** Null on an idle machine; else how OpenMP waits and why (Note [OpenMP spinning]). */

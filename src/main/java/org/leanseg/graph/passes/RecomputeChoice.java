@@ -20,7 +20,7 @@ public interface RecomputeChoice {
     /** Recomputes what the fusion passes choose, nothing more. */
     RecomputeChoice NONE = new RecomputeChoice() {
         @Override
-        public Set<Node> choose(Graph step, Set<Node> base, boolean inPlace) {
+        public Set<Node> choose(Graph step, Set<Node> base, Rewrite rewrite) {
             return base;
         }
 
@@ -31,11 +31,21 @@ public interface RecomputeChoice {
     };
 
     /**
+     * How the step builder turns a choice into the step graph it plans and runs ({@link Recompute}
+     * and what follows it, e.g. {@link UpdatesInBackward}); a policy that plans trial choices
+     * ({@code auto}) plans {@code rewrite.apply(step, chosen).graph()}, so its trials are planned
+     * as the chosen step will be.
+     */
+    @FunctionalInterface
+    interface Rewrite {
+        Rebuild.Result apply(Graph step, Set<Node> chosen);
+    }
+
+    /**
      * The forward nodes of {@code step} to recompute, each passing {@link Recompute#replayable}:
      * normally {@code base} (what cheap-op recomputation chose; empty when not fused) and more,
-     * though a policy may drop base nodes that would undo its checkpoints. {@code inPlace} is the
-     * passes' fuse flag; the policies do not read it, since every step is planned in place
-     * (Note [One in-place rule] in {@code memory.GraphPlan}).
+     * though a policy may drop base nodes that would undo its checkpoints. Every step is planned in
+     * place (Note [One in-place rule] in {@code memory.GraphPlan}).
      */
-    Set<Node> choose(Graph step, Set<Node> base, boolean inPlace);
+    Set<Node> choose(Graph step, Set<Node> base, Rewrite rewrite);
 }

@@ -26,9 +26,12 @@ import org.leanseg.ops.norm.GroupNormBackward;
  * The rewrites a training step goes through, and their off switch ({@code --no-fuse}): before
  * autograd, in-place BN and GN ({@link InPlaceVariants}) then
  * ReLU·depthwise fusion ({@link FuseActivationDepthwise}), then resize → cross-entropy into the fused
- * upsample loss ({@link FuseUpsampleCrossEntropy}); after autograd, one {@link Recompute} of
+ * upsample loss ({@link FuseUpsampleCrossEntropy}); after autograd, activation backwards reading their
+ * input where backward keeps it ({@link ActivationMaskFromInput}, when fused), one {@link Recompute} of
  * what the recompute policy ({@code recompute}, with or without fusion) chooses on top of the
- * cheap-op choice ({@link RecomputeCheapOps}, when fused). {@code stockBatchNorm} lists the γ of BN
+ * cheap-op choice ({@link RecomputeCheapOps}, when fused), then, with {@code updatesInBackward}
+ * (on in FUSED and NONE: it changes no bit, Note [Updates in backward]), each optimizer update
+ * moved to right after its gradient ({@link UpdatesInBackward}). {@code stockBatchNorm} lists the γ of BN
  * and GN layers that must keep their input because the γ guard failed for them (Note [In-place BN
  * backward], Note [In-place GN backward]). In-place GN has no CUDA kernel yet (Ops table), so
  * {@link #forDevice} keeps CUDA unfused until it has one.
@@ -38,9 +41,9 @@ import org.leanseg.ops.norm.GroupNormBackward;
  * Rebuild.Result r = p.beforeAutograd(forwardGraph); // null when off
  * }</pre>
  */
-public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeChoice recompute) {
-    public static final StepPasses FUSED = new StepPasses(true, Set.of(), RecomputeChoice.NONE);
-    public static final StepPasses NONE = new StepPasses(false, Set.of(), RecomputeChoice.NONE);
+public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeChoice recompute, boolean updatesInBackward) {
+    public static final StepPasses FUSED = new StepPasses(true, Set.of(), RecomputeChoice.NONE, true);
+    public static final StepPasses NONE = new StepPasses(false, Set.of(), RecomputeChoice.NONE, true);
 
     /**
      * The op variants the fused rewrites put into a step, one of each (attributes other than the
@@ -96,12 +99,20 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
     public StepPasses withStockBatchNorm(Set<Variable> gammas) {
         Set<Variable> all = new HashSet<>(stockBatchNorm);
         all.addAll(gammas);
-        return new StepPasses(fuse, all, recompute);
+        return new StepPasses(fuse, all, recompute, updatesInBackward);
     }
 
     /** The same passes with another recompute policy. */
     public StepPasses withRecompute(RecomputeChoice policy) {
-        return new StepPasses(fuse, stockBatchNorm, policy);
+        return new StepPasses(fuse, stockBatchNorm, policy, updatesInBackward);
+    }
+
+    /**
+     * The same passes with the optimizer updates (and gradient accumulations) moved into backward
+     * or left after it (Note [Updates in backward]; both compute the same bits, only memory differs).
+     */
+    public StepPasses withUpdatesInBackward(boolean on) {
+        return new StepPasses(fuse, stockBatchNorm, recompute, on);
     }
 
     /** Rewrites a traced forward (and loss) graph; null when there is nothing to do. */
@@ -116,8 +127,20 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
 
     /** Rewrites the whole step graph (forward, backward, optimizer); null when there is nothing to do. */
     public Rebuild.Result afterAutograd(Graph g) {
-        Set<Node> base = fuse ? RecomputeCheapOps.choose(g) : Set.of();
-        Set<Node> chosen = recompute.choose(g, Collections.unmodifiableSet(base), fuse);
-        return fuse || !chosen.isEmpty() ? Recompute.apply(g, chosen) : null;
+        Rebuild.Result masks = fuse ? ActivationMaskFromInput.apply(g) : null;
+        Graph step = masks == null ? g : masks.graph();
+        Set<Node> base = fuse ? RecomputeCheapOps.choose(step) : Set.of();
+        Set<Node> chosen = recompute.choose(step, Collections.unmodifiableSet(base), this::rewrite);
+        if (!fuse && chosen.isEmpty() && !updatesInBackward) {
+            return null;
+        }
+        Rebuild.Result r = rewrite(step, chosen);
+        return masks == null ? r : Rebuild.compose(masks, r);
+    }
+
+    /** The step with {@code chosen} recomputed, then its updates moved into backward when on ({@link RecomputeChoice.Rewrite}). */
+    private Rebuild.Result rewrite(Graph g, Set<Node> chosen) {
+        Rebuild.Result recomputed = Recompute.apply(g, chosen);
+        return updatesInBackward ? Rebuild.compose(recomputed, UpdatesInBackward.apply(recomputed.graph())) : recomputed;
     }
 }

@@ -12,7 +12,6 @@ import org.leanseg.graph.passes.Recompute;
 import org.leanseg.memory.ByteSize;
 import org.leanseg.memory.GraphPlan;
 import org.leanseg.memory.MemoryReport;
-import org.leanseg.memory.Workspace;
 import org.leanseg.tensor.TensorSpec;
 
 /**
@@ -28,7 +27,7 @@ import org.leanseg.tensor.TensorSpec;
  * {@link BudgetException} says by how much.
  *
  * <pre>{@code
- * Set<Node> chosen = AutoRecompute.choose(stepGraph, cheapOps, Workspace.OP, ByteSize.parse("6GiB"));
+ * Set<Node> chosen = AutoRecompute.choose(stepGraph, cheapOps, trials, ByteSize.parse("6GiB"));
  * }</pre>
  * Check: {@code mvn -q test -Dtest=RecomputePolicyTest}.
  */
@@ -43,14 +42,14 @@ final class AutoRecompute {
         }
     }
 
-    static Set<Node> choose(Graph g, Set<Node> base, Workspace workspace, ByteSize budget) {
+    static Set<Node> choose(Graph g, Set<Node> base, Trials trials, ByteSize budget) {
         List<Node> schedule = DeadCode.schedule(g);
         Segments segments = Segments.byStage(g, schedule);
         List<Unit> units = units(segments, schedule, base);
-        if (report(g, chosen(segments, base, units, 0), workspace).plannedPeakBytes() <= budget.bytes()) {
+        if (report(g, chosen(segments, base, units, 0), trials).plannedPeakBytes() <= budget.bytes()) {
             return base;
         }
-        MemoryReport all = report(g, chosen(segments, base, units, units.size()), workspace);
+        MemoryReport all = report(g, chosen(segments, base, units, units.size()), trials);
         if (all.plannedPeakBytes() > budget.bytes()) {
             throw new BudgetException(budget, all);
         }
@@ -58,7 +57,7 @@ final class AutoRecompute {
         int hi = units.size();     // fits
         while (hi - lo > 1) {
             int mid = (lo + hi) >>> 1;
-            if (report(g, chosen(segments, base, units, mid), workspace).plannedPeakBytes() <= budget.bytes()) {
+            if (report(g, chosen(segments, base, units, mid), trials).plannedPeakBytes() <= budget.bytes()) {
                 hi = mid;
             } else {
                 lo = mid;
@@ -92,7 +91,7 @@ final class AutoRecompute {
     }
 
     /** The memory report of {@code g} with {@code chosen} recomputed, as {@code leanseg plan} would print it. */
-    static MemoryReport report(Graph g, Set<Node> chosen, Workspace workspace) {
-        return GraphPlan.of(Recompute.apply(g, chosen).graph(), workspace).report();
+    static MemoryReport report(Graph g, Set<Node> chosen, Trials trials) {
+        return trials.plan(g, chosen).report();
     }
 }

@@ -18,7 +18,6 @@ import org.leanseg.memory.ByteSize;
 import org.leanseg.memory.GraphPlan;
 import org.leanseg.memory.MemoryReport;
 import org.leanseg.memory.Planner;
-import org.leanseg.memory.Workspace;
 
 /**
  * {@code auto:<bytes>} (issue 11): the fewest recompute FLOPs whose planned peak fits the budget,
@@ -38,7 +37,7 @@ import org.leanseg.memory.Workspace;
  * ({@code auto-greedy}) is one of the candidates, so {@code auto} never costs more than it.
  *
  * <pre>{@code
- * Set<Node> chosen = OptimalRecompute.choose(stepGraph, cheapOps, Workspace.OP, ByteSize.parse("1300MiB"));
+ * Set<Node> chosen = OptimalRecompute.choose(stepGraph, cheapOps, trials, ByteSize.parse("1300MiB"));
  * }</pre>
  * Check: {@code mvn -B -q test -Dtest=ChainDpTest,RecomputePolicyTest}.
  */
@@ -52,32 +51,32 @@ final class OptimalRecompute {
     private record Candidate(Set<Node> chosen, MemoryReport report) {
     }
 
-    static Set<Node> choose(Graph g, Set<Node> base, Workspace workspace, ByteSize budget) {
+    static Set<Node> choose(Graph g, Set<Node> base, Trials trials, ByteSize budget) {
         List<Node> schedule = DeadCode.schedule(g);
         List<Candidate> fits = new ArrayList<>();
         MemoryReport leastPeak = null;
         for (Segments segments : List.of(Segments.byStage(g, schedule), Segments.sqrt(g, schedule))) {
             Set<Node> baseOnly = segments.withBase(base, Set.of());
-            Rebuild.Result rebuilt = Recompute.apply(g, baseOnly);
-            GraphPlan none = GraphPlan.of(rebuilt.graph(), workspace);
+            Rebuild.Result rebuilt = trials.rebuilt(g, baseOnly);
+            GraphPlan none = GraphPlan.of(rebuilt.graph(), trials.workspace());
             if (none.report().plannedPeakBytes() <= budget.bytes()) {
                 return baseOnly; // nothing to recompute
             }
-            Candidate all = plan(g, segments.withBase(base, segments.allInterior()), workspace);
+            Candidate all = plan(g, segments.withBase(base, segments.allInterior()), trials);
             if (leastPeak == null || all.report.plannedPeakBytes() < leastPeak.plannedPeakBytes()) {
                 leastPeak = all.report;
             }
             if (all.report.plannedPeakBytes() <= budget.bytes()) {
                 fits.add(all);
-                fits.addAll(solved(g, segments, schedule, base, workspace, budget.bytes(), chain(segments, schedule, base, rebuilt, none)));
+                fits.addAll(solved(g, segments, schedule, base, trials, budget.bytes(), chain(segments, schedule, base, rebuilt, none)));
             }
         }
         if (fits.isEmpty()) {
             throw new BudgetException("auto", "every stage or every sqrt segment", budget, leastPeak);
         }
         try {
-            Set<Node> greedy = AutoRecompute.choose(g, base, workspace, budget);
-            fits.add(plan(g, greedy, workspace));
+            Set<Node> greedy = AutoRecompute.choose(g, base, trials, budget);
+            fits.add(plan(g, greedy, trials));
         } catch (BudgetException e) {
             // greedy recomputes stage insides only; a sqrt choice fits where it does not
         }
@@ -89,7 +88,7 @@ final class OptimalRecompute {
 
     /** The chain's choices at the budget, each planned; the model's budget corrected by each plan. */
     private static List<Candidate> solved(Graph g, Segments segments, List<Node> schedule, Set<Node> base,
-                                          Workspace workspace, long budget, Chain chain) {
+                                          Trials trials, long budget, Chain chain) {
         List<Set<Node>> insides = chain.insides;
         List<Candidate> out = new ArrayList<>();
         long target = budget;
@@ -99,7 +98,7 @@ final class OptimalRecompute {
                 break;
             }
             List<Set<Node>> taken = pick.stream().mapToObj(insides::get).toList();
-            Candidate c = plan(g, segments.withBase(base, Segments.union(taken)), workspace);
+            Candidate c = plan(g, segments.withBase(base, Segments.union(taken)), trials);
             out.add(c);
             long peak = c.report.plannedPeakBytes();
             if (peak > budget) {
@@ -176,7 +175,7 @@ final class OptimalRecompute {
         return new Chain(insides, saved, flops, peak);
     }
 
-    private static Candidate plan(Graph g, Set<Node> chosen, Workspace workspace) {
-        return new Candidate(chosen, GraphPlan.of(Recompute.apply(g, chosen).graph(), workspace).report());
+    private static Candidate plan(Graph g, Set<Node> chosen, Trials trials) {
+        return new Candidate(chosen, trials.plan(g, chosen).report());
     }
 }

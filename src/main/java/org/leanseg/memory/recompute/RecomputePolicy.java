@@ -114,13 +114,10 @@ public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeCh
         throw new IllegalArgumentException("'" + text + "' is not a recompute policy (expected " + ALLOWED + ")" + hint);
     }
 
-    /**
-     * {@code inPlace} is not read: every step is planned in place (Note [One in-place rule]);
-     * {@code auto}'s trials count the ops' own workspace ({@link Workspace#OP}).
-     */
+    /** {@code auto}'s trials are {@code rewrite}'s graphs, counting the ops' own workspace ({@link Workspace#OP}). */
     @Override
-    public Set<Node> choose(Graph step, Set<Node> base, boolean inPlace) {
-        return choose(step, base, Workspace.OP);
+    public Set<Node> choose(Graph step, Set<Node> base, Rewrite rewrite) {
+        return choose(step, base, new Trials(rewrite, Workspace.OP));
     }
 
     /**
@@ -131,8 +128,8 @@ public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeCh
         RecomputePolicy policy = this;
         return new RecomputeChoice() {
             @Override
-            public Set<Node> choose(Graph step, Set<Node> base, boolean inPlace) {
-                return policy.choose(step, base, workspace);
+            public Set<Node> choose(Graph step, Set<Node> base, Rewrite rewrite) {
+                return policy.choose(step, base, new Trials(rewrite, workspace));
             }
 
             @Override
@@ -142,7 +139,7 @@ public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeCh
         };
     }
 
-    private Set<Node> choose(Graph step, Set<Node> base, Workspace workspace) {
+    private Set<Node> choose(Graph step, Set<Node> base, Trials trials) {
         return switch (kind) {
             case NONE -> base;
             case STAGES -> {
@@ -153,8 +150,8 @@ public record RecomputePolicy(Kind kind, ByteSize budget) implements RecomputeCh
                 Segments s = Segments.sqrt(step, DeadCode.schedule(step));
                 yield s.withBase(base, s.allInterior());
             }
-            case AUTO -> OptimalRecompute.choose(step, base, workspace, budget);
-            case AUTO_GREEDY -> AutoRecompute.choose(step, base, workspace, budget);
+            case AUTO -> OptimalRecompute.choose(step, base, trials, budget);
+            case AUTO_GREEDY -> AutoRecompute.choose(step, base, trials, budget);
         };
     }
 

@@ -47,10 +47,12 @@ public record ActDepthwiseConv2d(Activation.Kind act, Conv2d conv) implements Op
         Value w = node.input(1);
         var xs = z.spec().shape();
         var ws = w.spec().shape();
+        // Note [Filter gradient first] (Conv2d): dW before dX, so dy dies at dX
+        Value dw = g.apply1(new ActDepthwiseConv2dBackwardFilter(act, new Conv2dBackwardFilter(conv, ws.dim(2), ws.dim(3))), z, dy);
         List<Value> grads = new ArrayList<>();
         Value dA = g.apply1(new Conv2dBackwardData(conv, xs.dim(2), xs.dim(3)), dy, w);
         grads.add(g.apply1(new ActivationBackward(act), z, dA));
-        grads.add(g.apply1(new ActDepthwiseConv2dBackwardFilter(act, new Conv2dBackwardFilter(conv, ws.dim(2), ws.dim(3))), z, dy));
+        grads.add(dw);
         if (node.inputs().size() == 3) {
             grads.add(g.apply1(new BiasGrad(), dy));
         }

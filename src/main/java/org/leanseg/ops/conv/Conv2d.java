@@ -97,9 +97,12 @@ public record Conv2d(int strideH, int strideW, int padH, int padW, int dilationH
         Value w = node.input(1);
         Shape xs = x.spec().shape();
         Shape ws = w.spec().shape();
+        // Note [Filter gradient first]: dW before dX, so x (often a value recomputed for this op
+        // alone) can be freed before dX is allocated instead of living beside it
+        Value dw = g.apply1(new Conv2dBackwardFilter(this, ws.dim(2), ws.dim(3)), x, dy);
         List<Value> grads = new ArrayList<>();
         grads.add(g.apply1(new Conv2dBackwardData(this, xs.dim(2), xs.dim(3)), dy, w));
-        grads.add(g.apply1(new Conv2dBackwardFilter(this, ws.dim(2), ws.dim(3)), x, dy));
+        grads.add(dw);
         if (node.inputs().size() == 3) {
             grads.add(g.apply1(new BiasGrad(), dy));
         }

@@ -22,4 +22,46 @@ class CpuNativeTest {
             assertEquals(org.leanseg.backend.reference.Parallel.threads(), CpuNative.threads());
         }
     }
+
+    @Test
+    void otherRunnableCountsABusyProcessButNotThisJvm() throws Exception {
+        Thread spinner = new Thread(() -> {
+            long x = 0;
+            while (!Thread.currentThread().isInterrupted()) {
+                x++;
+            }
+        });
+        spinner.start();
+        Process busy = new ProcessBuilder("sh", "-c", "while :; do :; done").start();
+        try {
+            Thread.sleep(200);
+            int seen = 0;
+            for (int i = 0; i < 5 && seen == 0; i++) {
+                seen = CpuNative.otherRunnable();   // the busy shell is running or waiting to run
+            }
+            assertTrue(seen >= 1, "a busy process is runnable: " + seen);
+        } finally {
+            busy.destroyForcibly().waitFor();
+            spinner.interrupt();
+            spinner.join();
+        }
+        assertFalse(spinner.isAlive());
+    }
+
+    @Test
+    void aMachineWhoseCoresAreAllTakenIsBusy() throws Exception {
+        int cores = Runtime.getRuntime().availableProcessors();
+        java.util.List<Process> busy = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i <= cores; i++) {
+                busy.add(new ProcessBuilder("sh", "-c", "while :; do :; done").start());
+            }
+            Thread.sleep(200);
+            assertTrue(CpuNative.busyMachine(), cores + 1 + " busy processes on " + cores + " cores");
+        } finally {
+            for (Process p : busy) {
+                p.destroyForcibly().waitFor();
+            }
+        }
+    }
 }

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.leanseg.backend.Backend;
 import org.leanseg.backend.View;
 import org.leanseg.backend.reference.ReferenceBackend;
+import org.leanseg.ops.Device;
 import org.leanseg.ops.Op;
 import org.leanseg.ops.OpException;
 import org.leanseg.ops.Ops;
@@ -61,7 +62,10 @@ class CudaOpsParityTest {
     @TestFactory
     Stream<DynamicTest> everyOpMatchesReference() {
         GpuTests.assumeGpu();
-        return ParityCases.all(new Random(20261122)).stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> check(c, gpu, c.tolerance())));
+        // rows without a CUDA kernel (the fused upsample loss, distillation) have nothing to check here: a step that needs
+        // them on CUDA fails with the op table's one-line error
+        return ParityCases.all(new Random(20261122)).stream().filter(c -> Ops.cell(Device.CUDA, c.op()) != null)
+                .map(c -> DynamicTest.dynamicTest(c.name(), () -> check(c, gpu, c.tolerance())));
     }
 
     /** In-place ops (in-place BN, its backward, activations, add) with their outputs on their inputs' buffers. */

@@ -1,0 +1,45 @@
+package org.leanseg.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 12 item 6: {@code train --resume} without the original {@code --set} flags continues with
+ * the run's own config (not the defaults' 8000 iterations), says which config it took and what a
+ * flag overrides, and resuming a finished run says there is nothing to do (no "mIoU NaN").
+ */
+class ResumeConfigTest {
+    @Test
+    void resumeTakesTheRunsOwnConfigAndAFinishedRunSaysSo(@TempDir Path dir) {
+        List<String> a = new ArrayList<>(List.of("train"));
+        for (String s : List.of("model.width=0.25", "model.aspp_channels=16", "model.low_level_channels=8",
+                "model.decoder_channels=16", "data.synthetic.train_size=8", "data.synthetic.val_size=2", "train.batch=2",
+                "train.iters=3", "train.warmup_iters=0", "train.eval_interval=0", "device=reference", "work_dir=" + dir, "name=r")) {
+            a.add("--set");
+            a.add(s);
+        }
+        Object[] first = VocCommandsTest.capture(a.toArray(String[]::new));
+        assertEquals(0, first[0], first[1] + "\n" + first[2]);
+        Path run = dir.resolve("r");
+
+        Object[] again = VocCommandsTest.capture("train", "--resume", run.toString());
+        String out = (String) again[1];
+        assertEquals(0, again[0], out + "\n" + again[2]);
+        assertTrue(out.contains("resume: the run's config from ") && out.contains(", unchanged"), out);
+        assertTrue(out.contains("nothing to do: the run had finished all 3 iterations; best mIoU "), out);
+        assertFalse(out.contains("NaN"), out);
+
+        Object[] more = VocCommandsTest.capture("train", "--resume", run.toString(), "--set", "train.iters=5");
+        out = (String) more[1];
+        assertEquals(0, more[0], out + "\n" + more[2]);
+        assertTrue(out.contains("overriding train.iters"), out);
+        assertTrue(out.contains("done: 5 iterations"), out);
+    }
+}
