@@ -55,7 +55,11 @@ class LossScalingTest {
         assertEquals(2000, LossScaleUpdate.GROWTH_INTERVAL, "GradScaler's growth_interval");
     }
 
-    /** A scale of 2^100 overflows the fp16 gradients: the step is skipped (weights and momenta untouched) and the scale halves. */
+    /**
+     * A scale of 2^100 overflows the fp16 gradients: the step is skipped (weights and momenta
+     * untouched) and the scale halves; with the updates moved into backward (Note [Updates in
+     * backward]), none of them runs before the overflow check.
+     */
     @Test
     void forcedOverflowSkipsTheStepAndHalvesTheScale() {
         DeepLabV3Plus m = new DeepLabV3Plus(ModelTest.tiny());
@@ -72,7 +76,8 @@ class LossScalingTest {
         Map<String, Variable> state = TrainGraph.optimizerState(m.params(), sgd, Precision.FP16);
         Variable scaling = state.get(TrainGraph.LOSS_SCALE_KEY);
         List<String> log = new ArrayList<>();
-        try (StepRunner r = new StepRunner(m, 2, 32, 32, sgd, 1, new ReferenceBackend(), store, StepPasses.FUSED, null, Precision.FP16,
+        try (StepRunner r = new StepRunner(m, 2, 32, 32, sgd, 1, new ReferenceBackend(), store,
+                StepPasses.FUSED.withUpdatesInBackward(true), null, Precision.FP16,
                 log::add)) {
             for (int i = 0; i < 4; i++) { // GradScaler's first steps: the scale backs off until the gradients fit fp16
                 r.micro(x, labels, 0.01f, 1 + i);

@@ -19,7 +19,9 @@ import org.leanseg.tensor.TensorSpec;
  * The step seeds the backward with the scale, {@link LossScaleUpdate} checks every parameter
  * gradient for inf/NaN and updates the state, and each optimizer update, wrapped in
  * {@link LossScaled}, divides its gradient by the scale or, on inf/NaN, leaves the parameter and its
- * optimizer state untouched. All of it runs as graph ops: nothing waits for the host. Check:
+ * optimizer state untouched. Each wrapped update takes the check's flag as an input, so the
+ * updates-in-backward pass (Note [Updates in backward]) leaves them all after the check. All of it
+ * runs as graph ops: nothing waits for the host. Check:
  * {@code mvn -B -q test -Dtest=LossScalingTest}.
  */
 public record LossScale() implements Op {
