@@ -89,6 +89,10 @@ public final class PlanCommand implements Callable<Integer> {
             System.err.println("leanseg plan: " + e.getMessage());
             return 2;
         }
+        if (distill != null && precision != Precision.FP32) {
+            System.err.println("leanseg plan: --teacher: " + org.leanseg.train.TrainGraph.DISTILL_FP32_ONLY);
+            return 2;
+        }
         if (PrecisionConverter.unsupported(key, precision) != null) {
             System.err.println("leanseg plan: " + PrecisionConverter.unsupported(key, precision));
             return 2;

@@ -79,6 +79,10 @@ public final class ProfileCommand implements Callable<Integer> {
         }
         ModelConfig cfg = modelOptions.config();
         org.leanseg.train.Distillation distill = distillOptions.distillation(cfg);
+        if (distill != null && precision != Precision.FP32) {
+            System.err.println("leanseg profile: --teacher: " + org.leanseg.train.TrainGraph.DISTILL_FP32_ONLY);
+            return 2;
+        }
         if (modelOptions.note() != null) {
             System.err.println(modelOptions.note());
         }

@@ -81,6 +81,9 @@ public final class TrainGraph {
      */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
                       StepPasses passes, float[] classWeights, Precision precision, Distillation distill) {
+        if (distill != null && precision != Precision.FP32) {
+            throw new org.leanseg.config.ConfigException("train.distill: " + DISTILL_FP32_ONLY);
+        }
         this.distill = distill;
         Graph step = new Graph();
         Value image = step.input("image", new TensorSpec(Shape.of(batch, 3, height, width), precision.activations()));
@@ -177,6 +180,10 @@ public final class TrainGraph {
         this.loss = loss;
         this.lr = lr;
     }
+
+    /** Why a distilled step is fp32 only: its KL op (Note [Distillation loss]) takes f32 logits, with no 16-bit kernel yet. */
+    public static final String DISTILL_FP32_ONLY = "distillation runs in fp32 only for now (its KL op has no 16-bit kernel); "
+            + "set train.precision fp32 (--precision fp32)";
 
     /** The loss-scaling state of a model's fp16 steps (Note [Dynamic loss scaling]): zero in a new store. */
     public static Variable lossScaleState(ParamSet ps) {

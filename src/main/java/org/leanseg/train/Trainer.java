@@ -104,6 +104,9 @@ public final class Trainer {
         ModelConfig mc = Datasets.modelConfig(cfg);
         VariableStore store = new VariableStore();
         // the teacher's weights join the store; a bad teacher stops the run before its directory is touched
+        if (tc.distill().enabled() && tc.precision() != org.leanseg.tensor.Precision.FP32) {
+            throw new org.leanseg.config.ConfigException("train.distill: " + TrainGraph.DISTILL_FP32_ONLY);
+        }
         Distillation distill = tc.distill().enabled() ? Distillation.load(tc.distill(), mc, store) : null;
         Dataset train = Datasets.train(cfg);
         normalization = train.normalization();
