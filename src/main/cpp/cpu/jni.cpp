@@ -2,6 +2,7 @@
 // arenas, copies to and from Java arrays), the thread count, and the oneDNN convolutions.
 #include <jni.h>
 #include <omp.h>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include "cpu.h"
@@ -76,5 +77,76 @@ JCLS(jstring, convImpl)(JNIEnv* env, jclass, jint kind, jintArray geo, jboolean 
     } catch (const dnnl::error& e) {
         throwJava(env, e.what());
         return nullptr;
+    }
+}
+
+// Note [Mixed precision] (tensor/Precision): 16-bit storage on the cpu backend. Float to bfloat16 or
+// IEEE binary16 rounds to nearest-even (binary16 overflows to infinity, NaN stays NaN), bit for bit as
+// tensor/Half.java does (HalfTest checks the two agree); back to float is exact.
+namespace {
+inline uint16_t float_to_bf16(float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t) ((b >> 16) | 0x40);
+    return (uint16_t) ((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+}
+inline float bf16_to_float(uint16_t h) {
+    uint32_t b = (uint32_t) h << 16;
+    float f;
+    std::memcpy(&f, &b, 4);
+    return f;
+}
+inline uint32_t round_shift(uint32_t v, int shift) {
+    uint32_t q = v >> shift, rem = v & ((1u << shift) - 1), half = 1u << (shift - 1);
+    return (rem > half || (rem == half && (q & 1u))) ? q + 1 : q;
+}
+inline uint16_t float_to_half(float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    uint32_t sign = (b >> 16) & 0x8000u, mant = b & 0x7fffffu;
+    int exp = (int) ((b >> 23) & 0xff);
+    if (exp == 0xff) return (uint16_t) (sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0u));
+    int e = exp - 127 + 15;
+    if (e >= 0x1f) return (uint16_t) (sign | 0x7c00u);
+    if (e <= 0) {
+        if (e < -10) return (uint16_t) sign;
+        return (uint16_t) (sign | round_shift(mant | 0x800000u, 14 - e));
+    }
+    return (uint16_t) (sign | (((uint32_t) e << 10) + round_shift(mant, 13)));
+}
+inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t) (h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, b;
+    if (exp == 0x1f) {
+        b = sign | 0x7f800000u | (mant << 13);
+    } else if (exp == 0) {
+        float v = (float) mant * 0x1p-24f;
+        return sign ? -v : v;
+    } else {
+        b = sign | ((exp + 112) << 23) | (mant << 13);
+    }
+    float f;
+    std::memcpy(&f, &b, 4);
+    return f;
+}
+}  // namespace
+
+// fp16 false: bfloat16. Elements go through a stack chunk, so no Java array is pinned while converting.
+JCLS(void, copyIn16)(JNIEnv* env, jclass, jfloatArray src, jint offset, jlong dst, jint count, jboolean fp16) {
+    uint16_t* out = reinterpret_cast<uint16_t*>(dst);
+    float chunk[4096];
+    for (jint i = 0; i < count; i += 4096) {
+        jint n = std::min<jint>(4096, count - i);
+        env->GetFloatArrayRegion(src, offset + i, n, chunk);
+        for (jint k = 0; k < n; k++) out[i + k] = fp16 ? float_to_half(chunk[k]) : float_to_bf16(chunk[k]);
+    }
+}
+
+JCLS(void, copyOut16)(JNIEnv* env, jclass, jlong src, jfloatArray dst, jint offset, jint count, jboolean fp16) {
+    const uint16_t* in = reinterpret_cast<const uint16_t*>(src);
+    float chunk[4096];
+    for (jint i = 0; i < count; i += 4096) {
+        jint n = std::min<jint>(4096, count - i);
+        for (jint k = 0; k < n; k++) chunk[k] = fp16 ? half_to_float(in[i + k]) : bf16_to_float(in[i + k]);
+        env->SetFloatArrayRegion(dst, offset + i, n, chunk);
     }
 }

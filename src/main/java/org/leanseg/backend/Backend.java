@@ -16,6 +16,15 @@ public interface Backend extends AutoCloseable {
     Buffer allocate(long bytes);
 
     /**
+     * One arena of {@code bytes} whose smallest element has {@code minElementBytes} (2 when it holds
+     * 16-bit values): a backend whose memory is not byte-addressed (the reference backend keeps each
+     * element in a float slot) sizes its slots by it; byte-addressed ones ignore it.
+     */
+    default Buffer allocate(long bytes, int minElementBytes) {
+        return allocate(bytes);
+    }
+
+    /**
      * Frees one buffer of this backend now rather than at close (an executor closing before its
      * backend, e.g. an evaluation graph evicted from a cache); a no-op where memory is garbage
      * collected.

@@ -31,6 +31,7 @@ import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import org.leanseg.tensor.Precision;
 import picocli.CommandLine.Option;
 
 /**
@@ -77,6 +78,9 @@ public final class BenchStepCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "kernel threads (sets -Dleanseg.threads before the backend starts; default: the cores)")
     Integer threads;
 
+    @Option(names = "--precision", converter = PrecisionConverter.class, defaultValue = "fp32", description = PrecisionConverter.DESCRIPTION)
+    Precision precision;
+
     @Option(names = "--json", description = "print the result as JSON on stdout (progress goes to stderr)")
     boolean json;
 
@@ -104,6 +108,10 @@ public final class BenchStepCommand implements Callable<Integer> {
         Map<String, Object> result;
         try {
             Backends.Choice trainChoice = Backends.create(device);
+            if (PrecisionConverter.unsupported(trainChoice.backend().name(), precision) != null) {
+                trainChoice.backend().close();
+                throw new IllegalArgumentException(PrecisionConverter.unsupported(trainChoice.backend().name(), precision));
+            }
             log.println(trainChoice.line());
             Map<String, Object> train = train(cfg, hw, trainChoice.backend(), log);
             Map<String, Object> eval = eval(cfg, hw, Backends.create(device).backend(), log);
@@ -137,7 +145,7 @@ public final class BenchStepCommand implements Callable<Integer> {
         ProcessMemory.Sample before = ProcessMemory.sample();
         Map<String, Object> r = new LinkedHashMap<>();
         try (backend) {
-            StepPlan plan = StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, RecomputePolicy.none());
+            StepPlan plan = StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, RecomputePolicy.none(), precision);
             log.printf("planned %d ops in %d ms; %d warm-up + %d timed training steps...%n", plan.schedule().size(),
                     plan.planMillis(), warmup, steps);
             double[] millis = new double[steps];
@@ -214,6 +222,7 @@ public final class BenchStepCommand implements Callable<Integer> {
         r.put("classes", cfg.numClasses());
         r.put("outputStride", cfg.outputStride());
         r.put("batch", batch);
+        r.put("precision", precision.key());
         r.put("height", hw[0]);
         r.put("width", hw[1]);
         r.put("device", device);

@@ -22,6 +22,7 @@ import org.leanseg.profile.StepPlan;
 import org.leanseg.profile.StepProfiler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import org.leanseg.tensor.Precision;
 import picocli.CommandLine.Option;
 
 /**
@@ -63,6 +64,9 @@ public final class PlanCommand implements Callable<Integer> {
             description = "search the largest batch whose planned peak (activations + persistent + workspace) fits, e.g. 6GiB")
     ByteSize memoryBudget;
 
+    @Option(names = "--precision", converter = PrecisionConverter.class, defaultValue = "fp32", description = PrecisionConverter.DESCRIPTION)
+    Precision precision;
+
     @Option(names = "--json", description = "print JSON instead of the table")
     boolean json;
 
@@ -83,6 +87,14 @@ public final class PlanCommand implements Callable<Integer> {
             key = deviceKey(device);
         } catch (IllegalArgumentException | IllegalStateException e) {
             System.err.println("leanseg plan: " + e.getMessage());
+            return 2;
+        }
+        if (distill != null && precision != Precision.FP32) {
+            System.err.println("leanseg plan: --teacher: " + org.leanseg.train.TrainGraph.DISTILL_FP32_ONLY);
+            return 2;
+        }
+        if (PrecisionConverter.unsupported(key, precision) != null) {
+            System.err.println("leanseg plan: " + PrecisionConverter.unsupported(key, precision));
             return 2;
         }
         if (modelOptions.note() != null) {
@@ -106,7 +118,7 @@ public final class PlanCommand implements Callable<Integer> {
             if (!json) {
                 System.out.println("device: " + key + " (the step the " + key + " backend runs"
                         + (device.equals("auto") ? "; cuda unavailable: " + org.leanseg.backend.cuda.CudaProbe.result().reason() : "")
-                        + "; planned only, nothing allocated)");
+                        + "; planned only, nothing allocated)" + (precision != Precision.FP32 ? "; precision " + precision : ""));
             }
             return plan(cfg, hw, b, passes, target, null);
         }
@@ -154,7 +166,7 @@ public final class PlanCommand implements Callable<Integer> {
         StepPlan p;
         try {
             p = StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(recompute == null ? RecomputePolicy.none() : recompute),
-                    OptimizerSettings.pytorchDefault(), 1, target, distill);
+                    OptimizerSettings.pytorchDefault(), 1, target, precision, distill);
         } catch (BudgetException e) {
             System.err.println(e.getMessage());
             return 2;
@@ -163,6 +175,7 @@ public final class PlanCommand implements Callable<Integer> {
         if (json) {
             ObjectNode o = PlanFormat.json(p);
             o.put("deviceKey", target.key());
+            o.put("precision", precision.key());
             if (backend != null) {
                 o.set("device", PlanFormat.deviceJson(measured));
             }
@@ -182,7 +195,8 @@ public final class PlanCommand implements Callable<Integer> {
                 : List.of(RecomputePolicy.none(), RecomputePolicy.stages(), RecomputePolicy.sqrt(), RecomputePolicy.auto(memoryBudget));
         Map<String, StepPlan> plans = new HashMap<>();
         BatchSearch.PolicyPlanner<StepPlan> planner = (b, policy) -> plans.computeIfAbsent(policy + "@" + b,
-                k -> StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(policy), OptimizerSettings.pytorchDefault(), 1, target, distill));
+                k -> StepPlan.of(cfg, b, hw[0], hw[1], passes.withRecompute(policy), OptimizerSettings.pytorchDefault(), 1, target,
+                        precision, distill));
         Map<RecomputePolicy, BatchSearch.Result<StepPlan>> results = new LinkedHashMap<>();
         for (RecomputePolicy policy : policies) {
             results.put(policy, BatchSearch.largest(planner, p -> p.report().plannedPeakBytes(), policy, memoryBudget,

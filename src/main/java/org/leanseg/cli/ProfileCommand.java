@@ -18,6 +18,7 @@ import org.leanseg.profile.StepPlan;
 import org.leanseg.profile.StepProfiler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import org.leanseg.tensor.Precision;
 import picocli.CommandLine.Option;
 
 /**
@@ -56,6 +57,9 @@ public final class ProfileCommand implements Callable<Integer> {
             description = "recompute policy: none, stages, sqrt, auto:<bytes> (e.g. auto:6GiB; exact) or auto-greedy:<bytes> (default: none)")
     RecomputePolicy recompute;
 
+    @Option(names = "--precision", converter = PrecisionConverter.class, defaultValue = "fp32", description = PrecisionConverter.DESCRIPTION)
+    Precision precision;
+
     @Option(names = "--out", description = "report directory (default: work_dirs/profile/<model>_b<B>_<H>x<W>)")
     Path out;
 
@@ -75,6 +79,10 @@ public final class ProfileCommand implements Callable<Integer> {
         }
         ModelConfig cfg = modelOptions.config();
         org.leanseg.train.Distillation distill = distillOptions.distillation(cfg);
+        if (distill != null && precision != Precision.FP32) {
+            System.err.println("leanseg profile: --teacher: " + org.leanseg.train.TrainGraph.DISTILL_FP32_ONLY);
+            return 2;
+        }
         if (modelOptions.note() != null) {
             System.err.println(modelOptions.note());
         }
@@ -87,6 +95,11 @@ public final class ProfileCommand implements Callable<Integer> {
             CliErrors.print(System.err, "leanseg profile: ", e);
             return 2;
         }
+        if (PrecisionConverter.unsupported(choice.backend().name(), precision) != null) {
+            System.err.println("leanseg profile: " + PrecisionConverter.unsupported(choice.backend().name(), precision));
+            choice.backend().close();
+            return 2;
+        }
         System.out.println(choice.line());
         Profile p;
         try (Backend backend = choice.backend()) {
@@ -94,14 +107,15 @@ public final class ProfileCommand implements Callable<Integer> {
             StepPlan plan;
             try {
                 plan = noFuse ? StepPlan.of(cfg, batch, hw[0], hw[1], StepPasses.NONE.withRecompute(policy),
-                                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, org.leanseg.ops.Device.of(backend), distill)
-                        : StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, policy, distill);
+                                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, org.leanseg.ops.Device.of(backend), precision,
+                                distill)
+                        : StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, policy, precision, distill);
             } catch (BudgetException e) {
                 System.err.println(e.getMessage());
                 return 2;
             }
-            System.out.printf("planned %d ops in %d ms (recompute %s); running %d step%s...%n", plan.schedule().size(), plan.planMillis(),
-                    policy, steps, steps == 1 ? "" : "s");
+            System.out.printf("planned %d ops in %d ms (recompute %s, precision %s); running %d step%s...%n", plan.schedule().size(),
+                    plan.planMillis(), policy, precision, steps, steps == 1 ? "" : "s");
             p = StepProfiler.run(plan, backend, steps, seed);
         }
         java.nio.file.Files.createDirectories(dir);

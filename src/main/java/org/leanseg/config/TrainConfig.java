@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import org.leanseg.memory.ByteSize;
 import org.leanseg.memory.recompute.RecomputePolicy;
+import org.leanseg.tensor.Precision;
 
 /**
  * {@code train:} section: optimizer, schedule, intervals and parallelism.
@@ -45,6 +46,9 @@ import org.leanseg.memory.recompute.RecomputePolicy;
  * @param classWeights the loss weight of each class (one number >= 0 per class, as
  *     mmsegmentation's {@code class_weight} and PyTorch's {@code CrossEntropyLoss(weight=)}: the
  *     mean is over weights), or null for none
+ * @param precision {@code fp32}, or {@code bf16}/{@code fp16}: activations and their gradients stored
+ *     in 16 bits, weights, optimizer state and BN statistics in fp32, fp16 with dynamic loss scaling
+ *     (Note [Mixed precision] in tensor/Precision)
  * @param distill knowledge distillation from a teacher checkpoint ({@link DistillConfig}; off by default)
  */
 public record TrainConfig(BatchSize batch, int iters, double lr, double momentum, double weightDecay, boolean nesterov,
@@ -52,7 +56,8 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
         int logInterval, int evalInterval, int checkpointInterval, int keepLast, double backboneLrMult, int threads,
         Optimizer optimizer, double beta1, double beta2,
         @JsonSerialize(using = ToStringSerializer.class) RecomputePolicy recompute,
-        @JsonSerialize(using = ToStringSerializer.class) ByteSize memoryBudget, List<Double> classWeights, DistillConfig distill) {
+        @JsonSerialize(using = ToStringSerializer.class) ByteSize memoryBudget, List<Double> classWeights,
+        @JsonSerialize(using = ToStringSerializer.class) Precision precision, DistillConfig distill) {
 
     /** Optimizers, spelled in YAML as their lower-case names. */
     public enum Optimizer {
@@ -77,7 +82,8 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
     /** Sized for a ~7-minute run of the default model on the synthetic set on a 2-core CPU (docs/benchmarks.md). */
     static TrainConfig defaults() {
         return new TrainConfig(BatchSize.fixed(16), 8000, 0.1, 0.9, 1e-4, false, Schedule.POLY, 0.9, 30, 0.1, 1, 0,
-                10, 1000, 1000, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999, RecomputePolicy.none(), null, null, DistillConfig.defaults());
+                10, 1000, 1000, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999, RecomputePolicy.none(), null, null, Precision.FP32,
+                DistillConfig.defaults());
     }
 
     static TrainConfig read(ConfigTree t) {
@@ -114,6 +120,7 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
                 t.recompute("train.recompute"),
                 t.byteSize("train.memory_budget", true),
                 t.nonNegativeRealListOrNull("train.class_weights"),
+                t.choice("train.precision", Precision.class),
                 DistillConfig.read(t));
     }
 

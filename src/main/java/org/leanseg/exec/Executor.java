@@ -99,7 +99,8 @@ public final class Executor implements AutoCloseable {
         this.options = options;
         this.schedule = DeadCode.schedule(graph);
         this.plan = plan != null ? plan : Planner.plan(graph, schedule);
-        this.arena = backend.allocate(Math.max(this.plan.arenaBytes(), 4));
+        int minElementBytes = this.plan.offsets().keySet().stream().mapToInt(v -> v.spec().dtype().bytes()).min().orElse(4);
+        this.arena = backend.allocate(Math.max(this.plan.arenaBytes(), 4), minElementBytes);
         for (Value v : this.plan.offsets().keySet()) {
             views.put(v, backend.view(arena, this.plan.offset(v), v.spec()));
         }

@@ -42,6 +42,14 @@ public final class ParamSet {
         return slots.computeIfAbsent(kind + "/" + p.name(), k -> new Variable(k, p.spec(), role));
     }
 
+    /**
+     * The model-wide persistent slot {@code name} (the loss-scaling state), created once and shared
+     * by every graph of the model, as {@link #slot}; it starts at zero in a new store.
+     */
+    public Variable state(String name, TensorSpec spec, Role role) {
+        return slots.computeIfAbsent(name, k -> new Variable(k, spec, role));
+    }
+
     public Variable parameter(String name, Init init, boolean decay, int... shape) {
         return add(new Variable(name, new TensorSpec(Shape.of(shape), DType.F32), Role.PARAMETER), init, decay);
     }

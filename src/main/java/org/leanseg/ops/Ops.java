@@ -50,6 +50,9 @@ import org.leanseg.ops.norm.BatchNormBackward;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
 import org.leanseg.ops.optim.AdamW;
+import org.leanseg.ops.optim.LossScale;
+import org.leanseg.ops.optim.LossScaleUpdate;
+import org.leanseg.ops.optim.LossScaled;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.ops.shape.ChannelSlice;
 import org.leanseg.ops.shape.Concat;
@@ -95,11 +98,13 @@ public final class Ops {
 
     /**
      * One cell: a device's kernel for a row, its workspace, the row's variants (op names) that have
-     * not run against the reference there ({@code untested}) and those the kernel does not cover
-     * ({@code absent}: for them the device's fallback applies).
+     * not run against the reference there ({@code untested}), those the kernel does not cover
+     * ({@code absent}: for them the device's fallback applies), and whether it takes 16-bit views
+     * ({@code halfViews}, Note [Mixed precision]; where not, a run with any 16-bit view takes the
+     * fallback too). Every reference cell does: it rounds what it stores.
      */
     public record Cell<O extends Op>(Device<?, ?> device, Kernel<O, ?, ?> kernel, Workspace<O> workspace, Set<String> untested,
-                                     Set<String> absent) {
+                                     Set<String> absent, boolean halfViews) {
         public Cell {
             untested = Set.copyOf(untested);
             absent = Set.copyOf(absent);
@@ -132,24 +137,30 @@ public final class Ops {
             this.type = type;
         }
 
-        /** The reference kernel (measured for heap scratch by the reference backend). */
+        /**
+         * The reference kernel (measured for heap scratch by the reference backend), which computes in
+         * float32; what it writes to 16-bit views is rounded on store (Note [Mixed precision]).
+         */
         Entry<O> ref(RefKernel<O> k) {
             reference = k;
-            Kernel<O, ReferenceBackend, RefView> metered = (op, b, in, out) -> b.run(() -> k.run(op, in, out));
-            return put(Device.REFERENCE, metered, Op::workspaceBytes, Set.of());
+            Kernel<O, ReferenceBackend, RefView> metered = (op, b, in, out) -> {
+                b.run(() -> k.run(op, in, out));
+                roundStored(op, in, out);
+            };
+            return put(Device.REFERENCE, metered, Op::workspaceBytes, Set.of(), true);
         }
 
         <B extends Backend, V extends View> Entry<O> on(Device<B, V> d, Kernel<O, B, V> k) {
-            return put(d, k, (op, in) -> 0L, Set.of());
+            return put(d, k, (op, in) -> 0L, Set.of(), false);
         }
 
         <B extends Backend, V extends View> Entry<O> on(Device<B, V> d, Kernel<O, B, V> k, Workspace<O> ws) {
-            return put(d, k, ws, Set.of());
+            return put(d, k, ws, Set.of(), false);
         }
 
         /** A kernel that has never run against the reference on its device: fusions that need it stay off there. */
         <B extends Backend, V extends View> Entry<O> untested(Device<B, V> d, Kernel<O, B, V> k) {
-            return put(d, k, (op, in) -> 0L, Set.copyOf(variants));
+            return put(d, k, (op, in) -> 0L, Set.copyOf(variants), false);
         }
 
         /** Marks some variants of {@code d}'s cell as never run against the reference there. */
@@ -157,7 +168,7 @@ public final class Ops {
             Cell<O> c = existing(d, names);
             Set<String> u = new java.util.HashSet<>(c.untested());
             u.addAll(List.of(names));
-            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), u, c.absent()));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), u, c.absent(), c.halfViews()));
             return this;
         }
 
@@ -166,7 +177,7 @@ public final class Ops {
             Cell<O> c = existing(d, names);
             Set<String> a = new java.util.HashSet<>(c.absent());
             a.addAll(List.of(names));
-            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), a));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), a, c.halfViews()));
             return this;
         }
 
@@ -183,8 +194,8 @@ public final class Ops {
             return c;
         }
 
-        private Entry<O> put(Device<?, ?> d, Kernel<O, ?, ?> k, Workspace<O> ws, Set<String> untested) {
-            if (cells.put(d, new Cell<>(d, k, ws, untested, Set.of())) != null) {
+        private Entry<O> put(Device<?, ?> d, Kernel<O, ?, ?> k, Workspace<O> ws, Set<String> untested, boolean halfViews) {
+            if (cells.put(d, new Cell<>(d, k, ws, untested, Set.of(), halfViews)) != null) {
                 throw new IllegalStateException(names + " has two " + d + " kernels");
             }
             return this;
@@ -299,7 +310,11 @@ public final class Ops {
             op("argmax", "loss", Argmax.class).ref(Argmax::reference).on(CPU, LossCpu::argmax).on(CUDA, LossCuda::argmax),
             // optimizer: OPS-OPTIM
             op("sgd", "optimizer", Sgd.class).ref(Sgd::reference).on(CPU, SgdCpu::run).on(CUDA, SgdCuda::run),
-            op("adamw", "optimizer", AdamW.class).ref(AdamW::reference).on(CUDA, AdamWCuda::run)
+            op("adamw", "optimizer", AdamW.class).ref(AdamW::reference).on(CUDA, AdamWCuda::run),
+            // Note [Dynamic loss scaling]: fp16 steps; the cpu device runs them on its host fallback
+            op("loss_scale", "optimizer", LossScale.class).ref(LossScale::reference),
+            op("loss_scale_update", "optimizer", LossScaleUpdate.class).ref(LossScaleUpdate::reference),
+            op("loss_scaled_update", "optimizer", LossScaled.class).ref(LossScaled::reference)
     );
 
     private static final Map<Class<?>, Entry<?>> BY_TYPE = new IdentityHashMap<>();
@@ -378,8 +393,7 @@ public final class Ops {
      */
     @SuppressWarnings("unchecked")
     public static <O extends Op> long workspaceBytes(Device<?, ?> d, O op, List<TensorSpec> in) {
-        Entry<O> e = (Entry<O>) entry(op);
-        Cell<O> c = e.cell(d, op.name());
+        Cell<O> c = (Cell<O>) cell(d, op, in, op.infer(in));
         if (c != null) {
             return c.workspace().bytes(op, in);
         }
@@ -401,16 +415,42 @@ public final class Ops {
         return d == Device.REFERENCE ? org.leanseg.memory.Workspace.OP : (n, in) -> workspaceBytes(d, n.op(), in);
     }
 
+    private static List<TensorSpec> specs(View[] views) {
+        List<TensorSpec> s = new ArrayList<>(views.length);
+        for (View v : views) {
+            s.add(v.spec());
+        }
+        return s;
+    }
+
+    private static boolean anyHalf(List<TensorSpec> specs) {
+        return specs.stream().anyMatch(s -> s.dtype().isHalf());
+    }
+
+    /**
+     * The cell of {@code d} that runs {@code op} on views of these specs: {@link #cell(Device, Op)}
+     * unless a spec is 16-bit and the cell does not take 16-bit views; null when the device's
+     * fallback runs it (Note [Mixed precision]).
+     */
+    public static Cell<?> cell(Device<?, ?> d, Op op, List<TensorSpec> in, List<TensorSpec> out) {
+        Cell<?> c = cell(d, op);
+        return c != null && (c.halfViews() || !anyHalf(in) && !anyHalf(out)) ? c : null;
+    }
+
     /** Runs {@code op} on {@code backend}'s views with that device's kernel, or its fallback. */
     public static void run(Backend backend, Op op, View[] in, View[] out) {
         Device<?, ?> d = Device.of(backend);
-        Cell<?> c = cell(d, op);
+        List<TensorSpec> inSpecs = specs(in);
+        List<TensorSpec> outSpecs = specs(out);
+        Cell<?> c = cell(d, op, inSpecs, outSpecs);
         if (c != null) {
             runCell(c, d, backend, op, in, out);
         } else if (d.fallback() == Device.Fallback.HOST_REFERENCE) {
             runOnHost(backend, op, in, out);
         } else {
-            throw new OpException(op.name() + " has no " + d + " kernel yet (Ops table); run it on another device");
+            boolean half = anyHalf(inSpecs) || anyHalf(outSpecs);
+            throw new OpException(op.name() + " has no " + d + " kernel" + (half ? " for 16-bit views" : "")
+                    + " yet (Ops table); run it on another device" + (half ? " or with train.precision fp32" : ""));
         }
     }
 
@@ -458,6 +498,16 @@ public final class Ops {
         for (View v : back) {
             RefView h = host.get(v);
             backend.upload(new Tensor(v.spec(), h.data()), v);
+        }
+    }
+
+    /** Rounds what a reference kernel stored into 16-bit views: its outputs and the inputs it updates. */
+    private static void roundStored(Op op, RefView[] in, RefView[] out) {
+        for (RefView v : out) {
+            v.roundToStorage();
+        }
+        for (int i : op.mutatedInputs()) {
+            in[i].roundToStorage();
         }
     }
 

@@ -9,6 +9,7 @@ import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.ops.Device;
 import org.leanseg.ops.Ops;
+import org.leanseg.tensor.Precision;
 import org.leanseg.train.Distillation;
 import org.leanseg.train.OptimizerSettings;
 import org.leanseg.train.Step;
@@ -49,15 +50,22 @@ public record StepPlan(ModelConfig model, DeepLabV3Plus network, Step step) {
     /** As above, each node's workspace as {@code device}'s kernels need it (Note [cpu workspace]). */
     public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes,
                               OptimizerSettings optimizer, int accumulate, Device<?, ?> device) {
-        return of(model, batch, height, width, passes, optimizer, accumulate, device, null);
+        return of(model, batch, height, width, passes, optimizer, accumulate, device, Precision.FP32, null);
+    }
+
+    /** As above in {@code precision} (Note [Mixed precision]: 16-bit activations and gradients take 2 bytes). */
+    public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes,
+                              OptimizerSettings optimizer, int accumulate, Device<?, ?> device, Precision precision) {
+        return of(model, batch, height, width, passes, optimizer, accumulate, device, precision, null);
     }
 
     /** As above, distilled from a teacher (Note [Distillation loss]: its forward is the stage {@code teacher}); null for none. */
     public static StepPlan of(ModelConfig model, int batch, int height, int width, StepPasses passes,
-                              OptimizerSettings optimizer, int accumulate, Device<?, ?> device, Distillation distill) {
+                              OptimizerSettings optimizer, int accumulate, Device<?, ?> device, Precision precision,
+                              Distillation distill) {
         DeepLabV3Plus network = new DeepLabV3Plus(model);
         return new StepPlan(model, network, StepBuilder.training(network, batch, height, width).optimizer(optimizer)
-                .accumulate(accumulate).passes(passes).workspace(Ops.workspace(device)).distill(distill).build());
+                .accumulate(accumulate).passes(passes).workspace(Ops.workspace(device)).precision(precision).distill(distill).build());
     }
 
     public int batch() {

@@ -46,15 +46,21 @@ public final class StepProfiler {
      * {@code policy}: what {@code profile}, {@code bench-step} and the step benchmarks time.
      */
     public static StepPlan trainerPlan(ModelConfig model, int batch, int height, int width, Backend backend, RecomputePolicy policy) {
-        return trainerPlan(model, batch, height, width, backend, policy, null);
+        return trainerPlan(model, batch, height, width, backend, policy, org.leanseg.tensor.Precision.FP32);
+    }
+
+    /** As above in {@code precision} (Note [Mixed precision]). */
+    public static StepPlan trainerPlan(ModelConfig model, int batch, int height, int width, Backend backend, RecomputePolicy policy,
+                                       org.leanseg.tensor.Precision precision) {
+        return trainerPlan(model, batch, height, width, backend, policy, precision, null);
     }
 
     /** As above, distilled from a teacher (or null). */
     public static StepPlan trainerPlan(ModelConfig model, int batch, int height, int width, Backend backend, RecomputePolicy policy,
-                                       org.leanseg.train.Distillation distill) {
+                                       org.leanseg.tensor.Precision precision, org.leanseg.train.Distillation distill) {
         org.leanseg.ops.Device<?, ?> device = org.leanseg.ops.Device.of(backend);
         return StepPlan.of(model, batch, height, width, StepPasses.forDevice(device).withRecompute(policy),
-                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, device, distill);
+                org.leanseg.train.OptimizerSettings.pytorchDefault(), 1, device, precision, distill);
     }
 
     /** Runs {@code steps} SGD steps of {@code plan} on {@code backend}, weights (a teacher's too) initialised from {@code seed}. */

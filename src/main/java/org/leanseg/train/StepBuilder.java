@@ -5,6 +5,7 @@ import org.leanseg.memory.GraphPlan;
 import org.leanseg.memory.Workspace;
 import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.DeepLabV3Plus;
+import org.leanseg.tensor.Precision;
 
 /**
  * The one step builder: DESIGN.md's data flow as one method. {@link #build()} traces the model in
@@ -38,6 +39,7 @@ public final class StepBuilder {
     private StepPasses passes = StepPasses.FUSED;
     private float[] classWeights;
     private Workspace workspace = Workspace.OP;
+    private Precision precision = Precision.FP32;
     private Distillation distill;
 
     private StepBuilder(DeepLabV3Plus model, int batch, int height, int width) {
@@ -76,6 +78,12 @@ public final class StepBuilder {
         return this;
     }
 
+    /** Activations and their gradients in 16 bits (Note [Mixed precision]); fp32 by default. */
+    public StepBuilder precision(Precision p) {
+        this.precision = p;
+        return this;
+    }
+
     /** Distils from a teacher inside the step (Note [Distillation loss]); null for none. */
     public StepBuilder distill(Distillation distillation) {
         this.distill = distillation;
@@ -97,7 +105,8 @@ public final class StepBuilder {
         // auto's trial plans are made as this builder plans (its workspace); other choices plan nothing
         StepPasses planned = passes.recompute() instanceof RecomputePolicy policy
                 ? passes.withRecompute(policy.plannedWith(workspace)) : passes;
-        TrainGraph graphs = new TrainGraph(model, batch, height, width, optimizer, accumulate, planned, classWeights, distill);
+        TrainGraph graphs = new TrainGraph(model, batch, height, width, optimizer, accumulate, planned, classWeights, precision,
+                distill);
         GraphPlan step = GraphPlan.of(graphs.stepGraph(), workspace);
         GraphPlan update = graphs.optimizerGraph() == null ? null : GraphPlan.of(graphs.optimizerGraph(), workspace);
         return new Step(step, update, graphs, passes, workspace, batch, height, width, (System.nanoTime() - t0) / 1_000_000);

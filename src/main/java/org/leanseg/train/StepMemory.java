@@ -10,6 +10,7 @@ import org.leanseg.memory.recompute.BudgetException;
 import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
+import org.leanseg.tensor.Precision;
 
 /**
  * The trainer's memory decisions, made by planning its own step graph (the rewrites of its backend,
@@ -47,7 +48,8 @@ final class StepMemory {
             if (budget == null) {
                 return new Choice(b, null);
             }
-            MemoryReport r = plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(policy), workspace, distill);
+            MemoryReport r = plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(policy), workspace,
+                    tc.precision(), distill);
             if (r.plannedPeakBytes() > budget.bytes()) {
                 throw new ConfigException("train.batch: " + b + " needs a planned peak of " + ByteSize.format(r.plannedPeakBytes())
                         + " under train.recompute " + policy + ", over train.memory_budget " + budget
@@ -61,7 +63,8 @@ final class StepMemory {
                     + "--set train.memory_budget=6GiB; or set train.batch to a number");
         }
         BatchSearch.Result<MemoryReport> r = BatchSearch.largest(
-                (b, p) -> plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(p), workspace, distill),
+                (b, p) -> plan(model, b, height, width, optimizer, tc.accumulate(), passes.withRecompute(p), workspace, tc.precision(),
+                        distill),
                 MemoryReport::plannedPeakBytes, policy, budget, BatchSearch.MAX_BATCH);
         if (!r.fits()) {
             throw new ConfigException("train.batch: auto found no batch within train.memory_budget " + budget + ": batch 1 needs "
@@ -77,14 +80,15 @@ final class StepMemory {
     /** The memory report of the trainer's step at {@code batch}, built as {@link StepRunner} builds it ({@link StepBuilder}). */
     static MemoryReport plan(ModelConfig model, int batch, int height, int width, OptimizerSettings optimizer, int accumulate,
                              StepPasses passes) {
-        return plan(model, batch, height, width, optimizer, accumulate, passes, org.leanseg.memory.Workspace.OP, null);
+        return plan(model, batch, height, width, optimizer, accumulate, passes, org.leanseg.memory.Workspace.OP, Precision.FP32, null);
     }
 
+    /** As above, each node's workspace as the device counts it, activations in {@code precision}'s type. */
     static MemoryReport plan(ModelConfig model, int batch, int height, int width, OptimizerSettings optimizer, int accumulate,
-                             StepPasses passes, org.leanseg.memory.Workspace workspace, Distillation distill) {
+                             StepPasses passes, org.leanseg.memory.Workspace workspace, Precision precision, Distillation distill) {
         try {
             return StepBuilder.training(new DeepLabV3Plus(model), batch, height, width).optimizer(optimizer).accumulate(accumulate)
-                    .passes(passes).workspace(workspace).distill(distill).build().report();
+                    .passes(passes).workspace(workspace).precision(precision).distill(distill).build().report();
         } catch (BudgetException e) {
             throw new ConfigException("train.recompute: " + e.getMessage());
         }

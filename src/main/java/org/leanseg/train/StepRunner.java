@@ -12,6 +12,7 @@ import org.leanseg.graph.Value;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.recompute.BudgetException;
 import org.leanseg.models.DeepLabV3Plus;
+import org.leanseg.tensor.Precision;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 
@@ -34,6 +35,7 @@ final class StepRunner implements AutoCloseable {
     private final VariableStore store;
     private final Consumer<String> log;
     private final float[] classWeights;
+    private final Precision precision;
     private final Distillation distill;
     private StepPasses passes;
     private Step built;
@@ -43,15 +45,23 @@ final class StepRunner implements AutoCloseable {
 
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
                VariableStore store, Consumer<String> log) {
-        this(model, batch, height, width, sgd, accumulate, backend, store, StepPasses.forBackend(backend.name()), null, null, log);
+        this(model, batch, height, width, sgd, accumulate, backend, store, StepPasses.forBackend(backend.name()), null, Precision.FP32, log);
+    }
+
+    /** With the given rewrites (the backend's, with the run's recompute policy), loss class weights (or null) and precision. */
+    StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
+               VariableStore store, StepPasses passes, float[] classWeights, Precision precision, Consumer<String> log) {
+        this(model, batch, height, width, sgd, accumulate, backend, store, passes, classWeights, precision, null, log);
     }
 
     /**
      * With the given rewrites (the backend's, with the run's recompute policy), loss class weights (or
-     * null) and distillation (or null; its teacher's weights already in {@code store}).
+     * null), precision (Note [Mixed precision]) and distillation (or null; its teacher's weights already
+     * in {@code store}).
      */
     StepRunner(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate, Backend backend,
-               VariableStore store, StepPasses passes, float[] classWeights, Distillation distill, Consumer<String> log) {
+               VariableStore store, StepPasses passes, float[] classWeights, Precision precision, Distillation distill,
+               Consumer<String> log) {
         this.model = model;
         this.batch = batch;
         this.height = height;
@@ -62,6 +72,7 @@ final class StepRunner implements AutoCloseable {
         this.store = store;
         this.log = log;
         this.classWeights = classWeights;
+        this.precision = precision;
         this.distill = distill;
         this.passes = passes;
         build();
@@ -71,13 +82,22 @@ final class StepRunner implements AutoCloseable {
     private void build() {
         try {
             built = StepBuilder.training(model, batch, height, width).optimizer(sgd).accumulate(accumulate).passes(passes)
-                    .classWeights(classWeights).distill(distill).workspace(org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend))).build();
+                    .classWeights(classWeights).distill(distill).workspace(org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend)))
+                    .precision(precision).build();
         } catch (BudgetException e) {
             throw new ConfigException("train.recompute: " + e.getMessage(), e);
         }
         graph = built.train();
         step = built.executor(backend, store, Executor.Options.defaults());
         optimizer = built.optimizerExecutor(backend, store, Executor.Options.defaults());
+        if (precision != Precision.FP32 && org.leanseg.ops.Device.of(backend).fallback() == org.leanseg.ops.Device.Fallback.NONE) {
+            java.util.Set<String> missing = withoutKernel().keySet();
+            if (!missing.isEmpty()) {
+                close();
+                throw new ConfigException("train.precision: " + precision + " needs 16-bit " + backend.name() + " kernels for " + missing
+                        + ", which do not exist yet; train with device cpu or reference, or train.precision fp32");
+            }
+        }
     }
 
     /**
@@ -125,6 +145,49 @@ final class StepRunner implements AutoCloseable {
         }
         step.run(feeds);
         return step.read(graph.loss()).data()[0];
+    }
+
+    /**
+     * The loss-scaling state {@code [k, clean steps, skipped steps]} of an fp16 step (Note [Dynamic
+     * loss scaling]: scale 2^(16+k)), one 12-byte download; null for other precisions.
+     */
+    float[] lossScaleState() {
+        org.leanseg.graph.Variable v = graph.lossScaleState();
+        return v == null ? null : step.read(built.graph().variables().get(v)).data();
+    }
+
+    /**
+     * For a 16-bit step, one line saying so and which ops the device runs on the reference kernel
+     * with float host copies for want of a 16-bit kernel (Note [Mixed precision]); null for fp32.
+     */
+    String precisionLine() {
+        if (precision == Precision.FP32) {
+            return null;
+        }
+        org.leanseg.ops.Device<?, ?> device = org.leanseg.ops.Device.of(backend);
+        Map<String, Integer> host = withoutKernel();
+        int onHost = host.values().stream().mapToInt(Integer::intValue).sum();
+        int ops = step.schedule().size() + (optimizer == null ? 0 : optimizer.schedule().size());
+        return "precision " + precision.key() + ": activations and their gradients in " + precision.activations().name().toLowerCase()
+                + "; weights, optimizer state and BN statistics in f32" + (precision.lossScaling() ? "; dynamic loss scaling" : "")
+                + (onHost == 0 ? "" : "; " + device + " runs " + onHost + " of " + ops + " ops on the reference kernels with float host"
+                + " copies (no 16-bit " + device + " kernel yet): " + host);
+    }
+
+    /** Op name to count of the step's nodes this device has no kernel for at their types (its fallback runs them). */
+    private Map<String, Integer> withoutKernel() {
+        org.leanseg.ops.Device<?, ?> device = org.leanseg.ops.Device.of(backend);
+        Map<String, Integer> missing = new java.util.TreeMap<>();
+        for (Executor ex : optimizer == null ? java.util.List.of(step) : java.util.List.of(step, optimizer)) {
+            for (org.leanseg.graph.Node n : ex.schedule()) {
+                java.util.List<org.leanseg.tensor.TensorSpec> in = n.inputs().stream().map(Value::spec).toList();
+                java.util.List<org.leanseg.tensor.TensorSpec> out = n.outputs().stream().map(Value::spec).toList();
+                if (org.leanseg.ops.Ops.cell(device, n.op(), in, out) == null) {
+                    missing.merge(n.op().name(), 1, Integer::sum);
+                }
+            }
+        }
+        return missing;
     }
 
     /** Copies device-resident variables (weights, BN statistics, optimizer state) back to the host store. */

@@ -20,8 +20,14 @@ import org.leanseg.ops.elementwise.Add;
 import org.leanseg.ops.elementwise.Scale;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.shape.Resize;
+import org.leanseg.ops.Op;
 import org.leanseg.ops.optim.AdamW;
+import org.leanseg.ops.optim.LossScale;
+import org.leanseg.ops.optim.LossScaleUpdate;
+import org.leanseg.ops.optim.LossScaled;
 import org.leanseg.ops.optim.Sgd;
+import org.leanseg.tensor.Precision;
+import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.TensorSpec;
 
 /**
@@ -46,6 +52,7 @@ public final class TrainGraph {
     private final Resize logitsUpsample;
     private final Map<Variable, Variable> gradients = new LinkedHashMap<>();
     private final Map<Variable, Variable> momenta = new LinkedHashMap<>();
+    private final Variable lossScaleState;
     private final Distillation distill;
 
     /** The step with the default rewrites ({@link StepPasses#FUSED}: in-place BN, fused ReLU·dwconv, cheap-op recompute). */
@@ -62,18 +69,24 @@ public final class TrainGraph {
     /** As above with per-class loss weights ({@code train.class_weights}; null for none). */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
                       StepPasses passes, float[] classWeights) {
-        this(model, batch, height, width, sgd, accumulate, passes, classWeights, null);
+        this(model, batch, height, width, sgd, accumulate, passes, classWeights, Precision.FP32, null);
     }
 
     /**
-     * As above, distilled from a teacher ({@code train.distill}; null for none): the teacher's eval
-     * forward first, then the student's, and {@code weight · KD} added to the loss (Note [Distillation loss]).
+     * As above in {@code precision} (Note [Mixed precision]): the image input, and so every
+     * activation and activation gradient, in its 16-bit type; with fp16, dynamic loss scaling (Note
+     * [Dynamic loss scaling]); and distilled from a teacher ({@code train.distill}; null for none):
+     * the teacher's eval forward first, then the student's, and {@code weight · KD} added to the loss
+     * (Note [Distillation loss]).
      */
     public TrainGraph(DeepLabV3Plus model, int batch, int height, int width, OptimizerSettings sgd, int accumulate,
-                      StepPasses passes, float[] classWeights, Distillation distill) {
+                      StepPasses passes, float[] classWeights, Precision precision, Distillation distill) {
+        if (distill != null && precision != Precision.FP32) {
+            throw new org.leanseg.config.ConfigException("train.distill: " + DISTILL_FP32_ONLY);
+        }
         this.distill = distill;
         Graph step = new Graph();
-        Value image = step.input("image", TensorSpec.f32(batch, 3, height, width));
+        Value image = step.input("image", new TensorSpec(Shape.of(batch, 3, height, width), precision.activations()));
         Value label = step.input("label", TensorSpec.i32(batch, height, width));
         Value teacherLogits = distill == null ? null : distill.teacherLogits(step, image);
         DeepLabV3Plus.Output out = model.forward(new Trace(step, true), image);
@@ -121,7 +134,17 @@ public final class TrainGraph {
                 scaled = step.apply1(new Scale(1f / accumulate), loss);
             }
         }
-        Map<Value, Value> grads = Autograd.gradients(step, scaled, params);
+        this.lossScaleState = precision.lossScaling() ? lossScaleState(ps) : null;
+        Map<Value, Value> grads;
+        if (lossScaleState != null) {
+            Value seed;
+            try (var ph = step.phase(Phase.BACKWARD); var s = step.stage(scaled.stage())) {
+                seed = step.apply1(new LossScale(), step.variable(lossScaleState));
+            }
+            grads = Autograd.vjp(step, Map.of(scaled, seed), params);
+        } else {
+            grads = Autograd.gradients(step, scaled, params);
+        }
         Value lr;
         if (accumulate > 1) {
             for (Variable p : ps.parameters()) {
@@ -158,6 +181,30 @@ public final class TrainGraph {
         this.lr = lr;
     }
 
+    /** Why a distilled step is fp32 only: its KL op (Note [Distillation loss]) takes f32 logits, with no 16-bit kernel yet. */
+    public static final String DISTILL_FP32_ONLY = "distillation runs in fp32 only for now (its KL op has no 16-bit kernel); "
+            + "set train.precision fp32 (--precision fp32)";
+
+    /** The loss-scaling state of a model's fp16 steps (Note [Dynamic loss scaling]): zero in a new store. */
+    public static Variable lossScaleState(ParamSet ps) {
+        return ps.state(LOSS_SCALE_KEY, LossScale.STATE, Role.BUFFER);
+    }
+
+    /** The loss-scaling state's checkpoint key. */
+    public static final String LOSS_SCALE_KEY = "loss_scale/state";
+
+    /**
+     * {@link #optimizerState(ParamSet, OptimizerSettings)} and, for an fp16 step, the loss-scaling
+     * state ({@link #LOSS_SCALE_KEY}): what a checkpoint saves besides the model's own tensors.
+     */
+    public static Map<String, Variable> optimizerState(ParamSet ps, OptimizerSettings settings, Precision precision) {
+        Map<String, Variable> m = optimizerState(ps, settings);
+        if (precision.lossScaling()) {
+            m.put(LOSS_SCALE_KEY, lossScaleState(ps));
+        }
+        return m;
+    }
+
     /**
      * The optimizer's persistent state by checkpoint key: {@code optimizer/momentum/<param>} (SGD
      * momentum, AdamW's first moment) and, for AdamW, {@code optimizer/adam_v/<param>}.
@@ -190,6 +237,7 @@ public final class TrainGraph {
 
     private void appendSgd(Graph g, ParamSet ps, OptimizerSettings sgd, Value lrValue, GradSource grads, boolean zeroGrad) {
         try (var ph = g.phase(Phase.OPTIMIZER)) {
+            List<Value> scaling = lossScaleState == null ? List.of() : lossScaling(g, ps, grads);
             for (ParamSet.Entry e : ps.entries()) {
                 Variable p = e.variable();
                 if (p.role() != Role.PARAMETER) {
@@ -202,18 +250,49 @@ public final class TrainGraph {
                 boolean decay = e.decay() || sgd.decayNormAndBias();
                 float lrScale = (float) (p.name().startsWith("backbone.") ? sgd.backboneLrMult() : 1.0);
                 float wd = decay ? (float) sgd.weightDecay() : 0f;
+                Op update;
+                List<Value> in = new ArrayList<>(List.of(g.variable(p), gr, g.variable(momenta.get(p))));
+                if (sgd.isAdamW()) {
+                    OptimizerSettings.Adam a = sgd.adam();
+                    update = new AdamW((float) a.beta1(), (float) a.beta2(), (float) a.eps(), wd, lrScale, zeroGrad);
+                    in.add(g.variable(ps.slot("adam_v", p, Role.OPTIMIZER_STATE)));
+                } else {
+                    update = new Sgd((float) sgd.momentum(), sgd.nesterov(), wd, lrScale, zeroGrad);
+                }
+                in.add(lrValue);
+                if (!scaling.isEmpty()) {
+                    update = new LossScaled(update);
+                    in.addAll(scaling);
+                }
                 try (var st = g.stage(gr.stage())) {
-                    if (sgd.isAdamW()) {
-                        OptimizerSettings.Adam a = sgd.adam();
-                        g.apply(new AdamW((float) a.beta1(), (float) a.beta2(), (float) a.eps(), wd, lrScale, zeroGrad),
-                                g.variable(p), gr, g.variable(momenta.get(p)), g.variable(ps.slot("adam_v", p, Role.OPTIMIZER_STATE)), lrValue);
-                    } else {
-                        g.apply(new Sgd((float) sgd.momentum(), sgd.nesterov(), wd, lrScale, zeroGrad),
-                                g.variable(p), gr, g.variable(momenta.get(p)), lrValue);
-                    }
+                    g.apply(update, in.toArray(new Value[0]));
                 }
             }
         }
+    }
+
+    /**
+     * Note [Dynamic loss scaling]: the scale the gradients carry, then the inf/NaN check of every
+     * gradient with the state's update; returns {scale, found} for the wrapped updates.
+     */
+    private List<Value> lossScaling(Graph g, ParamSet ps, GradSource grads) {
+        List<Value> checked = new ArrayList<>();
+        checked.add(g.variable(lossScaleState));
+        for (Variable p : ps.parameters()) {
+            if (grads.grad(p) != null) {
+                checked.add(grads.grad(p));
+            }
+        }
+        try (var st = g.stage("loss")) {
+            Value scale = g.apply1(new LossScale(), g.variable(lossScaleState));
+            Value found = g.apply1(new LossScaleUpdate(LossScaleUpdate.GROWTH_INTERVAL), checked.toArray(new Value[0]));
+            return List.of(scale, found);
+        }
+    }
+
+    /** The loss-scaling state variable of an fp16 step, else null. */
+    public Variable lossScaleState() {
+        return lossScaleState;
     }
 
     public Graph stepGraph() {

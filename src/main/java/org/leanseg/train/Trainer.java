@@ -27,6 +27,8 @@ import org.leanseg.io.AtomicFiles;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.nn.BatchNorm2d;
+import org.leanseg.ops.optim.LossScale;
+import org.leanseg.tensor.Precision;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 
@@ -102,6 +104,9 @@ public final class Trainer {
         ModelConfig mc = Datasets.modelConfig(cfg);
         VariableStore store = new VariableStore();
         // the teacher's weights join the store; a bad teacher stops the run before its directory is touched
+        if (tc.distill().enabled() && tc.precision() != org.leanseg.tensor.Precision.FP32) {
+            throw new org.leanseg.config.ConfigException("train.distill: " + TrainGraph.DISTILL_FP32_ONLY);
+        }
         Distillation distill = tc.distill().enabled() ? Distillation.load(tc.distill(), mc, store) : null;
         Dataset train = Datasets.train(cfg);
         normalization = train.normalization();
@@ -116,14 +121,14 @@ public final class Trainer {
         int h = sampleShape.dim(1);
         int w = sampleShape.dim(2);
         OptimizerSettings sgd = optimizer(tc);
-        Map<String, Variable> momenta = TrainGraph.optimizerState(model.params(), sgd);
+        Map<String, Variable> momenta = TrainGraph.optimizerState(model.params(), sgd, tc.precision());
         model.params().initialize(store, tc.seed());
         Checkpoints.State state = new Checkpoints.State(0, 0, 0, tc.seed(), Double.NaN, -1, List.of());
         int dropped = checkpoint == null ? 0 : RunDirectory.dropMetricsAfter(dir, Checkpoints.stateOf(checkpoint).iter());
         try (TrainLog log = new TrainLog(dir, out)) {
             log.info("LeanSeg training " + cfg.name() + ": " + mc + ", " + (tc.batch().isAuto() ? "batch auto of 3x" : "batch " + tc.batch() + "x3x") + h + "x" + w
                     + (tc.accumulate() > 1 ? " x" + tc.accumulate() + " accumulated" : "") + ", recompute " + tc.recompute()
-                    + ", " + tc.iters() + " iterations, "
+                    + (tc.precision() != Precision.FP32 ? ", precision " + tc.precision() : "") + ", " + tc.iters() + " iterations, "
                     + model.params().parameterCount() + " parameters, " + org.leanseg.backend.reference.Parallel.threads() + " threads");
             if (movedAside != null) {
                 log.info("moved the previous run's files in " + dir + " to " + movedAside + (overwrite ? " (--overwrite)" : " (it saved no checkpoint)"));
@@ -215,13 +220,16 @@ public final class Trainer {
         String stoppedBy = null;
         try (Backend owned = backend;
              StepRunner runner = new StepRunner(model, batch, h, w, sgd, tc.accumulate(), backend, store, passes,
-                     tc.classWeightArray(), distill, log::info);
+                     tc.classWeightArray(), tc.precision(), distill, log::info);
              Evaluator evaluator = new Evaluator(model, backend, store, batch, org.leanseg.eval.Inference.of(cfg.eval(), false),
                      MemoryBudget.forInference(cfg.eval().memoryBudget(), backend, h, w, log::info));
              Loader data = Loader.training(train, batch, tc.seed(), 1, new Loader.Cursor(state.epoch(), state.position()));
              Progress progress = new Progress(interactive, out, tc.iters(), state.iter())) {
             if (interactive) {
                 log.echoTo(progress::println); // lines above the bar, not inside it
+            }
+            if (runner.precisionLine() != null) {
+                log.info(runner.precisionLine());
             }
             long plannedPeakMiB = runner.plannedPeakBytes() >> 20;
             long t0 = System.nanoTime();
@@ -271,8 +279,14 @@ public final class Trainer {
                     rec.put("planned_peak_mib", plannedPeakMiB);
                     rec.put("heap_used_mib", (Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory()) >> 20);
                     ProcessStats.addTo(rec);
+                    float[] scaling = runner.lossScaleState();
+                    if (scaling != null) { // Note [Dynamic loss scaling]
+                        rec.put("loss_scale", LossScale.scale(scaling[0]));
+                        rec.put("skipped_steps", (long) scaling[2]);
+                    }
                     log.metrics(rec);
-                    log.info(String.format("iter %d/%d epoch %d loss %.4f lr %.5f %.1f img/s", done, tc.iters(), epoch, loss, lr, imagesPerSecond));
+                    log.info(String.format("iter %d/%d epoch %d loss %.4f lr %.5f %.1f img/s", done, tc.iters(), epoch, loss, lr, imagesPerSecond)
+                            + (scaling == null ? "" : String.format(" loss scale %.0f (%d skipped steps)", LossScale.scale(scaling[0]), (long) scaling[2])));
                     t0 = System.nanoTime();
                     dataNanos = 0;
                     sinceLog = 0;

@@ -19,6 +19,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.leanseg.tensor.Half;
 import org.leanseg.tensor.DType;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
@@ -74,7 +75,7 @@ class SafetensorsTest {
         try (SafetensorsFile f = Safetensors.open(file)) {
             assertEquals(DType.F16, f.spec("h").dtype());
             assertEquals(DType.U8, f.spec("u").dtype());
-            assertArrayEquals(new float[] {1f, -2.5f, 65504f, DTypeCodec.halfToFloat(0x2e66)}, f.tensor("h").data());
+            assertArrayEquals(new float[] {1f, -2.5f, 65504f, Half.halfToFloat(0x2e66)}, f.tensor("h").data());
             assertArrayEquals(new float[] {1f, -2.5f, Float.intBitsToFloat(0x3dcd0000)}, f.tensor("b").data());
             assertEquals(DType.F32, f.tensor("b").dtype());
             assertEquals(DType.I32, f.tensor("u").dtype());
@@ -99,24 +100,24 @@ class SafetensorsTest {
     @Test
     void halfPrecisionConversionIsExactAndRoundsToNearestEven() {
         for (int h = 0; h < 0x10000; h++) {
-            float f = DTypeCodec.halfToFloat(h);
+            float f = Half.halfToFloat(h);
             if (!Float.isNaN(f)) {
-                assertEquals((short) h, DTypeCodec.floatToHalf(f), "half 0x" + Integer.toHexString(h));
+                assertEquals((short) h, Half.floatToHalf(f), "half 0x" + Integer.toHexString(h));
             }
         }
-        assertEquals(1f, DTypeCodec.halfToFloat(0x3c00));
-        assertEquals(0x1p-24f, DTypeCodec.halfToFloat(0x0001));
-        assertEquals((short) 0x7c00, DTypeCodec.floatToHalf(65520f)); // rounds up to infinity
-        assertEquals((short) 0x7bff, DTypeCodec.floatToHalf(65519f));
-        assertEquals((short) 0x3c00, DTypeCodec.floatToHalf(1f + 0x1p-11f)); // tie to even (down)
-        assertEquals((short) 0x3c02, DTypeCodec.floatToHalf(1f + 3 * 0x1p-11f)); // tie to even (up)
-        assertEquals((short) 0x0000, DTypeCodec.floatToHalf(0x1p-25f)); // tie to even: zero
-        assertEquals((short) 0x0001, DTypeCodec.floatToHalf(0x1.8p-25f));
-        assertTrue(Float.isNaN(DTypeCodec.halfToFloat(DTypeCodec.floatToHalf(Float.NaN) & 0xffff)));
-        assertEquals((short) 0x3f80, DTypeCodec.floatToBf16(1f));
-        assertEquals((short) 0x3f80, DTypeCodec.floatToBf16(Float.intBitsToFloat(0x3f808000))); // tie, even
-        assertEquals((short) 0x3f82, DTypeCodec.floatToBf16(Float.intBitsToFloat(0x3f818000))); // tie, up
-        assertTrue(Float.isNaN(Float.intBitsToFloat(DTypeCodec.floatToBf16(Float.NaN) << 16)));
+        assertEquals(1f, Half.halfToFloat(0x3c00));
+        assertEquals(0x1p-24f, Half.halfToFloat(0x0001));
+        assertEquals((short) 0x7c00, Half.floatToHalf(65520f)); // rounds up to infinity
+        assertEquals((short) 0x7bff, Half.floatToHalf(65519f));
+        assertEquals((short) 0x3c00, Half.floatToHalf(1f + 0x1p-11f)); // tie to even (down)
+        assertEquals((short) 0x3c02, Half.floatToHalf(1f + 3 * 0x1p-11f)); // tie to even (up)
+        assertEquals((short) 0x0000, Half.floatToHalf(0x1p-25f)); // tie to even: zero
+        assertEquals((short) 0x0001, Half.floatToHalf(0x1.8p-25f));
+        assertTrue(Float.isNaN(Half.halfToFloat(Half.floatToHalf(Float.NaN) & 0xffff)));
+        assertEquals((short) 0x3f80, Half.floatToBf16(1f));
+        assertEquals((short) 0x3f80, Half.floatToBf16(Float.intBitsToFloat(0x3f808000))); // tie, even
+        assertEquals((short) 0x3f82, Half.floatToBf16(Float.intBitsToFloat(0x3f818000))); // tie, up
+        assertTrue(Float.isNaN(Float.intBitsToFloat(Half.floatToBf16(Float.NaN) << 16)));
     }
 
     // ---- hostile files -------------------------------------------------------------------

@@ -29,6 +29,9 @@ import org.leanseg.ops.norm.BatchNormBackward;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
 import org.leanseg.ops.optim.AdamW;
+import org.leanseg.ops.optim.LossScale;
+import org.leanseg.ops.optim.LossScaleUpdate;
+import org.leanseg.ops.optim.LossScaled;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.ops.shape.ChannelSlice;
 import org.leanseg.ops.shape.Concat;
@@ -105,6 +108,14 @@ public final class ParityCases {
                 Tensor.of(Shape.of(1), 0.01f));
         add("sgd nesterov lrScale", new Sgd(0.9f, true, 0f, 10f, false), KERNEL_TOL, g(300), g(300), g(300),
                 Tensor.of(Shape.of(1), 0.003f));
+        // Note [Dynamic loss scaling]: state [k, clean steps, skipped], scale 2^(16+k), found 0 (a step) or 1 (a skip)
+        add("loss_scale", new LossScale(), KERNEL_TOL, Tensor.of(Shape.of(3), -2f, 7f, 3f));
+        add("loss_scale_update finite", new LossScaleUpdate(8), KERNEL_TOL, Tensor.of(Shape.of(3), 1f, 7f, 2f), g(64, 3, 3, 3), g(300));
+        // (inf/NaN gradients: LossScalingTest; parity results must be finite)
+        add("loss_scaled_update sgd", new LossScaled(new Sgd(0.9f, false, 1e-4f, 1f, true)), KERNEL_TOL, g(300), g(300), g(300),
+                Tensor.of(Shape.of(1), 0.1f), Tensor.of(Shape.of(1), 65536f), Tensor.of(Shape.of(1), 0f));
+        add("loss_scaled_update sgd skipped", new LossScaled(new Sgd(0.9f, false, 1e-4f, 1f, true)), KERNEL_TOL, g(300), g(300), g(300),
+                Tensor.of(Shape.of(1), 0.1f), Tensor.of(Shape.of(1), 65536f), Tensor.of(Shape.of(1), 1f));
         AdamW adamw = new AdamW(0.9f, 0.999f, 1e-8f, 0.01f, 1f, true);
         add("adamw step 1", adamw, KERNEL_TOL, g(64, 3, 3, 3), g(64, 3, 3, 3), g(64, 3, 3, 3), u(0, 1, 64, 3, 3, 3),
                 Tensor.of(Shape.of(3), AdamW.hyper(1e-3, 0.9, 0.999, 1)));

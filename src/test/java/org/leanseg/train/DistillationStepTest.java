@@ -3,6 +3,7 @@ package org.leanseg.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.HashMap;
@@ -27,6 +28,7 @@ import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.nn.ParamSet;
 import org.leanseg.nn.Trace;
+import org.leanseg.tensor.Precision;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
@@ -154,6 +156,17 @@ class DistillationStepTest {
             }
             assertTrue(changed, kind + ": distillation changes the student's update");
             assertFalse(Float.isNaN(none));
+        }
+    }
+
+    /** A 16-bit distilled step is refused with the key and the fix: the KL op takes f32 logits (Note [Mixed precision]). */
+    @Test
+    void sixteenBitDistilledStepIsRefusedByName() {
+        for (Precision p : List.of(Precision.BF16, Precision.FP16)) {
+            org.leanseg.config.ConfigException e = assertThrows(org.leanseg.config.ConfigException.class,
+                    () -> StepBuilder.training(new DeepLabV3Plus(STUDENT), BATCH, SIZE, SIZE).precision(p)
+                            .distill(distill(new DeepLabV3Plus(TEACHER), DistillConfig.Kind.PIXEL)).build());
+            assertTrue(e.getMessage().startsWith("train.distill: ") && e.getMessage().contains("train.precision fp32"), e.getMessage());
         }
     }
 }

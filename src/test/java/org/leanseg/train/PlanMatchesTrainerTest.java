@@ -36,6 +36,7 @@ import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.profile.StepPlan;
+import org.leanseg.tensor.Precision;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 
@@ -84,7 +85,7 @@ class PlanMatchesTrainerTest {
         List<String> log = new ArrayList<>();
         try (Backend backend = Backends.create(device).backend();
              StepRunner runner = new StepRunner(model, BATCH, SIZE, SIZE, OptimizerSettings.pytorchDefault(), 1, backend, store, passes,
-                     null, null, log::add)) {
+                     null, Precision.FP32, null, log::add)) {
             Random rnd = new Random(3);
             int[] labels = new int[BATCH * SIZE * SIZE];
             for (int i = 0; i < labels.length; i++) {

@@ -12,6 +12,7 @@ import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelTest;
+import org.leanseg.tensor.Precision;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 
@@ -81,7 +82,7 @@ class StepRunnerTest {
         reference.get(b.params().get(gammaName)).data()[0] = 0f;
         org.leanseg.graph.passes.StepPasses stock = org.leanseg.graph.passes.StepPasses.forBackend("reference")
                 .withStockBatchNorm(java.util.Set.of(b.params().get(gammaName)));
-        try (StepRunner r = new StepRunner(b, 2, 32, 32, sgd, 1, new ReferenceBackend(), reference, stock, null, null, s -> { })) {
+        try (StepRunner r = new StepRunner(b, 2, 32, 32, sgd, 1, new ReferenceBackend(), reference, stock, null, Precision.FP32, null, s -> { })) {
             r.micro(x, labels, 0.01f, 2);
             r.syncVariables();
         }

@@ -21,6 +21,9 @@ import org.leanseg.memory.ByteSize;
 import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
+import org.leanseg.ops.optim.LossScaleUpdate;
+import org.leanseg.ops.optim.LossScaled;
+import org.leanseg.tensor.Precision;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 
@@ -148,5 +151,37 @@ class UpdatesInBackwardTest {
                 .passes(StepPasses.FUSED.withUpdatesInBackward(false)).build();
         assertTrue(s.report().plannedPeakBytes() < after.report().plannedPeakBytes(),
                 s.report().plannedPeakBytes() + " vs " + after.report().plannedPeakBytes());
+    }
+
+    /**
+     * Note [Dynamic loss scaling] with Note [Updates in backward]: an fp16 update takes the overflow
+     * flag of {@code loss_scale_update}, which reads every gradient, so no update moves above it (a
+     * skipped step leaves every parameter alone, LossScalingTest); bf16 and fp32 have no such check
+     * and keep the pass's earlier updates and lower peak.
+     */
+    @Test
+    void lossScaledUpdatesWaitForTheOverflowCheckWhileBf16KeepsTheSavings() {
+        Step fp16 = StepBuilder.training(new DeepLabV3Plus(TINY), N, H, W).optimizer(SGD).passes(StepPasses.FUSED)
+                .precision(Precision.FP16).build();
+        List<Node> schedule = fp16.schedule();
+        int check = -1;
+        int updates = 0;
+        for (int i = 0; i < schedule.size(); i++) {
+            Node n = schedule.get(i);
+            if (n.op() instanceof LossScaleUpdate) {
+                check = i;
+            } else if (n.op() instanceof LossScaled) {
+                assertTrue(check >= 0, "update " + n + " at " + i + " before loss_scale_update");
+                updates++;
+            }
+        }
+        assertTrue(updates > 50, updates + " loss-scaled updates");
+        for (Precision p : List.of(Precision.FP32, Precision.BF16)) {
+            long in = StepBuilder.training(new DeepLabV3Plus(TINY), N, H, W).optimizer(SGD).passes(StepPasses.FUSED)
+                    .precision(p).build().report().plannedPeakBytes();
+            long after = StepBuilder.training(new DeepLabV3Plus(TINY), N, H, W).optimizer(SGD)
+                    .passes(StepPasses.FUSED.withUpdatesInBackward(false)).precision(p).build().report().plannedPeakBytes();
+            assertTrue(in < after, p + ": " + in + " vs " + after);
+        }
     }
 }

@@ -8,6 +8,7 @@ import org.leanseg.backend.Buffer;
 import org.leanseg.backend.FreeMemory;
 import org.leanseg.backend.View;
 import org.leanseg.backend.reference.Parallel;
+import org.leanseg.tensor.DType;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
 
@@ -85,13 +86,18 @@ public final class CpuBackend implements Backend {
     @Override
     public View view(Buffer buffer, long byteOffset, TensorSpec spec) {
         CpuBuffer b = (CpuBuffer) buffer;
-        if (byteOffset % 4 != 0) {
+        if (byteOffset % Math.min(4, spec.dtype().bytes()) != 0) {
             throw new IllegalArgumentException("unaligned offset " + byteOffset);
         }
-        if (byteOffset + 4L * spec.shape().numel() > b.bytes()) {
+        if (byteOffset + slotBytes(spec) * spec.shape().numel() > b.bytes()) {
             throw new IllegalArgumentException("view " + spec + " at " + byteOffset + " overruns " + b.label() + " of " + b.bytes() + " bytes");
         }
         return new CpuView(b.address() + byteOffset, spec);
+    }
+
+    /** Bytes per element here: 2 for 16-bit floats, 4 for every other type (integers are exact floats, as on the reference backend). */
+    private static long slotBytes(TensorSpec spec) {
+        return spec.dtype().isHalf() ? 2 : 4;
     }
 
     /** Copies a host tensor into native memory once; the same tensor gets the same buffer afterwards. */
@@ -112,7 +118,11 @@ public final class CpuBackend implements Backend {
         if (src.data().length != v.numel()) {
             throw new IllegalArgumentException("upload of " + src.spec() + " into view " + v.spec());
         }
-        CpuNative.copyIn(src.data(), 0, v.address(), v.numel());
+        if (v.spec().dtype().isHalf()) {
+            CpuNative.copyIn16(src.data(), 0, v.address(), v.numel(), v.spec().dtype() == DType.F16); // rounds on store
+        } else {
+            CpuNative.copyIn(src.data(), 0, v.address(), v.numel());
+        }
     }
 
     @Override
@@ -121,7 +131,11 @@ public final class CpuBackend implements Backend {
         if (dst.data().length != v.numel()) {
             throw new IllegalArgumentException("download of view " + v.spec() + " into " + dst.spec());
         }
-        CpuNative.copyOut(v.address(), dst.data(), 0, v.numel());
+        if (v.spec().dtype().isHalf()) {
+            CpuNative.copyOut16(v.address(), dst.data(), 0, v.numel(), v.spec().dtype() == DType.F16);
+        } else {
+            CpuNative.copyOut(v.address(), dst.data(), 0, v.numel());
+        }
     }
 
     @Override

@@ -237,6 +237,12 @@ public final class CpuNative {
 
     static native void copyOut(long src, float[] dst, int offset, int count);
 
+    /** Floats to 16-bit storage ({@code fp16}: binary16, else bfloat16), rounded to nearest-even as {@code tensor.Half}. */
+    static native void copyIn16(float[] src, int offset, long dst, int count, boolean fp16);
+
+    /** 16-bit storage to floats (exact). */
+    static native void copyOut16(long src, float[] dst, int offset, int count, boolean fp16);
+
     public static native void copy(long src, long dst, long bytes);
 
     public static native void setThreads(int n);

@@ -10,7 +10,10 @@ import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
 
 /**
- * The pure-Java backend every other kernel is checked against. Byte offsets must be 4-aligned.
+ * The pure-Java backend every other kernel is checked against. Byte offsets must be 4-aligned
+ * (2-aligned in an arena of 16-bit slots, {@link #allocate(long, int)}). 16-bit values are emulated:
+ * float slots rounded on every store (uploads here, kernel outputs in the op table's reference
+ * cells), Note [Mixed precision] in tensor/Precision.
  *
  * <p>Memory counters (PyTorch allocator names): arenas it allocates and host arrays it adopts
  * (persistent variables, counted once each) are {@link #currentBytes() current}; a kernel run
@@ -40,27 +43,42 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public synchronized Buffer allocate(long bytes) {
-        long floats = (bytes + 3) / 4;
+    public Buffer allocate(long bytes) {
+        return allocate(bytes, 4);
+    }
+
+    /**
+     * An arena of float slots of {@code minElementBytes < 4 ? 2 : 4} planned bytes each
+     * ({@link RefBuffer}): a plan holding 16-bit values takes {@code 2 * bytes} of heap here, the
+     * price of emulating 16-bit storage in float slots; {@link #arenaBytes()} counts that heap.
+     */
+    @Override
+    public synchronized Buffer allocate(long bytes, int minElementBytes) {
+        int slot = minElementBytes < 4 ? 2 : 4;
+        long floats = (bytes + slot - 1) / slot;
         if (floats > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("reference arena of " + bytes + " bytes exceeds one Java array (8 GiB)");
         }
         arenaBytes += 4 * floats;
         peakBytes = Math.max(peakBytes, currentBytes());
-        return new RefBuffer(new float[(int) floats]);
+        return new RefBuffer(new float[(int) floats], slot);
     }
 
     @Override
     public View view(Buffer buffer, long byteOffset, TensorSpec spec) {
-        if (byteOffset % 4 != 0) {
+        RefBuffer b = (RefBuffer) buffer;
+        if (byteOffset % b.slotBytes() != 0) {
             throw new IllegalArgumentException("unaligned offset " + byteOffset);
         }
-        RefBuffer b = (RefBuffer) buffer;
-        long end = byteOffset / 4 + spec.shape().numel();
+        if (spec.dtype().isHalf() && b.slotBytes() > 2) {
+            throw new IllegalArgumentException("view " + spec + " in a buffer of " + b.slotBytes()
+                    + "-byte slots: an arena holding 16-bit values is allocated with allocate(bytes, 2)");
+        }
+        long end = byteOffset / b.slotBytes() + spec.shape().numel();
         if (end > b.data().length) {
             throw new IllegalArgumentException("view " + spec + " at " + byteOffset + " overruns buffer of " + b.bytes() + " bytes");
         }
-        return new RefView(b.data(), (int) (byteOffset / 4), spec);
+        return new RefView(b.data(), (int) (byteOffset / b.slotBytes()), spec);
     }
 
     @Override
@@ -86,6 +104,7 @@ public final class ReferenceBackend implements Backend {
     public void upload(Tensor src, View dst) {
         RefView v = (RefView) dst;
         System.arraycopy(src.data(), 0, v.data(), v.offset(), v.size());
+        v.roundToStorage();
     }
 
     @Override

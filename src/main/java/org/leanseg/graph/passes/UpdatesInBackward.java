@@ -27,11 +27,16 @@ import org.leanseg.graph.Value;
  * </ul>
  * Every pair of nodes that touch the same value therefore keeps its order, so the step computes
  * exactly what it computed with the updates last, bit for bit (each update is elementwise over its
- * own parameter); only lifetimes change. Nothing in a step needs all gradients at once (no
- * global-norm clipping, no loss-scale overflow check): such a step must not use this pass. The
+ * own parameter); only lifetimes change. A step whose updates need all gradients at once must
+ * make that a data dependency: fp16's loss-scaled updates (Note [Dynamic loss scaling]) take the
+ * overflow flag of {@code loss_scale_update}, which reads every gradient, so its node is their last
+ * dependency and they stay after the whole backward (an overflow skips every update; no saving in
+ * fp16, bf16 and fp32 keep it). Anything needing all gradients without such an input (e.g.
+ * global-norm clipping done outside the graph) must not use this pass. The
  * executor checks the in-place guards before the first op of a step (Note [In-place guards]), so a
  * step is never abandoned after some parameters were updated. Checked by {@code UpdatesInBackwardTest}
- * (order constraints, bit-exact training for SGD and AdamW under every recompute policy).
+ * (order constraints, bit-exact training for SGD and AdamW under every recompute policy, fp16
+ * updates after the overflow check).
  *
  * <pre>{@code
  * Rebuild.Result r = UpdatesInBackward.apply(stepGraph); // same values, updates moved up

@@ -67,6 +67,6 @@ public record ActDepthwiseConv2d(Activation.Kind act, Conv2d conv) implements Op
     /** Reference kernel: in = {z, weight[, bias]}, out = {y}. */
     public static void reference(ActDepthwiseConv2d op, RefView[] in, RefView[] out) {
         ConvGeometry geo = op.conv.geometry(in[0], in[1]);
-        DepthwiseKernels.forward(geo, in[0], in[1], in.length == 3 ? in[2] : null, out[0], op.act);
+        DepthwiseKernels.forward(geo, in[0], in[1].roundedTo(in[0].spec().dtype()), in.length == 3 ? in[2] : null, out[0], op.act);
     }
 }

@@ -54,14 +54,14 @@ public record Conv2d(int strideH, int strideW, int padH, int padW, int dilationH
             OpException.check(b.dtype() == DType.F32 && b.shape().equals(Shape.of(geo.cout())),
                     "bias must be f32 [" + geo.cout() + "] (one per output channel), got " + b);
         }
-        return List.of(TensorSpec.f32(geo.n(), geo.cout(), geo.hOut(), geo.wOut()));
+        return List.of(new TensorSpec(Shape.of(geo.n(), geo.cout(), geo.hOut(), geo.wOut()), in.get(0).dtype()));
     }
 
     /** Validates x and weight against the attributes and returns the geometry. */
     ConvGeometry geometry(TensorSpec x, TensorSpec w) {
         checkAttributes();
-        OpException.check(x.shape().rank() == 4 && x.dtype() == DType.F32,
-                "input x must be f32 [N, Cin, H, W], got " + x);
+        OpException.check(x.shape().rank() == 4 && x.dtype().isFloating(),
+                "input x must be a float [N, Cin, H, W], got " + x);
         OpException.check(w.shape().rank() == 4 && w.dtype() == DType.F32,
                 "weight must be f32 [Cout, Cin/groups, kh, kw], got " + w);
         Shape xs = x.shape();
@@ -133,10 +133,11 @@ public record Conv2d(int strideH, int strideW, int padH, int padW, int dilationH
     public static void reference(Conv2d op, RefView[] in, RefView[] out) {
         ConvGeometry geo = op.geometry(in[0], in[1]);
         RefView bias = in.length == 3 ? in[2] : null;
+        RefView w = in[1].roundedTo(in[0].spec().dtype()); // Note [Mixed precision]: 16-bit operands
         if (geo.depthwise()) {
-            DepthwiseKernels.forward(geo, in[0], in[1], bias, out[0]);
+            DepthwiseKernels.forward(geo, in[0], w, bias, out[0]);
         } else {
-            ConvGemmKernels.forward(geo, in[0], in[1], bias, out[0]);
+            ConvGemmKernels.forward(geo, in[0], w, bias, out[0]);
         }
     }
 }

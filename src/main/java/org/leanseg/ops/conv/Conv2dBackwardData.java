@@ -36,12 +36,12 @@ public record Conv2dBackwardData(int strideH, int strideW, int padH, int padW, i
         OpException.check(in.size() == 2, "takes dY and weight, got " + in.size() + " inputs");
         TensorSpec dy = in.get(0);
         TensorSpec w = in.get(1);
-        OpException.check(dy.shape().rank() == 4 && dy.dtype() == DType.F32, "dY must be f32 [N, Cout, Hout, Wout], got " + dy);
+        OpException.check(dy.shape().rank() == 4 && dy.dtype().isFloating(), "dY must be a float [N, Cout, Hout, Wout], got " + dy);
         OpException.check(w.shape().rank() == 4, "weight must be [Cout, Cin/groups, kh, kw], got " + w);
         Shape ds = dy.shape();
         Shape ws = w.shape();
         OpException.check(ds.dim(1) == ws.dim(0), "dY channels " + ds.dim(1) + " differ from weight's output channels " + ws.dim(0));
-        TensorSpec x = TensorSpec.f32(ds.dim(0), ws.dim(1) * groups, inH, inW);
+        TensorSpec x = new TensorSpec(Shape.of(ds.dim(0), ws.dim(1) * groups, inH, inW), dy.dtype());
         ConvGeometry geo = forward().geometry(x, w);
         OpException.check(geo.hOut() == ds.dim(2) && geo.wOut() == ds.dim(3), "dY " + ds + " does not match the output "
                 + geo.hOut() + "x" + geo.wOut() + " of input size " + inH + "x" + inW);
@@ -65,10 +65,11 @@ public record Conv2dBackwardData(int strideH, int strideW, int padH, int padW, i
     /** Reference kernel: in = {dY, weight}, out = {dX}. */
     public static void reference(Conv2dBackwardData op, RefView[] in, RefView[] out) {
         ConvGeometry geo = op.forward().geometry(out[0], in[1]);
+        RefView w = in[1].roundedTo(in[0].spec().dtype()); // Note [Mixed precision]: 16-bit operands
         if (geo.depthwise()) {
-            DepthwiseKernels.backwardData(geo, in[0], in[1], out[0]);
+            DepthwiseKernels.backwardData(geo, in[0], w, out[0]);
         } else {
-            ConvGemmKernels.backwardData(geo, in[0], in[1], out[0]);
+            ConvGemmKernels.backwardData(geo, in[0], w, out[0]);
         }
     }
 }

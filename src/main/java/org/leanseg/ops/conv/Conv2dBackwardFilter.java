@@ -36,7 +36,7 @@ public record Conv2dBackwardFilter(int strideH, int strideW, int padH, int padW,
         OpException.check(in.size() == 2, "takes x and dY, got " + in.size() + " inputs");
         TensorSpec x = in.get(0);
         TensorSpec dy = in.get(1);
-        OpException.check(dy.shape().rank() == 4 && dy.dtype() == DType.F32, "dY must be f32 [N, Cout, Hout, Wout], got " + dy);
+        OpException.check(dy.shape().rank() == 4 && dy.dtype().isFloating(), "dY must be a float [N, Cout, Hout, Wout], got " + dy);
         OpException.check(x.shape().rank() == 4, "x must be [N, Cin, H, W], got " + x);
         Shape ds = dy.shape();
         Shape xs = x.shape();

@@ -21,7 +21,7 @@ final class CrossEntropyMath {
         TensorSpec logits = in.get(0);
         TensorSpec labels = in.get(1);
         Shape z = logits.shape();
-        OpException.check(logits.dtype() == DType.F32 && z.rank() == 4, "logits must be f32 [N, K, H, W], got " + logits);
+        OpException.check(logits.dtype().isFloating() && z.rank() == 4, "logits must be a float [N, K, H, W], got " + logits);
         OpException.check(z.dim(1) >= 1, "logits need at least one class, got " + z);
         OpException.check(labels.dtype() == DType.I32, "labels must be i32, got " + labels);
         Shape expected = Shape.of(z.dim(0), z.dim(2), z.dim(3));

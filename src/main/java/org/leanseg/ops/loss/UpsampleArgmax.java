@@ -47,7 +47,7 @@ public record UpsampleArgmax(int outH, int outW, boolean alignCorners) implement
     public List<TensorSpec> infer(List<TensorSpec> in) {
         OpException.check(in.size() == 1, "takes one input (logits), got " + in.size());
         Shape s = in.get(0).shape();
-        OpException.check(in.get(0).dtype() == DType.F32 && s.rank() == 4, "logits must be f32 [N, K, h, w], got " + in.get(0));
+        OpException.check(in.get(0).dtype().isFloating() && s.rank() == 4, "logits must be a float [N, K, h, w], got " + in.get(0));
         OpException.check(s.dim(1) >= 1 && s.dim(2) > 0 && s.dim(3) > 0, "logits need a class and a non-empty plane, got " + s);
         return List.of(TensorSpec.i32(s.dim(0), outH, outW));
     }

@@ -75,7 +75,7 @@ public record UpsampleSoftmaxCrossEntropy(int outH, int outW, boolean alignCorne
     static void checkInputs(List<TensorSpec> in, int outH, int outW, float[] classWeights) {
         TensorSpec logits = in.get(0);
         Shape z = logits.shape();
-        OpException.check(logits.dtype() == DType.F32 && z.rank() == 4, "logits must be f32 [N, K, h, w], got " + logits);
+        OpException.check(logits.dtype().isFloating() && z.rank() == 4, "logits must be a float [N, K, h, w], got " + logits);
         OpException.check(z.dim(2) > 0 && z.dim(3) > 0, "logits have an empty plane: " + z);
         CrossEntropyMath.checkInputs(List.of(TensorSpec.f32(z.dim(0), z.dim(1), outH, outW), in.get(1)), classWeights);
     }

@@ -22,7 +22,7 @@ final class NormShapes {
 
     /** Checks that {@code x} is a non-empty f32 tensor of rank >= 2 ([N, C, ...]) and returns its shape. */
     static Shape activation(TensorSpec x, String what) {
-        OpException.check(x.dtype() == DType.F32, what + " must be f32, got " + x);
+        OpException.check(x.dtype().isFloating(), what + " must be a float tensor, got " + x);
         OpException.check(x.shape().rank() >= 2, what + " must be [N, C, H, W] (rank >= 2), got " + x.shape());
         OpException.check(x.shape().numel() > 0, what + " must not be empty, got " + x.shape());
         return x.shape();

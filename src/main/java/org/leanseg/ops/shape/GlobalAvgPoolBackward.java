@@ -30,7 +30,7 @@ public record GlobalAvgPoolBackward(int height, int width) implements Op {
         OpException.check(in.size() == 1, "takes one input (dY), got " + in.size());
         Shape s = ShapeChecks.nchw(in.get(0), "dY");
         OpException.check(s.dim(2) == 1 && s.dim(3) == 1, "dY must be [N, C, 1, 1], got " + s);
-        return List.of(TensorSpec.f32(s.dim(0), s.dim(1), height, width));
+        return List.of(new TensorSpec(Shape.of(s.dim(0), s.dim(1), height, width), in.get(0).dtype()));
     }
 
     @Override

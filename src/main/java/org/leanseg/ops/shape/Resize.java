@@ -51,9 +51,9 @@ public record Resize(int outH, int outW, boolean alignCorners) implements Op {
     public List<TensorSpec> infer(List<TensorSpec> in) {
         OpException.check(in.size() == 1, "takes one input, got " + in.size());
         Shape s = ShapeChecks.nchw(in.get(0), "input");
-        OpException.check(in.get(0).dtype() == DType.F32, "input must be f32, got " + in.get(0));
+        OpException.check(in.get(0).dtype().isFloating(), "input must be a float tensor, got " + in.get(0));
         OpException.check(s.dim(2) > 0 && s.dim(3) > 0, "input has an empty plane: " + s);
-        return List.of(TensorSpec.f32(s.dim(0), s.dim(1), outH, outW));
+        return List.of(new TensorSpec(Shape.of(s.dim(0), s.dim(1), outH, outW), in.get(0).dtype()));
     }
 
     @Override

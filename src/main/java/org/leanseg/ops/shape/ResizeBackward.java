@@ -30,7 +30,7 @@ public record ResizeBackward(int inH, int inW, boolean alignCorners) implements 
     public List<TensorSpec> infer(List<TensorSpec> in) {
         OpException.check(in.size() == 1, "takes one input (dY), got " + in.size());
         Shape s = ShapeChecks.nchw(in.get(0), "dY");
-        return List.of(TensorSpec.f32(s.dim(0), s.dim(1), inH, inW));
+        return List.of(new TensorSpec(Shape.of(s.dim(0), s.dim(1), inH, inW), in.get(0).dtype()));
     }
 
     @Override
