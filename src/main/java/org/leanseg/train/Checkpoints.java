@@ -171,6 +171,17 @@ public final class Checkpoints {
      */
     public static State restore(Path file, ParamSet ps, Map<String, Variable> optimizerState, VariableStore store,
                                 ModelConfig cfg) throws IOException {
+        return restore(file, ps, optimizerState, store, cfg, note -> { });
+    }
+
+    /**
+     * As {@link #restore(Path, ParamSet, Map, VariableStore, ModelConfig)}; a checkpoint of an fp32
+     * or bf16 run resumed in fp16 has no loss-scaling state, which then starts as in a new run
+     * (scale 2^16), said through {@code notes}. Optimizer state the configured optimizer needs but
+     * the checkpoint lacks (another {@code train.optimizer}) is an error that says so.
+     */
+    public static State restore(Path file, ParamSet ps, Map<String, Variable> optimizerState, VariableStore store,
+                                ModelConfig cfg, java.util.function.Consumer<String> notes) throws IOException {
         verify(file);
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
@@ -189,6 +200,15 @@ public final class Checkpoints {
                 read(f, e.variable().name(), e.variable(), values, missing);
             }
             optimizerState.forEach((key, v) -> read(f, key, v, values, missing));
+            if (missing.remove(TrainGraph.LOSS_SCALE_KEY)) {
+                notes.accept(file + " has no fp16 loss-scaling state (its run did not train in fp16); the loss scale starts at 2^"
+                        + org.leanseg.ops.optim.LossScale.INITIAL_LOG2 + " as in a new fp16 run");
+            }
+            if (!missing.isEmpty() && missing.stream().allMatch(k -> k.startsWith("optimizer/"))) {
+                throw new IOException(file + ": checkpoint lacks the optimizer state train.optimizer needs (" + missing.size()
+                        + " tensors, e.g. " + missing.get(0) + "); it was saved by a run with another optimizer: resume with that "
+                        + "train.optimizer, or start from its weights with --load-from");
+            }
             if (!missing.isEmpty()) {
                 throw new IOException(file + ": checkpoint lacks " + missing.size() + " tensors, e.g. " + missing.get(0)
                         + "; it is incomplete or from another model");

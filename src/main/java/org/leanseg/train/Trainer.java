@@ -141,7 +141,7 @@ public final class Trainer {
                         + "-wise KL at temperature " + tc.distill().temperature() + ", weight " + tc.distill().weight());
             }
             if (checkpoint != null) {
-                state = Checkpoints.restore(checkpoint, model.params(), momenta, store, mc);
+                state = Checkpoints.restore(checkpoint, model.params(), momenta, store, mc, note -> log.info("resume: " + note));
                 if (state.seed() != tc.seed()) {
                     throw new IOException(checkpoint + ": checkpoint seed " + state.seed() + " differs from train.seed " + tc.seed()
                             + "; resume with the run's own config.yaml");

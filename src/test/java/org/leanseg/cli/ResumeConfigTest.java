@@ -42,4 +42,41 @@ class ResumeConfigTest {
         assertTrue(out.contains("overriding train.iters"), out);
         assertTrue(out.contains("done: 5 iterations"), out);
     }
+
+    /** Tiny run settings shared by the precision/optimizer-change cases. */
+    private static String[] tinyRun(Path dir, String... more) {
+        List<String> a = new ArrayList<>(List.of("train"));
+        for (String s : List.of("model.width=0.25", "model.aspp_channels=16", "model.low_level_channels=8",
+                "model.decoder_channels=16", "data.synthetic.train_size=8", "data.synthetic.val_size=2", "train.batch=2",
+                "train.iters=2", "train.warmup_iters=0", "train.eval_interval=0", "device=reference", "work_dir=" + dir, "name=r")) {
+            a.add("--set");
+            a.add(s);
+        }
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void anFp32CheckpointResumesInFp16WithAFreshLossScale(@TempDir Path dir) {
+        Object[] first = VocCommandsTest.capture(tinyRun(dir));
+        assertEquals(0, first[0], first[1] + "\n" + first[2]);
+        Object[] fp16 = VocCommandsTest.capture("train", "--resume", dir.resolve("r").toString(),
+                "--set", "train.iters=4", "--set", "train.precision=fp16");
+        String out = (String) fp16[1];
+        assertEquals(0, fp16[0], out + "\n" + fp16[2]);
+        assertTrue(out.contains("has no fp16 loss-scaling state") && out.contains("starts at 2^16"), out);
+        assertTrue(out.contains("done: 4 iterations"), out);
+    }
+
+    @Test
+    void resumingWithAnotherOptimizerSaysWhichStateIsMissing(@TempDir Path dir) {
+        Object[] first = VocCommandsTest.capture(tinyRun(dir));
+        assertEquals(0, first[0], first[1] + "\n" + first[2]);
+        Object[] adam = VocCommandsTest.capture("train", "--resume", dir.resolve("r").toString(),
+                "--set", "train.iters=4", "--set", "train.optimizer=adamw");
+        String all = adam[1] + "\n" + adam[2];
+        assertEquals(2, adam[0], all);
+        assertTrue(all.contains("lacks the optimizer state train.optimizer needs") && all.contains("--load-from"), all);
+        assertFalse(all.contains("\tat org."), all);
+    }
 }
