@@ -15,6 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.leanseg.backend.Buffer;
 import org.leanseg.backend.cpu.CpuBackend;
 import org.leanseg.backend.cpu.CpuNative;
+import org.leanseg.memory.recompute.RecomputePolicy;
+import org.leanseg.models.ModelConfig;
 
 /**
  * {@link ProcessMemory} measures resident memory, not address space: 64 MiB written (a direct
@@ -71,6 +73,25 @@ class ProcessMemoryTest {
             ProcessMemory.Window touched = w2.end();
             assertTrue(touched.growthBytes() >= MIB64 * 3L / 4, "64 MiB mapped and written, RSS grew "
                     + (touched.growthBytes() >> 20) + " MiB: " + touched);
+        }
+    }
+
+    /**
+     * The window {@code profile} reports spans the arena's allocation: a cpu arena above glibc's
+     * largest mmap threshold (32 MiB) is fresh memory that the backend zeroes, so RSS grows by at
+     * least the arena. A window taken anywhere else (before the allocation, or empty) fails here.
+     */
+    @Test
+    void profileRssWindowSpansTheArena() {
+        Assumptions.assumeTrue(Files.isReadable(Path.of("/proc/self/status")), "no /proc/self/status here");
+        Assumptions.assumeTrue(CpuNative.available(), "no cpu backend library here");
+        ModelConfig cfg = ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.25).withClasses(3);
+        try (CpuBackend cpu = new CpuBackend()) {
+            StepPlan plan = StepProfiler.trainerPlan(cfg, 6, 128, 128, cpu, RecomputePolicy.none());
+            Measured m = StepProfiler.run(plan, cpu, 1, 1).measured();
+            assertTrue(m.arenaBytes() > 32L << 20, "the arena must exceed 32 MiB for this check; raise the batch: " + m.arenaBytes());
+            assertTrue(m.rss().reset() && m.rss().growthBytes() >= m.arenaBytes(), "arena " + (m.arenaBytes() >> 20)
+                    + " MiB, RSS grew " + (m.rss().growthBytes() >> 20) + " MiB: " + m.rss());
         }
     }
 }
