@@ -120,8 +120,7 @@ class ProfileCommandTest {
 
     /**
      * The resident-memory cross-check: VmHWM after minus VmRSS before the arena was allocated, in
-     * all three reports. Allocating and running the step makes the process grow (arena, variables,
-     * the JIT's code), so a window that was not read, or read the wrong way round, fails here.
+     * all three reports, its fields consistent (a window read the wrong way round fails here).
      */
     @Test
     void rssGrowthIsReportedAsACrossCheck() throws Exception {
@@ -134,7 +133,10 @@ class ProfileCommandTest {
         long peak = rss.get("peakBytes").asLong();
         assertTrue(before > 0 && peak >= rss.get("afterBytes").asLong(), rss.toString());
         assertEquals(peak - before, rss.get("growthBytes").asLong(), rss.toString());
-        assertTrue(rss.get("growthBytes").asLong() > 0, "the run allocated and ran a step, yet RSS did not grow: " + rss);
+        // no lower bound here: in a JVM that earlier tests grew, this small step's arena can reuse resident
+        // pages (seen in the full suite: growth 0 at 2 GiB RSS); ProcessMemoryTest.profileRssWindowSpansTheArena
+        // checks the window with an arena above glibc's mmap threshold, where it must grow by the arena
+        assertTrue(rss.get("reset").asBoolean(), rss.toString());
         assertTrue(terminal.contains("RSS growth") && terminal.contains("VmHWM after minus VmRSS before"), terminal);
         assertTrue(html.contains("RSS growth (cross-check)") && html.contains("Cross-check, <b>RSS growth"), "html");
     }
