@@ -23,16 +23,29 @@ import org.leanseg.backend.DeviceMemory;
  * @param workspaceBytes the largest scratch one op allocated in the last step (-1: not measurable)
  * @param workspaceOp that op's name
  * @param workspaceStage that op's stage group
- * @param highWaterBytes arena + variables + the last step's largest op scratch
+ * @param highWaterBytes the high-water of the last step, measured as {@code highWaterSource} says: on {@code cpu}
+ *                       the native allocator's own peak counter (every arena, variable and workspace allocation as
+ *                       it was made); on {@code reference} the arena and variables it allocated plus the heap bytes
+ *                       the largest op's kernel allocated (per-thread allocation counters); -1 where not measurable
+ * @param highWaterSource how {@code highWaterBytes} was measured, in words
  * @param runPeakBytes the backend's own peak over the whole run (step 1 includes class loading)
  * @param stages per stage group: mean milliseconds per step and largest op scratch of the last step
  * @param deviceBefore the device's free/total memory before the step's arena and variables were allocated
  *                     (null on the host)
  * @param deviceAfter the same after the last step (null on the host)
+ * @param rss the process's resident memory over allocation and steps, a cross-check that counts what the
+ *            backend's counters cannot see (library buffers, the JIT, Java heap growth); null where not taken
  */
 public record Measured(String backend, int threads, List<Step> steps, long arenaBytes, long variableBytes,
-                       long workspaceBytes, String workspaceOp, String workspaceStage, long highWaterBytes,
-                       long runPeakBytes, Map<String, StageTime> stages, DeviceMemory deviceBefore, DeviceMemory deviceAfter) {
+                       long workspaceBytes, String workspaceOp, String workspaceStage, long highWaterBytes, String highWaterSource,
+                       long runPeakBytes, Map<String, StageTime> stages, DeviceMemory deviceBefore, DeviceMemory deviceAfter,
+                       ProcessMemory.Window rss) {
+
+    /** The same figures with the resident-memory window {@code window} added. */
+    public Measured withRss(ProcessMemory.Window window) {
+        return new Measured(backend, threads, steps, arenaBytes, variableBytes, workspaceBytes, workspaceOp, workspaceStage,
+                highWaterBytes, highWaterSource, runPeakBytes, stages, deviceBefore, deviceAfter, window);
+    }
 
     /**
      * Device bytes the profiled run took as the driver sees them (free memory before minus after:

@@ -17,8 +17,12 @@ import java.nio.file.Path;
  * ProcessMemory.Sample before = ProcessMemory.sample();
  * ... run the steps ...
  * long growth = ProcessMemory.sample().hwmBytes() - before.rssBytes();
+ * // or, the same as one window:
+ * ProcessMemory.Started w = ProcessMemory.start();
+ * ... run the steps ...
+ * long growth2 = w.end().growthBytes();
  * }</pre>
- * Check: {@code mvn -B -q test -Dtest=BenchStepCommandTest}.
+ * Check: {@code mvn -B -q test -Dtest=ProcessMemoryTest+BenchStepCommandTest}.
  */
 public final class ProcessMemory {
     private static final Path STATUS = Path.of("/proc/self/status");
@@ -50,6 +54,35 @@ public final class ProcessMemory {
             return new Sample(-1, -1);
         }
         return new Sample(rss, hwm);
+    }
+
+    /**
+     * The resident memory over one phase: VmRSS before it, VmHWM and VmRSS after it, and whether
+     * VmHWM was reset at its start (otherwise the peak is the process's whole-life peak).
+     */
+    public record Window(boolean reset, long beforeBytes, long peakBytes, long afterBytes) {
+        /** VmHWM after minus VmRSS before (at least 0), or -1 where /proc did not say. */
+        public long growthBytes() {
+            return beforeBytes < 0 || peakBytes < 0 ? -1 : Math.max(0, peakBytes - beforeBytes);
+        }
+
+        public boolean known() {
+            return growthBytes() >= 0;
+        }
+    }
+
+    /** Starts a window: resets VmHWM and reads VmRSS; {@link Started#end()} reads them again. */
+    public static Started start() {
+        boolean reset = resetPeak();
+        return new Started(reset, sample());
+    }
+
+    /** A window begun by {@link #start()}. */
+    public record Started(boolean reset, Sample before) {
+        public Window end() {
+            Sample after = sample();
+            return new Window(reset, before.rssBytes(), after.hwmBytes(), after.rssBytes());
+        }
     }
 
     /** Sets VmHWM back to VmRSS; false where the kernel does not allow it (then VmHWM is the process's whole-life peak). */

@@ -47,6 +47,9 @@ public final class ProfileHtml {
                 .append("</div>\n<div class=\"cards\">");
         card(h, mib(r.plannedPeakBytes()) + " MiB", "planned peak");
         card(h, (m.highWaterBytes() >= 0 ? mib(m.highWaterBytes()) : mib(m.runPeakBytes())) + " MiB", "measured high-water");
+        if (m.rss() != null && m.rss().known()) {
+            card(h, mib(m.rss().growthBytes()) + " MiB", "RSS growth (cross-check)");
+        }
         if (m.deviceAfter() != null) {
             card(h, mib(m.deviceRunBytes()) + " MiB", "device memory taken (cudaMemGetInfo, of " + mib(m.deviceAfter().totalBytes()) + " MiB)");
         }
@@ -132,11 +135,18 @@ public final class ProfileHtml {
             row(h, String.valueOf(s.step()), String.format(Locale.ROOT, "%.0f", s.stepMillis()), String.format(Locale.ROOT, "%.4f", s.loss()),
                     mib(s.scratchBytes()), mib(s.highWaterBytes()));
         }
-        h.append("</table>\n<p class=\"note\">Measured: the arena and variables the ").append(esc(m.backend()))
-                .append(" backend allocated, plus the heap bytes the largest op's kernel allocated while it ran (per-thread allocation "
-                        + "counters; an upper bound of its scratch). Step 1 also loads classes and thread-local buffers; the figures are "
-                        + "the last step's. The backend's own peak over the run: ")
+        h.append("</table>\n<p class=\"note\">Planned: the memory plan's figures. Measured on the ").append(esc(m.backend()))
+                .append(" backend: the arena and variables it allocated; the high-water is ").append(esc(m.highWaterSource()))
+                .append(". Step 1 also loads classes and thread-local buffers; the figures are the last step's. The backend's own peak "
+                        + "over the run: ")
                 .append(mib(m.runPeakBytes())).append(" MiB.</p>\n");
+        ProcessMemory.Window w = m.rss();
+        if (w != null && w.known()) {
+            h.append("<p class=\"note\">Cross-check, <b>RSS growth ").append(mib(w.growthBytes()))
+                    .append(" MiB</b>: the process's resident memory over the allocation and the steps (VmHWM after minus VmRSS before, "
+                            + "from /proc/self/status; ").append(w.reset() ? "VmHWM reset first" : "VmHWM not resettable here: whole-life peak")
+                    .append("). It also counts library buffers, the JIT and Java heap growth, and no plan figure enters it.</p>\n");
+        }
     }
 
     private static void chart(StringBuilder h, Chart<?, ?> c, String alt) {

@@ -86,14 +86,16 @@ public final class ProfileReport {
         sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB = arena %.2f + persistent %.2f + workspace %.2f%n", "planned peak",
                 mib(r.plannedPeakBytes()), mib(r.activationPeakBytes()), mib(r.persistentBytes()), mib(r.workspaceBytes())));
         if (m.highWaterBytes() >= 0) {
-            sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB = arena %.2f + variables %.2f + largest op scratch %.2f (%s, %s); %+.1f%% vs planned%n",
-                    "measured high-water", mib(m.highWaterBytes()), mib(m.arenaBytes()), mib(m.variableBytes()),
-                    mib(m.workspaceBytes()), m.workspaceOp(), m.workspaceStage(),
-                    100.0 * (m.highWaterBytes() - r.plannedPeakBytes()) / Math.max(1, r.plannedPeakBytes())));
+            sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB, %s; %+.1f%% vs planned%n", "measured high-water",
+                    mib(m.highWaterBytes()), m.highWaterSource(), 100.0 * (m.highWaterBytes() - r.plannedPeakBytes()) / Math.max(1, r.plannedPeakBytes())));
+            sb.append(String.format(Locale.ROOT, "%-20s arena %.2f, variables %.2f, largest %s %.2f MiB%s%n", "  of which",
+                    mib(m.arenaBytes()), mib(m.variableBytes()), m.backend().equals("cpu") ? "workspace" : "op scratch",
+                    mib(m.workspaceBytes()), m.workspaceOp().isEmpty() ? "" : " (" + m.workspaceOp() + ", " + m.workspaceStage() + ")"));
         } else {
             sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB (the %s backend's own peak)%n", "measured high-water",
                     mib(m.runPeakBytes()), m.backend()));
         }
+        rss(sb, m);
         if (m.deviceAfter() != null) {
             sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB taken by this run (free %.2f -> %.2f of %.2f MiB, cudaMemGetInfo; "
                             + "the backend allocated at most %.2f MiB)%n", "device memory", mib(m.deviceRunBytes()),
@@ -113,6 +115,21 @@ public final class ProfileReport {
         sb.append(String.format(Locale.ROOT, "%-20s %s%n", "step time", steps));
         sb.append(String.format(Locale.ROOT, "%-20s %10.0f ms, %.2f images/s%n", m.steps().size() > 1 ? "mean after step 1" : "mean",
                 m.meanStepMillis(), p.plan().batch() * 1000.0 / Math.max(1e-9, m.meanStepMillis())));
+    }
+
+    /** The resident-memory cross-check: VmHWM after the steps minus VmRSS before the arena was allocated. */
+    private static void rss(StringBuilder sb, Measured m) {
+        ProcessMemory.Window w = m.rss();
+        if (w == null) {
+            return;
+        }
+        if (!w.known()) {
+            sb.append(String.format(Locale.ROOT, "%-20s not measured (/proc/self/status unreadable)%n", "RSS growth"));
+            return;
+        }
+        sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB (process resident memory over allocation and steps, VmHWM after minus "
+                        + "VmRSS before%s; also counts library buffers, the JIT and Java heap growth)%n", "RSS growth",
+                mib(w.growthBytes()), w.reset() ? "" : "; VmHWM could not be reset, so it is the process's whole-life peak"));
     }
 
     public static ObjectNode json(Profile p) {
@@ -174,7 +191,15 @@ public final class ProfileReport {
         o.put("workspaceOp", m.workspaceOp());
         o.put("workspaceStage", m.workspaceStage());
         o.put("highWaterBytes", m.highWaterBytes());
+        o.put("highWaterSource", m.highWaterSource());
         o.put("runPeakBytes", m.runPeakBytes());
+        if (m.rss() == null) {
+            o.putNull("rss");
+        } else {
+            ProcessMemory.Window w = m.rss();
+            o.putObject("rss").put("reset", w.reset()).put("beforeBytes", w.beforeBytes()).put("peakBytes", w.peakBytes())
+                    .put("afterBytes", w.afterBytes()).put("growthBytes", w.growthBytes());
+        }
         o.put("meanStepMillis", round(m.meanStepMillis()));
         if (m.deviceAfter() == null) {
             o.putNull("device");

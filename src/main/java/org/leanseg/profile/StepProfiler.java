@@ -26,7 +26,9 @@ import org.leanseg.train.TrainGraph;
  * Runs real training steps of a {@link StepPlan} — exactly its graph, schedule and arena plan, so a
  * recompute policy or other rewrites are profiled by handing in the plan built with them — on
  * random images and labels, and measures step time, per-stage op time and the bytes the backend
- * allocated (on the reference backend, each kernel's heap scratch too).
+ * allocated (on the reference backend, each kernel's heap scratch too). {@link #run} also takes the
+ * process's resident memory over the allocation and the steps ({@link ProcessMemory}), as a
+ * cross-check of the backend's counters that no plan figure enters.
  *
  * <pre>{@code
  * Profile p = StepProfiler.run(StepPlan.of(cfg, 2, 256, 256), new ReferenceBackend(), 2, 1);
@@ -68,11 +70,14 @@ public final class StepProfiler {
         if (steps < 1) {
             throw new IllegalArgumentException("steps must be >= 1, got " + steps);
         }
+        // the resident-memory window spans the arena and variable allocation and the steps (Measured.rss)
+        ProcessMemory.Started rss = ProcessMemory.start();
         try (Session s = open(plan, backend, seed)) {
             for (int i = 0; i < steps; i++) {
                 s.step();
             }
-            return new Profile(plan, StageBreakdown.of(plan), s.measured());
+            Measured m = s.measured();
+            return new Profile(plan, StageBreakdown.of(plan), m.withRss(rss.end()));
         }
     }
 
@@ -173,8 +178,18 @@ public final class StepProfiler {
             long arena = ref != null ? ref.arenaBytes() : cpu != null ? cpu.arenaBytes() : -1;
             long variables = ref != null ? ref.variableBytes() : cpu != null ? cpu.variableBytes() : -1;
             return new Measured(backend.name(), ref != null || cpu != null ? Parallel.threads() : 1, List.copyOf(done), arena, variables,
-                    last.scratchBytes(), obs.scratchOp, obs.scratchStage, last.highWaterBytes(), backend.peakBytes(), stages,
-                    deviceBefore, deviceAfter());
+                    last.scratchBytes(), obs.scratchOp, obs.scratchStage, last.highWaterBytes(), highWaterSource(cpu), backend.peakBytes(),
+                    stages, deviceBefore, deviceAfter(), null);
+        }
+
+        private String highWaterSource(org.leanseg.backend.cpu.CpuBackend cpu) {
+            if (cpu != null) {
+                return "the native allocator's peak (arenas, variables, workspace as allocated)";
+            }
+            if (ref != null) {
+                return "arena + variables allocated + the largest op's heap allocation (per-thread counters)";
+            }
+            return "not measured per step (the backend's own peak over the run below)";
         }
 
         private DeviceMemory deviceAfter() {

@@ -59,8 +59,10 @@ class QuantizeTest {
                     Tensor ref = fp32.run(im);
                     Tensor got = int8.run(im);
                     double d = relRms(got, ref);
-                    // random weights through ~50 int8 layers: a loose bound that a wrong scale or zero point (RMS ~1) fails
-                    assertTrue(d < 0.3, method + ": int8 logits differ from fp32 by " + d + " (relative RMS)");
+                    // random weights through ~50 int8 layers: a loose bound that a wrong scale or zero point (RMS ~1) fails.
+                    // Measured 2026-12-07 at the 48x48 default size on a 2-core AMD EPYC (Zen 3, AVX2, no VNNI): PERCENTILE
+                    // 0.309 on one image, so 0.3 failed on that machine; 0.4 keeps the margin to a wrong scale
+                    assertTrue(d < 0.4, method + ": int8 logits differ from fp32 by " + d + " (relative RMS)");
                     long agree = ExportFixtures.argmaxAgree(got, ref);
                     assertTrue(agree >= 0.9 * size * size, method + ": int8 argmax agrees with fp32 on " + agree + " of " + size * size + " pixels");
                 }

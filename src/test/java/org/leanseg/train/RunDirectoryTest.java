@@ -190,6 +190,24 @@ class RunDirectoryTest {
         assertEquals(List.of(1, 2, 3, 4), trainIters, "each iteration logged once after the resume");
     }
 
+    /** Item 8: the evaluation table, the final line and metrics.jsonl give the same mIoU, in percent in text, as a fraction in JSON. */
+    @Test
+    void theTableAndTheFinalLineGiveMIoUInOneUnit(@TempDir Path dir) throws IOException {
+        train(dir, "a", null, "train.iters=2", "train.eval_interval=1");
+        String log = Files.readString(dir.resolve("a").resolve("log.txt"));
+        java.util.regex.Matcher table = java.util.regex.Pattern.compile("mIoU (\\d+\\.\\d\\d)  aAcc").matcher(log);
+        String lastTable = null;
+        while (table.find()) {
+            lastTable = table.group(1);
+        }
+        java.util.regex.Matcher fin = java.util.regex.Pattern.compile("last mIoU (\\d+\\.\\d\\d)%").matcher(log);
+        assertTrue(lastTable != null && fin.find(), log);
+        assertEquals(lastTable, fin.group(1), "table and final line: " + log);
+        double fraction = records(dir.resolve("a")).stream().filter(r -> r.get("type").asText().equals("val"))
+                .reduce((a, b) -> b).orElseThrow().get("mIoU").asDouble();
+        assertEquals(Double.parseDouble(lastTable), 100 * fraction, 0.01, "metrics.jsonl holds the fraction");
+    }
+
     private static List<JsonNode> records(Path run) throws IOException {
         List<JsonNode> out = new ArrayList<>();
         for (String line : Files.readAllLines(run.resolve("metrics.jsonl"))) {
