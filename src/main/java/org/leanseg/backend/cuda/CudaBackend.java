@@ -88,6 +88,10 @@ public final class CudaBackend implements Backend {
     private final Map<String, CudaBuffer> constants = new HashMap<>();
     private BytePointer staging = new BytePointer(1L << 20);
     private CudaBuffer workspace;
+    private CudaBuffer normScratch;
+    private CudaBuffer normTemp;
+    private int normCounters;
+    private long normFloatsOffset;
     private long currentBytes;
     private long peakBytes;
     private boolean closed;
@@ -332,6 +336,50 @@ public final class CudaBackend implements Backend {
     /** Launches {@code blocks} blocks of {@link CudaKernels#BLOCK} threads (reductions: one block per channel/plane). */
     public void launchBlocks(String kernel, int blocks, Object... args) {
         kernels.launch(kernel, blocks, CudaKernels.BLOCK, args);
+    }
+
+    /** Launches {@code blocksX x blocksY} blocks of {@code threads} threads. */
+    public void launchGrid(String kernel, int blocksX, int blocksY, int threads, Object... args) {
+        kernels.launch(kernel, blocksX, blocksY, threads, args);
+    }
+
+    /**
+     * The norm reductions' scratch (Note [Two-level norm reductions] in norm.cuh): {@code counters} unsigned
+     * counters at the returned address, which the kernels leave at 0 (zeroed once when the buffer is made), then
+     * room for {@code partialFloats} floats at {@code address + normFloatsOffset()}. Grows on demand; valid until
+     * the next call. Outside the memory plan: 2 floats per block of a reduction, a few MiB at most.
+     */
+    public synchronized long normScratch(int counters, long partialFloats) {
+        int c = Math.max(counters, normCounters);
+        long offset = org.leanseg.memory.Planner.align(4L * c);
+        long need = offset + 4 * partialFloats;
+        if (normScratch == null || counters > normCounters || need > normScratch.bytes()) {
+            long bytes = Math.max(need, normScratch == null ? 0 : offset + normScratch.bytes() - normFloatsOffset);
+            if (normScratch != null) {
+                free(normScratch);
+            }
+            normScratch = malloc(bytes, "norm scratch");
+            memset(normScratch.address(), 0, normScratch.bytes());
+            normCounters = c;
+            normFloatsOffset = offset;
+        }
+        return normScratch.address();
+    }
+
+    /** Byte offset of the partial sums in {@link #normScratch}. */
+    public synchronized long normFloatsOffset() {
+        return normFloatsOffset;
+    }
+
+    /** Device room for {@code floats} floats, an op's temporaries (group norm backward's plane sums); grows on demand. */
+    public synchronized long normTemp(long floats) {
+        if (normTemp == null || normTemp.bytes() < 4 * floats) {
+            if (normTemp != null) {
+                free(normTemp);
+            }
+            normTemp = malloc(4 * floats, "norm temporaries");
+        }
+        return normTemp.address();
     }
 
     public void convForward(ConvShape s, long x, long w, long y) {

@@ -2,6 +2,8 @@ package org.leanseg.ops.conv;
 
 import org.leanseg.backend.cuda.ConvShape;
 import org.leanseg.backend.cuda.CudaBackend;
+import org.leanseg.backend.cuda.CudaNormKernels;
+import org.leanseg.backend.cuda.NormSteps;
 import org.leanseg.backend.cuda.CudaView;
 
 /**
@@ -33,8 +35,7 @@ public final class ConvCuda {
         gpu.convForward(shape(g), in[0].address(), in[1].address(), out[0].address());
         if (in.length == 3) {
             // y[n, c, :] += bias[c] (cudnnAddTensor would do too; one kernel keeps the arithmetic ours)
-            long total = out[0].numel();
-            gpu.launch("ls_bias_add_k", total, total, g.cout(), g.outPlane(), in[2].address(), out[0].address());
+            NormSteps.biasAdd(new CudaNormKernels(gpu), g.n(), g.cout(), g.outPlane(), in[2].address(), out[0].address());
         }
     }
 
@@ -50,10 +51,10 @@ public final class ConvCuda {
         gpu.convBackwardFilter(shape(g), in[0].address(), in[1].address(), out[0].address());
     }
 
-    /** in = {dY}, out = {dB}: one block per channel. */
+    /** in = {dY}, out = {dB}: a two-level reduction per channel (norm.cu). */
     public static void biasGrad(BiasGrad op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         var s = in[0].spec().shape();
-        gpu.launchBlocks("ls_channel_sum_k", s.dim(1), s.dim(0), s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
+        NormSteps.biasGrad(new CudaNormKernels(gpu), s.dim(0), s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
     }
 
     /** Arguments of the conv.cu kernels: first, then C, mult, H, W, Hout, Wout, kh, kw, strides, pads, dilations, then tail. */
