@@ -1,8 +1,10 @@
 package org.leanseg.backend.cuda;
 
+import static org.bytedeco.cuda.global.cudart.cudaEventCreate;
 import static org.bytedeco.cuda.global.cudart.cudaEventCreateWithFlags;
 import static org.bytedeco.cuda.global.cudart.cudaEventDestroy;
 import static org.bytedeco.cuda.global.cudart.cudaEventDisableTiming;
+import static org.bytedeco.cuda.global.cudart.cudaEventElapsedTime;
 import static org.bytedeco.cuda.global.cudart.cudaEventRecord;
 import static org.bytedeco.cuda.global.cudart.cudaEventSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaFree;
@@ -392,6 +394,37 @@ public final class CudaBackend implements Backend {
 
     public void convBackwardFilter(ConvShape s, long x, long dy, long dw) {
         convs.backwardFilter(s, x, dy, dw);
+    }
+
+    /**
+     * Milliseconds of device time {@code work} takes per call, averaged over {@code reps} calls, by CUDA events
+     * recorded on the compute stream around all of them (one synchronisation at the end). For benchmarks.
+     */
+    public double deviceMs(Runnable work, int reps) {
+        CUevent_st start = new CUevent_st();
+        CUevent_st stop = new CUevent_st();
+        CudaStatus.check(cudaEventCreate(start), "cudaEventCreate");
+        CudaStatus.check(cudaEventCreate(stop), "cudaEventCreate");
+        try {
+            CudaStatus.check(cudaEventRecord(start, stream), "cudaEventRecord(start)");
+            for (int i = 0; i < reps; i++) {
+                work.run();
+            }
+            CudaStatus.check(cudaEventRecord(stop, stream), "cudaEventRecord(stop)");
+            CudaStatus.check(cudaEventSynchronize(stop), "cudaEventSynchronize(stop)");
+            float[] ms = new float[1];
+            CudaStatus.check(cudaEventElapsedTime(ms, start, stop), "cudaEventElapsedTime");
+            return ms[0] / reps;
+        } finally {
+            cudaEventDestroy(start);
+            cudaEventDestroy(stop);
+        }
+    }
+
+    /** Copies {@code bytes} device to device on the compute stream (benchmarks: the copy bandwidth). */
+    public void copyDevice(long dst, long src, long bytes) {
+        CudaStatus.check(cudaMemcpyAsync(new DevicePointer(dst), new DevicePointer(src), bytes, cudaMemcpyDeviceToDevice, stream),
+                "cudaMemcpyAsync(D2D " + bytes + " B)");
     }
 
     /** Bytes this backend holds now and at most (arenas, variables, workspace, constants). */
