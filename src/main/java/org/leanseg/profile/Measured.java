@@ -29,10 +29,12 @@ import org.leanseg.backend.DeviceMemory;
  * @param deviceBefore the device's free/total memory before the step's arena and variables were allocated
  *                     (null on the host)
  * @param deviceAfter the same after the last step (null on the host)
+ * @param deviceReport device-specific lines (Backend.deviceReport: on cuda the context and the cuDNN algorithms chosen)
  */
 public record Measured(String backend, int threads, List<Step> steps, long arenaBytes, long variableBytes,
                        long workspaceBytes, String workspaceOp, String workspaceStage, long highWaterBytes,
-                       long runPeakBytes, Map<String, StageTime> stages, DeviceMemory deviceBefore, DeviceMemory deviceAfter) {
+                       long runPeakBytes, Map<String, StageTime> stages, DeviceMemory deviceBefore, DeviceMemory deviceAfter,
+                       List<String> deviceReport) {
 
     /**
      * Device bytes the profiled run took as the driver sees them (free memory before minus after:

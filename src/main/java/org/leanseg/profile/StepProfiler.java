@@ -174,7 +174,7 @@ public final class StepProfiler {
             long variables = ref != null ? ref.variableBytes() : cpu != null ? cpu.variableBytes() : -1;
             return new Measured(backend.name(), ref != null || cpu != null ? Parallel.threads() : 1, List.copyOf(done), arena, variables,
                     last.scratchBytes(), obs.scratchOp, obs.scratchStage, last.highWaterBytes(), backend.peakBytes(), stages,
-                    deviceBefore, deviceAfter());
+                    deviceBefore, deviceAfter(), List.copyOf(backend.deviceReport()));
         }
 
         private DeviceMemory deviceAfter() {

@@ -68,13 +68,34 @@ import org.leanseg.tensor.TensorSpec;
  * same tensor afterwards, so executors sharing a VariableStore share device variables too.
  */
 public final class CudaBackend implements Backend {
-    /** Settings: TF32 convolutions and the cuDNN workspace limit. */
-    public record Options(boolean tf32, long workspaceLimitBytes) {
-        /** Strict float32 convolutions (CUDNN_FMA_MATH), 256 MiB workspace limit. */
+    /**
+     * Settings: TF32 convolutions, the cuDNN workspace limit (what the plan counts for every convolution,
+     * {@link #WORKSPACE_LIMIT}), and {@code deterministic} (train.deterministic): cuDNN's heuristic ranking with
+     * deterministic algorithms preferred (bitwise-repeatable steps), else the fastest algorithm by
+     * {@code cudnnFind*AlgorithmEx}, non-deterministic ones allowed.
+     */
+    public record Options(boolean tf32, long workspaceLimitBytes, boolean deterministic) {
+        /** Strict float32 convolutions (CUDNN_FMA_MATH), 256 MiB workspace limit, timed algorithm choice. */
         public static Options defaults() {
-            return new Options(false, 256L << 20);
+            return new Options(false, WORKSPACE_LIMIT, false);
+        }
+
+        /** As {@link #defaults()} with bitwise-repeatable algorithm choice (train.deterministic: true). */
+        public static Options repeatable() {
+            return new Options(false, WORKSPACE_LIMIT, true);
+        }
+
+        /** The settings of a training run: {@code train.deterministic} chooses the algorithm policy. */
+        public static Options forTraining(boolean deterministic) {
+            return new Options(false, WORKSPACE_LIMIT, deterministic);
         }
     }
+
+    /**
+     * The cuDNN workspace limit: algorithms needing more are not chosen, and the memory plan counts this much
+     * workspace for every convolution on the cuda device (Ops table, {@code ConvCuda.workspace}).
+     */
+    public static final long WORKSPACE_LIMIT = 256L << 20;
 
     private final Options options;
     private final CUstream_st stream = new CUstream_st();
@@ -97,6 +118,7 @@ public final class CudaBackend implements Backend {
     private long currentBytes;
     private long peakBytes;
     private boolean closed;
+    private long startUsedBytes;
 
     public CudaBackend(Options options) {
         CudaProbe.Result probe = CudaProbe.result();
@@ -108,7 +130,52 @@ public final class CudaBackend implements Backend {
         CudaStatus.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
         CudaStatus.check(cudaStreamCreateWithFlags(copyStream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags(copy)");
         this.kernels = new CudaKernels(stream);
-        this.convs = new CudnnConvolutions(this, stream, options.tf32(), options.workspaceLimitBytes());
+        this.convs = new CudnnConvolutions(this, stream, options.tf32(), options.workspaceLimitBytes(), options.deterministic());
+        long[] ft = memGetInfo();
+        this.startUsedBytes = ft[1] - ft[0];
+    }
+
+    /**
+     * Device bytes in use when this backend had started (context, cuDNN handle, kernels module loaded, before
+     * any allocation of its own), per cudaMemGetInfo: the CUDA context and libraries, plus whatever other
+     * processes hold on the card. Reported apart from the plan.
+     */
+    public long startUsedBytes() {
+        return startUsedBytes;
+    }
+
+    @Override
+    public java.util.List<String> deviceReport() {
+        java.util.List<String> lines = new ArrayList<>();
+        lines.add(String.format(java.util.Locale.ROOT, "CUDA context and libraries: %.1f MiB in use on the card when the backend started"
+                + " (cudaMemGetInfo; includes other processes), not part of the plan", startUsedBytes / 1048576.0));
+        Map<ConvShape, ConvAlgoChoice.Algo[]> chosen = convs.chosen();
+        long largest = 0;
+        for (ConvAlgoChoice.Algo[] a : chosen.values()) {
+            for (ConvAlgoChoice.Algo x : a) {
+                largest = x == null ? largest : Math.max(largest, x.workspaceBytes());
+            }
+        }
+        lines.add(String.format(java.util.Locale.ROOT, "cuDNN algorithms: %s; workspace limit %.1f MiB (planned), largest chosen %.1f MiB,"
+                + " workspace buffer %.1f MiB; %d convolution shapes", options.deterministic()
+                ? "cuDNN heuristics, deterministic preferred (train.deterministic: true)"
+                : "timed once per shape by cudnnFind*AlgorithmEx, non-deterministic allowed", options.workspaceLimitBytes() / 1048576.0,
+                largest / 1048576.0, workspace == null ? 0.0 : workspace.bytes() / 1048576.0, chosen.size()));
+        String[] dirs = {"fwd", "bwd data", "bwd filter"};
+        chosen.forEach((s, a) -> {
+            StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "  conv %dx%dx%dx%d -> %d k%dx%d s%d p%d d%d g%d:", s.n(),
+                    s.cin(), s.h(), s.w(), s.cout(), s.kh(), s.kw(), s.strideH(), s.padH(), s.dilationH(), s.groups()));
+            for (int i = 0; i < 3; i++) {
+                ConvAlgoChoice.Algo x = a[i];
+                if (x != null) {
+                    b.append(String.format(java.util.Locale.ROOT, " %s algo %d (%s, ws %d B%s)", dirs[i], x.algo(),
+                            x.deterministic() ? "deterministic" : "non-deterministic", x.workspaceBytes(),
+                            x.ms() >= 0 ? String.format(java.util.Locale.ROOT, ", %.3f ms", x.ms()) : ""));
+                }
+            }
+            lines.add(b.toString());
+        });
+        return lines;
     }
 
     @Override

@@ -29,6 +29,16 @@ public final class ConvCuda {
         return ConvGeometry.of(attrs, xs.dim(0), xs.dim(1), xs.dim(2), xs.dim(3), ws.dim(0), ws.dim(2), ws.dim(3));
     }
 
+    /**
+     * The workspace the plan counts for a cuDNN convolution: the backend's workspace limit
+     * ({@link CudaBackend#WORKSPACE_LIMIT}), since the algorithm is chosen only when the op first runs and
+     * may take up to that much. The plan's workspace term is the largest over the step, so a step with
+     * convolutions plans exactly one limit's worth.
+     */
+    public static <O> long cudnnWorkspace(O op, java.util.List<org.leanseg.tensor.TensorSpec> in) {
+        return CudaBackend.WORKSPACE_LIMIT;
+    }
+
     /** in = {x, weight[, bias]}, out = {y}. */
     public static void forward(Conv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         ConvGeometry g = geometry(op, in[0], in[1]);
