@@ -119,6 +119,8 @@ public final class CudaBackend implements Backend {
     private long peakBytes;
     private boolean closed;
     private long startUsedBytes;
+    private final List<CUevent_st> timerEvents = new ArrayList<>();
+    private int timerUsed;
 
     public CudaBackend(Options options) {
         CudaProbe.Result probe = CudaProbe.result();
@@ -488,6 +490,44 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    /**
+     * Per-op device timing (Note [Op timing by events]): {@link #startOpTimer} records a CUDA event on the
+     * compute stream, {@link #markOp} one more after each op, neither waits for the device; after the step's
+     * synchronisation {@link #readOpTimes} returns the milliseconds between consecutive events, one per op:
+     * the device time from the end of the previous op's work to the end of this one's (it includes the
+     * device's idle time waiting for the host's launches, which is what a launch-bound step costs).
+     */
+    public synchronized void startOpTimer() {
+        timerUsed = 0;
+        markOp();
+    }
+
+    /** Records the next timing event on the compute stream (no host synchronisation). */
+    public synchronized void markOp() {
+        if (timerUsed == timerEvents.size()) {
+            CUevent_st e = new CUevent_st();
+            CudaStatus.check(cudaEventCreate(e), "cudaEventCreate(op timer)");
+            timerEvents.add(e);
+        }
+        CudaStatus.check(cudaEventRecord(timerEvents.get(timerUsed), stream), "cudaEventRecord(op timer)");
+        timerUsed++;
+    }
+
+    /** Milliseconds between consecutive timing events since {@link #startOpTimer}; waits for the last event. */
+    public synchronized float[] readOpTimes() {
+        if (timerUsed == 0) {
+            return new float[0];
+        }
+        CudaStatus.check(cudaEventSynchronize(timerEvents.get(timerUsed - 1)), "cudaEventSynchronize(op timer)");
+        float[] ms = new float[timerUsed - 1];
+        float[] one = new float[1];
+        for (int i = 1; i < timerUsed; i++) {
+            CudaStatus.check(cudaEventElapsedTime(one, timerEvents.get(i - 1), timerEvents.get(i)), "cudaEventElapsedTime(op timer)");
+            ms[i - 1] = one[0];
+        }
+        return ms;
+    }
+
     /** Copies {@code bytes} device to device on the compute stream (benchmarks: the copy bandwidth). */
     public void copyDevice(long dst, long src, long bytes) {
         CudaStatus.check(cudaMemcpyAsync(new DevicePointer(dst), new DevicePointer(src), bytes, cudaMemcpyDeviceToDevice, stream),
@@ -535,6 +575,8 @@ public final class CudaBackend implements Backend {
         }
         slots.clear();
         freeSlots.clear();
+        timerEvents.forEach(e -> cudaEventDestroy(e));
+        timerEvents.clear();
         for (CudaBuffer b : live.values()) {
             cudaFree(new DevicePointer(b.address()));
         }

@@ -69,6 +69,10 @@ class CudaProfileTest {
                     + " B + allowance " + ALLOWANCE + " B");
             String summary = ProfileReport.summary(p);
             assertTrue(summary.contains("CUDA context") && summary.contains("cudnnFind") && summary.contains("  conv "), summary);
+            // issue 15 item 1: per-op device times from CUDA events, summed into the stages
+            assertTrue(summary.contains("device time per op (CUDA events"), summary);
+            assertTrue(!p.measured().stages().isEmpty(), "stage times");
+            p.measured().stages().forEach((stage, t) -> assertTrue(t.millis() > 0, stage + ": " + t.millis() + " ms of device time"));
             assertTrue(ProfileReport.jsonText(p).contains("\"deviceReport\""));
         }
     }
