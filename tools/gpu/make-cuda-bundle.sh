@@ -4,7 +4,8 @@
 # then, in one device call:  run(command="bash .bundle-cuda/run.sh", carry=[".bundle-cuda"], timeout_s=...)
 # Needs here: JDK 17 (jlink), Maven, nvcc (for the fatbin). Contents: leanseg-bundle.tar.gz (jlink'd Java 17,
 # app + dependency jars with the fatbin, bin/leanseg), leanseg-gpu-tests.tar.gz (JUnit console, test classes,
-# shared/oracle, bin/leanseg-gpu-tests), run.sh (= run-cuda-tests.sh). About 45 MB.
+# shared/oracle, bin/leanseg-gpu-tests), run.sh (= run-cuda-tests.sh: profile, gpu tests, side-by-side timing
+# first), pytorch_baseline.py. Must stay <= 64 MiB (the device tool's carry limit); checked at the end.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -15,4 +16,10 @@ ls target/classes/org/leanseg/backend/cuda/leanseg-kernels.fatbin >/dev/null   #
 rm -rf "$B"; mkdir -p "$B"
 cp target/leanseg-bundle.tar.gz target/leanseg-gpu-tests.tar.gz "$B/"
 cp "$HERE/run-cuda-tests.sh" "$B/run.sh"
+cp "$HERE/pytorch_baseline.py" "$B/"   # the PyTorch side of the side-by-side timing (run.sh, when torch is there)
 du -sh "$B"
+SIZE=$(du -sb "$B" | cut -f1)
+if [ "$SIZE" -gt $((64 * 1024 * 1024)) ]; then
+  echo "make-cuda-bundle: $B is $SIZE bytes, over the 64 MiB carry limit" >&2
+  exit 1
+fi

@@ -1,29 +1,69 @@
 #!/usr/bin/env bash
 # LeanSeg CUDA check on a GPU machine with no Java and no network, from the folder make-cuda-bundle.sh
-# prepares (copied there as run.sh): unpacks the offline bundle and its gpu-tests tarball, runs the
-# gpu-tagged tests (bin/leanseg-gpu-tests), a first-look step timing, and a 2-iteration train smoke run.
+# prepares (copied there as run.sh). Order (issue 15: items 1, 6 and 7 first):
+#   1. per-op / per-stage profile on the GPU: `leanseg profile --device cuda` (MobileNetV2 512x512, batch 2 and
+#      8; report.json / report.html under $OUT/profile-*; the terminal table shows the cuDNN algorithms chosen
+#      and the CUDA context),
+#   6. the gpu-tagged tests (fused and in-place parity cases, CudaTrainStepTest, the norm kernels, the oracle,
+#      device used <= plan + context + allowance),
+#   7. side by side: LeanSeg's step timing (CudaStepBench) and, when a python3 with torch is on PATH, PyTorch's
+#      (tools/gpu/pytorch_baseline.py, copied into the bundle) on the same configurations, in the same run,
+#   then the norm kernel benchmark (CudaNormBench) and a 2-iteration train smoke run.
 # Device-tool call:  run(command="bash .bundle-cuda/run.sh", carry=[".bundle-cuda"], timeout_s=...)
-# Logs and JUnit XML under $OUT (the device tool's folder when set, else <bundle>/out). BENCH=0 skips the timing.
+# Logs and JUnit XML under $OUT (the device tool's folder when set, else <bundle>/out).
+# PARTS picks parts (default "1 6 7 k t": profile, tests, side by side, kernel benchmark, train smoke). All of them
+# take more than one 10-minute device call: call PARTS="1 6" then PARTS="7 k t". TORCH=0 skips PyTorch.
 set -u
 B=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-$B/out}; mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gpu-run.log") 2>&1
 sec() { echo; echo "===== $* ($(date -u +%H:%M:%S))"; }
+PARTS=" ${PARTS:-1 6 7 k t} "
+want() { [[ "$PARTS" == *" $1 "* ]]; }
 U=/tmp/leanseg-bundle; rm -rf "$U"; mkdir -p "$U"
 tar -xzf "$B/leanseg-bundle.tar.gz" -C "$U" && tar -xzf "$B/leanseg-gpu-tests.tar.gz" -C "$U"
 L=$U/leanseg
-sec "gpu tests"
-timeout 480 "$L/bin/leanseg-gpu-tests" "$OUT"
-echo "gpu tests exit code: $?"
 . "$L/bin/leanseg-env.sh"
-if [ "${BENCH:-1}" != 0 ]; then
-  sec "step timing (CudaStepBench, first look)"
-  for cfg in "deeplabv3plus_mobilenetv2 2 512 3 10 false" "deeplabv3plus_mobilenetv2 2 512 3 10 true" "deeplabv3plus_mobilenetv2 8 512 2 5 true"; do
-    timeout 150 "$LEANSEG_JAVA" -Xmx24g -cp "$L/tests/test-classes:$L/lib/*" org.leanseg.backend.cuda.CudaStepBench $cfg
+JAVA_CP=("$LEANSEG_JAVA" -Xmx24g -cp "$L/tests/test-classes:$L/lib/*")
+
+want 1 && sec "1. profile --device cuda (per stage, cuDNN algorithms, context)"
+want 1 && for b in 2 8; do
+  (cd /tmp && timeout 150 "$L/bin/leanseg" profile --device cuda --model deeplabv3plus_mobilenetv2 --size 512x512 --batch "$b" \
+    --steps 3 --out "$OUT/profile-mobilenetv2-b$b")
+  echo "profile batch $b exit code: $?"
+done
+
+if want 6; then
+  sec "6. gpu tests"
+  timeout 420 "$L/bin/leanseg-gpu-tests" "$OUT"
+  echo "gpu tests exit code: $?"
+fi
+
+if want 7; then
+  sec "7. side by side: LeanSeg step timing (CudaStepBench; args model batch size warmup steps tf32 deterministic)"
+  for cfg in "deeplabv3plus_mobilenetv2 8 512 3 10 true false" "deeplabv3plus_mobilenetv2 16 512 3 10 true false" \
+             "deeplabv3plus_xception65 2 512 3 10 true false" "deeplabv3plus_mobilenetv2 8 512 3 10 true true"; do
+    timeout 100 "${JAVA_CP[@]}" org.leanseg.backend.cuda.CudaStepBench $cfg
     echo "bench exit code: $?"
   done
+  if [ "${TORCH:-1}" != 0 ] && python3 -c "import torch" 2>/dev/null && [ -f "$B/pytorch_baseline.py" ]; then
+    sec "7. side by side: PyTorch (pytorch_baseline.py) on the same machine"
+    timeout 300 python3 "$B/pytorch_baseline.py" --out "$OUT/pytorch_baseline.json" --models mobilenetv2,xception65 --batches 2,8,16 \
+      --deadline 270 --no-verify-budget
+    echo "pytorch exit code: $?"
+  else
+    echo "PyTorch side skipped (TORCH=0, no python3 with torch, or no pytorch_baseline.py in the bundle)"
+  fi
 fi
-sec "train smoke (bin/leanseg, --device auto)"
-(cd /tmp && timeout 120 "$L/bin/leanseg" train --device auto --set train.iters=2 --set train.warmup_iters=0)
-echo "train exit code: $?"
+if want k; then
+  sec "norm kernel benchmark (CudaNormBench batch reps)"
+  timeout 120 "${JAVA_CP[@]}" org.leanseg.backend.cuda.CudaNormBench 8 50
+  echo "norm bench exit code: $?"
+fi
+
+if want t; then
+  sec "train smoke (bin/leanseg, --device auto)"
+  (cd /tmp && timeout 120 "$L/bin/leanseg" train --device auto --set train.iters=2 --set train.warmup_iters=0)
+  echo "train exit code: $?"
+fi
 sec done

@@ -24,13 +24,13 @@ if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
   rm -f "$OUT"; exit 0
 fi
 # up to date? (newer than every source, header and this script)
-if [ -f "$OUT" ] && [ -z "$(find "$DIR" "$CUDA_DIR" \( -name '*.cpp' -o -name '*.cuh' -o -name '*.sh' \) -newer "$OUT")" ]; then
+if [ -f "$OUT" ] && [ -z "$(find "$DIR" "$CUDA_DIR" \( -name '*.cpp' -o -name '*.h' -o -name '*.cuh' -o -name '*.sh' \) -newer "$OUT")" ]; then
   echo "[hostmath] $OUT is up to date"
   exit 0
 fi
 mkdir -p "$(dirname "$OUT")"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-"$CXX" -std=c++17 -O2 -fPIC -shared -ffp-contract=off -fno-fast-math -Wall -Wextra -Wno-unused-parameter \
+"$CXX" -std=c++17 -O2 -fPIC -shared -ffp-contract=off -fno-fast-math -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter \
   -I"$CUDA_DIR" -I"$JHOME/include" -I"$JHOME/include/linux" -o "$T/lib.so" "$DIR"/*.cpp
 mv "$T/lib.so" "$OUT"
 echo "[hostmath] $("$CXX" --version | head -1): $(ls "$DIR"/*.cpp | wc -l) .cpp -> $OUT ($(stat -c %s "$OUT") bytes)"

@@ -10,7 +10,6 @@
 #include "conv.cuh"
 #include "elementwise.cuh"
 #include "loss.cuh"
-#include "norm.cuh"
 #include "resize.cuh"
 
 namespace {
@@ -48,129 +47,6 @@ DwArgs dwArgs(JNIEnv* env, jintArray geom) {
 }  // namespace
 
 extern "C" {
-
-// BatchNorm / BatchNormInPlace training forward (ls_bn_stats_k + ls_bn_apply_k): y, saveMean, saveInvStd out;
-// runMean, runVar updated in place. The apply uses the float-rounded saved statistics, as the kernel does.
-JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_batchNormTrain(
-    JNIEnv* env, jclass, jfloatArray jx, jint N, jint C, jint HW, jfloatArray jgamma, jfloatArray jbeta,
-    jfloatArray jrunMean, jfloatArray jrunVar, jdouble eps, jdouble momentum, jfloatArray jy, jfloatArray jmean,
-    jfloatArray jinvStd) {
-  Floats x(env, jx), gamma(env, jgamma), beta(env, jbeta), runMean(env, jrunMean), runVar(env, jrunVar), y(env, jy),
-      saveMean(env, jmean), saveInvStd(env, jinvStd);
-  long long n = (long long)N * HW;
-  for (int c = 0; c < C; c++) {
-    double s = 0;
-    for (int b = 0; b < N; b++)
-      for (int i = 0; i < HW; i++) s += x[((long long)b * C + c) * HW + i];
-    double mean = s / n;
-    double sq = 0;
-    for (int b = 0; b < N; b++)
-      for (int i = 0; i < HW; i++) {
-        double d = x[((long long)b * C + c) * HW + i] - mean;
-        sq += d * d;
-      }
-    double var = sq / n;
-    saveMean[c] = (float)mean;
-    saveInvStd[c] = (float)ls_inv_std(var, eps);
-    ls_bn_running_update(&runMean[c], &runVar[c], mean, var, n, momentum);
-  }
-  for (long long i = 0; i < (long long)N * C * HW; i++) {
-    int c = (int)((i / HW) % C);
-    y[i] = ls_bn_apply(x[i], saveMean[c], saveInvStd[c], gamma[c], beta[c]);
-  }
-}
-
-// BatchNormBackwardFromOutput (ls_bn_out_backward_reduce_k + ls_bn_out_backward_dx_k): dx, dGamma, dBeta out.
-JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_batchNormBackwardFromOutput(
-    JNIEnv* env, jclass, jfloatArray jy, jint N, jint C, jint HW, jfloatArray jgamma, jfloatArray jbeta,
-    jfloatArray jinvStd, jfloatArray jdy, jfloatArray jdx, jfloatArray jdGamma, jfloatArray jdBeta) {
-  Floats y(env, jy), gamma(env, jgamma), beta(env, jbeta), invStd(env, jinvStd), dy(env, jdy), dx(env, jdx),
-      dGamma(env, jdGamma), dBeta(env, jdBeta);
-  for (int c = 0; c < C; c++) {
-    double sDy = 0, sDyXhat = 0;
-    for (int b = 0; b < N; b++)
-      for (int i = 0; i < HW; i++) {
-        long long k = ((long long)b * C + c) * HW + i;
-        sDy += dy[k];
-        sDyXhat += dy[k] * ls_bn_xhat_from_output(y[k], gamma[c], beta[c]);
-      }
-    dGamma[c] = (float)sDyXhat;
-    dBeta[c] = (float)sDy;
-  }
-  long long perChannel = (long long)N * HW;
-  for (long long i = 0; i < (long long)N * C * HW; i++) {
-    int c = (int)((i / HW) % C);
-    double xhat = ls_bn_xhat_from_output(y[i], gamma[c], beta[c]);
-    dx[i] = ls_bn_backward_dx_xhat(xhat, dy[i], gamma[c], invStd[c], (double)dBeta[c] / perChannel,
-                                   (double)dGamma[c] / perChannel);
-  }
-}
-
-// GroupNorm forward (ls_gn_forward_k): y, saveMean, saveInvStd out.
-JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_groupNorm(
-    JNIEnv* env, jclass, jfloatArray jx, jint N, jint C, jint HW, jint groups, jdouble eps, jfloatArray jgamma,
-    jfloatArray jbeta, jfloatArray jy, jfloatArray jmean, jfloatArray jinvStd) {
-  Floats x(env, jx), gamma(env, jgamma), beta(env, jbeta), y(env, jy), saveMean(env, jmean), saveInvStd(env, jinvStd);
-  int cpg = C / groups;
-  long long m = (long long)cpg * HW;
-  for (long long t = 0; t < (long long)N * groups; t++) {
-    const float* xp = x.get() + t * m;
-    double s = 0;
-    for (long long i = 0; i < m; i++) s += xp[i];
-    double mean = s / m;
-    double sq = 0;
-    for (long long i = 0; i < m; i++) {
-      double d = xp[i] - mean;
-      sq += d * d;
-    }
-    double invStd = ls_inv_std(sq / m, eps);
-    saveMean[t] = (float)mean;
-    saveInvStd[t] = (float)invStd;
-    int c0 = (int)(t % groups) * cpg;
-    for (long long i = 0; i < m; i++) {
-      int c = c0 + (int)(i / HW);
-      y[t * m + i] = ls_bn_apply(xp[i], mean, invStd, gamma[c], beta[c]);
-    }
-  }
-}
-
-// GroupNormBackward (ls_gn_backward_dx_k + ls_gn_backward_params_k): dx, dGamma, dBeta out.
-JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_groupNormBackward(
-    JNIEnv* env, jclass, jfloatArray jx, jint N, jint C, jint HW, jint groups, jfloatArray jgamma, jfloatArray jmean,
-    jfloatArray jinvStd, jfloatArray jdy, jfloatArray jdx, jfloatArray jdGamma, jfloatArray jdBeta) {
-  Floats x(env, jx), gamma(env, jgamma), saveMean(env, jmean), saveInvStd(env, jinvStd), dy(env, jdy), dx(env, jdx),
-      dGamma(env, jdGamma), dBeta(env, jdBeta);
-  int cpg = C / groups;
-  long long m = (long long)cpg * HW;
-  for (long long t = 0; t < (long long)N * groups; t++) {
-    long long base = t * m;
-    int c0 = (int)(t % groups) * cpg;
-    double mu = saveMean[t], is = saveInvStd[t];
-    double sG = 0, sGXhat = 0;
-    for (long long i = 0; i < m; i++) {
-      double g = dy[base + i] * (double)gamma[c0 + i / HW];
-      sG += g;
-      sGXhat += g * (x[base + i] - mu) * is;
-    }
-    for (long long i = 0; i < m; i++) {
-      dx[base + i] = ls_gn_backward_dx(x[base + i], dy[base + i], gamma[c0 + i / HW], mu, is, sG / m, sGXhat / m);
-    }
-  }
-  for (int c = 0; c < C; c++) {
-    double sDy = 0, sDyXhat = 0;
-    for (int b = 0; b < N; b++) {
-      int t = b * groups + c / cpg;
-      double mu = saveMean[t], is = saveInvStd[t];
-      for (int i = 0; i < HW; i++) {
-        long long k = ((long long)b * C + c) * HW + i;
-        sDy += dy[k];
-        sDyXhat += dy[k] * (x[k] - mu) * is;
-      }
-    }
-    dGamma[c] = (float)sDyXhat;
-    dBeta[c] = (float)sDy;
-  }
-}
 
 // ActDepthwiseConv2d forward (ls_act_dw_forward_k): y [N, C*mult, Hout, Wout] out; bias may be null.
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_actDepthwiseForward(

@@ -55,7 +55,3 @@ extern "C" __global__ void ls_adamw_k(long long n, float* p, float* g, float* m,
   }
 }
 
-// y[n, c, :] += bias[c] over planes of HW elements (conv bias).
-extern "C" __global__ void ls_bias_add_k(long long total, int C, int HW, const float* bias, float* y) {
-  LS_GRID_STRIDE(i, total) y[i] += bias[(i / HW) % C];
-}

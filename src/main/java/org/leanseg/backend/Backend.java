@@ -86,6 +86,15 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Device-specific lines for reports ({@code profile}): on cuda, the memory in use on the card when the
+     * backend started (the CUDA context and libraries, reported apart from the plan) and the cuDNN
+     * algorithms chosen so far with their workspace. Empty elsewhere.
+     */
+    default java.util.List<String> deviceReport() {
+        return java.util.List.of();
+    }
+
+    /**
      * What a new allocation could take now, for sizing inference: the device's free memory where
      * the driver reports it, else the Java heap's headroom (a backend whose arenas are native host
      * memory overrides this with {@link FreeMemory#host()}).

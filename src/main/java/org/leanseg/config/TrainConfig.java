@@ -50,6 +50,10 @@ import org.leanseg.tensor.Precision;
  *     in 16 bits, weights, optimizer state and BN statistics in fp32, fp16 with dynamic loss scaling
  *     (Note [Mixed precision] in tensor/Precision)
  * @param distill knowledge distillation from a teacher checkpoint ({@link DistillConfig}; off by default)
+ * @param deterministic {@code true}: bitwise-repeatable steps on the GPU (cuDNN's heuristic algorithm ranking,
+ *     deterministic algorithms preferred); {@code false} (default): cuDNN algorithms chosen by timing each
+ *     candidate once per shape ({@code cudnnFind*AlgorithmEx}), non-deterministic ones allowed. No effect on the
+ *     cpu and reference backends, whose steps always repeat.
  */
 public record TrainConfig(BatchSize batch, int iters, double lr, double momentum, double weightDecay, boolean nesterov,
         Schedule schedule, double power, int warmupIters, double warmupRatio, int accumulate, long seed,
@@ -57,7 +61,7 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
         Optimizer optimizer, double beta1, double beta2,
         @JsonSerialize(using = ToStringSerializer.class) RecomputePolicy recompute,
         @JsonSerialize(using = ToStringSerializer.class) ByteSize memoryBudget, List<Double> classWeights,
-        @JsonSerialize(using = ToStringSerializer.class) Precision precision, DistillConfig distill) {
+        @JsonSerialize(using = ToStringSerializer.class) Precision precision, DistillConfig distill, boolean deterministic) {
 
     /** Optimizers, spelled in YAML as their lower-case names. */
     public enum Optimizer {
@@ -83,7 +87,7 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
     static TrainConfig defaults() {
         return new TrainConfig(BatchSize.fixed(16), 8000, 0.1, 0.9, 1e-4, false, Schedule.POLY, 0.9, 30, 0.1, 1, 0,
                 10, 1000, 1000, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999, RecomputePolicy.none(), null, null, Precision.FP32,
-                DistillConfig.defaults());
+                DistillConfig.defaults(), false);
     }
 
     static TrainConfig read(ConfigTree t) {
@@ -121,7 +125,8 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
                 t.byteSize("train.memory_budget", true),
                 t.nonNegativeRealListOrNull("train.class_weights"),
                 t.choice("train.precision", Precision.class),
-                DistillConfig.read(t));
+                DistillConfig.read(t),
+                t.bool("train.deterministic"));
     }
 
     /** The class weights as the loss op takes them, or null. */

@@ -33,18 +33,19 @@ import org.leanseg.backend.DeviceMemory;
  * @param deviceBefore the device's free/total memory before the step's arena and variables were allocated
  *                     (null on the host)
  * @param deviceAfter the same after the last step (null on the host)
+ * @param deviceReport device-specific lines (Backend.deviceReport: on cuda the context and the cuDNN algorithms chosen)
  * @param rss the process's resident memory over allocation and steps, a cross-check that counts what the
  *            backend's counters cannot see (library buffers, the JIT, Java heap growth); null where not taken
  */
 public record Measured(String backend, int threads, List<Step> steps, long arenaBytes, long variableBytes,
                        long workspaceBytes, String workspaceOp, String workspaceStage, long highWaterBytes, String highWaterSource,
                        long runPeakBytes, Map<String, StageTime> stages, DeviceMemory deviceBefore, DeviceMemory deviceAfter,
-                       ProcessMemory.Window rss) {
+                       List<String> deviceReport, ProcessMemory.Window rss) {
 
     /** The same figures with the resident-memory window {@code window} added. */
     public Measured withRss(ProcessMemory.Window window) {
         return new Measured(backend, threads, steps, arenaBytes, variableBytes, workspaceBytes, workspaceOp, workspaceStage,
-                highWaterBytes, highWaterSource, runPeakBytes, stages, deviceBefore, deviceAfter, window);
+                highWaterBytes, highWaterSource, runPeakBytes, stages, deviceBefore, deviceAfter, deviceReport, window);
     }
 
     /**

@@ -85,6 +85,11 @@ public final class ProfileHtml {
         h.append("<h2>Planned and measured</h2>\n");
         chart(h, ProfileCharts.plannedVsMeasured(p), "planned peak and measured high-water, stacked");
         measuredTable(h, p);
+        if (!m.deviceReport().isEmpty()) {
+            h.append("<h2>Device</h2>\n<pre>");
+            m.deviceReport().forEach(line -> h.append(esc(line)).append('\n'));
+            h.append("</pre>\n");
+        }
         h.append("</body></html>\n");
         return h.toString();
     }

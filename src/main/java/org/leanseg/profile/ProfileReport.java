@@ -102,6 +102,9 @@ public final class ProfileReport {
                     mib(m.deviceBefore().freeBytes()), mib(m.deviceAfter().freeBytes()), mib(m.deviceAfter().totalBytes()),
                     mib(m.runPeakBytes())));
         }
+        for (String line : m.deviceReport()) {
+            sb.append(line).append('\n');
+        }
         sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB (%.3f x; arena / lower bound)%n", "lower bound",
                 mib(r.lowerBoundBytes()), r.lowerBoundBytes() == 0 ? 1.0 : (double) r.activationPeakBytes() / r.lowerBoundBytes()));
         sb.append(String.format(Locale.ROOT, "%-20s %10.2f MiB%n", "saved for backward", mib(r.savedForBackwardBytes())));
@@ -207,6 +210,8 @@ public final class ProfileReport {
             o.putObject("device").put("totalBytes", m.deviceAfter().totalBytes()).put("freeBeforeBytes", m.deviceBefore().freeBytes())
                     .put("freeAfterBytes", m.deviceAfter().freeBytes()).put("runBytes", m.deviceRunBytes());
         }
+        ArrayNode deviceReport = o.putArray("deviceReport");
+        m.deviceReport().forEach(deviceReport::add);
         ArrayNode steps = o.putArray("steps");
         for (Measured.Step s : m.steps()) {
             steps.addObject().put("step", s.step()).put("stepMillis", round(s.stepMillis())).put("loss", s.loss())

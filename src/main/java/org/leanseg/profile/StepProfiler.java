@@ -127,7 +127,7 @@ public final class StepProfiler {
             this.backend = backend;
             this.deviceBefore = backend.deviceMemory();
             this.ref = backend instanceof ReferenceBackend r ? r : null;
-            this.obs = new Observer(ref);
+            this.obs = new Observer(ref, backend instanceof org.leanseg.backend.cuda.CudaBackend g ? g : null);
             this.rnd = new Random(seed);
             VariableStore store = new VariableStore();
             plan.network().params().initialize(store, seed);
@@ -150,6 +150,7 @@ public final class StepProfiler {
             long t0 = System.nanoTime();
             ex.run(feeds);
             double millis = (System.nanoTime() - t0) / 1e6;
+            obs.endStep();
             float loss = ex.read(plan.train().loss()).data()[0];
             long scratch = obs.stepScratch;
             long highWater = scratch < 0 ? -1 : backend.currentBytes() + scratch;
@@ -179,7 +180,7 @@ public final class StepProfiler {
             long variables = ref != null ? ref.variableBytes() : cpu != null ? cpu.variableBytes() : -1;
             return new Measured(backend.name(), ref != null || cpu != null ? Parallel.threads() : 1, List.copyOf(done), arena, variables,
                     last.scratchBytes(), obs.scratchOp, obs.scratchStage, last.highWaterBytes(), highWaterSource(cpu), backend.peakBytes(),
-                    stages, deviceBefore, deviceAfter(), null);
+                    stages, deviceBefore, deviceAfter(), deviceReport(later ? obs.laterOpNanos : obs.firstOpNanos, timed), null);
         }
 
         private String highWaterSource(org.leanseg.backend.cpu.CpuBackend cpu) {
@@ -190,6 +191,15 @@ public final class StepProfiler {
                 return "arena + variables allocated + the largest op's heap allocation (per-thread counters)";
             }
             return "not measured per step (the backend's own peak over the run below)";
+        }
+
+        /** The backend's device lines, and on cuda the ops by device time (CUDA events), largest first. */
+        private List<String> deviceReport(Map<String, long[]> opNanos, int timed) {
+            List<String> lines = new ArrayList<>(backend.deviceReport());
+            if (obs.gpu != null) {
+                lines.addAll(opTimeLines(opNanos, timed, 20));
+            }
+            return List.copyOf(lines);
         }
 
         private DeviceMemory deviceAfter() {
@@ -227,9 +237,57 @@ public final class StepProfiler {
         return feeds;
     }
 
-    /** Per-op time and scratch, summed into stage groups; scratch per step. */
+    /**
+     * The {@code top} op names by time per step (CUDA events on the cuda backend): milliseconds, share of the
+     * step's summed op time, launches per step.
+     */
+    static List<String> opTimeLines(Map<String, long[]> opNanos, int timed, int top) {
+        long total = 0;
+        for (long[] a : opNanos.values()) {
+            total += a[0];
+        }
+        List<Map.Entry<String, long[]>> byTime = new ArrayList<>(opNanos.entrySet());
+        byTime.sort((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]));
+        List<String> lines = new ArrayList<>();
+        lines.add(String.format(java.util.Locale.ROOT, "device time per op (CUDA events, no host sync per op; per step): %.3f ms over %d op"
+                + " names", total / 1e6 / timed, opNanos.size()));
+        for (Map.Entry<String, long[]> e : byTime.subList(0, Math.min(top, byTime.size()))) {
+            long[] a = e.getValue();
+            lines.add(String.format(java.util.Locale.ROOT, "  %-34s %9.3f ms %5.1f%% %5d launches", e.getKey(), a[0] / 1e6 / timed,
+                    total == 0 ? 0.0 : 100.0 * a[0] / total, a[1] / timed));
+        }
+        return lines;
+    }
+
+    /**
+     * Adds op i's {@code nanos[i]} to its stage's sum and to {@code {nanos, count}} of its op name (schedule order;
+     * the lists and array have one entry per op run).
+     */
+    static void addTimes(List<String> stages, List<String> ops, long[] nanos, Map<String, Long> stageNanos, Map<String, long[]> opNanos) {
+        if (stages.size() != nanos.length || ops.size() != nanos.length) {
+            throw new IllegalStateException(nanos.length + " op times for " + stages.size() + " ops");
+        }
+        for (int i = 0; i < nanos.length; i++) {
+            stageNanos.merge(stages.get(i), nanos[i], Long::sum);
+            long[] acc = opNanos.computeIfAbsent(ops.get(i), k -> new long[2]);
+            acc[0] += nanos[i];
+            acc[1]++;
+        }
+    }
+
+    /**
+     * Per-op time and scratch, summed into stage groups; scratch per step. Note [Op timing by events]: on the
+     * cuda backend an op's time is device time from CUDA events (CudaBackend.markOp after each op, read once
+     * after the step), not the host's launch time; the host clock times the other backends.
+     */
     private static final class Observer implements Executor.OpObserver {
         private final ReferenceBackend ref;
+        private final org.leanseg.backend.cuda.CudaBackend gpu;
+        private final List<String> pendingStages = new ArrayList<>();
+        private final List<String> pendingOps = new ArrayList<>();
+        /** Device (cuda) or host nanoseconds per op name, over the steps after the first (the first if only one). */
+        private final Map<String, long[]> firstOpNanos = new LinkedHashMap<>();
+        private final Map<String, long[]> laterOpNanos = new LinkedHashMap<>();
         private final Map<String, Long> firstNanos = new LinkedHashMap<>();
         private final Map<String, Long> laterNanos = new LinkedHashMap<>();
         private final Map<String, Long> stageScratch = new LinkedHashMap<>();
@@ -238,12 +296,31 @@ public final class StepProfiler {
         private String scratchOp = "";
         private String scratchStage = "";
 
-        Observer(ReferenceBackend ref) {
+        Observer(ReferenceBackend ref, org.leanseg.backend.cuda.CudaBackend gpu) {
             this.ref = ref;
+            this.gpu = gpu;
+        }
+
+        /** On cuda: the events' device times, per op in schedule order, into the stage and op sums. */
+        void endStep() {
+            if (gpu == null) {
+                return;
+            }
+            float[] ms = gpu.readOpTimes();
+            long[] nanos = new long[ms.length];
+            for (int i = 0; i < ms.length; i++) {
+                nanos[i] = Math.round(ms[i] * 1e6);
+            }
+            addTimes(pendingStages, pendingOps, nanos, first ? firstNanos : laterNanos, first ? firstOpNanos : laterOpNanos);
+            pendingStages.clear();
+            pendingOps.clear();
         }
 
         void startStep(boolean first) {
             this.first = first;
+            if (gpu != null) {
+                gpu.startOpTimer();
+            }
             stepScratch = ref == null ? -1 : 0;
             stageScratch.clear();
             scratchOp = "";
@@ -253,7 +330,14 @@ public final class StepProfiler {
         @Override
         public void afterOp(int step, Node node, long nanos) {
             String stage = StageGroups.group(node.stage());
-            (first ? firstNanos : laterNanos).merge(stage, nanos, Long::sum);
+            if (gpu != null) {
+                gpu.markOp();   // its device time is read after the step (endStep)
+                pendingStages.add(stage);
+                pendingOps.add(node.op().name());
+            } else {
+                addTimes(List.of(stage), List.of(node.op().name()), new long[] {nanos}, first ? firstNanos : laterNanos,
+                        first ? firstOpNanos : laterOpNanos);
+            }
             if (ref != null) {
                 long s = ref.lastScratchBytes();
                 stageScratch.merge(stage, s, Math::max);

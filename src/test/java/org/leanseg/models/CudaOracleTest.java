@@ -27,7 +27,7 @@ class CudaOracleTest {
         GpuTests.assumeGpu();
         List<Path> files = OracleFiles.all();
         Assumptions.assumeFalse(files.isEmpty(), "no oracle files found (set LEANSEG_ORACLE or keep ../shared/oracle beside the repo)");
-        gpu = new CudaBackend(CudaBackend.Options.defaults());
+        gpu = new CudaBackend(CudaBackend.Options.repeatable());
         return files.stream().map(f -> DynamicTest.dynamicTest(f.getFileName() + " on cuda", () -> OracleTest.check(f, () -> gpu)));
     }
 

@@ -204,6 +204,15 @@ public final class ParityCases {
                 u(0.5, 2, 12), g(3, 12, 9, 7));
         add("batch_norm_replay", BatchNorm.of(BatchNorm.Mode.REPLAY), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
         add("batch_norm_replay 1x1 planes", BatchNorm.of(BatchNorm.Mode.REPLAY), KERNEL_TOL, g(5, 12, 1, 1), g(12), g(12), g(12), u(0.5, 2, 12));
+        // sets split into several blocks (NormGrid: the last-block combine, float4 loads, units of 2,048 floats):
+        // [4, 3, 64, 64] gets 8 chunks per channel, [2, 3, 45, 61] (hw 2745, scalar loads) 4, GN [2, 4, 48, 48] 8
+        add("batch_norm train split sets", BatchNorm.of(true), KERNEL_TOL, u(-2, 4, 4, 3, 64, 64), g(3), g(3), g(3), u(0.5, 2, 3));
+        add("batch_norm_backward split sets", BatchNormBackward.of(BatchNormBackward.Source.X), KERNEL_TOL, g(2, 3, 45, 61), g(3), g(3),
+                u(0.5, 2, 3), g(2, 3, 45, 61));
+        add("batch_norm_backward_from_output split sets", BatchNormBackward.of(BatchNormBackward.Source.Y), KERNEL_TOL, g(4, 3, 64, 64),
+                gammas(3), g(3), u(0.5, 2, 3), g(4, 3, 64, 64));
+        add("group_norm g1 split sets", new GroupNorm(1, 1e-5), KERNEL_TOL, u(-1, 3, 2, 4, 48, 48), g(4), g(4));
+        add("conv2d_bias_grad split sets", new BiasGrad(), KERNEL_TOL, g(4, 3, 64, 64));
         add("group_norm_inplace g4", new GroupNorm(4, 1e-5, true), KERNEL_TOL, u(-1, 3, 2, 16, 9, 7), gammas(16), g(16));
         add("group_norm_backward_from_output g4", new GroupNormBackward(4, GroupNormBackward.Source.Y), KERNEL_TOL, g(2, 16, 9, 7), gammas(16), g(16),
                 u(0.5, 2, 8), g(2, 16, 9, 7));

@@ -1,8 +1,10 @@
 package org.leanseg.backend.cuda;
 
+import static org.bytedeco.cuda.global.cudart.cudaEventCreate;
 import static org.bytedeco.cuda.global.cudart.cudaEventCreateWithFlags;
 import static org.bytedeco.cuda.global.cudart.cudaEventDestroy;
 import static org.bytedeco.cuda.global.cudart.cudaEventDisableTiming;
+import static org.bytedeco.cuda.global.cudart.cudaEventElapsedTime;
 import static org.bytedeco.cuda.global.cudart.cudaEventRecord;
 import static org.bytedeco.cuda.global.cudart.cudaEventSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaFree;
@@ -66,13 +68,34 @@ import org.leanseg.tensor.TensorSpec;
  * same tensor afterwards, so executors sharing a VariableStore share device variables too.
  */
 public final class CudaBackend implements Backend {
-    /** Settings: TF32 convolutions and the cuDNN workspace limit. */
-    public record Options(boolean tf32, long workspaceLimitBytes) {
-        /** Strict float32 convolutions (CUDNN_FMA_MATH), 256 MiB workspace limit. */
+    /**
+     * Settings: TF32 convolutions, the cuDNN workspace limit (what the plan counts for every convolution,
+     * {@link #WORKSPACE_LIMIT}), and {@code deterministic} (train.deterministic): cuDNN's heuristic ranking with
+     * deterministic algorithms preferred (bitwise-repeatable steps), else the fastest algorithm by
+     * {@code cudnnFind*AlgorithmEx}, non-deterministic ones allowed.
+     */
+    public record Options(boolean tf32, long workspaceLimitBytes, boolean deterministic) {
+        /** Strict float32 convolutions (CUDNN_FMA_MATH), 256 MiB workspace limit, timed algorithm choice. */
         public static Options defaults() {
-            return new Options(false, 256L << 20);
+            return new Options(false, WORKSPACE_LIMIT, false);
+        }
+
+        /** As {@link #defaults()} with bitwise-repeatable algorithm choice (train.deterministic: true). */
+        public static Options repeatable() {
+            return new Options(false, WORKSPACE_LIMIT, true);
+        }
+
+        /** The settings of a training run: {@code train.deterministic} chooses the algorithm policy. */
+        public static Options forTraining(boolean deterministic) {
+            return new Options(false, WORKSPACE_LIMIT, deterministic);
         }
     }
+
+    /**
+     * The cuDNN workspace limit: algorithms needing more are not chosen, and the memory plan counts this much
+     * workspace for every convolution on the cuda device (Ops table, {@code ConvCuda.workspace}).
+     */
+    public static final long WORKSPACE_LIMIT = 256L << 20;
 
     private final Options options;
     private final CUstream_st stream = new CUstream_st();
@@ -88,9 +111,16 @@ public final class CudaBackend implements Backend {
     private final Map<String, CudaBuffer> constants = new HashMap<>();
     private BytePointer staging = new BytePointer(1L << 20);
     private CudaBuffer workspace;
+    private CudaBuffer normScratch;
+    private CudaBuffer normTemp;
+    private int normCounters;
+    private long normFloatsOffset;
     private long currentBytes;
     private long peakBytes;
     private boolean closed;
+    private long startUsedBytes;
+    private final List<CUevent_st> timerEvents = new ArrayList<>();
+    private int timerUsed;
 
     public CudaBackend(Options options) {
         CudaProbe.Result probe = CudaProbe.result();
@@ -102,7 +132,52 @@ public final class CudaBackend implements Backend {
         CudaStatus.check(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
         CudaStatus.check(cudaStreamCreateWithFlags(copyStream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags(copy)");
         this.kernels = new CudaKernels(stream);
-        this.convs = new CudnnConvolutions(this, stream, options.tf32(), options.workspaceLimitBytes());
+        this.convs = new CudnnConvolutions(this, stream, options.tf32(), options.workspaceLimitBytes(), options.deterministic());
+        long[] ft = memGetInfo();
+        this.startUsedBytes = ft[1] - ft[0];
+    }
+
+    /**
+     * Device bytes in use when this backend had started (context, cuDNN handle, kernels module loaded, before
+     * any allocation of its own), per cudaMemGetInfo: the CUDA context and libraries, plus whatever other
+     * processes hold on the card. Reported apart from the plan.
+     */
+    public long startUsedBytes() {
+        return startUsedBytes;
+    }
+
+    @Override
+    public java.util.List<String> deviceReport() {
+        java.util.List<String> lines = new ArrayList<>();
+        lines.add(String.format(java.util.Locale.ROOT, "CUDA context and libraries: %.1f MiB in use on the card when the backend started"
+                + " (cudaMemGetInfo; includes other processes), not part of the plan", startUsedBytes / 1048576.0));
+        Map<ConvShape, ConvAlgoChoice.Algo[]> chosen = convs.chosen();
+        long largest = 0;
+        for (ConvAlgoChoice.Algo[] a : chosen.values()) {
+            for (ConvAlgoChoice.Algo x : a) {
+                largest = x == null ? largest : Math.max(largest, x.workspaceBytes());
+            }
+        }
+        lines.add(String.format(java.util.Locale.ROOT, "cuDNN algorithms: %s; workspace limit %.1f MiB (planned), largest chosen %.1f MiB,"
+                + " workspace buffer %.1f MiB; %d convolution shapes", options.deterministic()
+                ? "cuDNN heuristics, deterministic preferred (train.deterministic: true)"
+                : "timed once per shape by cudnnFind*AlgorithmEx, non-deterministic allowed", options.workspaceLimitBytes() / 1048576.0,
+                largest / 1048576.0, workspace == null ? 0.0 : workspace.bytes() / 1048576.0, chosen.size()));
+        String[] dirs = {"fwd", "bwd data", "bwd filter"};
+        chosen.forEach((s, a) -> {
+            StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "  conv %dx%dx%dx%d -> %d k%dx%d s%d p%d d%d g%d:", s.n(),
+                    s.cin(), s.h(), s.w(), s.cout(), s.kh(), s.kw(), s.strideH(), s.padH(), s.dilationH(), s.groups()));
+            for (int i = 0; i < 3; i++) {
+                ConvAlgoChoice.Algo x = a[i];
+                if (x != null) {
+                    b.append(String.format(java.util.Locale.ROOT, " %s algo %d (%s, ws %d B%s)", dirs[i], x.algo(),
+                            x.deterministic() ? "deterministic" : "non-deterministic", x.workspaceBytes(),
+                            x.ms() >= 0 ? String.format(java.util.Locale.ROOT, ", %.3f ms", x.ms()) : ""));
+                }
+            }
+            lines.add(b.toString());
+        });
+        return lines;
     }
 
     @Override
@@ -334,6 +409,50 @@ public final class CudaBackend implements Backend {
         kernels.launch(kernel, blocks, CudaKernels.BLOCK, args);
     }
 
+    /** Launches {@code blocksX x blocksY} blocks of {@code threads} threads. */
+    public void launchGrid(String kernel, int blocksX, int blocksY, int threads, Object... args) {
+        kernels.launch(kernel, blocksX, blocksY, threads, args);
+    }
+
+    /**
+     * The norm reductions' scratch (Note [Two-level norm reductions] in norm.cuh): {@code counters} unsigned
+     * counters at the returned address, which the kernels leave at 0 (zeroed once when the buffer is made), then
+     * room for {@code partialFloats} floats at {@code address + normFloatsOffset()}. Grows on demand; valid until
+     * the next call. Outside the memory plan: 2 floats per block of a reduction, a few MiB at most.
+     */
+    public synchronized long normScratch(int counters, long partialFloats) {
+        int c = Math.max(counters, normCounters);
+        long offset = org.leanseg.memory.Planner.align(4L * c);
+        long need = offset + 4 * partialFloats;
+        if (normScratch == null || counters > normCounters || need > normScratch.bytes()) {
+            long bytes = Math.max(need, normScratch == null ? 0 : offset + normScratch.bytes() - normFloatsOffset);
+            if (normScratch != null) {
+                free(normScratch);
+            }
+            normScratch = malloc(bytes, "norm scratch");
+            memset(normScratch.address(), 0, normScratch.bytes());
+            normCounters = c;
+            normFloatsOffset = offset;
+        }
+        return normScratch.address();
+    }
+
+    /** Byte offset of the partial sums in {@link #normScratch}. */
+    public synchronized long normFloatsOffset() {
+        return normFloatsOffset;
+    }
+
+    /** Device room for {@code floats} floats, an op's temporaries (group norm backward's plane sums); grows on demand. */
+    public synchronized long normTemp(long floats) {
+        if (normTemp == null || normTemp.bytes() < 4 * floats) {
+            if (normTemp != null) {
+                free(normTemp);
+            }
+            normTemp = malloc(4 * floats, "norm temporaries");
+        }
+        return normTemp.address();
+    }
+
     public void convForward(ConvShape s, long x, long w, long y) {
         convs.forward(s, x, w, y);
     }
@@ -344,6 +463,75 @@ public final class CudaBackend implements Backend {
 
     public void convBackwardFilter(ConvShape s, long x, long dy, long dw) {
         convs.backwardFilter(s, x, dy, dw);
+    }
+
+    /**
+     * Milliseconds of device time {@code work} takes per call, averaged over {@code reps} calls, by CUDA events
+     * recorded on the compute stream around all of them (one synchronisation at the end). For benchmarks.
+     */
+    public double deviceMs(Runnable work, int reps) {
+        CUevent_st start = new CUevent_st();
+        CUevent_st stop = new CUevent_st();
+        CudaStatus.check(cudaEventCreate(start), "cudaEventCreate");
+        CudaStatus.check(cudaEventCreate(stop), "cudaEventCreate");
+        try {
+            CudaStatus.check(cudaEventRecord(start, stream), "cudaEventRecord(start)");
+            for (int i = 0; i < reps; i++) {
+                work.run();
+            }
+            CudaStatus.check(cudaEventRecord(stop, stream), "cudaEventRecord(stop)");
+            CudaStatus.check(cudaEventSynchronize(stop), "cudaEventSynchronize(stop)");
+            float[] ms = new float[1];
+            CudaStatus.check(cudaEventElapsedTime(ms, start, stop), "cudaEventElapsedTime");
+            return ms[0] / reps;
+        } finally {
+            cudaEventDestroy(start);
+            cudaEventDestroy(stop);
+        }
+    }
+
+    /**
+     * Per-op device timing (Note [Op timing by events]): {@link #startOpTimer} records a CUDA event on the
+     * compute stream, {@link #markOp} one more after each op, neither waits for the device; after the step's
+     * synchronisation {@link #readOpTimes} returns the milliseconds between consecutive events, one per op:
+     * the device time from the end of the previous op's work to the end of this one's (it includes the
+     * device's idle time waiting for the host's launches, which is what a launch-bound step costs).
+     */
+    public synchronized void startOpTimer() {
+        timerUsed = 0;
+        markOp();
+    }
+
+    /** Records the next timing event on the compute stream (no host synchronisation). */
+    public synchronized void markOp() {
+        if (timerUsed == timerEvents.size()) {
+            CUevent_st e = new CUevent_st();
+            CudaStatus.check(cudaEventCreate(e), "cudaEventCreate(op timer)");
+            timerEvents.add(e);
+        }
+        CudaStatus.check(cudaEventRecord(timerEvents.get(timerUsed), stream), "cudaEventRecord(op timer)");
+        timerUsed++;
+    }
+
+    /** Milliseconds between consecutive timing events since {@link #startOpTimer}; waits for the last event. */
+    public synchronized float[] readOpTimes() {
+        if (timerUsed == 0) {
+            return new float[0];
+        }
+        CudaStatus.check(cudaEventSynchronize(timerEvents.get(timerUsed - 1)), "cudaEventSynchronize(op timer)");
+        float[] ms = new float[timerUsed - 1];
+        float[] one = new float[1];
+        for (int i = 1; i < timerUsed; i++) {
+            CudaStatus.check(cudaEventElapsedTime(one, timerEvents.get(i - 1), timerEvents.get(i)), "cudaEventElapsedTime(op timer)");
+            ms[i - 1] = one[0];
+        }
+        return ms;
+    }
+
+    /** Copies {@code bytes} device to device on the compute stream (benchmarks: the copy bandwidth). */
+    public void copyDevice(long dst, long src, long bytes) {
+        CudaStatus.check(cudaMemcpyAsync(new DevicePointer(dst), new DevicePointer(src), bytes, cudaMemcpyDeviceToDevice, stream),
+                "cudaMemcpyAsync(D2D " + bytes + " B)");
     }
 
     /** Bytes this backend holds now and at most (arenas, variables, workspace, constants). */
@@ -387,6 +575,8 @@ public final class CudaBackend implements Backend {
         }
         slots.clear();
         freeSlots.clear();
+        timerEvents.forEach(e -> cudaEventDestroy(e));
+        timerEvents.clear();
         for (CudaBuffer b : live.values()) {
             cudaFree(new DevicePointer(b.address()));
         }

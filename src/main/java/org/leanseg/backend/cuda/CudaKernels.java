@@ -75,7 +75,12 @@ final class CudaKernels implements AutoCloseable {
     }
 
     /** Launches {@code name} on a 1-D grid. */
-    synchronized void launch(String name, int gridX, int blockX, Object... args) {
+    void launch(String name, int gridX, int blockX, Object... args) {
+        launch(name, gridX, 1, blockX, args);
+    }
+
+    /** Launches {@code name} on a 2-D grid of 1-D blocks. */
+    synchronized void launch(String name, int gridX, int gridY, int blockX, Object... args) {
         if (args.length > MAX_ARGS) {
             throw new IllegalArgumentException(name + ": " + args.length + " arguments, at most " + MAX_ARGS);
         }
@@ -94,8 +99,8 @@ final class CudaKernels implements AutoCloseable {
                 throw new IllegalArgumentException(name + ": argument " + i + " has unsupported type " + (a == null ? "null" : a.getClass()));
             }
         }
-        CudaStatus.checkDriver(cuLaunchKernel(function(name), gridX, 1, 1, blockX, 1, 1, 0, stream, params, null),
-                "cuLaunchKernel(" + name + ", grid " + gridX + ", block " + blockX + ")");
+        CudaStatus.checkDriver(cuLaunchKernel(function(name), gridX, gridY, 1, blockX, 1, 1, 0, stream, params, null),
+                "cuLaunchKernel(" + name + ", grid " + gridX + "x" + gridY + ", block " + blockX + ")");
     }
 
     @Override

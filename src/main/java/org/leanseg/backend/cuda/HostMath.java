@@ -13,7 +13,9 @@ import java.nio.file.StandardCopyOption;
  * src/main/cuda/*.cuh built by g++ into a JNI library (src/main/cpp/hostmath.cpp, built by
  * build-hostmath.sh during the Maven build, resource {@value #RESOURCE}). Each method runs one whole op
  * the way its kernel does, sequentially, so {@code HostKernelMathTest} can check the kernels' math
- * against the reference backend on machines without a GPU. Not a backend: a test instrument.
+ * against the reference backend on machines without a GPU. The norm kernels (normStats, normGrad,
+ * gnGradFinish, planeAffine) instead run whole over their real grids: every block and thread, barriers kept
+ * (src/main/cpp/hostgrid.cpp, checked by {@code HostKernelGridTest}). Not a backend: a test instrument.
  *
  * <p>Arrays in, arrays out: outputs are caller-allocated arrays written in place; in-place arguments
  * (running statistics, optimizer state) are updated. Never pass one array twice in a call (each is
@@ -68,23 +70,27 @@ public final class HostMath {
         }
     }
 
-    /** BatchNorm training forward (TRAIN, TRAIN_IN_PLACE): y, saveMean, saveInvStd out; runMean, runVar updated. x [N, C, HW]. */
-    public static native void batchNormTrain(float[] x, int n, int c, int hw, float[] gamma, float[] beta, float[] runMean,
-                                             float[] runVar, double eps, double momentum, float[] y, float[] saveMean,
-                                             float[] saveInvStd);
+    /**
+     * ls_norm_stats_k run on the host over the grid {@code geom} = {sets, chunks, planes, hw, segLen, segs, setStride,
+     * planeStride, vec, gridX, gridY} ({@link NormGrid}); blocks and threads in the order {@code schedule} draws
+     * (0: index order). Throws IllegalStateException on barrier misuse, a write out of bounds or a counter left
+     * non-zero.
+     */
+    public static native void normStats(long[] geom, float[] x, float[] saveMean, float[] saveInvStd, float[] runMean,
+                                        float[] runVar, double eps, double momentum, long schedule);
 
-    /** BatchNormBackward from the output (Source.Y): dx, dGamma, dBeta out. */
-    public static native void batchNormBackwardFromOutput(float[] y, int n, int c, int hw, float[] gamma, float[] beta,
-                                                          float[] saveInvStd, float[] dy, float[] dx, float[] dGamma,
-                                                          float[] dBeta);
+    /** ls_norm_grad_k on the host, as {@link #normStats}. */
+    public static native void normGrad(long[] geom, int kind, int c, int groups, float[] v, float[] dy, float[] p0, float[] p1,
+                                       double eps, float[] out0, float[] out1, long schedule);
 
-    /** GroupNorm forward: y, saveMean, saveInvStd [N * groups] out. */
-    public static native void groupNorm(float[] x, int n, int c, int hw, int groups, double eps, float[] gamma, float[] beta,
-                                        float[] y, float[] saveMean, float[] saveInvStd);
+    /** ls_gn_grad_finish_k on the host (one block). */
+    public static native void gnGradFinish(int n, int c, int groups, int hw, float[] gamma, float[] planeDy, float[] planeDyXhat,
+                                           float[] dGamma, float[] dBeta, float[] gs, long schedule);
 
-    /** GroupNormBackward: dx, dGamma, dBeta out. */
-    public static native void groupNormBackward(float[] x, int n, int c, int hw, int groups, float[] gamma, float[] saveMean,
-                                                float[] saveInvStd, float[] dy, float[] dx, float[] dGamma, float[] dBeta);
+    /** ls_plane_affine_k on the host over grid (gridX, gridY). */
+    public static native void planeAffine(int kind, int planes, int c, int hw, int groups, long perSet, boolean vec, float[] u,
+                                          float[] v, float[] out, float[] p0, float[] p1, float[] p2, float[] p3, float[] p4,
+                                          double eps, int gridX, int gridY, long schedule);
 
     /**
      * ActDepthwiseConv2d forward: y out; bias may be null. {@code geom} = {N, C, mult, H, W, Hout, Wout, kh, kw,

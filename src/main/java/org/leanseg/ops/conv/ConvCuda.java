@@ -2,6 +2,8 @@ package org.leanseg.ops.conv;
 
 import org.leanseg.backend.cuda.ConvShape;
 import org.leanseg.backend.cuda.CudaBackend;
+import org.leanseg.backend.cuda.CudaNormKernels;
+import org.leanseg.backend.cuda.NormSteps;
 import org.leanseg.backend.cuda.CudaView;
 
 /**
@@ -27,14 +29,23 @@ public final class ConvCuda {
         return ConvGeometry.of(attrs, xs.dim(0), xs.dim(1), xs.dim(2), xs.dim(3), ws.dim(0), ws.dim(2), ws.dim(3));
     }
 
+    /**
+     * The workspace the plan counts for a cuDNN convolution: the backend's workspace limit
+     * ({@link CudaBackend#WORKSPACE_LIMIT}), since the algorithm is chosen only when the op first runs and
+     * may take up to that much. The plan's workspace term is the largest over the step, so a step with
+     * convolutions plans exactly one limit's worth.
+     */
+    public static <O> long cudnnWorkspace(O op, java.util.List<org.leanseg.tensor.TensorSpec> in) {
+        return CudaBackend.WORKSPACE_LIMIT;
+    }
+
     /** in = {x, weight[, bias]}, out = {y}. */
     public static void forward(Conv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         ConvGeometry g = geometry(op, in[0], in[1]);
         gpu.convForward(shape(g), in[0].address(), in[1].address(), out[0].address());
         if (in.length == 3) {
             // y[n, c, :] += bias[c] (cudnnAddTensor would do too; one kernel keeps the arithmetic ours)
-            long total = out[0].numel();
-            gpu.launch("ls_bias_add_k", total, total, g.cout(), g.outPlane(), in[2].address(), out[0].address());
+            NormSteps.biasAdd(new CudaNormKernels(gpu), g.n(), g.cout(), g.outPlane(), in[2].address(), out[0].address());
         }
     }
 
@@ -50,10 +61,10 @@ public final class ConvCuda {
         gpu.convBackwardFilter(shape(g), in[0].address(), in[1].address(), out[0].address());
     }
 
-    /** in = {dY}, out = {dB}: one block per channel. */
+    /** in = {dY}, out = {dB}: a two-level reduction per channel (norm.cu). */
     public static void biasGrad(BiasGrad op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         var s = in[0].spec().shape();
-        gpu.launchBlocks("ls_channel_sum_k", s.dim(1), s.dim(0), s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
+        NormSteps.biasGrad(new CudaNormKernels(gpu), s.dim(0), s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
     }
 
     /** Arguments of the conv.cu kernels: first, then C, mult, H, W, Hout, Wout, kh, kw, strides, pads, dilations, then tail. */

@@ -1,24 +1,26 @@
 package org.leanseg.ops.norm;
 
 import org.leanseg.backend.cuda.CudaBackend;
+import org.leanseg.backend.cuda.CudaNormKernels;
+import org.leanseg.backend.cuda.NormSteps;
 import org.leanseg.backend.cuda.CudaView;
 import org.leanseg.ops.OpException;
 import org.leanseg.tensor.Shape;
 
 /**
- * CUDA bindings of batch norm (kernels in src/main/cuda/norm.cu, math in norm.cuh): a per-channel
- * reduction (one block per channel, double, fixed order) followed by a full-grid elementwise pass.
- * Group norm reduces one block per (sample, group). Each binding dispatches on its op's mode or
- * source; the op table says which of those variants have run on a GPU ({@code untested}) and which
- * have no kernel here (in-place GN and its backward from the output). Reference: {@link BatchNorm},
- * {@link BatchNormBackward}, {@link GroupNorm}, {@link GroupNormBackward}. The per-element math
- * (norm.cuh) is also checked on the CPU by HostKernelMathTest.
+ * CUDA bindings of batch norm and group norm: each op is one sequence of {@link NormSteps} (the kernels of
+ * src/main/cuda/norm.cu, Note [Two-level norm reductions] in norm.cuh: two-level reductions over a
+ * channel x chunk grid, then one elementwise pass over a plane x segment grid). The same sequences run on
+ * the CPU in HostKernelGridTest, with the same grids. Each binding dispatches on its op's mode or source;
+ * in-place GN and its backward from the output have no kernel here. Reference: {@link BatchNorm},
+ * {@link BatchNormBackward}, {@link GroupNorm}, {@link GroupNormBackward}.
  */
 public final class NormCuda {
-    /** Marks "use the given invStd" in the kernels' invStdOrVar argument (eps >= 0 means "a variance"). */
-    private static final double GIVEN_INV_STD = -1;
-
     private NormCuda() {
+    }
+
+    private static Long a(CudaView v) {
+        return v.address();
     }
 
     /** in = {x, gamma, beta, runningMean, runningVar}; out = {y[, saveMean, saveInvStd]}. */
@@ -27,101 +29,52 @@ public final class NormCuda {
         int n = NormShapes.batch(s);
         int c = NormShapes.channels(s);
         int hw = NormShapes.spatial(s);
-        long total = in[0].numel();
+        CudaNormKernels k = new CudaNormKernels(gpu);
         switch (op.mode()) {
             // TRAIN_IN_PLACE (Note [In-place BN backward]): out[0] may be in[0]
-            case TRAIN, TRAIN_IN_PLACE -> trainingForward(op.eps(), op.momentum(), in[3].address(), in[4].address(), gpu, in, out);
+            case TRAIN, TRAIN_IN_PLACE -> NormSteps.batchNormTrain(k, n, c, hw, a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]),
+                    op.eps(), op.momentum(), a(out[0]), a(out[1]), a(out[2]));
             // REPLAY: running statistics untouched (null pointers)
-            case REPLAY -> trainingForward(op.eps(), 0.0, 0L, 0L, gpu, in, out);
-            case EVAL -> gpu.launch("ls_bn_apply_k", total, total, c, hw, in[0].address(), in[1].address(), in[2].address(),
-                    in[3].address(), in[4].address(), op.eps(), out[0].address());
+            case REPLAY -> NormSteps.batchNormTrain(k, n, c, hw, a(in[0]), a(in[1]), a(in[2]), null, null, op.eps(), 0.0,
+                    a(out[0]), a(out[1]), a(out[2]));
+            case EVAL -> NormSteps.batchNormEval(k, n, c, hw, a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]), op.eps(),
+                    a(out[0]));
         }
-    }
-
-    /**
-     * Training forward: statistics (one block per channel, reading all of x) then y. y may be x: the
-     * statistics kernel has finished before the elementwise pass writes (one stream).
-     */
-    private static void trainingForward(double eps, double momentum, long runMean, long runVar, CudaBackend gpu, CudaView[] in,
-                                        CudaView[] out) {
-        Shape s = in[0].spec().shape();
-        int n = NormShapes.batch(s);
-        int c = NormShapes.channels(s);
-        int hw = NormShapes.spatial(s);
-        long total = in[0].numel();
-        gpu.launchBlocks("ls_bn_stats_k", c, n, c, hw, in[0].address(), out[1].address(), out[2].address(),
-                runMean, runVar, eps, momentum);
-        gpu.launch("ls_bn_apply_k", total, total, c, hw, in[0].address(), in[1].address(), in[2].address(),
-                out[1].address(), out[2].address(), GIVEN_INV_STD, out[0].address());
     }
 
     /** in and out as {@link BatchNormBackward}'s source says; out = {dX, dGamma, dBeta}. */
     public static void batchNormBackward(BatchNormBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
-        switch (op.source()) {
-            case X -> fromInput(gpu, in, out);
-            case Y -> fromOutput(gpu, in, out);
-            case EVAL -> eval(op.eps(), gpu, in, out);
-        }
-    }
-
-    /** in = {y, gamma, beta, saveInvStd, dY}; out = {dX, dGamma, dBeta}; dX may be dY. */
-    private static void fromOutput(CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape s = in[0].spec().shape();
         int n = NormShapes.batch(s);
         int c = NormShapes.channels(s);
         int hw = NormShapes.spatial(s);
-        long total = in[0].numel();
-        gpu.launchBlocks("ls_bn_out_backward_reduce_k", c, n, c, hw, in[0].address(), in[4].address(), in[1].address(),
-                in[2].address(), out[1].address(), out[2].address());
-        gpu.launch("ls_bn_out_backward_dx_k", total, total, c, hw, (long) n * hw, in[0].address(), in[4].address(),
-                in[1].address(), in[2].address(), in[3].address(), out[1].address(), out[2].address(), out[0].address());
+        CudaNormKernels k = new CudaNormKernels(gpu);
+        switch (op.source()) {
+            // in = {x, gamma, saveMean, saveInvStd, dY}
+            case X -> NormSteps.batchNormBackward(k, n, c, hw, a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]), a(out[0]),
+                    a(out[1]), a(out[2]));
+            // in = {y, gamma, beta, saveInvStd, dY}; dX may be dY
+            case Y -> NormSteps.batchNormBackwardFromOutput(k, n, c, hw, a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]),
+                    a(out[0]), a(out[1]), a(out[2]));
+            // in = {x, gamma, runningMean, runningVar, dY}
+            case EVAL -> NormSteps.batchNormEvalBackward(k, n, c, hw, a(in[0]), a(in[1]), a(in[2]), a(in[3]), op.eps(), a(in[4]),
+                    a(out[0]), a(out[1]), a(out[2]));
+        }
     }
 
-    /** in = {x, gamma, beta}; out = {y, saveMean, saveInvStd}: one block per (sample, group). Stock GN only. */
+    /** in = {x, gamma, beta}; out = {y, saveMean, saveInvStd}. Stock GN only. */
     public static void groupNorm(GroupNorm op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         OpException.check(!op.inPlace(), op.name() + " has no cuda kernel yet (Ops table)");
         Shape s = in[0].spec().shape();
-        gpu.launchBlocks("ls_gn_forward_k", NormShapes.batch(s) * op.groups(), NormShapes.channels(s), NormShapes.spatial(s),
-                op.groups(), op.eps(), in[0].address(), in[1].address(), in[2].address(), out[0].address(), out[1].address(),
-                out[2].address());
+        NormSteps.groupNorm(new CudaNormKernels(gpu), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s),
+                op.groups(), op.eps(), a(in[0]), a(in[1]), a(in[2]), a(out[0]), a(out[1]), a(out[2]));
     }
 
     /** in = {x, gamma, saveMean, saveInvStd, dY}; out = {dX, dGamma, dBeta}. From x only. */
     public static void groupNormBackward(GroupNormBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         OpException.check(op.source() == GroupNormBackward.Source.X, op.name() + " has no cuda kernel yet (Ops table)");
         Shape s = in[0].spec().shape();
-        int n = NormShapes.batch(s);
-        int c = NormShapes.channels(s);
-        int hw = NormShapes.spatial(s);
-        gpu.launchBlocks("ls_gn_backward_dx_k", n * op.groups(), c, hw, op.groups(), in[0].address(), in[1].address(),
-                in[2].address(), in[3].address(), in[4].address(), out[0].address());
-        gpu.launchBlocks("ls_gn_backward_params_k", c, n, c, hw, op.groups(), in[0].address(), in[2].address(), in[3].address(),
-                in[4].address(), out[1].address(), out[2].address());
-    }
-
-    /** in = {x, gamma, saveMean, saveInvStd, dY}; out = {dX, dGamma, dBeta}. */
-    private static void fromInput(CudaBackend gpu, CudaView[] in, CudaView[] out) {
-        Shape s = in[0].spec().shape();
-        int n = NormShapes.batch(s);
-        int c = NormShapes.channels(s);
-        int hw = NormShapes.spatial(s);
-        long total = in[0].numel();
-        gpu.launchBlocks("ls_bn_backward_reduce_k", c, n, c, hw, in[0].address(), in[4].address(), in[2].address(),
-                in[3].address(), GIVEN_INV_STD, out[1].address(), out[2].address());
-        gpu.launch("ls_bn_backward_dx_k", total, total, c, hw, (long) n * hw, in[0].address(), in[4].address(),
-                in[1].address(), in[2].address(), in[3].address(), out[1].address(), out[2].address(), out[0].address());
-    }
-
-    /** in = {x, gamma, runningMean, runningVar, dY}; out = {dX, dGamma, dBeta}. */
-    private static void eval(double eps, CudaBackend gpu, CudaView[] in, CudaView[] out) {
-        Shape s = in[0].spec().shape();
-        int n = NormShapes.batch(s);
-        int c = NormShapes.channels(s);
-        int hw = NormShapes.spatial(s);
-        long total = in[0].numel();
-        gpu.launchBlocks("ls_bn_backward_reduce_k", c, n, c, hw, in[0].address(), in[4].address(), in[2].address(),
-                in[3].address(), eps, out[1].address(), out[2].address());
-        gpu.launch("ls_bn_eval_backward_dx_k", total, total, c, hw, in[4].address(), in[1].address(), in[3].address(),
-                eps, out[0].address());
+        NormSteps.groupNormBackward(new CudaNormKernels(gpu), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s),
+                op.groups(), a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]), a(out[0]), a(out[1]), a(out[2]));
     }
 }

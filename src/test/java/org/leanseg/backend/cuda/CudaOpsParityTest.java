@@ -46,8 +46,8 @@ class CudaOpsParityTest {
     @BeforeAll
     static void open() {
         if (CudaProbe.usable()) {
-            gpu = new CudaBackend(CudaBackend.Options.defaults());
-            gpuTf32 = new CudaBackend(new CudaBackend.Options(true, 256L << 20));
+            gpu = new CudaBackend(CudaBackend.Options.repeatable());
+            gpuTf32 = new CudaBackend(new CudaBackend.Options(true, CudaBackend.WORKSPACE_LIMIT, true));
         }
     }
 

@@ -46,6 +46,44 @@ class CudaProfileTest {
         assertTrue(ProfileReport.jsonText(p).contains("\"runBytes\""));
     }
 
+    /**
+     * Issue 15 item 8: the device memory a step takes is bounded by the plan (arena, variables and the cuDNN
+     * workspace limit, which the cuda plan counts) plus the CUDA context and libraries (what was in use when the
+     * backend had started) plus {@link #ALLOWANCE}, with the default timed algorithm choice (cudnnFind, which
+     * takes the whole workspace limit). The chosen algorithms and the context appear in the profile.
+     */
+    @Test
+    void deviceUsedIsBoundedByPlanPlusContext() {
+        GpuTests.assumeGpu();
+        ModelConfig cfg = ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.5).withClasses(6);
+        StepPlan plan = StepPlan.of(cfg, 2, 128, 128, StepPasses.forBackend("cuda"), org.leanseg.train.OptimizerSettings.pytorchDefault(), 1,
+                org.leanseg.ops.Device.CUDA);
+        long planned = plan.report().plannedPeakBytes();
+        assertTrue(plan.report().workspaceBytes() >= CudaBackend.WORKSPACE_LIMIT, "the cuda plan counts the cuDNN workspace limit");
+        try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults())) {
+            long context = gpu.startUsedBytes();
+            Profile p = StepProfiler.run(plan, gpu, 2, 1);
+            long[] ft = gpu.memGetInfo();
+            long used = ft[1] - ft[0];
+            assertTrue(used <= planned + context + ALLOWANCE, "device used " + used + " B > planned " + planned + " B + context " + context
+                    + " B + allowance " + ALLOWANCE + " B");
+            String summary = ProfileReport.summary(p);
+            assertTrue(summary.contains("CUDA context") && summary.contains("cudnnFind") && summary.contains("  conv "), summary);
+            // issue 15 item 1: per-op device times from CUDA events, summed into the stages
+            assertTrue(summary.contains("device time per op (CUDA events"), summary);
+            assertTrue(!p.measured().stages().isEmpty(), "stage times");
+            p.measured().stages().forEach((stage, t) -> assertTrue(t.millis() > 0, stage + ": " + t.millis() + " ms of device time"));
+            assertTrue(ProfileReport.jsonText(p).contains("\"deviceReport\""));
+        }
+    }
+
+    /**
+     * What the device may hold beyond plan + context, stated before any GPU run: the norm reductions' scratch
+     * (2 floats per block), constants, cudaMalloc rounding of the separately allocated variables, and what cuDNN
+     * allocates lazily.
+     */
+    static final long ALLOWANCE = 64L << 20;
+
     /** {@code plan --device cuda}: the plan's arena and variables allocated on the GPU, measured beside the plan. */
     @Test
     void planAllocationIsMeasuredOnTheDevice() {

@@ -117,7 +117,7 @@ public class CudaTrainStepTest {
         Run perturbed = train(new ReferenceBackend(), 2, passes, 1e-6);
         Run got;
         Run again;
-        try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults())) {
+        try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.repeatable())) {
             got = train(gpu, 2, passes);
             again = train(gpu, 2, passes);
         }

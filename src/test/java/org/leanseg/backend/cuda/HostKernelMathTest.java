@@ -1,7 +1,5 @@
 package org.leanseg.backend.cuda;
 
-import org.leanseg.ops.norm.BatchNormBackward;
-import org.leanseg.ops.norm.BatchNorm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,8 +16,6 @@ import org.leanseg.ops.conv.Conv2dBackwardFilter;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.SoftmaxCrossEntropyBackward;
-import org.leanseg.ops.norm.GroupNorm;
-import org.leanseg.ops.norm.GroupNormBackward;
 import org.leanseg.ops.optim.AdamW;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.ops.shape.Resize;
@@ -32,8 +28,7 @@ import org.leanseg.testing.OpRun;
 /**
  * The CUDA kernels' arithmetic, compiled for the CPU ({@link HostMath}: the same __host__ __device__
  * functions of src/main/cuda/*.cuh, built by g++ during the Maven build), against the reference
- * backend's op kernels on random inputs: batch norm training forward and backward from the output,
- * group norm, the fused ReLU/ReLU6·depthwise forward and filter gradient, softmax cross-entropy with
+ * backend's op kernels on random inputs: the fused ReLU/ReLU6·depthwise forward and filter gradient, softmax cross-entropy with
  * ignored pixels and class weights, bilinear taps and resize forward/backward, SGD and AdamW. Runs on
  * every CI machine with g++; skips with the reason where the library was not built.
  * Run: {@code mvn -B -q test -Dtest=HostKernelMathTest}.
@@ -60,15 +55,6 @@ class HostKernelMathTest {
         return Tensor.uniform(Shape.of(dims), lo, hi, rnd);
     }
 
-    /** Values of magnitude in [lo, hi) with random signs (gammas safely away from 0). */
-    private Tensor signed(double lo, double hi, int n) {
-        Tensor t = u(lo, hi, n);
-        for (int i = 0; i < n; i++) {
-            t.data()[i] *= rnd.nextBoolean() ? 1 : -1;
-        }
-        return t;
-    }
-
     private static float[] copy(Tensor t) {
         return t.data().clone();
     }
@@ -84,84 +70,6 @@ class HostKernelMathTest {
             copies[i] = in[i].copy();
         }
         return OpRun.run(op, copies);
-    }
-
-    @Test
-    void batchNormTrainingForward() {
-        for (int[] s : new int[][] {{3, 12, 9, 7}, {5, 4, 1, 1}, {1, 3, 17, 1}}) {
-            int n = s[0];
-            int c = s[1];
-            int hw = s[2] * s[3];
-            Tensor x = u(-2, 4, s);
-            Tensor gamma = g(c);
-            Tensor beta = g(c);
-            Tensor runMean = g(c);
-            Tensor runVar = u(0.5, 2, c);
-            OpRun.Result r = ref(new BatchNorm(1e-5, 0.1, BatchNorm.Mode.TRAIN_IN_PLACE), x, gamma, beta, runMean, runVar);
-            float[] y = new float[x.data().length];
-            float[] mean = new float[c];
-            float[] invStd = new float[c];
-            float[] rm = copy(runMean);
-            float[] rv = copy(runVar);
-            HostMath.batchNormTrain(x.data(), n, c, hw, gamma.data(), beta.data(), rm, rv, 1e-5, 0.1, y, mean, invStd);
-            check("bn y", y, r.output(0), CLOSE);
-            check("bn saveMean", mean, r.output(1), CLOSE);
-            check("bn saveInvStd", invStd, r.output(2), CLOSE);
-            check("bn runningMean", rm, r.input(3), CLOSE);
-            check("bn runningVar", rv, r.input(4), CLOSE);
-        }
-    }
-
-    @Test
-    void batchNormBackwardFromOutput() {
-        int n = 3;
-        int c = 10;
-        int hw = 8 * 6;
-        Tensor y = g(n, c, 8, 6);
-        Tensor gamma = signed(0.3, 2, c);
-        Tensor beta = g(c);
-        Tensor invStd = u(0.5, 3, c);
-        Tensor dy = g(n, c, 8, 6);
-        OpRun.Result r = ref(BatchNormBackward.of(BatchNormBackward.Source.Y), y, gamma, beta, invStd, dy);
-        float[] dx = new float[y.data().length];
-        float[] dGamma = new float[c];
-        float[] dBeta = new float[c];
-        HostMath.batchNormBackwardFromOutput(y.data(), n, c, hw, gamma.data(), beta.data(), invStd.data(), dy.data(), dx, dGamma,
-                dBeta);
-        check("bn_out dX", dx, r.output(0), CLOSE);
-        check("bn_out dGamma", dGamma, r.output(1), CLOSE);
-        check("bn_out dBeta", dBeta, r.output(2), CLOSE);
-    }
-
-    @Test
-    void groupNormForwardAndBackward() {
-        for (int groups : new int[] {1, 3, 12}) {
-            int n = 2;
-            int c = 12;
-            int hw = 5 * 7;
-            Tensor x = u(-1, 3, n, c, 5, 7);
-            Tensor gamma = g(c);
-            Tensor beta = g(c);
-            OpRun.Result f = ref(new GroupNorm(groups, 1e-5), x, gamma, beta);
-            float[] y = new float[x.data().length];
-            float[] mean = new float[n * groups];
-            float[] invStd = new float[n * groups];
-            HostMath.groupNorm(x.data(), n, c, hw, groups, 1e-5, gamma.data(), beta.data(), y, mean, invStd);
-            check("gn y, groups " + groups, y, f.output(0), CLOSE);
-            check("gn saveMean", mean, f.output(1), CLOSE);
-            check("gn saveInvStd", invStd, f.output(2), CLOSE);
-
-            Tensor dy = g(n, c, 5, 7);
-            OpRun.Result b = ref(new GroupNormBackward(groups), x, gamma, f.output(1), f.output(2), dy);
-            float[] dx = new float[x.data().length];
-            float[] dGamma = new float[c];
-            float[] dBeta = new float[c];
-            HostMath.groupNormBackward(x.data(), n, c, hw, groups, gamma.data(), f.output(1).data(), f.output(2).data(), dy.data(),
-                    dx, dGamma, dBeta);
-            check("gn dX, groups " + groups, dx, b.output(0), CLOSE);
-            check("gn dGamma", dGamma, b.output(1), CLOSE);
-            check("gn dBeta", dBeta, b.output(2), CLOSE);
-        }
     }
 
     /** {N, C, mult, H, W, Hout, Wout, kh, kw, strides, pads, dilations} of a depthwise convolution. */

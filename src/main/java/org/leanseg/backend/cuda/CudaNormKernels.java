@@ -1,0 +1,90 @@
+package org.leanseg.backend.cuda;
+
+/**
+ * {@link NormKernels} on the GPU: launches the kernels of src/main/cuda/norm.cu on the backend's stream, with
+ * the partial sums and counters in {@link CudaBackend#normScratch} and the op's temporaries in
+ * {@link CudaBackend#normTemp}. Buffers are device addresses (0 = null).
+ */
+public final class CudaNormKernels implements NormKernels<Long> {
+    private final CudaBackend gpu;
+    private long tempBase;
+    private long tempCap;
+    private long tempUsed;
+
+    public CudaNormKernels(CudaBackend gpu) {
+        this.gpu = gpu;
+    }
+
+    private static long a(Long p) {
+        return p == null ? 0L : p;
+    }
+
+    private long partials(NormGrid g) {
+        return gpu.normScratch(g.sets(), g.partialFloats()) + gpu.normFloatsOffset();
+    }
+
+    @Override
+    public void stats(NormGrid g, Long x, Long saveMean, Long saveInvStd, Long runMean, Long runVar, double eps, double momentum) {
+        long partials = partials(g);
+        long counters = gpu.normScratch(g.sets(), 0);
+        Object[] geom = g.args();
+        Object[] args = new Object[geom.length + 9];
+        System.arraycopy(geom, 0, args, 0, geom.length);
+        Object[] rest = {a(x), a(saveMean), a(saveInvStd), a(runMean), a(runVar), eps, momentum, partials, counters};
+        System.arraycopy(rest, 0, args, geom.length, rest.length);
+        gpu.launchGrid("ls_norm_stats_k", g.gridX(), g.gridY(), NormGrid.BLOCK, args);
+    }
+
+    @Override
+    public void grad(NormGrid g, int kind, int c, int groups, Long v, Long dy, Long p0, Long p1, double eps, Long out0, Long out1) {
+        long partials = partials(g);
+        long counters = gpu.normScratch(g.sets(), 0);
+        Object[] geom = g.args();
+        Object[] rest = {kind, c, groups, a(v), a(dy), a(p0), a(p1), eps, a(out0), a(out1), partials, counters};
+        Object[] args = new Object[geom.length + rest.length];
+        System.arraycopy(geom, 0, args, 0, geom.length);
+        System.arraycopy(rest, 0, args, geom.length, rest.length);
+        gpu.launchGrid("ls_norm_grad_k", g.gridX(), g.gridY(), NormGrid.BLOCK, args);
+    }
+
+    @Override
+    public void gnGradFinish(int n, int c, int groups, int hw, Long gamma, Long planeDy, Long planeDyXhat, Long dGamma, Long dBeta,
+                             Long gs) {
+        gpu.launchGrid("ls_gn_grad_finish_k", 1, 1, NormGrid.BLOCK, n, c, groups, hw, a(gamma), a(planeDy), a(planeDyXhat),
+                a(dGamma), a(dBeta), a(gs));
+    }
+
+    @Override
+    public void affine(int kind, int planes, int c, int hw, int groups, long perSet, boolean vec, Long u, Long v, Long out, Long p0,
+                       Long p1, Long p2, Long p3, Long p4, double eps) {
+        gpu.launchGrid("ls_plane_affine_k", NormGrid.planeGridX(hw), NormGrid.planeGridY(planes), NormGrid.BLOCK, kind, planes, c, hw,
+                groups, perSet, vec ? 1 : 0, a(u), a(v), a(out), a(p0), a(p1), a(p2), a(p3), a(p4), eps);
+    }
+
+    @Override
+    public void beginOp(long tempFloats) {
+        tempCap = tempFloats;
+        tempUsed = 0;
+        tempBase = tempFloats > 0 ? gpu.normTemp(tempFloats) : 0L;
+    }
+
+    @Override
+    public Long temp(long floats) {
+        if (tempUsed + floats > tempCap) {
+            throw new IllegalStateException("norm temporaries: " + (tempUsed + floats) + " floats, " + tempCap + " reserved");
+        }
+        long at = tempBase + 4 * tempUsed;
+        tempUsed += floats;
+        return at;
+    }
+
+    @Override
+    public boolean aligned(java.util.List<Long> buffers) {
+        for (Long b : buffers) {
+            if (b != null && b % 16 != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
