@@ -24,9 +24,13 @@ import org.leanseg.graph.Value;
  *
  * <p>What moves: a BACKWARD node that writes no input in place, whose outputs are activations, when
  * the bytes of its outputs exceed the bytes of its activation inputs that no node reads after the
- * first reader (those live longer after the move) and its first reader is more than one node later. No node between the
- * two places may write one of its inputs in place, so it reads the same values and the step computes
- * the same bits; only lifetimes change. The pass runs before {@link UpdatesInBackward}, so an update
+ * first reader (those live longer after the move), and no node in between may write its output over
+ * one of its inputs (the planner's in-place aliasing, {@code Op.inPlaceInput}: reading that input later
+ * would cost the in-place op a buffer of its own), and its first reader, a BACKWARD node (not an
+ * update, which {@link UpdatesInBackward} brings up to its gradient), is more than one node later. The
+ * bytes live at each step in between then fall by the difference. No node between the two places may
+ * write one of its inputs in place, so it reads the same values and the step computes the same bits;
+ * only lifetimes change. The pass runs before {@link UpdatesInBackward}, so an update
  * of a weight the moved op reads still follows it. Checked by {@code LateGradientsTest}.
  *
  * <pre>{@code
@@ -44,24 +48,36 @@ public final class LateGradients {
         for (int i = 0; i < nodes.size(); i++) {
             position.put(nodes.get(i), i);
         }
-        Map<Node, List<Node>> waiting = new IdentityHashMap<>(); // first reader -> nodes moved before it
-        Set<Node> moved = Collections.newSetFromMap(new IdentityHashMap<>());
+        Map<Node, List<Node>> waiting = new IdentityHashMap<>(); // the node moved before -> the moved nodes
+        Map<Node, Node> placeOf = new IdentityHashMap<>();
         for (int i = 0; i < nodes.size(); i++) {
             Node n = nodes.get(i);
             Node reader = firstReader(n, position);
-            if (reader != null && gains(n, i, position.get(reader), nodes)) {
-                waiting.computeIfAbsent(reader, k -> new ArrayList<>()).add(n);
-                moved.add(n);
+            // a reader that is an update (OPTIMIZER) moves up to its gradient anyway (Note [Updates in backward])
+            if (reader == null || reader.phase() != Phase.BACKWARD) {
+                continue;
+            }
+            // before the recomputations made for the reader too, so they stay right before it (Recompute)
+            int at = position.get(reader);
+            while (at - 1 > i && nodes.get(at - 1).phase() == Phase.RECOMPUTE) {
+                at--;
+            }
+            if (gains(n, i, at, nodes)) {
+                placeOf.put(n, nodes.get(at));
             }
         }
         // a node whose reader moves too would read its inputs later than checked: it stays
-        for (Node n : List.copyOf(moved)) {
-            Node reader = firstReader(n, position);
-            if (moved.contains(reader)) {
-                moved.remove(n);
-                waiting.get(reader).remove(n);
+        for (Node n : List.copyOf(placeOf.keySet())) {
+            if (placeOf.containsKey(firstReader(n, position))) {
+                placeOf.remove(n);
             }
         }
+        for (Node n : nodes) {
+            if (placeOf.containsKey(n)) {
+                waiting.computeIfAbsent(placeOf.get(n), k -> new ArrayList<>()).add(n);
+            }
+        }
+        Set<Node> moved = placeOf.keySet();
         if (moved.isEmpty()) {
             return Rebuild.run(g, (out, n, in) -> null);
         }
@@ -140,6 +156,12 @@ public final class LateGradients {
             for (int k : m.op().mutatedInputs()) {
                 if (n.inputs().contains(m.input(k))) {
                     return false; // it would read a value written in between
+                }
+            }
+            for (int i = 0; i < m.outputs().size(); i++) {
+                int k = m.op().inPlaceInput(i);
+                if (k >= 0 && n.inputs().contains(m.input(k))) {
+                    return false; // m may write its output over that input now; read later, it would need its own buffer
                 }
             }
         }
