@@ -11,6 +11,7 @@ import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Phase;
 import org.leanseg.graph.Role;
+import org.leanseg.graph.StageGroups;
 import org.leanseg.graph.Value;
 import org.leanseg.tensor.TensorSpec;
 

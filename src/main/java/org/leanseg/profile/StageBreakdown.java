@@ -14,7 +14,7 @@ import org.leanseg.memory.Lifetime;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.MemoryReport;
 import org.leanseg.memory.Planner;
-import org.leanseg.memory.StageGroups;
+import org.leanseg.graph.StageGroups;
 import org.leanseg.memory.Workspace;
 import org.leanseg.tensor.TensorSpec;
 

@@ -14,7 +14,7 @@ import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.passes.StepPasses;
-import org.leanseg.memory.StageGroups;
+import org.leanseg.graph.StageGroups;
 import org.leanseg.memory.recompute.RecomputePolicy;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.tensor.Shape;

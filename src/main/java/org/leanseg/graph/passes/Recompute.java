@@ -12,7 +12,9 @@ import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Phase;
 import org.leanseg.graph.Role;
+import org.leanseg.graph.StageGroups;
 import org.leanseg.graph.Value;
+import org.leanseg.ops.Op;
 
 /**
  * Recomputation as a rewrite after autograd: the outputs of chosen forward nodes are not read by
@@ -44,7 +46,7 @@ public final class Recompute {
         Set<Node> scheduled = Collections.newSetFromMap(new IdentityHashMap<>());
         scheduled.addAll(DeadCode.schedule(g));
         Map<Value, Value> map = new IdentityHashMap<>();
-        Map<Node, List<Value>> copies = new IdentityHashMap<>();
+        Map<CopyKey, List<Value>> copies = new java.util.HashMap<>();
         return Rebuild.run(g, map, (out, n, in) -> {
             if (!scheduled.contains(n) || !n.phase().backwardSide()) {
                 return null;
@@ -54,7 +56,7 @@ public final class Recompute {
             for (int k = 0; k < ins.size(); k++) {
                 Value v = n.input(k);
                 if (v.producer() != null && chosen.contains(v.producer())) {
-                    ins.set(k, copyOf(out, v, chosen, map, copies));
+                    ins.set(k, copyOf(out, v, chosen, map, copies, n.stage()));
                     changed = true;
                 }
             }
@@ -62,15 +64,42 @@ public final class Recompute {
         });
     }
 
-    /** The recomputed counterpart of forward value {@code v}, appending its node's copy once. */
-    private static Value copyOf(Graph out, Value v, Set<Node> chosen, Map<Value, Value> map, Map<Node, List<Value>> copies) {
+    /**
+     * Note [One replay per stage]: a copy of a cheap elementwise or shape op ({@link Op.Replay#CHEAP})
+     * serves the backward ops of one stage group ({@link StageGroups}: a backbone block, ASPP, the decoder) only; another group's backward gets its own copy, made
+     * right before it. Sharing one copy kept it alive from the first reader to the last: Xception-65's
+     * ReLU over block 1's output is read by the decoder's low-level projection (dW) and, ~1000 ops
+     * later, by block 1's strided depthwise conv (dW), so at 1024x2048 a 128 MiB copy lived through
+     * the whole backbone backward. Replaying a cheap op twice costs a few FLOPs per element (counted
+     * with the other recompute FLOPs); costly replays (convolutions, BN after a depthwise conv, a
+     * policy's segments) stay shared, as one copy of those is worth keeping. A copy's own inputs are
+     * requested for the copy's stage group, so a chain of cheap ops (Xception's residual adds, each
+     * recomputed from the previous) is copied at most once more per group, not once per reader. Both copies run the same
+     * op on the same inputs, so the step computes the same bits.
+     */
+    private record CopyKey(Node producer, String region) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof CopyKey k && k.producer == producer && java.util.Objects.equals(k.region, region);
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(producer) * 31 + java.util.Objects.hashCode(region);
+        }
+    }
+
+    /** The recomputed counterpart of forward value {@code v} for the backward ops of stage {@code region}, appending its node's copy once. */
+    private static Value copyOf(Graph out, Value v, Set<Node> chosen, Map<Value, Value> map, Map<CopyKey, List<Value>> copies,
+                                String region) {
         Node p = v.producer();
-        List<Value> made = copies.get(p);
+        CopyKey key = new CopyKey(p, p.op().cheapToReplay() == Op.Replay.CHEAP ? StageGroups.group(region) : null);
+        List<Value> made = copies.get(key);
         if (made == null) {
             List<Value> ins = new ArrayList<>();
             for (Value u : p.inputs()) {
                 if (u.producer() != null && chosen.contains(u.producer())) {
-                    ins.add(copyOf(out, u, chosen, map, copies));
+                    ins.add(copyOf(out, u, chosen, map, copies, p.stage())); // read by this copy, in p's group
                 } else {
                     ins.add(u.variable() != null ? out.variable(u.variable()) : map.get(u));
                 }
@@ -78,7 +107,7 @@ public final class Recompute {
             try (var ph = out.phase(Phase.RECOMPUTE); var st = out.stage(p.stage())) {
                 made = out.apply(p.op().recomputeOp(), ins.toArray(new Value[0]));
             }
-            copies.put(p, made);
+            copies.put(key, made);
         }
         return made.get(v.outputIndex());
     }

@@ -26,12 +26,14 @@ import org.leanseg.ops.norm.GroupNormBackward;
  * The rewrites a training step goes through, and their off switch ({@code --no-fuse}): before
  * autograd, in-place BN and GN ({@link InPlaceVariants}) then
  * ReLU·depthwise fusion ({@link FuseActivationDepthwise}), then resize → cross-entropy into the fused
- * upsample loss ({@link FuseUpsampleCrossEntropy}); after autograd, activation backwards reading their
+ * upsample loss ({@link FuseUpsampleCrossEntropy}), then convolutions over a concat by parts
+ * ({@link ConvOverConcatParts}); after autograd, activation backwards reading their
  * input where backward keeps it ({@link ActivationMaskFromInput}, when fused), one {@link Recompute} of
  * what the recompute policy ({@code recompute}, with or without fusion) chooses on top of the
  * cheap-op choice ({@link RecomputeCheapOps}, when fused), then, with {@code updatesInBackward}
- * (on in FUSED and NONE: it changes no bit, Note [Updates in backward]), each optimizer update
- * moved to right after its gradient ({@link UpdatesInBackward}). {@code stockBatchNorm} lists the γ of BN
+ * (on in FUSED and NONE: it changes no bit, Note [Updates in backward]), backward ops whose large
+ * output is read much later moved to that reader ({@link LateGradients}, Note [Late gradients]: no bit
+ * changes either) and each optimizer update moved to right after its gradient ({@link UpdatesInBackward}). {@code stockBatchNorm} lists the γ of BN
  * and GN layers that must keep their input because the γ guard failed for them (Note [In-place BN
  * backward], Note [In-place GN backward]). In-place GN has no CUDA kernel yet (Ops table), so
  * {@link #forDevice} keeps CUDA unfused until it has one.
@@ -122,7 +124,8 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
         }
         Rebuild.Result inPlace = InPlaceVariants.apply(g, stockBatchNorm);
         Rebuild.Result act = Rebuild.compose(inPlace, FuseActivationDepthwise.apply(inPlace.graph()));
-        return Rebuild.compose(act, FuseUpsampleCrossEntropy.apply(act.graph()));
+        Rebuild.Result loss = Rebuild.compose(act, FuseUpsampleCrossEntropy.apply(act.graph()));
+        return Rebuild.compose(loss, ConvOverConcatParts.apply(loss.graph()));
     }
 
     /** Rewrites the whole step graph (forward, backward, optimizer); null when there is nothing to do. */
@@ -141,6 +144,11 @@ public record StepPasses(boolean fuse, Set<Variable> stockBatchNorm, RecomputeCh
     /** The step with {@code chosen} recomputed, then its updates moved into backward when on ({@link RecomputeChoice.Rewrite}). */
     private Rebuild.Result rewrite(Graph g, Set<Node> chosen) {
         Rebuild.Result recomputed = Recompute.apply(g, chosen);
-        return updatesInBackward ? Rebuild.compose(recomputed, UpdatesInBackward.apply(recomputed.graph())) : recomputed;
+        if (!updatesInBackward) {
+            return recomputed;
+        }
+        // Note [Late gradients] before the updates, so that an update still follows every reader of its weight
+        Rebuild.Result late = Rebuild.compose(recomputed, LateGradients.apply(recomputed.graph()));
+        return Rebuild.compose(late, UpdatesInBackward.apply(late.graph()));
     }
 }

@@ -14,7 +14,7 @@ import org.leanseg.graph.Phase;
 import org.leanseg.graph.Role;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.passes.Recompute;
-import org.leanseg.memory.StageGroups;
+import org.leanseg.graph.StageGroups;
 
 /**
  * Checkpointing by segments of the forward pass (Chen et al. 2016, "Training Deep Nets with

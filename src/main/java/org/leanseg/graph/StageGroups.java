@@ -1,4 +1,4 @@
-package org.leanseg.memory;
+package org.leanseg.graph;
 
 /**
  * Groups stage paths for the memory report at the depth a reader wants: backbone blocks one by
