@@ -59,6 +59,10 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--percentile", defaultValue = "99.99", description = "with --method percentile: the kept percentile (default: ${DEFAULT-VALUE})")
     double percentile;
 
+    @Option(names = "--reduce-range", negatable = true, description = "7-bit weights, for x86 CPUs without VNNI (AVX2), where "
+            + "ONNX Runtime's int8 kernels can saturate with full-range weights (default: on where this CPU lacks VNNI)")
+    Boolean reduceRangeOption;
+
     @Option(names = "--size", description = "HxW of the input (default: the config's crop or synthetic image size)")
     String size;
 
@@ -98,8 +102,9 @@ public final class QuantizeCommand implements Callable<Integer> {
             try (Backend backend = new ReferenceBackend()) {
                 ranges = Calibration.ranges(s.model().model(), s.model().store(), e, images, backend, m, percentile);
             }
-            String described = m == Calibration.Method.MINMAX ? "minmax" : "percentile " + percentile;
-            ModelProto q = QdqQuantizer.quantize(e.model(), ranges, described + " on " + images.size() + " training images");
+            boolean reduceRange = reduceRangeOption != null ? reduceRangeOption : QdqQuantizer.cpuNeedsReducedRange();
+            String described = (m == Calibration.Method.MINMAX ? "minmax" : "percentile " + percentile) + (reduceRange ? ", 7-bit weights" : "");
+            ModelProto q = QdqQuantizer.quantize(e.model(), ranges, described + " on " + images.size() + " training images", reduceRange);
             byte[] fp32 = e.model().toByteArray();
             byte[] int8 = q.toByteArray();
             AtomicFiles.write(out, int8);

@@ -48,8 +48,36 @@ public final class QdqQuantizer {
     private QdqQuantizer() {
     }
 
+    /**
+     * Whether this machine's CPU needs 7-bit weights (Note [Reduced weight range]): true unless
+     * /proc/cpuinfo lists a VNNI extension (avx512_vnni, avx_vnni or amx_int8); true where it cannot be read.
+     */
+    public static boolean cpuNeedsReducedRange() {
+        try {
+            String flags = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/cpuinfo"));
+            return !(flags.contains(" avx512_vnni") || flags.contains(" avx_vnni") || flags.contains(" amx_int8"));
+        } catch (java.io.IOException | RuntimeException e) {
+            return true;
+        }
+    }
+
     /** The QDQ model; {@code method} is recorded in the metadata as {@code quantization}. */
     public static ModelProto quantize(ModelProto fp32, Map<String, Calibration.Range> ranges, String method) {
+        return quantize(fp32, ranges, method, false);
+    }
+
+    /**
+     * As {@link #quantize(ModelProto, Map, String)}; with {@code reduceRange} the weights use 7 bits
+     * ({@code s_c = max|w_c|/63}), Note [Reduced weight range].
+     *
+     * <p>Note [Reduced weight range]: on x86 CPUs without VNNI (AVX2, AVX-512 before VNNI), ONNX
+     * Runtime's u8·s8 kernels add pairs of uint8 x int8 products in 16 bits, which saturate when both
+     * products are large (255·127·2 > 32767). Weights in [-63, 63] keep every pair in range, at the
+     * cost of one bit of weight resolution; ONNX Runtime's own quantiser offers the same
+     * {@code reduce_range} switch for these CPUs. Measured in docs/benchmarks.md (issue 13).
+     */
+    public static ModelProto quantize(ModelProto fp32, Map<String, Calibration.Range> ranges, String method, boolean reduceRange) {
+        int weightMax = reduceRange ? 63 : 127;
         GraphProto g = fp32.getGraph();
         Map<String, TensorProto> inits = new LinkedHashMap<>();
         g.getInitializerList().forEach(t -> inits.put(t.getName(), t));
@@ -84,7 +112,7 @@ public final class QdqQuantizer {
                 if (sx == null) {
                     throw new ExportException("Conv '" + n.getName() + "' reads '" + n.getInput(0) + "', which has no calibration range");
                 }
-                Weight w = weight(b, inits.remove(n.getInput(1)), body);
+                Weight w = weight(b, inits.remove(n.getInput(1)), body, weightMax);
                 nb.setInput(1, w.name());
                 if (n.getInputCount() > 2) {
                     nb.setInput(2, bias(b, inits.remove(n.getInput(2)), sx.scaleValue(), w.scales(), body));
@@ -171,7 +199,7 @@ public final class QdqQuantizer {
     }
 
     /** int8 per-channel symmetric weights behind a DequantizeLinear(axis 0). */
-    private static Weight weight(OnnxBuilder b, TensorProto w, List<NodeProto> body) {
+    private static Weight weight(OnnxBuilder b, TensorProto w, List<NodeProto> body, int weightMax) {
         float[] d = floats(w);
         int cout = (int) w.getDims(0);
         int per = d.length / cout;
@@ -182,9 +210,9 @@ public final class QdqQuantizer {
             for (int i = 0; i < per; i++) {
                 m = Math.max(m, Math.abs(d[c * per + i]));
             }
-            scales[c] = Math.max(m / 127f, MIN_SCALE);
+            scales[c] = Math.max(m / weightMax, MIN_SCALE);
             for (int i = 0; i < per; i++) {
-                q[c * per + i] = (byte) Math.max(-127, Math.min(127, Math.round(d[c * per + i] / scales[c])));
+                q[c * per + i] = (byte) Math.max(-weightMax, Math.min(weightMax, Math.round(d[c * per + i] / scales[c])));
             }
         }
         long[] dims = w.getDimsList().stream().mapToLong(Long::longValue).toArray();

@@ -49,7 +49,8 @@ class QuantizeTest {
             try (ReferenceBackend backend = new ReferenceBackend()) {
                 ranges = Calibration.ranges(m.model(), m.store(), e, images, backend, method, 99.9);
             }
-            ModelProto q = QdqQuantizer.quantize(e.model(), ranges, method.name());
+            // what `quantize` writes by default on this machine: 7-bit weights where the CPU lacks VNNI
+            ModelProto q = QdqQuantizer.quantize(e.model(), ranges, method.name(), QdqQuantizer.cpuNeedsReducedRange());
             checkStructure(e.model(), q);
             assertTrue(q.getSerializedSize() <= 0.30 * e.model().getSerializedSize(),
                     "int8 file " + q.getSerializedSize() + " bytes vs fp32 " + e.model().getSerializedSize());
@@ -60,9 +61,9 @@ class QuantizeTest {
                     Tensor got = int8.run(im);
                     double d = relRms(got, ref);
                     // random weights through ~50 int8 layers: a loose bound that a wrong scale or zero point (RMS ~1) fails.
-                    // Measured 2026-12-07 at the 48x48 default size on a 2-core AMD EPYC (Zen 3, AVX2, no VNNI): PERCENTILE
-                    // 0.309 on one image, so 0.3 failed on that machine; 0.4 keeps the margin to a wrong scale
-                    assertTrue(d < 0.4, method + ": int8 logits differ from fp32 by " + d + " (relative RMS)");
+                    // With full-range weights on a CPU without VNNI (AMD EPYC Zen 3, 2026-12-07) PERCENTILE gave 0.309:
+                    // ONNX Runtime's 16-bit pair sums saturate (Note [Reduced weight range]), hence the default above
+                    assertTrue(d < 0.3, method + ": int8 logits differ from fp32 by " + d + " (relative RMS)");
                     long agree = ExportFixtures.argmaxAgree(got, ref);
                     assertTrue(agree >= 0.9 * size * size, method + ": int8 argmax agrees with fp32 on " + agree + " of " + size * size + " pixels");
                 }
