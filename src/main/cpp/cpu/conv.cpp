@@ -4,6 +4,23 @@
 // the workspace the caller passes, whose size conv_workspace() reports before anything runs, so the
 // plan counts them (Note [cpu workspace] in backend/cpu/CpuBackend.java). Primitives are built once
 // per geometry and cached. Checked by CpuOpsParityTest against the reference backend.
+//
+// Note [cpu 16-bit convolutions]: with 16-bit activations (Note [Mixed precision] in tensor/Precision)
+// a convolution multiplies 16-bit operands (its float32 weights rounded to the activations' type) and
+// accumulates in float32, as the reference backend emulates it. Two ways to run that, chosen per
+// geometry when the primitive is built:
+//  - native: oneDNN's own bf16 (or f16) primitive, where the CPU has the instructions for it
+//    (avx512_core_bf16, avx512_core_amx, avx2_vnni_2, ...). Weights and the float32 weight gradient
+//    are reordered as for float32; the primitive reads and writes 16-bit tensors.
+//  - f32 compute on 16-bit storage: where oneDNN has no 16-bit primitive for this CPU (oneDNN 3.11 on
+//    AVX2 alone, e.g. AMD Zen 3, creates none, not even a reference one) or only a reference one,
+//    the float32 primitive runs, and the reorders that move tensors into its layouts also convert:
+//    16-bit activations to float32, the float32 result back to 16 bits (rounded to nearest-even), and
+//    the weights through a 16-bit copy, so the primitive multiplies the same rounded values. Those
+//    copies are workspace like every other reorder, so the plan counts them.
+// conv_impl() names the path: oneDNN's implementation string, with " (f32 compute, bf16 storage)"
+// appended on the second. So a 16-bit step reads half the activation memory, but on AVX2 its
+// convolutions compute as float32 ones, plus the conversions.
 #include "cpu.h"
 #include <map>
 #include <memory>
@@ -12,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 #include <algorithm>
+#include <type_traits>
 
 using namespace dnnl;
 using tag = memory::format_tag;
@@ -30,13 +48,17 @@ stream& strm() {
 
 namespace {
 
-// geometry: N C H W O kh kw sh sw ph pw dh dw G Ho Wo
+constexpr int GEO_LEN = 17;
+
+// geometry: N C H W O kh kw sh sw ph pw dh dw G Ho Wo dt
 struct Geo {
-    int v[16];
-    bool operator<(const Geo& o) const { return std::lexicographical_compare(v, v + 16, o.v, o.v + 16); }
+    int v[GEO_LEN];
+    bool operator<(const Geo& o) const { return std::lexicographical_compare(v, v + GEO_LEN, o.v, o.v + GEO_LEN); }
     int n() const { return v[0]; } int c() const { return v[1]; } int h() const { return v[2]; } int w() const { return v[3]; }
     int o() const { return v[4]; } int kh() const { return v[5]; } int kw() const { return v[6]; }
     int g() const { return v[13]; } int ho() const { return v[14]; } int wo() const { return v[15]; }
+    int dtCode() const { return v[16]; }
+    dt act() const { return v[16] == DT_BF16 ? dt::bf16 : v[16] == DT_F16 ? dt::f16 : dt::f32; }
     memory::dims src() const { return {n(), c(), h(), w()}; }
     memory::dims dst() const { return {n(), o(), ho(), wo()}; }
     memory::dims wei() const {
@@ -49,12 +71,14 @@ struct Geo {
 };
 
 // One argument the primitive reads or writes: its plain (user) layout, the primitive's layout, and
-// where in the workspace its reordered copy lives when the two differ.
+// where in the workspace its reordered copy lives when the two differ. With {@code mid} (f32 compute
+// on 16-bit data, Note [cpu 16-bit convolutions]) float32 weights go user -> mid (16-bit, plain:
+// rounds) -> prim.
 struct Arg {
-    memory::desc user, prim;
-    bool reorder = false;
-    size_t offset = 0;
-    std::unique_ptr<dnnl::reorder> toPrim, toUser;
+    memory::desc user, prim, mid;
+    bool reorder = false, viaMid = false;
+    size_t offset = 0, midOffset = 0;
+    std::unique_ptr<dnnl::reorder> toPrim, toUser, toMid;
 };
 
 struct Plan {
@@ -68,14 +92,23 @@ struct Plan {
 
 size_t align64(size_t b) { return (b + 63) & ~size_t(63); }
 
-void place(Plan& p, Arg& a, const memory::desc& user, const memory::desc& prim, bool in, bool out) {
+// mid: dt::undef, or the 16-bit type an input passes through on its way to the primitive (rounding).
+void place(Plan& p, Arg& a, const memory::desc& user, const memory::desc& prim, bool in, bool out, dt mid = dt::undef) {
     a.user = user;
     a.prim = prim;
-    a.reorder = user != prim;
+    a.viaMid = in && mid != dt::undef;
+    a.reorder = user != prim || a.viaMid;
+    if (a.viaMid) {
+        a.mid = memory::desc(user.get_dims(), mid, user.get_strides());
+        a.midOffset = p.bytes;
+        p.bytes += align64(a.mid.get_size());
+        a.toMid.reset(new dnnl::reorder(reorder::primitive_desc(eng(), user, eng(), a.mid)));
+    }
     if (a.reorder) {
         a.offset = p.bytes;
         p.bytes += align64(prim.get_size());
-        if (in) a.toPrim.reset(new dnnl::reorder(reorder::primitive_desc(eng(), user, eng(), prim)));
+        const memory::desc& from = a.viaMid ? a.mid : user;
+        if (in) a.toPrim.reset(new dnnl::reorder(reorder::primitive_desc(eng(), from, eng(), prim)));
         if (out) a.toUser.reset(new dnnl::reorder(reorder::primitive_desc(eng(), prim, eng(), user)));
     }
 }
@@ -86,11 +119,12 @@ primitive_attr userScratch() {
     return attr;
 }
 
-convolution_forward::primitive_desc forwardPd(const Geo& g, bool bias) {
-    auto any = [](memory::dims d) { return memory::desc(d, dt::f32, tag::any); };
+memory::desc any(memory::dims d, dt t) { return memory::desc(d, t, tag::any); }
+
+convolution_forward::primitive_desc forwardPd(const Geo& g, bool bias, dt c) {
     memory::desc b = bias ? memory::desc({g.o()}, dt::f32, tag::x) : memory::desc();
     return convolution_forward::primitive_desc(eng(), prop_kind::forward_training, algorithm::convolution_direct,
-            any(g.src()), any(g.wei()), b, any(g.dst()), g.strides(), g.dil(), g.pads(), g.pads(), userScratch());
+            any(g.src(), c), any(g.wei(), c), b, any(g.dst(), c), g.strides(), g.dil(), g.pads(), g.pads(), userScratch());
 }
 
 void finish(Plan& p, const memory::desc& scratch) {
@@ -100,40 +134,57 @@ void finish(Plan& p, const memory::desc& scratch) {
     p.bytes += align64(p.scratchBytes);
 }
 
-std::unique_ptr<Plan> build(int kind, const Geo& g, bool bias) {
-    auto plain = [](memory::dims d, tag t) { return memory::desc(d, dt::f32, t); };
+// The plan of one primitive computing in type c (f32, or the activations' 16-bit type: native) on
+// user tensors whose activations have the geometry's type.
+std::unique_ptr<Plan> build(int kind, const Geo& g, bool bias, dt c) {
+    dt a = g.act();
+    auto act = [&](memory::dims d) { return memory::desc(d, a, tag::nchw); };
+    memory::desc wei(g.wei(), dt::f32, g.weiTag());
+    dt round = (c == dt::f32 && a != dt::f32) ? a : dt::undef;  // weights through the 16-bit type first
     std::unique_ptr<Plan> p(new Plan());
-    auto fpd = forwardPd(g, bias);
+    auto fpd = forwardPd(g, bias, c);
     if (kind == 0) {
-        place(*p, p->a[0], plain(g.src(), tag::nchw), fpd.src_desc(), true, false);
-        place(*p, p->a[1], plain(g.wei(), g.weiTag()), fpd.weights_desc(), true, false);
-        place(*p, p->a[2], plain(g.dst(), tag::nchw), fpd.dst_desc(), false, true);
+        place(*p, p->a[0], act(g.src()), fpd.src_desc(), true, false);
+        place(*p, p->a[1], wei, fpd.weights_desc(), true, false, round);
+        place(*p, p->a[2], act(g.dst()), fpd.dst_desc(), false, true);
         p->bias = fpd.bias_desc();
         p->prim = convolution_forward(fpd);
         p->impl = fpd.impl_info_str();
         finish(*p, fpd.scratchpad_desc());
     } else if (kind == 1) {
-        auto any = [](memory::dims d) { return memory::desc(d, dt::f32, tag::any); };
-        auto pd = convolution_backward_data::primitive_desc(eng(), algorithm::convolution_direct, any(g.src()), any(g.wei()),
-                any(g.dst()), g.strides(), g.dil(), g.pads(), g.pads(), fpd, userScratch());
-        place(*p, p->a[0], plain(g.dst(), tag::nchw), pd.diff_dst_desc(), true, false);
-        place(*p, p->a[1], plain(g.wei(), g.weiTag()), pd.weights_desc(), true, false);
-        place(*p, p->a[2], plain(g.src(), tag::nchw), pd.diff_src_desc(), false, true);
+        auto pd = convolution_backward_data::primitive_desc(eng(), algorithm::convolution_direct, any(g.src(), c), any(g.wei(), c),
+                any(g.dst(), c), g.strides(), g.dil(), g.pads(), g.pads(), fpd, userScratch());
+        place(*p, p->a[0], act(g.dst()), pd.diff_dst_desc(), true, false);
+        place(*p, p->a[1], wei, pd.weights_desc(), true, false, round);
+        place(*p, p->a[2], act(g.src()), pd.diff_src_desc(), false, true);
         p->prim = convolution_backward_data(pd);
         p->impl = pd.impl_info_str();
         finish(*p, pd.scratchpad_desc());
     } else {
-        auto any = [](memory::dims d) { return memory::desc(d, dt::f32, tag::any); };
-        auto pd = convolution_backward_weights::primitive_desc(eng(), algorithm::convolution_direct, any(g.src()), any(g.wei()),
-                any(g.dst()), g.strides(), g.dil(), g.pads(), g.pads(), fpd, userScratch());
-        place(*p, p->a[0], plain(g.src(), tag::nchw), pd.src_desc(), true, false);
-        place(*p, p->a[1], plain(g.dst(), tag::nchw), pd.diff_dst_desc(), true, false);
-        place(*p, p->a[2], plain(g.wei(), g.weiTag()), pd.diff_weights_desc(), false, true);
+        auto pd = convolution_backward_weights::primitive_desc(eng(), algorithm::convolution_direct, any(g.src(), c),
+                any(g.wei(), dt::f32), any(g.dst(), c), g.strides(), g.dil(), g.pads(), g.pads(), fpd, userScratch());
+        place(*p, p->a[0], act(g.src()), pd.src_desc(), true, false);
+        place(*p, p->a[1], act(g.dst()), pd.diff_dst_desc(), true, false);
+        place(*p, p->a[2], wei, pd.diff_weights_desc(), false, true);
         p->prim = convolution_backward_weights(pd);
         p->impl = pd.impl_info_str();
         finish(*p, pd.scratchpad_desc());
     }
+    if (round != dt::undef) p->impl += std::string(" (f32 compute, ") + (a == dt::bf16 ? "bf16" : "f16") + " storage)";
     return p;
+}
+
+// Note [cpu 16-bit convolutions]: oneDNN's 16-bit primitive where it has a non-reference one, else f32 compute.
+std::unique_ptr<Plan> build(int kind, const Geo& g, bool bias) {
+    if (g.act() != dt::f32) {
+        try {
+            std::unique_ptr<Plan> native = build(kind, g, bias, g.act());
+            if (native->impl.find("ref") == std::string::npos) return native;
+        } catch (const dnnl::error&) {
+            // no 16-bit primitive on this CPU
+        }
+    }
+    return build(kind, g, bias, dt::f32);
 }
 
 std::mutex cacheLock;
@@ -160,7 +211,13 @@ void execute(Plan& p, int argIds[3], void* ptrs[3], void* bias, char* ws) {
         memory user = mem(a.user, ptrs[i]);
         if (a.reorder) {
             prim[i] = mem(a.prim, ws + a.offset);
-            if (a.toPrim) a.toPrim->execute(strm(), user, prim[i]);
+            if (a.viaMid) {
+                memory mid = mem(a.mid, ws + a.midOffset);
+                a.toMid->execute(strm(), user, mid);
+                a.toPrim->execute(strm(), mid, prim[i]);
+            } else if (a.toPrim) {
+                a.toPrim->execute(strm(), user, prim[i]);
+            }
         } else {
             prim[i] = user;
         }
@@ -187,7 +244,8 @@ void execute(Plan& p, int argIds[3], void* ptrs[3], void* bias, char* ws) {
 //   dW[:, :, ki, kj] = sum_n dy[n] (O x P) . shift_{ki,kj}(x[n])^T (P x C),   P = Ho * Wo,
 // with shift_{ki,kj}(x[n]) gathered (zeros where the tap falls into the padding) into a C x P
 // buffer, and the O x C result scattered into the OIHW gradient. Workspace: those two buffers
-// (4 * (C * P + O * C) bytes, 4 MiB for that ASPP conv). A tap that never touches the map gets zero.
+// (4 * (C * P + O * C) bytes, 4 MiB for that ASPP conv), plus with 16-bit activations dy converted
+// to float32 (4 * N * O * P bytes; x converts as it is gathered). A tap that never touches the map gets zero.
 // Same FLOPs as the im2col GEMM; images and taps are summed in a fixed order (repeatable).
 // perTapFilter() says where it runs.
 // Output rows (or columns) [lo, hi) whose input index out * stride - pad + tap * dil lies in [0, size).
@@ -223,15 +281,24 @@ bool perTapFilter(int kind, const Geo& g) {
 
 long long perTapBytes(const Geo& g) {
     long p = (long) g.ho() * g.wo();
-    return (long long) (align64(4L * g.c() * p) + align64(4L * g.o() * g.c()));
+    size_t dyBytes = g.act() == dt::f32 ? 0 : align64(4L * g.n() * g.o() * p);
+    return (long long) (align64(4L * g.c() * p) + align64(4L * g.o() * g.c()) + dyBytes);
 }
 
-void perTapRun(const Geo& g, const float* x, const float* dy, float* dw, char* ws) {
+template <class T>
+void perTapRun(const Geo& g, const T* x, const T* dyIn, float* dw, char* ws) {
     const int* v = g.v;
     long n = g.n(), c = g.c(), h = g.h(), w = g.w(), o = g.o(), kh = g.kh(), kw = g.kw();
     long sh = v[7], sw = v[8], ph = v[9], pw = v[10], dh = v[11], dwl = v[12], ho = g.ho(), wo = g.wo(), p = ho * wo;
     float* col = reinterpret_cast<float*>(ws);
     float* tap = reinterpret_cast<float*>(ws + align64(4L * c * p));
+    const float* dy = reinterpret_cast<const float*>(dyIn);
+    if (!std::is_same<T, float>::value) {
+        float* conv = reinterpret_cast<float*>(ws + align64(4L * c * p) + align64(4L * o * c));
+#pragma omp parallel for schedule(static)
+        for (long i = 0; i < n * o * p; i++) conv[i] = ld(dyIn[i]);
+        dy = conv;
+    }
     std::fill(dw, dw + o * c * kh * kw, 0.0f);
     for (long ki = 0; ki < kh; ki++) {
         for (long kj = 0; kj < kw; kj++) {
@@ -242,12 +309,12 @@ void perTapRun(const Geo& g, const float* x, const float* dy, float* dw, char* w
             for (long img = 0; img < n; img++) {
 #pragma omp parallel for schedule(static)
                 for (long ch = 0; ch < c; ch++) {
-                    const float* in = x + (img * c + ch) * h * w;
+                    const T* in = x + (img * c + ch) * h * w;
                     float* dst = col + ch * p;
                     std::fill(dst, dst + p, 0.0f);
                     for (long r = r0; r < r1; r++) {
-                        const float* row = in + (r * sh - ph + ki * dh) * w;
-                        for (long q = q0; q < q1; q++) dst[r * wo + q] = row[q * sw - pw + kj * dwl];
+                        const T* row = in + (r * sh - ph + ki * dh) * w;
+                        for (long q = q0; q < q1; q++) dst[r * wo + q] = ld(row[q * sw - pw + kj * dwl]);
                     }
                 }
                 dnnl_status_t st = dnnl_sgemm('N', 'T', o, c, p, 1.0f, dy + img * o * p, p, col, p, img == 0 ? 0.0f : 1.0f, tap, c);
@@ -260,9 +327,14 @@ void perTapRun(const Geo& g, const float* x, const float* dy, float* dw, char* w
     }
 }
 
+template <class T>
+void perTapRunOn(const Geo& g, void* x, void* dy, float* dw, char* ws) {
+    perTapRun<T>(g, static_cast<const T*>(x), static_cast<const T*>(dy), dw, ws);
+}
+
 Geo geoOf(const int* geo) {
     Geo g;
-    std::copy(geo, geo + 16, g.v);
+    std::copy(geo, geo + GEO_LEN, g.v);
     return g;
 }
 
@@ -277,7 +349,7 @@ long long conv_workspace(int kind, const int* geo, bool bias) {
 void conv_run(int kind, const int* geo, void* a, void* b, void* bias, void* out, void* ws) {
     Geo g = geoOf(geo);
     if (perTapFilter(kind, g)) {
-        perTapRun(g, (const float*) a, (const float*) b, (float*) out, (char*) ws);
+        LS_DISPATCH(g.dtCode(), perTapRunOn, g, a, b, (float*) out, (char*) ws);
         return;
     }
     Plan& p = plan(kind, g, bias != nullptr);
