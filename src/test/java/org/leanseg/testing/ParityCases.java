@@ -247,6 +247,8 @@ public final class ParityCases {
         add("batch_norm eval", BatchNorm.of(false), KERNEL_TOL, gx(3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
         add("batch_norm_backward", BatchNormBackward.of(BatchNormBackward.Source.X), KERNEL_TOL, gx(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12),
                 gx(3, 12, 9, 7));
+        add("batch_norm_backward 1x1 planes", BatchNormBackward.of(BatchNormBackward.Source.X), KERNEL_TOL, gx(2, 12, 1, 1), g(12), g(12),
+                u(0.5, 2, 12), gx(2, 12, 1, 1));
         add("batch_norm_eval_backward", BatchNormBackward.eval(1e-3), KERNEL_TOL, gx(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12),
                 gx(3, 12, 9, 7));
         add("batch_norm_inplace", BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE), KERNEL_TOL, ux(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12),

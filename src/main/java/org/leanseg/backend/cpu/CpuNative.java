@@ -294,6 +294,24 @@ public final class CpuNative {
         return m;
     }
 
+    /**
+     * How convolutions on 16-bit activations of type {@code t} run here (Note [cpu 16-bit convolutions]
+     * in src/main/cpp/cpu/conv.cpp), from the implementation oneDNN picks for a probe convolution
+     * (64 to 64 channels, 3x3, 2x16x16): its own 16-bit primitive, or a float32 one on 16-bit storage.
+     * E.g. "cpu convolutions compute in f32 on bf16 storage (jit:avx2 (f32 compute, bf16 storage)):
+     * oneDNN 3.11 has no bf16 convolution for this CPU's instruction set (avx2)".
+     */
+    public static String sixteenBitConvolutions(org.leanseg.tensor.DType t) {
+        int[] geo = {2, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 16, 16, dtypeCode(t)};
+        String impl = convImpl(0, geo, false);
+        String name = t.name().toLowerCase(java.util.Locale.ROOT);
+        if (impl.contains("f32 compute")) {
+            return "cpu convolutions compute in f32 on " + name + " storage (" + impl + "): oneDNN " + dnnlVersion() + " has no "
+                    + name + " convolution for this CPU's instruction set (" + effectiveIsa() + ")";
+        }
+        return "cpu convolutions in oneDNN's " + name + " primitives (" + impl + "; instruction set " + effectiveIsa() + ")";
+    }
+
     // memory
     static native long malloc(long bytes);
 
