@@ -14,10 +14,14 @@
 //    are reordered as for float32; the primitive reads and writes 16-bit tensors.
 //  - f32 compute on 16-bit storage: where oneDNN has no 16-bit primitive for this CPU (oneDNN 3.11 on
 //    AVX2 alone, e.g. AMD Zen 3, creates none, not even a reference one) or only a reference one,
-//    the float32 primitive runs, and the reorders that move tensors into its layouts also convert:
-//    16-bit activations to float32, the float32 result back to 16 bits (rounded to nearest-even), and
-//    the weights through a 16-bit copy, so the primitive multiplies the same rounded values. Those
-//    copies are workspace like every other reorder, so the plan counts them.
+//    the float32 primitive runs on float32 staging copies: 16-bit activations converted to float32,
+//    the weights rounded to the 16-bit type (kept in float32), the float32 result converted back to
+//    16 bits (rounded to nearest-even), so the primitive multiplies the same rounded values as the
+//    reference. The conversions are our own loops (stage()/unstage()), and only then does oneDNN's
+//    float32 reorder move a staged tensor into the primitive's blocked layout: oneDNN's own reorders
+//    between bf16 and f32 are its generic "simple:any" ones on AVX2, measured 25-45x slower than its
+//    jit f32 reorder (2x96x64x64, 2 threads, 2026-12-07: 206-365 ms against 8 ms). The staging copies
+//    are workspace like every reorder, so the plan counts them.
 // conv_impl() names the path: oneDNN's implementation string, with " (f32 compute, bf16 storage)"
 // appended on the second. So a 16-bit step reads half the activation memory, but on AVX2 its
 // convolutions compute as float32 ones, plus the conversions.
@@ -71,14 +75,16 @@ struct Geo {
 };
 
 // One argument the primitive reads or writes: its plain (user) layout, the primitive's layout, and
-// where in the workspace its reordered copy lives when the two differ. With {@code mid} (f32 compute
-// on 16-bit data, Note [cpu 16-bit convolutions]) float32 weights go user -> mid (16-bit, plain:
-// rounds) -> prim.
+// where in the workspace its reordered copy lives when the two differ. Staged (f32 compute on 16-bit
+// data, Note [cpu 16-bit convolutions]): a float32 plain copy at stageOffset sits between the user
+// tensor and the primitive's layout; stageDt is the user's 16-bit type (activations: converted) or,
+// with roundOnly, the type float32 weights are rounded to.
 struct Arg {
-    memory::desc user, prim, mid;
-    bool reorder = false, viaMid = false;
-    size_t offset = 0, midOffset = 0;
-    std::unique_ptr<dnnl::reorder> toPrim, toUser, toMid;
+    memory::desc user, prim, stage;
+    bool reorder = false, staged = false, roundOnly = false;
+    int stageDt = DT_F32;
+    size_t offset = 0, stageOffset = 0;
+    std::unique_ptr<dnnl::reorder> toPrim, toUser;
 };
 
 struct Plan {
@@ -92,25 +98,60 @@ struct Plan {
 
 size_t align64(size_t b) { return (b + 63) & ~size_t(63); }
 
-// mid: dt::undef, or the 16-bit type an input passes through on its way to the primitive (rounding).
-void place(Plan& p, Arg& a, const memory::desc& user, const memory::desc& prim, bool in, bool out, dt mid = dt::undef) {
+int codeOf(dt t) { return t == dt::bf16 ? DT_BF16 : t == dt::f16 ? DT_F16 : DT_F32; }
+
+// round: dt::undef, or the 16-bit type float32 weights are rounded to on their way to a float32 primitive.
+void place(Plan& p, Arg& a, const memory::desc& user, const memory::desc& prim, bool in, bool out, dt round = dt::undef) {
     a.user = user;
     a.prim = prim;
-    a.viaMid = in && mid != dt::undef;
-    a.reorder = user != prim || a.viaMid;
-    if (a.viaMid) {
-        a.mid = memory::desc(user.get_dims(), mid, user.get_strides());
-        a.midOffset = p.bytes;
-        p.bytes += align64(a.mid.get_size());
-        a.toMid.reset(new dnnl::reorder(reorder::primitive_desc(eng(), user, eng(), a.mid)));
+    a.staged = (prim.get_data_type() == dt::f32 && user.get_data_type() != dt::f32) || round != dt::undef;
+    memory::desc from = user;
+    if (a.staged) {  // f32 compute on 16-bit data: a float32 plain copy, then oneDNN's f32 reorder where layouts differ
+        a.roundOnly = round != dt::undef;
+        a.stageDt = codeOf(a.roundOnly ? round : user.get_data_type());
+        a.stage = memory::desc(user.get_dims(), dt::f32, user.get_strides());
+        a.stageOffset = p.bytes;
+        p.bytes += align64(a.stage.get_size());
+        from = a.stage;
     }
+    a.reorder = from != prim;
     if (a.reorder) {
         a.offset = p.bytes;
         p.bytes += align64(prim.get_size());
-        const memory::desc& from = a.viaMid ? a.mid : user;
         if (in) a.toPrim.reset(new dnnl::reorder(reorder::primitive_desc(eng(), from, eng(), prim)));
-        if (out) a.toUser.reset(new dnnl::reorder(reorder::primitive_desc(eng(), prim, eng(), user)));
+        if (out) a.toUser.reset(new dnnl::reorder(reorder::primitive_desc(eng(), prim, eng(), from)));
     }
+}
+
+// The staging conversions (Note [cpu 16-bit convolutions]): 16-bit to float32, float32 to 16-bit
+// (rounded to nearest-even), and float32 rounded to a 16-bit type but kept in float32.
+template <class T>
+void toF32(const void* in, float* out, long n) {
+    const T* a = static_cast<const T*>(in);
+#pragma omp parallel for simd schedule(static) if (n >= 32768L)
+    for (long i = 0; i < n; i++) out[i] = ld(a[i]);
+}
+template <class T>
+void fromF32(const float* in, void* out, long n) {
+    T* a = static_cast<T*>(out);
+#pragma omp parallel for simd schedule(static) if (n >= 32768L)
+    for (long i = 0; i < n; i++) st(a[i], in[i]);
+}
+template <class T>
+void roundF32(const void* in, float* out, long n) {
+    const float* a = static_cast<const float*>(in);
+#pragma omp parallel for simd schedule(static) if (n >= 32768L)
+    for (long i = 0; i < n; i++) {
+        T v;
+        st(v, a[i]);
+        out[i] = ld(v);
+    }
+}
+
+long elements(const memory::desc& d) {
+    long n = 1;
+    for (auto v : d.get_dims()) n *= v;
+    return n;
 }
 
 primitive_attr userScratch() {
@@ -140,7 +181,7 @@ std::unique_ptr<Plan> build(int kind, const Geo& g, bool bias, dt c) {
     dt a = g.act();
     auto act = [&](memory::dims d) { return memory::desc(d, a, tag::nchw); };
     memory::desc wei(g.wei(), dt::f32, g.weiTag());
-    dt round = (c == dt::f32 && a != dt::f32) ? a : dt::undef;  // weights through the 16-bit type first
+    dt round = (c == dt::f32 && a != dt::f32) ? a : dt::undef;  // weights rounded to the 16-bit type first
     std::unique_ptr<Plan> p(new Plan());
     auto fpd = forwardPd(g, bias, c);
     if (kind == 0) {
@@ -202,24 +243,26 @@ Plan& plan(int kind, const Geo& g, bool bias) {
 
 memory mem(const memory::desc& d, void* ptr) { return memory(d, eng(), ptr); }
 
-// Runs one primitive: reorders inputs into the workspace, runs, reorders the output back.
-void execute(Plan& p, int argIds[3], void* ptrs[3], void* bias, char* ws) {
+// Runs one primitive: stages and reorders inputs into the workspace, runs, reorders and unstages the output.
+void execute(Plan& p, int argIds[3], void* ptrs[3], void* bias, char* ws, const bool output[3]) {
     std::unordered_map<int, memory> args;
     memory prim[3];
     for (int i = 0; i < 3; i++) {
         Arg& a = p.a[i];
-        memory user = mem(a.user, ptrs[i]);
+        float* stage = a.staged ? reinterpret_cast<float*>(ws + a.stageOffset) : nullptr;
+        if (a.staged && !output[i]) {
+            long n = elements(a.user);
+            if (a.roundOnly) LS_DISPATCH(a.stageDt, roundF32, ptrs[i], stage, n);
+            else LS_DISPATCH(a.stageDt, toF32, ptrs[i], stage, n);
+        }
+        memory from = a.staged ? mem(a.stage, stage) : mem(a.user, ptrs[i]);
         if (a.reorder) {
             prim[i] = mem(a.prim, ws + a.offset);
-            if (a.viaMid) {
-                memory mid = mem(a.mid, ws + a.midOffset);
-                a.toMid->execute(strm(), user, mid);
-                a.toPrim->execute(strm(), mid, prim[i]);
-            } else if (a.toPrim) {
-                a.toPrim->execute(strm(), user, prim[i]);
+            if (a.toPrim) {
+                a.toPrim->execute(strm(), from, prim[i]);
             }
         } else {
-            prim[i] = user;
+            prim[i] = from;
         }
         args.insert({argIds[i], prim[i]});
     }
@@ -228,9 +271,14 @@ void execute(Plan& p, int argIds[3], void* ptrs[3], void* bias, char* ws) {
     p.prim.execute(strm(), args);
     for (int i = 0; i < 3; i++) {
         Arg& a = p.a[i];
+        if (!output[i]) continue;
         if (a.toUser) {
-            memory user = mem(a.user, ptrs[i]);
-            a.toUser->execute(strm(), prim[i], user);
+            memory to = a.staged ? mem(a.stage, ws + a.stageOffset) : mem(a.user, ptrs[i]);
+            a.toUser->execute(strm(), prim[i], to);
+        }
+        if (a.staged) {
+            strm().wait();
+            LS_DISPATCH(a.stageDt, fromF32, reinterpret_cast<float*>(ws + a.stageOffset), ptrs[i], elements(a.user));
         }
     }
     strm().wait();
@@ -357,7 +405,8 @@ void conv_run(int kind, const int* geo, void* a, void* b, void* bias, void* out,
     int bwdData[3] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC};
     int bwdWeights[3] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS};
     void* ptrs[3] = {a, b, out};
-    execute(p, kind == 0 ? fwd : kind == 1 ? bwdData : bwdWeights, ptrs, bias, (char*) ws);
+    const bool output[3] = {false, false, true};
+    execute(p, kind == 0 ? fwd : kind == 1 ? bwdData : bwdWeights, ptrs, bias, (char*) ws, output);
 }
 
 std::string conv_impl(int kind, const int* geo, bool bias) {
