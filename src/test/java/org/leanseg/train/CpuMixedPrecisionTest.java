@@ -97,6 +97,28 @@ class CpuMixedPrecisionTest {
         StepSpread.check("CpuMixedPrecisionTest (bf16, fused)", ref, perturbed, got, again);
     }
 
+    /**
+     * One fp16 step (MixedPrecisionTest's: batch 8, 64x64, loss scaling on the host fallback, the rest on
+     * the cpu's fp16 kernels) against the reference's fp16 emulation: its update is closer to that than
+     * fp16's is to fp32's (measured in the same test), so the cpu runs fp16 semantics, not fp32 ones.
+     */
+    @Test
+    void fp16StepIsTheReferenceEmulationsNotFp32s() {
+        MixedPrecisionTest.Run fp32 = MixedPrecisionTest.step(Precision.FP32, new ReferenceBackend());
+        MixedPrecisionTest.Run ref = MixedPrecisionTest.step(Precision.FP16, new ReferenceBackend());
+        MixedPrecisionTest.Run cpu;
+        try (CpuBackend backend = new CpuBackend()) {
+            cpu = MixedPrecisionTest.step(Precision.FP16, backend);
+        }
+        double toRef = MixedPrecisionTest.relativeError(cpu.updates(), ref.updates());
+        double fp16VsFp32 = MixedPrecisionTest.relativeError(ref.updates(), fp32.updates());
+        double loss = Math.abs(cpu.loss() - ref.loss()) / ref.loss();
+        String measured = String.format("cpu fp16 vs reference fp16: update %.3g, loss %.3g; reference fp16 vs fp32: update %.3g", toRef,
+                loss, fp16VsFp32);
+        System.out.println(measured);
+        assertTrue(toRef < 0.5 * fp16VsFp32 && loss < 1e-3, measured);
+    }
+
     /** The log line says how the convolutions run and which ops (fp16's loss scaling) still take the host fallback. */
     @Test
     void theLogSaysHowTheCpuRuns16BitSteps() {
