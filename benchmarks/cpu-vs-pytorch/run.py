@@ -8,6 +8,8 @@ Prints one table (medians over the rounds) and writes every run and the summary 
     python3 benchmarks/cpu-vs-pytorch/run.py --create-venv        # first install the pip peer
     python3 benchmarks/cpu-vs-pytorch/run.py --smoke              # harness check: tiny inputs, 1 step, 1 round
     python3 benchmarks/cpu-vs-pytorch/run.py --dry-run            # print the commands only
+    python3 benchmarks/cpu-vs-pytorch/run.py --precisions fp32,bf16 --configs deeplabv3plus_mobilenetv2:2:256
+                                   # also bf16 training: LeanSeg --precision bf16 against PyTorch's CPU autocast
 
 Run from anywhere; the LeanSeg jar is <repo>/target/leanseg.jar (mvn -B -q -DskipTests package).
 See README.md beside this file.
@@ -33,6 +35,7 @@ SHORT = {MOBILENET: "MobileNetV2", XCEPTION: "Xception-65"}
 CONFIGS = [(MOBILENET, 2, 256), (MOBILENET, 8, 256), (MOBILENET, 2, 512), (XCEPTION, 2, 256)]
 SMOKE_CONFIGS = [(MOBILENET, 2, 64), (XCEPTION, 2, 64)]
 MIB = 1024.0 * 1024.0
+PRECISIONS = ("fp32", "bf16")
 
 
 def parse_args(argv):
@@ -45,7 +48,11 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per run (default: %(default)s)")
     p.add_argument("--steps", type=int, default=5, help="timed train steps and eval forwards per run (default: %(default)s)")
     p.add_argument("--configs", help="MODEL:BATCH:SIZE,... e.g. deeplabv3plus_mobilenetv2:2:256 (default: the issue's four)")
-    p.add_argument("--peers", help="only these peers, comma-separated (leanseg:DEVICE, pytorch-debian, pytorch-pip)")
+    p.add_argument("--precisions", default="fp32", help="training precisions, comma-separated: fp32 and/or bf16 (LeanSeg "
+                   "--precision bf16; PyTorch torch.autocast('cpu', dtype=torch.bfloat16) around forward and loss). Each is its own "
+                   "row per configuration, compared with PyTorch in the same precision; eval forwards stay fp32 (default: %(default)s)")
+    p.add_argument("--peers", help="only these peers, comma-separated (leanseg:DEVICE, pytorch-debian, pytorch-pip, and "
+                   "pytorch-debian+clamp / pytorch-pip+clamp: nn.ReLU6 as clamp(x, 0, 6), see torch_step.py; default: all but the +clamp ones)")
     p.add_argument("--jar", default=str(REPO / "target" / "leanseg.jar"), help="LeanSeg jar (default: %(default)s)")
     p.add_argument("--java", default="java", help="java executable (default: %(default)s)")
     p.add_argument("--java-opts", default="", help="extra JVM options, e.g. '-Xmx8g' (default: none)")
@@ -64,6 +71,10 @@ def parse_args(argv):
     a.jar = str(pathlib.Path(a.jar).resolve())      # the children run in this folder
     a.venv = str(pathlib.Path(a.venv).absolute())
     a.configs = parse_configs(a.configs) if a.configs else (SMOKE_CONFIGS if a.smoke else CONFIGS)
+    precisions = [q.strip() for q in a.precisions.split(",") if q.strip()]
+    if not precisions or any(q not in PRECISIONS for q in precisions):
+        p.error(f"--precisions: {a.precisions!r}; use {', '.join(PRECISIONS)}")
+    a.configs = [(m, b, s, q) for m, b, s in a.configs for q in precisions]   # (model, batch, size, precision)
     if a.threads < 1 or a.rounds < 1 or a.steps < 1 or a.warmup < 0:
         p.error("--threads, --rounds and --steps must be >= 1 and --warmup >= 0")
     return a
@@ -131,27 +142,29 @@ def peers(a):
             out.append({"name": name, "kind": "leanseg", "note": f"skipped: no {jar} (mvn -B -q -DskipTests package)"})
             continue
 
-        def java_cmd(model, batch, size, result, device=device):
+        def java_cmd(model, batch, size, precision, result, device=device):
             return ([a.java] + a.java_opts.split() + [f"-Dleanseg.threads={a.threads}", "-jar", str(jar), "bench-step",
                     "--model", model, "--batch", str(batch), "--size", f"{size}x{size}", "--device", device,
-                    "--threads", str(a.threads), "--warmup", str(a.warmup), "--steps", str(a.steps), "--out", result])
+                    "--threads", str(a.threads), "--warmup", str(a.warmup), "--steps", str(a.steps), "--precision", precision,
+                    "--out", result])
         out.append({"name": name, "kind": "leanseg", "device": device, "command": java_cmd})
     venv_python = str(pathlib.Path(a.venv) / "bin" / "python")
-    for name, python, missing in [("pytorch-debian", a.debian_python, "apt-get install python3-torch"),
+    for base, python, missing in [("pytorch-debian", a.debian_python, "apt-get install python3-torch"),
                                   ("pytorch-pip", venv_python, "create it with --create-venv")]:
         version = torch_version(python) if pathlib.Path(python).exists() else None
-        if version is None:
-            out.append({"name": name, "kind": "pytorch", "note": f"skipped: no torch under {python} ({missing})"})
-            continue
+        # name+clamp: the same peer with nn.ReLU6 as clamp(x, 0, 6), whose backward PyTorch 1.13 has in bf16 (torch_step.py)
+        for name, extra in [(base, []), (base + "+clamp", ["--relu6-as-clamp"])]:
+            if version is None:
+                out.append({"name": name, "kind": "pytorch", "note": f"skipped: no torch under {python} ({missing})"})
+                continue
 
-        def torch_cmd(model, batch, size, result, python=python, name=name):
-            return [python, str(HERE / "torch_step.py"), "--model", model, "--batch", str(batch), "--size", f"{size}x{size}",
-                    "--threads", str(a.threads), "--warmup", str(a.warmup), "--steps", str(a.steps), "--peer", name,
-                    "--out", result]
-        out.append({"name": name, "kind": "pytorch", "python": python, "torch": version, "command": torch_cmd})
-    if a.peers:
-        wanted = set(a.peers.split(","))
-        out = [p for p in out if p["name"] in wanted]
+            def torch_cmd(model, batch, size, precision, result, python=python, name=name, extra=extra):
+                return [python, str(HERE / "torch_step.py"), "--model", model, "--batch", str(batch), "--size", f"{size}x{size}",
+                        "--threads", str(a.threads), "--warmup", str(a.warmup), "--steps", str(a.steps), "--peer", name,
+                        "--precision", precision, "--out", result] + extra
+            out.append({"name": name, "kind": "pytorch", "python": python, "torch": version, "command": torch_cmd})
+    wanted = set(a.peers.split(",")) if a.peers else {p["name"] for p in out if not p["name"].endswith("+clamp")}
+    out = [p for p in out if p["name"] in wanted]
     return out
 
 
@@ -163,11 +176,11 @@ def child_env(threads):
 
 
 def run_one(peer, config, a, tmp, index):
-    model, batch, size = config
+    model, batch, size, precision = config
     result = str(pathlib.Path(tmp) / f"run{index}.json")
-    cmd = peer["command"](model, batch, size, result)
+    cmd = peer["command"](model, batch, size, precision, result)
     t0 = time.time()
-    record = {"peer": peer["name"], "model": model, "batch": batch, "size": size, "command": cmd}
+    record = {"peer": peer["name"], "model": model, "batch": batch, "size": size, "precision": precision, "command": cmd}
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout, env=child_env(a.threads), cwd=str(HERE))
         record["returncode"] = r.returncode
@@ -192,14 +205,14 @@ def med(values):
 
 def summarise(runs, configs, peer_names):
     rows = []
-    for model, batch, size in configs:
+    for model, batch, size, precision in configs:
         group = []
         for name in peer_names:
-            ok = [r["result"] for r in runs if r["peer"] == name and r["model"] == model and r["batch"] == batch
-                  and r["size"] == size and "result" in r]
-            failed = [r["error"] for r in runs if r["peer"] == name and r["model"] == model and r["batch"] == batch
-                      and r["size"] == size and "error" in r]
-            row = {"model": model, "batch": batch, "size": size, "peer": name, "runs": len(ok),
+            mine = [r for r in runs if r["peer"] == name and r["model"] == model and r["batch"] == batch and r["size"] == size
+                    and r["precision"] == precision]
+            ok = [r["result"] for r in mine if "result" in r]
+            failed = [r["error"] for r in mine if "error" in r]
+            row = {"model": model, "batch": batch, "size": size, "precision": precision, "peer": name, "runs": len(ok),
                    "error": failed[-1] if failed and not ok else None}
             if ok:
                 row["trainMillis"] = med([o["train"]["medianMillis"] for o in ok])
@@ -244,7 +257,7 @@ def table(rows, a):
             "train vs PT", "eval vs PT", "planned vs PT RSS", "measured vs PT RSS"]
     lines = [head]
     for r in rows:
-        config = f"{SHORT.get(r['model'], r['model'])} {r['batch']}x{r['size']}²"
+        config = f"{SHORT.get(r['model'], r['model'])} {r['batch']}x{r['size']}² {r['precision']}"
         if not r["runs"]:
             lines.append([config, r["peer"], f"failed: {r['error']}"] + [""] * (len(head) - 3))
             continue
@@ -263,7 +276,8 @@ def table(rows, a):
             out.append("  ".join("-" * w for w in widths))
     out.append(f"medians over {a.rounds} round(s) of {a.steps} timed step(s) after {a.warmup} warm-up, {a.threads} thread(s); "
                "'vs PT': against the fastest PyTorch build (time) and the smallest PyTorch RSS growth (memory) "
-               "of that configuration")
+               "of that configuration and precision; bf16 rows train in bf16 (LeanSeg --precision bf16, PyTorch CPU autocast), "
+               "their eval forwards are fp32 on both sides")
     return "\n".join(out)
 
 
@@ -302,7 +316,7 @@ def main(argv=None):
                     res = r.get("result")
                     state = (f"train {res['train']['medianMillis']:.1f} ms, eval {res['eval']['medianMillis']:.1f} ms"
                              if res else f"FAILED: {r['error']}")
-                    print(f"[{len(runs)}/{total}] round {rnd + 1} {SHORT.get(config[0], config[0])} {config[1]}x{config[2]}² "
+                    print(f"[{len(runs)}/{total}] round {rnd + 1} {SHORT.get(config[0], config[0])} {config[1]}x{config[2]}² {config[3]} "
                           f"{p['name']}: {state} ({r['wallSeconds']} s)", file=sys.stderr)
     rows = summarise(runs, a.configs, [p["name"] for p in live])
     text = table(rows, a)
@@ -322,8 +336,8 @@ def main(argv=None):
         "loadBefore": load_before,
         "loadAfter": load(),
         "settings": {"threads": a.threads, "rounds": a.rounds, "warmup": a.warmup, "steps": a.steps, "devices": a.devices,
-                     "javaOpts": a.java_opts, "smoke": a.smoke,
-                     "configs": [{"model": m, "batch": b, "size": s} for m, b, s in a.configs]},
+                     "javaOpts": a.java_opts, "smoke": a.smoke, "precisions": a.precisions,
+                     "configs": [{"model": m, "batch": b, "size": s, "precision": q} for m, b, s, q in a.configs]},
         "peers": [{k: v for k, v in p.items() if k != "command"} for p in ps],
         "notes": notes,
         "summary": rows,

@@ -10,8 +10,15 @@ under torch.no_grad() with the argmax, as `leanseg eval` computes class maps. Me
 the process's resident set over each phase, VmHWM after it minus VmRSS before it, with the
 high-water mark reset first (writing 5 to /proc/self/clear_refs), exactly as LeanSeg's
 ProcessMemory; the train phase's window includes building the model and the optimizer state.
+With --precision bf16 the train phase runs forward and loss under torch.autocast('cpu',
+dtype=torch.bfloat16), PyTorch's CPU mixed precision (its op lists decide what runs in bf16; the
+weights and the optimizer stay fp32); the eval phase stays fp32, as LeanSeg's eval does. PyTorch
+1.13's ReLU6 backward has no BFloat16 CPU kernel ("hardshrink_backward_cpu" not implemented for
+'BFloat16'), so MobileNetV2 cannot train under stock autocast there; --relu6-as-clamp swaps each
+nn.ReLU6 for clamp(x, 0, 6), the same function, whose backward has one.
 Prints one JSON document (stdout) and writes it to --out.
 """
+import contextlib
 import argparse
 import json
 import platform
@@ -65,11 +72,39 @@ def random_batch(args, gen):
     return x, label
 
 
+class Clamp06(torch.nn.Module):
+    """ReLU6 as clamp(x, 0, 6): the same values and gradient (0 at and beyond the bounds' outsides, as hardtanh)."""
+
+    def forward(self, x):
+        return torch.clamp(x, 0.0, 6.0)
+
+
+def relu6_as_clamp(module):
+    """Replaces every nn.ReLU6 under module by Clamp06 (in place); returns how many."""
+    n = 0
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.ReLU6):
+            setattr(module, name, Clamp06())
+            n += 1
+        else:
+            n += relu6_as_clamp(child)
+    return n
+
+
+def autocast(args):
+    """PyTorch's CPU autocast for --precision bf16, else nothing."""
+    if args.precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def train(args):
     reset = reset_peak()
     before, _ = proc_status()
     gen = torch.Generator().manual_seed(args.seed)
     model = pm.build(pm.Config.full(args.model, args.classes), args.seed)
+    if args.relu6_as_clamp:
+        relu6_as_clamp(model)
     model.train()
     opt = pm.sgd(model)
     millis, losses = [], []
@@ -77,7 +112,8 @@ def train(args):
         x, label = random_batch(args, gen)
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = pm.cross_entropy(model(x), label)
+        with autocast(args):
+            loss = pm.cross_entropy(model(x), label)
         loss.backward()
         opt.step()
         value = float(loss)
@@ -123,6 +159,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--peer", default="pytorch", help="name recorded in the JSON")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="training precision (bf16: CPU autocast)")
+    p.add_argument("--relu6-as-clamp", action="store_true", help="nn.ReLU6 as clamp(x, 0, 6) (see above)")
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args(argv)
     args.height, args.width = (int(v) for v in args.size.lower().split("x"))
@@ -133,7 +171,7 @@ def main(argv=None):
     result = {
         "peer": args.peer, "model": args.model, "widthMultiplier": 1.0, "classes": args.classes, "outputStride": 16,
         "batch": args.batch, "height": args.height, "width": args.width, "threads": torch.get_num_threads(),
-        "warmup": args.warmup, "steps": args.steps, "seed": args.seed,
+        "warmup": args.warmup, "steps": args.steps, "seed": args.seed, "precision": args.precision, "relu6AsClamp": args.relu6_as_clamp,
         "torch": torch.__version__, "python": platform.python_version(), "executable": sys.executable,
         "mkldnn": torch.backends.mkldnn.is_available(), "parallel": torch.__config__.parallel_info(),
         "train": train(args), "eval": evaluate(args),

@@ -47,9 +47,10 @@ JCLS(void, setThreads)(JNIEnv*, jclass, jint n) { omp_set_num_threads(n); }
 
 JCLS(jint, threads)(JNIEnv*, jclass) { return omp_get_max_threads(); }
 
+// geo: 17 ints (cpu.h)
 JCLS(jlong, convWorkspace)(JNIEnv* env, jclass, jint kind, jintArray geo, jboolean bias) {
-    jint g[16];
-    env->GetIntArrayRegion(geo, 0, 16, g);
+    jint g[17];
+    env->GetIntArrayRegion(geo, 0, 17, g);
     try {
         return leanseg_cpu::conv_workspace(kind, g, bias);
     } catch (const dnnl::error& e) {
@@ -59,8 +60,8 @@ JCLS(jlong, convWorkspace)(JNIEnv* env, jclass, jint kind, jintArray geo, jboole
 }
 
 JCLS(void, conv)(JNIEnv* env, jclass, jint kind, jintArray geo, jlong a, jlong b, jlong bias, jlong out, jlong ws) {
-    jint g[16];
-    env->GetIntArrayRegion(geo, 0, 16, g);
+    jint g[17];
+    env->GetIntArrayRegion(geo, 0, 17, g);
     try {
         leanseg_cpu::conv_run(kind, g, reinterpret_cast<void*>(a), reinterpret_cast<void*>(b),
                               reinterpret_cast<void*>(bias), reinterpret_cast<void*>(out), reinterpret_cast<void*>(ws));
@@ -70,8 +71,8 @@ JCLS(void, conv)(JNIEnv* env, jclass, jint kind, jintArray geo, jlong a, jlong b
 }
 
 JCLS(jstring, convImpl)(JNIEnv* env, jclass, jint kind, jintArray geo, jboolean bias) {
-    jint g[16];
-    env->GetIntArrayRegion(geo, 0, 16, g);
+    jint g[17];
+    env->GetIntArrayRegion(geo, 0, 17, g);
     try {
         return env->NewStringUTF(leanseg_cpu::conv_impl(kind, g, bias).c_str());
     } catch (const dnnl::error& e) {
@@ -84,18 +85,8 @@ JCLS(jstring, convImpl)(JNIEnv* env, jclass, jint kind, jintArray geo, jboolean 
 // IEEE binary16 rounds to nearest-even (binary16 overflows to infinity, NaN stays NaN), bit for bit as
 // tensor/Half.java does (HalfTest checks the two agree); back to float is exact.
 namespace {
-inline uint16_t float_to_bf16(float f) {
-    uint32_t b;
-    std::memcpy(&b, &f, 4);
-    if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t) ((b >> 16) | 0x40);
-    return (uint16_t) ((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
-}
-inline float bf16_to_float(uint16_t h) {
-    uint32_t b = (uint32_t) h << 16;
-    float f;
-    std::memcpy(&f, &b, 4);
-    return f;
-}
+using leanseg_cpu::bf16_to_float;
+using leanseg_cpu::float_to_bf16;
 inline uint32_t round_shift(uint32_t v, int shift) {
     uint32_t q = v >> shift, rem = v & ((1u << shift) - 1), half = 1u << (shift - 1);
     return (rem > half || (rem == half && (q & 1u))) ? q + 1 : q;

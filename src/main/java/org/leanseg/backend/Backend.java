@@ -32,6 +32,15 @@ public interface Backend extends AutoCloseable {
     default void free(Buffer buffer) {
     }
 
+    /**
+     * One line on how this backend computes with activations of 16-bit type {@code activations}
+     * beyond what the op table says (Note [Mixed precision]), for the training log; null when there
+     * is nothing to add.
+     */
+    default String sixteenBitNote(org.leanseg.tensor.DType activations) {
+        return null;
+    }
+
     /** A typed window into a buffer. */
     View view(Buffer buffer, long byteOffset, TensorSpec spec);
 

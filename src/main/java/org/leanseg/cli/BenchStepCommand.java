@@ -148,6 +148,11 @@ public final class BenchStepCommand implements Callable<Integer> {
             StepPlan plan = StepProfiler.trainerPlan(cfg, batch, hw[0], hw[1], backend, RecomputePolicy.none(), precision);
             log.printf("planned %d ops in %d ms; %d warm-up + %d timed training steps...%n", plan.schedule().size(),
                     plan.planMillis(), warmup, steps);
+            String sixteenBit = backend.sixteenBitNote(precision.activations()); // Note [Mixed precision]: how 16-bit convolutions run
+            if (sixteenBit != null) {
+                log.println(sixteenBit);
+                r.put("sixteenBitNote", sixteenBit);
+            }
             double[] millis = new double[steps];
             List<Float> losses = new ArrayList<>();
             Measured m;

@@ -17,7 +17,7 @@ final class PrecisionConverter implements ITypeConverter<Precision> {
     static String unsupported(String key, Precision p) {
         org.leanseg.ops.Device<?, ?> d = org.leanseg.ops.Device.of(key);
         if (p == Precision.FP32 || d.fallback() != org.leanseg.ops.Device.Fallback.NONE
-                || org.leanseg.ops.Ops.table().stream().allMatch(e -> e.cell(d) != null && e.cell(d).halfViews())) {
+                || org.leanseg.ops.Ops.table().stream().allMatch(e -> e.cell(d) != null && e.cell(d).takes(p.activations()))) {
             return null;
         }
         return "--precision " + p + ": the " + key + " device has no 16-bit kernels yet; use --device cpu or reference, or fp32";

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.leanseg.tensor.DType;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
 import org.leanseg.backend.Backend;
@@ -99,15 +100,21 @@ public final class Ops {
     /**
      * One cell: a device's kernel for a row, its workspace, the row's variants (op names) that have
      * not run against the reference there ({@code untested}), those the kernel does not cover
-     * ({@code absent}: for them the device's fallback applies), and whether it takes 16-bit views
-     * ({@code halfViews}, Note [Mixed precision]; where not, a run with any 16-bit view takes the
-     * fallback too). Every reference cell does: it rounds what it stores.
+     * ({@code absent}: for them the device's fallback applies), and the 16-bit types whose views it
+     * takes ({@code halfTypes}, Note [Mixed precision]; a run with a 16-bit view of another type takes
+     * the fallback too). Every reference cell takes both: it rounds what it stores.
      */
     public record Cell<O extends Op>(Device<?, ?> device, Kernel<O, ?, ?> kernel, Workspace<O> workspace, Set<String> untested,
-                                     Set<String> absent, boolean halfViews) {
+                                     Set<String> absent, Set<DType> halfTypes) {
         public Cell {
             untested = Set.copyOf(untested);
             absent = Set.copyOf(absent);
+            halfTypes = Set.copyOf(halfTypes);
+        }
+
+        /** Whether the kernel takes views of 16-bit type {@code t} (always true for 32-bit types). */
+        public boolean takes(DType t) {
+            return !t.isHalf() || halfTypes.contains(t);
         }
 
         /** Whether the kernel covers variant {@code name}. */
@@ -147,20 +154,29 @@ public final class Ops {
                 b.run(() -> k.run(op, in, out));
                 roundStored(op, in, out);
             };
-            return put(Device.REFERENCE, metered, Op::workspaceBytes, Set.of(), true);
+            return put(Device.REFERENCE, metered, Op::workspaceBytes, Set.of(), HALF_TYPES);
         }
 
         <B extends Backend, V extends View> Entry<O> on(Device<B, V> d, Kernel<O, B, V> k) {
-            return put(d, k, (op, in) -> 0L, Set.of(), false);
+            return put(d, k, (op, in) -> 0L, Set.of(), Set.of());
         }
 
         <B extends Backend, V extends View> Entry<O> on(Device<B, V> d, Kernel<O, B, V> k, Workspace<O> ws) {
-            return put(d, k, ws, Set.of(), false);
+            return put(d, k, ws, Set.of(), Set.of());
+        }
+
+        /** {@code d}'s kernel also takes views of these 16-bit types (Note [Mixed precision]). */
+        Entry<O> half(Device<?, ?> d, DType... types) {
+            Cell<O> c = existing(d);
+            Set<DType> t = new java.util.HashSet<>(c.halfTypes());
+            t.addAll(List.of(types));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), c.absent(), t));
+            return this;
         }
 
         /** A kernel that has never run against the reference on its device: fusions that need it stay off there. */
         <B extends Backend, V extends View> Entry<O> untested(Device<B, V> d, Kernel<O, B, V> k) {
-            return put(d, k, (op, in) -> 0L, Set.copyOf(variants), false);
+            return put(d, k, (op, in) -> 0L, Set.copyOf(variants), Set.of());
         }
 
         /** Marks some variants of {@code d}'s cell as never run against the reference there. */
@@ -168,7 +184,7 @@ public final class Ops {
             Cell<O> c = existing(d, names);
             Set<String> u = new java.util.HashSet<>(c.untested());
             u.addAll(List.of(names));
-            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), u, c.absent(), c.halfViews()));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), u, c.absent(), c.halfTypes()));
             return this;
         }
 
@@ -177,7 +193,7 @@ public final class Ops {
             Cell<O> c = existing(d, names);
             Set<String> a = new java.util.HashSet<>(c.absent());
             a.addAll(List.of(names));
-            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), a, c.halfViews()));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), a, c.halfTypes()));
             return this;
         }
 
@@ -194,8 +210,8 @@ public final class Ops {
             return c;
         }
 
-        private Entry<O> put(Device<?, ?> d, Kernel<O, ?, ?> k, Workspace<O> ws, Set<String> untested, boolean halfViews) {
-            if (cells.put(d, new Cell<>(d, k, ws, untested, Set.of(), halfViews)) != null) {
+        private Entry<O> put(Device<?, ?> d, Kernel<O, ?, ?> k, Workspace<O> ws, Set<String> untested, Set<DType> halfTypes) {
+            if (cells.put(d, new Cell<>(d, k, ws, untested, Set.of(), halfTypes)) != null) {
                 throw new IllegalStateException(names + " has two " + d + " kernels");
             }
             return this;
@@ -238,76 +254,122 @@ public final class Ops {
         return new Entry<>(names, family, type);
     }
 
+    /** The 16-bit storage types (Note [Mixed precision]). */
+    private static final Set<DType> HALF_TYPES = Set.of(DType.BF16, DType.F16);
+
+    /**
+     * The 16-bit types the cpu kernels take (Note [Mixed precision]): they load to float, compute as
+     * the float32 kernels and round what they store; the convolutions as Note [cpu 16-bit convolutions]
+     * in src/main/cpp/cpu/conv.cpp says. Parameters, their gradients and optimizer state are float32, so
+     * the optimizer rows need none.
+     */
+    private static final DType[] CPU_16 = {DType.BF16, DType.F16};
+
     private static final Device<?, ?> REF = Device.REFERENCE;
     private static final Device<org.leanseg.backend.cpu.CpuBackend, org.leanseg.backend.cpu.CpuView> CPU = Device.CPU;
     private static final Device<org.leanseg.backend.cuda.CudaBackend, org.leanseg.backend.cuda.CudaView> CUDA = Device.CUDA;
 
     private static final List<Entry<?>> TABLE = List.of(
             // elementwise
-            op("add", "elementwise", Add.class).ref(Add::reference).on(CPU, ElementwiseCpu::add).on(CUDA, ElementwiseCuda::add),
-            op("scale", "elementwise", Scale.class).ref(Scale::reference).on(CPU, ElementwiseCpu::scale).on(CUDA, ElementwiseCuda::scale),
-            op("fill", "elementwise", Fill.class).ref(Fill::reference).on(CPU, ElementwiseCpu::fill).on(CUDA, ElementwiseCuda::fill),
+            op("add", "elementwise", Add.class).ref(Add::reference).on(CPU, ElementwiseCpu::add).on(CUDA, ElementwiseCuda::add)
+                    .half(CPU, CPU_16),
+            op("scale", "elementwise", Scale.class).ref(Scale::reference).on(CPU, ElementwiseCpu::scale).on(CUDA, ElementwiseCuda::scale)
+                    .half(CPU, CPU_16),
+            op("fill", "elementwise", Fill.class).ref(Fill::reference).on(CPU, ElementwiseCpu::fill).on(CUDA, ElementwiseCuda::fill)
+                    .half(CPU, CPU_16),
             op("accumulate_into", "elementwise", AccumulateInto.class).ref(AccumulateInto::reference)
-                    .on(CPU, ElementwiseCpu::accumulate).on(CUDA, ElementwiseCuda::accumulate),
+                    .on(CPU, ElementwiseCpu::accumulate).on(CUDA, ElementwiseCuda::accumulate)
+                    .half(CPU, CPU_16),
             op("relu, relu6", "elementwise", Activation.class).ref(Activation::reference)
-                    .on(CPU, ElementwiseCpu::activation).on(CUDA, ElementwiseCuda::activation),
+                    .on(CPU, ElementwiseCpu::activation).on(CUDA, ElementwiseCuda::activation)
+                    .half(CPU, CPU_16),
             op("relu_backward, relu6_backward", "elementwise", ActivationBackward.class).ref(ActivationBackward::reference)
-                    .on(CPU, ElementwiseCpu::activationBackward).on(CUDA, ElementwiseCuda::activationBackward),
+                    .on(CPU, ElementwiseCpu::activationBackward).on(CUDA, ElementwiseCuda::activationBackward)
+                    .half(CPU, CPU_16),
             // conv: OPS-CONV
             op("conv2d", "conv", Conv2d.class).ref(Conv2d::reference)
+<<<<<<< HEAD
                     .on(CPU, ConvCpu::forward, ConvCpu::forwardWorkspace).on(CUDA, ConvCuda::forward, ConvCuda::cudnnWorkspace),
             op("conv2d_backward_data", "conv", Conv2dBackwardData.class).ref(Conv2dBackwardData::reference)
                     .on(CPU, ConvCpu::backwardData, ConvCpu::backwardDataWorkspace).on(CUDA, ConvCuda::backwardData, ConvCuda::cudnnWorkspace),
             op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class).ref(Conv2dBackwardFilter::reference)
                     .on(CPU, ConvCpu::backwardFilter, ConvCpu::backwardFilterWorkspace).on(CUDA, ConvCuda::backwardFilter, ConvCuda::cudnnWorkspace),
             op("conv2d_bias_grad", "conv", BiasGrad.class).ref(BiasGrad::reference).on(CPU, ConvCpu::biasGrad).on(CUDA, ConvCuda::biasGrad),
+=======
+                    .on(CPU, ConvCpu::forward, ConvCpu::forwardWorkspace).on(CUDA, ConvCuda::forward)
+                    .half(CPU, CPU_16),
+            op("conv2d_backward_data", "conv", Conv2dBackwardData.class).ref(Conv2dBackwardData::reference)
+                    .on(CPU, ConvCpu::backwardData, ConvCpu::backwardDataWorkspace).on(CUDA, ConvCuda::backwardData)
+                    .half(CPU, CPU_16),
+            op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class).ref(Conv2dBackwardFilter::reference)
+                    .on(CPU, ConvCpu::backwardFilter, ConvCpu::backwardFilterWorkspace).on(CUDA, ConvCuda::backwardFilter)
+                    .half(CPU, CPU_16),
+            op("conv2d_bias_grad", "conv", BiasGrad.class).ref(BiasGrad::reference).on(CPU, ConvCpu::biasGrad).on(CUDA, ConvCuda::biasGrad)
+                    .half(CPU, CPU_16),
+>>>>>>> bf16cpu
             op("relu_depthwise_conv2d, relu6_depthwise_conv2d", "conv", ActDepthwiseConv2d.class).ref(ActDepthwiseConv2d::reference)
                     .on(CPU, ConvCpu::actDepthwiseForward, ConvCpu::actDepthwiseForwardWorkspace)
-                    .untested(CUDA, ConvCuda::actDepthwiseForward),
+                    .untested(CUDA, ConvCuda::actDepthwiseForward)
+                    .half(CPU, CPU_16),
             op("relu_depthwise_conv2d_backward_filter, relu6_depthwise_conv2d_backward_filter", "conv",
                     ActDepthwiseConv2dBackwardFilter.class).ref(ActDepthwiseConv2dBackwardFilter::reference)
                     .on(CPU, ConvCpu::actDepthwiseBackwardFilter, ConvCpu::actDepthwiseBackwardFilterWorkspace)
-                    .untested(CUDA, ConvCuda::actDepthwiseBackwardFilter),
+                    .untested(CUDA, ConvCuda::actDepthwiseBackwardFilter)
+                    .half(CPU, CPU_16),
             // norm: OPS-NORM. Variants are attributes (BatchNorm.Mode, the backward's Source); CUDA's in-place
             // and replay variants have not run on a GPU, and in-place GN has no CUDA kernel.
             op("batch_norm, batch_norm_inplace, batch_norm_replay", "norm", BatchNorm.class).ref(BatchNorm::reference)
                     .on(CPU, NormCpu::batchNorm).on(CUDA, NormCuda::batchNorm)
-                    .untested(CUDA, "batch_norm_inplace", "batch_norm_replay"),
+                    .untested(CUDA, "batch_norm_inplace", "batch_norm_replay")
+                    .half(CPU, CPU_16),
             op("batch_norm_backward, batch_norm_backward_from_output, batch_norm_eval_backward", "norm", BatchNormBackward.class)
                     .ref(BatchNormBackward::reference).on(CPU, NormCpu::batchNormBackward).on(CUDA, NormCuda::batchNormBackward)
-                    .untested(CUDA, "batch_norm_backward_from_output"),
+                    .untested(CUDA, "batch_norm_backward_from_output")
+                    .half(CPU, CPU_16),
             op("group_norm, group_norm_inplace", "norm", GroupNorm.class).ref(GroupNorm::reference)
                     .on(CUDA, NormCuda::groupNorm).without(CUDA, "group_norm_inplace"),
             op("group_norm_backward, group_norm_backward_from_output", "norm", GroupNormBackward.class)
                     .ref(GroupNormBackward::reference).on(CUDA, NormCuda::groupNormBackward)
                     .without(CUDA, "group_norm_backward_from_output"),
             // resize/pool/concat: OPS-SHAPE
-            op("resize_bilinear", "shape", Resize.class).ref(Resize::reference).on(CPU, ShapeCpu::resize).on(CUDA, ShapeCuda::resize),
+            op("resize_bilinear", "shape", Resize.class).ref(Resize::reference).on(CPU, ShapeCpu::resize).on(CUDA, ShapeCuda::resize)
+                    .half(CPU, CPU_16),
             op("resize_bilinear_backward", "shape", ResizeBackward.class).ref(ResizeBackward::reference)
-                    .on(CPU, ShapeCpu::resizeBackward).on(CUDA, ShapeCuda::resizeBackward),
+                    .on(CPU, ShapeCpu::resizeBackward).on(CUDA, ShapeCuda::resizeBackward)
+                    .half(CPU, CPU_16),
             op("global_avg_pool", "shape", GlobalAvgPool.class).ref(GlobalAvgPool::reference)
-                    .on(CPU, ShapeCpu::globalAvgPool).on(CUDA, ShapeCuda::globalAvgPool),
+                    .on(CPU, ShapeCpu::globalAvgPool).on(CUDA, ShapeCuda::globalAvgPool)
+                    .half(CPU, CPU_16),
             op("global_avg_pool_backward", "shape", GlobalAvgPoolBackward.class).ref(GlobalAvgPoolBackward::reference)
-                    .on(CPU, ShapeCpu::globalAvgPoolBackward).on(CUDA, ShapeCuda::globalAvgPoolBackward),
-            op("concat", "shape", Concat.class).ref(Concat::reference).on(CPU, ShapeCpu::concat).on(CUDA, ShapeCuda::concat),
+                    .on(CPU, ShapeCpu::globalAvgPoolBackward).on(CUDA, ShapeCuda::globalAvgPoolBackward)
+                    .half(CPU, CPU_16),
+            op("concat", "shape", Concat.class).ref(Concat::reference).on(CPU, ShapeCpu::concat).on(CUDA, ShapeCuda::concat)
+                    .half(CPU, CPU_16),
             op("channel_slice", "shape", ChannelSlice.class).ref(ChannelSlice::reference)
-                    .on(CPU, ShapeCpu::channelSlice).on(CUDA, ShapeCuda::channelSlice),
+                    .on(CPU, ShapeCpu::channelSlice).on(CUDA, ShapeCuda::channelSlice)
+                    .half(CPU, CPU_16),
             // loss: OPS-LOSS
             op("softmax_cross_entropy", "loss", SoftmaxCrossEntropy.class).ref(SoftmaxCrossEntropy::reference)
-                    .on(CPU, LossCpu::crossEntropy).on(CUDA, LossCuda::crossEntropy),
+                    .on(CPU, LossCpu::crossEntropy).on(CUDA, LossCuda::crossEntropy)
+                    .half(CPU, CPU_16),
             op("softmax_cross_entropy_backward", "loss", SoftmaxCrossEntropyBackward.class).ref(SoftmaxCrossEntropyBackward::reference)
-                    .on(CPU, LossCpu::crossEntropyBackward).on(CUDA, LossCuda::crossEntropyBackward),
+                    .on(CPU, LossCpu::crossEntropyBackward).on(CUDA, LossCuda::crossEntropyBackward)
+                    .half(CPU, CPU_16),
             // Note [Fused upsample loss]: no CUDA kernel yet, so CUDA steps stay unfused (StepPasses.FUSED_OPS)
             op("upsample_softmax_cross_entropy", "loss", UpsampleSoftmaxCrossEntropy.class).ref(UpsampleSoftmaxCrossEntropy::reference)
-                    .on(CPU, LossCpu::upsampleCrossEntropy),
+                    .on(CPU, LossCpu::upsampleCrossEntropy)
+                    .half(CPU, CPU_16),
             op("upsample_softmax_cross_entropy_backward", "loss", UpsampleSoftmaxCrossEntropyBackward.class)
-                    .ref(UpsampleSoftmaxCrossEntropyBackward::reference).on(CPU, LossCpu::upsampleCrossEntropyBackward),
-            op("upsample_argmax", "loss", UpsampleArgmax.class).ref(UpsampleArgmax::reference).on(CPU, LossCpu::upsampleArgmax),
+                    .ref(UpsampleSoftmaxCrossEntropyBackward::reference).on(CPU, LossCpu::upsampleCrossEntropyBackward)
+                    .half(CPU, CPU_16),
+            op("upsample_argmax", "loss", UpsampleArgmax.class).ref(UpsampleArgmax::reference).on(CPU, LossCpu::upsampleArgmax)
+                    .half(CPU, CPU_16),
             // Note [Distillation loss]: no cpu kernel, so the cpu device runs the reference on host copies (Device.Fallback
             // .HOST_REFERENCE; the logits are small next to a step's activations); no CUDA kernel: distillation trains on cpu/reference
             op("distill_kl_pixel, distill_kl_channel", "loss", DistillKl.class).ref(DistillKl::reference),
             op("distill_kl_pixel_backward, distill_kl_channel_backward", "loss", DistillKlBackward.class).ref(DistillKlBackward::reference),
-            op("argmax", "loss", Argmax.class).ref(Argmax::reference).on(CPU, LossCpu::argmax).on(CUDA, LossCuda::argmax),
+            op("argmax", "loss", Argmax.class).ref(Argmax::reference).on(CPU, LossCpu::argmax).on(CUDA, LossCuda::argmax)
+                    .half(CPU, CPU_16),
             // optimizer: OPS-OPTIM
             op("sgd", "optimizer", Sgd.class).ref(Sgd::reference).on(CPU, SgdCpu::run).on(CUDA, SgdCuda::run),
             op("adamw", "optimizer", AdamW.class).ref(AdamW::reference).on(CUDA, AdamWCuda::run),
@@ -427,14 +489,18 @@ public final class Ops {
         return specs.stream().anyMatch(s -> s.dtype().isHalf());
     }
 
+    private static boolean takesAll(Cell<?> c, List<TensorSpec> specs) {
+        return specs.stream().allMatch(s -> c.takes(s.dtype()));
+    }
+
     /**
      * The cell of {@code d} that runs {@code op} on views of these specs: {@link #cell(Device, Op)}
-     * unless a spec is 16-bit and the cell does not take 16-bit views; null when the device's
-     * fallback runs it (Note [Mixed precision]).
+     * unless a spec is 16-bit of a type the cell does not take; null when the device's fallback runs
+     * it (Note [Mixed precision]).
      */
     public static Cell<?> cell(Device<?, ?> d, Op op, List<TensorSpec> in, List<TensorSpec> out) {
         Cell<?> c = cell(d, op);
-        return c != null && (c.halfViews() || !anyHalf(in) && !anyHalf(out)) ? c : null;
+        return c != null && takesAll(c, in) && takesAll(c, out) ? c : null;
     }
 
     /** Runs {@code op} on {@code backend}'s views with that device's kernel, or its fallback. */

@@ -21,9 +21,12 @@ import java.util.Locale;
  *       convolution multiplies 16-bit operands (its fp32 weights rounded to the activations' type,
  *       as tensor cores and oneDNN's bf16 primitives take them) and accumulates in float32. The
  *       softmax cross-entropy reads 16-bit logits and computes in float32.</li>
- *   <li>A device runs the 16-bit step where its op table cells take 16-bit views
- *       ({@code Ops.Cell#halfViews}); elsewhere the cpu device runs the reference kernel on float
- *       host copies (converted on copy), and a device without that fallback refuses the step.</li>
+ *   <li>A device runs the 16-bit step where its op table cells take views of that type
+ *       ({@code Ops.Cell#halfTypes}); elsewhere the cpu device runs the reference kernel on float
+ *       host copies (converted on copy), and a device without that fallback refuses the step. The
+ *       cpu kernels take bf16 and fp16 (all but the optimizer rows, which see only float32, and the
+ *       loss-scaling rows, which have no cpu kernel); its convolutions run as Note [cpu 16-bit
+ *       convolutions] in src/main/cpp/cpu/conv.cpp says.</li>
  *   <li>{@link #FP16} adds dynamic loss scaling (Note [Dynamic loss scaling] in ops/optim/LossScale, PyTorch's GradScaler).</li>
  * </ul>
  * Check: {@code mvn -B -q test -Dtest=MixedPrecisionTest}.

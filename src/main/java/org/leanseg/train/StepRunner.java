@@ -168,8 +168,10 @@ final class StepRunner implements AutoCloseable {
         Map<String, Integer> host = withoutKernel();
         int onHost = host.values().stream().mapToInt(Integer::intValue).sum();
         int ops = step.schedule().size() + (optimizer == null ? 0 : optimizer.schedule().size());
+        String note = backend.sixteenBitNote(precision.activations());
         return "precision " + precision.key() + ": activations and their gradients in " + precision.activations().name().toLowerCase()
                 + "; weights, optimizer state and BN statistics in f32" + (precision.lossScaling() ? "; dynamic loss scaling" : "")
+                + (note == null ? "" : "; " + note)
                 + (onHost == 0 ? "" : "; " + device + " runs " + onHost + " of " + ops + " ops on the reference kernels with float host"
                 + " copies (no 16-bit " + device + " kernel yet): " + host);
     }

@@ -30,7 +30,7 @@ public final class BackendParity {
         List<TensorSpec> outSpecs = op.infer(specs);
         View[] in = new View[inputs.size()];
         for (int i = 0; i < in.length; i++) {
-            in[i] = b.view(b.allocate(inputs.get(i).spec().bytes()), 0, specs.get(i));
+            in[i] = b.view(b.allocate(inputs.get(i).spec().bytes(), specs.get(i).dtype().bytes()), 0, specs.get(i));
             b.upload(inputs.get(i), in[i]);
         }
         View[] out = new View[outSpecs.size()];
@@ -40,7 +40,7 @@ public final class BackendParity {
                 out[i] = in[op.inPlaceInput(i)];
                 continue;
             }
-            out[i] = b.view(b.allocate(s.bytes()), 0, s);
+            out[i] = b.view(b.allocate(s.bytes(), s.dtype().bytes()), 0, s);
             float[] nan = new float[s.shape().size()];
             Arrays.fill(nan, Float.NaN);
             b.upload(new Tensor(s, nan), out[i]);
@@ -61,6 +61,28 @@ public final class BackendParity {
         Tensor t = new Tensor(v.spec(), new float[v.spec().shape().size()]);
         b.download(v, t);
         return t;
+    }
+
+    /**
+     * A 16-bit result may differ from the reference's in at most 1 element in this many (plus one):
+     * kernels that sum in another order than the reference land on the other side of a rounding
+     * boundary only where the float32 sums differ by more than their distance to it, which for
+     * unit-scale random data is rare. Measured 2026-12-07 (CpuOpsParityTest, run with
+     * -Dleanseg.parityReport=1 to print the counts): 375 of 394 16-bit results bitwise equal to the
+     * reference's, the worst 0.14% of elements apart (fp16 convolutions); a bfloat16 store that
+     * truncated instead of rounding to nearest-even made 95 cases fail, with 50-75% of elements apart.
+     */
+    static final int ROUNDING_MISMATCH_DIVISOR = 50;
+
+    /** Elements whose values are not bitwise equal (NaN equals NaN). */
+    static int differing(Tensor got, Tensor ref) {
+        int differ = 0;
+        for (int k = 0; k < ref.data().length; k++) {
+            if (Float.floatToIntBits(got.data()[k]) != Float.floatToIntBits(ref.data()[k])) {
+                differ++;
+            }
+        }
+        return differ;
     }
 
     /** Whether some output of op may overwrite an input ({@link Op#inPlaceInput}). */
@@ -94,7 +116,10 @@ public final class BackendParity {
         return max / Math.max(ref.maxAbs(), floor);
     }
 
-    /** Runs a case on {@code backend} and the reference and asserts every output and input within {@code tol}. */
+    /**
+     * Runs a case on {@code backend} and the reference and asserts every output and input within
+     * {@code tol}, plus for a 16-bit tensor one unit in the last place of its type ({@link ParityCases#storageUlp}).
+     */
     public static void check(ParityCases.Case c, Backend backend, double tol, boolean aliased) {
         List<Tensor> ref = run(new ReferenceBackend(), c.op(), c.inputs(), aliased);
         List<Tensor> got = run(backend, c.op(), c.inputs(), aliased);
@@ -102,10 +127,24 @@ public final class BackendParity {
         boolean ok = true;
         for (int i = 0; i < ref.size(); i++) {
             double e = relativeError(got.get(i), ref.get(i), 1e-3);
-            boolean pass = e <= tol;
+            double t = tol + ParityCases.storageUlp(ref.get(i).spec().dtype());
+            boolean pass = e <= t;
+            String rounding = "";
+            if (ref.get(i).spec().dtype().isHalf()) {
+                // one ulp on every element would pass the bound above (a wrong rounding mode): so also
+                // count the elements that are not the reference's 16-bit value
+                int n = ref.get(i).data().length;
+                int differ = differing(got.get(i), ref.get(i));
+                int allowed = 1 + n / ROUNDING_MISMATCH_DIVISOR;
+                pass &= differ <= allowed;
+                rounding = String.format(", %d of %d elements differ (at most %d)", differ, n, allowed);
+            }
             ok &= pass;
-            report.append(String.format("  %s %d: rel err %.3g%s%n", i < ref.size() - c.inputs().size() ? "output" : "input",
-                    i, e, pass ? "" : " > " + tol));
+            report.append(String.format("  %s %d (%s): rel err %.3g%s%s%n", i < ref.size() - c.inputs().size() ? "output" : "input",
+                    i, ref.get(i).spec(), e, rounding, pass ? "" : " FAIL (tolerance " + t + ")"));
+        }
+        if (System.getProperty("leanseg.parityReport") != null) {
+            System.out.println(c.name() + ":\n" + report);
         }
         assertTrue(ok, c.name() + " on " + backend.name() + " differs from the reference:\n" + report);
     }

@@ -39,6 +39,7 @@ import org.leanseg.ops.shape.GlobalAvgPool;
 import org.leanseg.ops.shape.GlobalAvgPoolBackward;
 import org.leanseg.ops.shape.Resize;
 import org.leanseg.ops.shape.ResizeBackward;
+import org.leanseg.tensor.DType;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
@@ -47,7 +48,10 @@ import org.leanseg.tensor.TensorSpec;
  * The one shared list of kernel parity cases: one or more per row of the op table, random inputs.
  * Every backend's parity test (CpuOpsParityTest, CudaOpsParityTest) runs these against the reference
  * through {@link BackendParity}; {@link ParityCasesTest} checks that every variant of every table row
- * (each name {@code leanseg ops} prints) has a case.
+ * (each name {@code leanseg ops} prints) has a case. {@link #all16} gives the same cases with their
+ * data tensors (activations, their gradients, logits: what a 16-bit step stores in 16 bits, Note [Mixed
+ * precision]) of a 16-bit type, for the rows whose data can be 16-bit; weights, statistics, labels and
+ * optimizer state stay as they are.
  */
 public final class ParityCases {
     /** Our kernels: float32 with double accumulation where the reference has it. */
@@ -59,10 +63,26 @@ public final class ParityCases {
     }
 
     private final Random rnd;
+    private final DType data;
     private final List<Case> cases = new ArrayList<>();
 
-    private ParityCases(Random rnd) {
+    private ParityCases(Random rnd, DType data) {
         this.rnd = rnd;
+        this.data = data;
+    }
+
+    /** Marks a data tensor: of this list's data type (its values are rounded when a backend stores them). */
+    private Tensor x(Tensor t) {
+        return t.spec().dtype() == data ? t : new Tensor(new TensorSpec(t.spec().shape(), data), t.data());
+    }
+
+    /** A random data tensor. */
+    private Tensor gx(int... dims) {
+        return x(g(dims));
+    }
+
+    private Tensor ux(double lo, double hi, int... dims) {
+        return x(u(lo, hi, dims));
     }
 
     private Tensor g(int... dims) {
@@ -86,7 +106,37 @@ public final class ParityCases {
     }
 
     public static List<Case> all(Random rnd) {
-        ParityCases p = new ParityCases(rnd);
+        return build(rnd, DType.F32);
+    }
+
+    /**
+     * The cases whose data tensors can be 16-bit, with those of type {@code half}. Each 16-bit output's
+     * tolerance then adds one unit in the last place of its storage type ({@link #storageUlp}): a kernel
+     * that sums in another order rounds to the neighbouring 16-bit value now and then.
+     */
+    public static List<Case> all16(Random rnd, DType half) {
+        List<Case> out = new ArrayList<>();
+        for (Case c : build(rnd, half)) {
+            List<TensorSpec> in = c.inputs().stream().map(Tensor::spec).toList();
+            boolean any = in.stream().anyMatch(s -> s.dtype() == half) || c.op().infer(in).stream().anyMatch(s -> s.dtype() == half);
+            if (any) {
+                out.add(new Case(c.name() + " " + half.name().toLowerCase(java.util.Locale.ROOT), c.op(), c.inputs(), c.tolerance()));
+            }
+        }
+        return out;
+    }
+
+    /** The spacing of a 16-bit type's values relative to their magnitude (at most): 2^-7 for bf16, 2^-10 for fp16; 0 otherwise. */
+    public static double storageUlp(DType t) {
+        return switch (t) {
+            case BF16 -> 0x1p-7;
+            case F16 -> 0x1p-10;
+            default -> 0;
+        };
+    }
+
+    private static List<Case> build(Random rnd, DType data) {
+        ParityCases p = new ParityCases(rnd, data);
         p.elementwise();
         p.conv();
         p.norm();
@@ -96,14 +146,14 @@ public final class ParityCases {
     }
 
     private void elementwise() {
-        add("add 3 inputs", new Add(), KERNEL_TOL, g(2, 3, 5, 7), g(2, 3, 5, 7), g(2, 3, 5, 7));
-        add("scale", new Scale(-0.37f), KERNEL_TOL, g(1000));
-        add("fill", new Fill(TensorSpec.f32(3, 17), 1.5f), KERNEL_TOL);
-        add("accumulate_into", new AccumulateInto(), KERNEL_TOL, g(4, 33), g(4, 33));
-        add("relu", Activation.relu(), KERNEL_TOL, g(2, 4, 9, 9));
-        add("relu6", Activation.relu6(), KERNEL_TOL, u(-3, 9, 2, 4, 9, 9));
-        add("relu_backward", new ActivationBackward(Activation.Kind.RELU), KERNEL_TOL, u(-1, 3, 2, 3, 8, 8), g(2, 3, 8, 8));
-        add("relu6_backward", new ActivationBackward(Activation.Kind.RELU6), KERNEL_TOL, u(-1, 7, 2, 3, 8, 8), g(2, 3, 8, 8));
+        add("add 3 inputs", new Add(), KERNEL_TOL, gx(2, 3, 5, 7), gx(2, 3, 5, 7), gx(2, 3, 5, 7));
+        add("scale", new Scale(-0.37f), KERNEL_TOL, gx(1000));
+        add("fill", new Fill(new TensorSpec(Shape.of(3, 17), data), 1.3f), KERNEL_TOL);
+        add("accumulate_into", new AccumulateInto(), KERNEL_TOL, gx(4, 33), gx(4, 33));
+        add("relu", Activation.relu(), KERNEL_TOL, gx(2, 4, 9, 9));
+        add("relu6", Activation.relu6(), KERNEL_TOL, ux(-3, 9, 2, 4, 9, 9));
+        add("relu_backward", new ActivationBackward(Activation.Kind.RELU), KERNEL_TOL, ux(-1, 3, 2, 3, 8, 8), gx(2, 3, 8, 8));
+        add("relu6_backward", new ActivationBackward(Activation.Kind.RELU6), KERNEL_TOL, ux(-1, 7, 2, 3, 8, 8), gx(2, 3, 8, 8));
         add("sgd momentum wd", new Sgd(0.9f, false, 1e-4f, 1f, true), KERNEL_TOL, g(64, 3, 3, 3), g(64, 3, 3, 3), g(64, 3, 3, 3),
                 Tensor.of(Shape.of(1), 0.01f));
         add("sgd nesterov lrScale", new Sgd(0.9f, true, 0f, 10f, false), KERNEL_TOL, g(300), g(300), g(300),
@@ -127,7 +177,7 @@ public final class ParityCases {
     private void convFamily(String name, int n, int cin, int h, int w, int cout, int k, int stride, int pad, int dil, int groups,
                             boolean bias) {
         Conv2d op = Conv2d.of(stride, pad, dil, groups);
-        Tensor x = g(n, cin, h, w);
+        Tensor x = gx(n, cin, h, w);
         Tensor wt = g(cout, cin / groups, k, k);
         Shape y = op.infer(List.of(x.spec(), wt.spec())).get(0).shape();
         if (bias) {
@@ -135,7 +185,7 @@ public final class ParityCases {
         } else {
             add("conv2d " + name, op, CONV_TOL, x, wt);
         }
-        Tensor dy = Tensor.gaussian(y, 1, rnd);
+        Tensor dy = x(Tensor.gaussian(y, 1, rnd));
         add("conv2d_backward_data " + name, new Conv2dBackwardData(op, h, w), CONV_TOL, dy, wt);
         add("conv2d_backward_filter " + name, new Conv2dBackwardFilter(op, k, k), CONV_TOL, x, dy);
     }
@@ -156,7 +206,7 @@ public final class ParityCases {
         convFamily("3x3 s2 dil2", 1, 6, 13, 12, 4, 3, 2, 2, 2, 1, false);
         convFamily("grouped 3x3 g4 dil3", 1, 16, 20, 20, 32, 3, 1, 3, 3, 4, false);
         convFamily("7x7 s2 p3 +bias", 1, 3, 32, 32, 8, 7, 2, 3, 1, 1, true);
-        add("conv2d_bias_grad", new BiasGrad(), KERNEL_TOL, g(3, 20, 7, 9));
+        add("conv2d_bias_grad", new BiasGrad(), KERNEL_TOL, gx(3, 20, 7, 9));
         // fused ReLU/ReLU6 + depthwise (our kernels, conv.cu): z spans both sides of 0 and of the ReLU6 cap
         actDepthwise("relu6 3x3 s1 +bias", Activation.Kind.RELU6, 2, 16, 1, 13, 11, 3, 1, 1, 1, true);
         actDepthwise("relu6 3x3 s2", Activation.Kind.RELU6, 2, 24, 1, 17, 16, 3, 2, 1, 1, false);
@@ -169,7 +219,7 @@ public final class ParityCases {
                               int dil, boolean bias) {
         Conv2d conv = Conv2d.of(stride, pad, dil, c);
         ActDepthwiseConv2d op = new ActDepthwiseConv2d(act, conv);
-        Tensor z = u(-3, 9, n, c, h, w);
+        Tensor z = ux(-3, 9, n, c, h, w);
         Tensor wt = g(c * mult, 1, k, k);
         Shape y = op.infer(List.of(z.spec(), wt.spec())).get(0).shape();
         if (bias) {
@@ -178,7 +228,7 @@ public final class ParityCases {
             add(op.name() + " " + name, op, KERNEL_TOL, z, wt);
         }
         ActDepthwiseConv2dBackwardFilter filter = new ActDepthwiseConv2dBackwardFilter(act, new Conv2dBackwardFilter(conv, k, k));
-        add(filter.name() + " " + name, filter, KERNEL_TOL, z, Tensor.gaussian(y, 1, rnd));
+        add(filter.name() + " " + name, filter, KERNEL_TOL, z, x(Tensor.gaussian(y, 1, rnd)));
     }
 
     /** Gammas of magnitude in [0.3, 2) with random signs: far from 0, as the in-place BN's guard demands. */
@@ -192,18 +242,22 @@ public final class ParityCases {
 
     private void norm() {
         Tensor rv = u(0.5, 2, 12);
-        add("batch_norm train", BatchNorm.of(true), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), rv);
-        add("batch_norm train 1x1 planes", BatchNorm.of(true), KERNEL_TOL, g(5, 12, 1, 1), g(12), g(12), g(12), u(0.5, 2, 12));
-        add("batch_norm eval", BatchNorm.of(false), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
-        add("batch_norm_backward", BatchNormBackward.of(BatchNormBackward.Source.X), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12), g(3, 12, 9, 7));
-        add("batch_norm_eval_backward", BatchNormBackward.eval(1e-3), KERNEL_TOL, g(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12),
-                g(3, 12, 9, 7));
-        add("batch_norm_inplace", BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12),
+        add("batch_norm train", BatchNorm.of(true), KERNEL_TOL, ux(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), rv);
+        add("batch_norm train 1x1 planes", BatchNorm.of(true), KERNEL_TOL, gx(5, 12, 1, 1), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("batch_norm eval", BatchNorm.of(false), KERNEL_TOL, gx(3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("batch_norm_backward", BatchNormBackward.of(BatchNormBackward.Source.X), KERNEL_TOL, gx(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12),
+                gx(3, 12, 9, 7));
+        add("batch_norm_backward 1x1 planes", BatchNormBackward.of(BatchNormBackward.Source.X), KERNEL_TOL, gx(2, 12, 1, 1), g(12), g(12),
+                u(0.5, 2, 12), gx(2, 12, 1, 1));
+        add("batch_norm_eval_backward", BatchNormBackward.eval(1e-3), KERNEL_TOL, gx(3, 12, 9, 7), g(12), g(12), u(0.5, 2, 12),
+                gx(3, 12, 9, 7));
+        add("batch_norm_inplace", BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE), KERNEL_TOL, ux(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12),
                 u(0.5, 2, 12));
-        add("batch_norm_backward_from_output", BatchNormBackward.of(BatchNormBackward.Source.Y), KERNEL_TOL, g(3, 12, 9, 7), gammas(12), g(12),
-                u(0.5, 2, 12), g(3, 12, 9, 7));
-        add("batch_norm_replay", BatchNorm.of(BatchNorm.Mode.REPLAY), KERNEL_TOL, u(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
-        add("batch_norm_replay 1x1 planes", BatchNorm.of(BatchNorm.Mode.REPLAY), KERNEL_TOL, g(5, 12, 1, 1), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("batch_norm_backward_from_output", BatchNormBackward.of(BatchNormBackward.Source.Y), KERNEL_TOL, gx(3, 12, 9, 7), gammas(12),
+                g(12), u(0.5, 2, 12), gx(3, 12, 9, 7));
+        add("batch_norm_replay", BatchNorm.of(BatchNorm.Mode.REPLAY), KERNEL_TOL, ux(-2, 4, 3, 12, 9, 7), g(12), g(12), g(12), u(0.5, 2, 12));
+        add("batch_norm_replay 1x1 planes", BatchNorm.of(BatchNorm.Mode.REPLAY), KERNEL_TOL, gx(5, 12, 1, 1), g(12), g(12), g(12),
+                u(0.5, 2, 12));
         // sets split into several blocks (NormGrid: the last-block combine, float4 loads, units of 2,048 floats):
         // [4, 3, 64, 64] gets 8 chunks per channel, [2, 3, 45, 61] (hw 2745, scalar loads) 4, GN [2, 4, 48, 48] 8
         add("batch_norm train split sets", BatchNorm.of(true), KERNEL_TOL, u(-2, 4, 4, 3, 64, 64), g(3), g(3), g(3), u(0.5, 2, 3));
@@ -225,35 +279,35 @@ public final class ParityCases {
     }
 
     private void shape() {
-        add("resize up x4", Resize.to(36, 28), KERNEL_TOL, g(2, 3, 9, 7));
-        add("resize down", Resize.to(5, 6), KERNEL_TOL, g(2, 3, 17, 13));
-        add("resize up align_corners", new Resize(19, 23, true), KERNEL_TOL, g(1, 2, 6, 5));
-        add("resize_bilinear_backward up x4", new ResizeBackward(9, 7, false), KERNEL_TOL, g(2, 3, 36, 28));
-        add("resize_bilinear_backward down", new ResizeBackward(17, 13, false), KERNEL_TOL, g(2, 3, 5, 6));
-        add("resize_bilinear_backward odd", new ResizeBackward(7, 10, false), KERNEL_TOL, g(1, 2, 23, 31));
-        add("resize_bilinear_backward align_corners", new ResizeBackward(6, 5, true), KERNEL_TOL, g(1, 2, 19, 23));
-        add("global_avg_pool", new GlobalAvgPool(), KERNEL_TOL, g(2, 5, 13, 17));
-        add("global_avg_pool_backward", new GlobalAvgPoolBackward(13, 17), KERNEL_TOL, g(2, 5, 1, 1));
-        add("concat 3", new Concat(), KERNEL_TOL, g(2, 3, 4, 5), g(2, 1, 4, 5), g(2, 6, 4, 5));
-        add("channel_slice", new ChannelSlice(2, 5), KERNEL_TOL, g(2, 9, 4, 5));
+        add("resize up x4", Resize.to(36, 28), KERNEL_TOL, gx(2, 3, 9, 7));
+        add("resize down", Resize.to(5, 6), KERNEL_TOL, gx(2, 3, 17, 13));
+        add("resize up align_corners", new Resize(19, 23, true), KERNEL_TOL, gx(1, 2, 6, 5));
+        add("resize_bilinear_backward up x4", new ResizeBackward(9, 7, false), KERNEL_TOL, gx(2, 3, 36, 28));
+        add("resize_bilinear_backward down", new ResizeBackward(17, 13, false), KERNEL_TOL, gx(2, 3, 5, 6));
+        add("resize_bilinear_backward odd", new ResizeBackward(7, 10, false), KERNEL_TOL, gx(1, 2, 23, 31));
+        add("resize_bilinear_backward align_corners", new ResizeBackward(6, 5, true), KERNEL_TOL, gx(1, 2, 19, 23));
+        add("global_avg_pool", new GlobalAvgPool(), KERNEL_TOL, gx(2, 5, 13, 17));
+        add("global_avg_pool_backward", new GlobalAvgPoolBackward(13, 17), KERNEL_TOL, gx(2, 5, 1, 1));
+        add("concat 3", new Concat(), KERNEL_TOL, gx(2, 3, 4, 5), gx(2, 1, 4, 5), gx(2, 6, 4, 5));
+        add("channel_slice", new ChannelSlice(2, 5), KERNEL_TOL, gx(2, 9, 4, 5));
     }
 
     private void loss() {
-        add("softmax_cross_entropy", SoftmaxCrossEntropy.of(255), KERNEL_TOL, g(2, 5, 9, 11), labels(5, 2, 9, 11));
+        add("softmax_cross_entropy", SoftmaxCrossEntropy.of(255), KERNEL_TOL, gx(2, 5, 9, 11), labels(5, 2, 9, 11));
         float[] w = {0.5f, 2f, 1f, 0f, 3f};
-        add("softmax_cross_entropy weighted", new SoftmaxCrossEntropy(255, w), KERNEL_TOL, g(2, 5, 9, 11), labels(5, 2, 9, 11));
-        add("softmax_cross_entropy_backward", new SoftmaxCrossEntropyBackward(255, null), KERNEL_TOL, g(2, 5, 9, 11),
+        add("softmax_cross_entropy weighted", new SoftmaxCrossEntropy(255, w), KERNEL_TOL, gx(2, 5, 9, 11), labels(5, 2, 9, 11));
+        add("softmax_cross_entropy_backward", new SoftmaxCrossEntropyBackward(255, null), KERNEL_TOL, gx(2, 5, 9, 11),
                 labels(5, 2, 9, 11), Tensor.of(Shape.of(1), 0.7f));
-        add("softmax_cross_entropy_backward weighted", new SoftmaxCrossEntropyBackward(255, w), KERNEL_TOL, g(2, 5, 9, 11),
+        add("softmax_cross_entropy_backward weighted", new SoftmaxCrossEntropyBackward(255, w), KERNEL_TOL, gx(2, 5, 9, 11),
                 labels(5, 2, 9, 11), Tensor.of(Shape.of(1), 1f));
         add("upsample_softmax_cross_entropy x4", new UpsampleSoftmaxCrossEntropy(20, 24, false, 255, null), KERNEL_TOL,
-                g(2, 5, 5, 6), labels(5, 2, 20, 24));
+                gx(2, 5, 5, 6), labels(5, 2, 20, 24));
         add("upsample_softmax_cross_entropy weighted align_corners", new UpsampleSoftmaxCrossEntropy(13, 9, true, 255, w), KERNEL_TOL,
-                g(1, 5, 4, 3), labels(5, 1, 13, 9));
+                gx(1, 5, 4, 3), labels(5, 1, 13, 9));
         add("upsample_softmax_cross_entropy_backward x4", new UpsampleSoftmaxCrossEntropyBackward(20, 24, false, 255, null),
-                KERNEL_TOL, g(2, 5, 5, 6), labels(5, 2, 20, 24), Tensor.of(Shape.of(1), 0.7f));
+                KERNEL_TOL, gx(2, 5, 5, 6), labels(5, 2, 20, 24), Tensor.of(Shape.of(1), 0.7f));
         add("upsample_softmax_cross_entropy_backward weighted", new UpsampleSoftmaxCrossEntropyBackward(13, 9, true, 255, w),
-                KERNEL_TOL, g(1, 5, 4, 3), labels(5, 1, 13, 9), Tensor.of(Shape.of(1), 1f));
+                KERNEL_TOL, gx(1, 5, 4, 3), labels(5, 1, 13, 9), Tensor.of(Shape.of(1), 1f));
         for (DistillKl.Kind kind : DistillKl.Kind.values()) {
             boolean pixel = kind == DistillKl.Kind.PIXEL;
             Tensor s = g(2, 5, 6, 7);
@@ -264,8 +318,8 @@ public final class ParityCases {
             back[in.length] = Tensor.of(Shape.of(1), 0.7f);
             add("distill_kl_" + kind.yamlName() + "_backward T=4", new DistillKlBackward(kind, 4f, 255), KERNEL_TOL, back);
         }
-        add("argmax", new Argmax(), KERNEL_TOL, g(2, 7, 5, 6));
-        add("upsample_argmax x4", new UpsampleArgmax(20, 24, false), KERNEL_TOL, g(2, 7, 5, 6));
-        add("upsample_argmax align_corners", new UpsampleArgmax(13, 9, true), KERNEL_TOL, g(1, 7, 4, 3));
+        add("argmax", new Argmax(), KERNEL_TOL, gx(2, 7, 5, 6));
+        add("upsample_argmax x4", new UpsampleArgmax(20, 24, false), KERNEL_TOL, gx(2, 7, 5, 6));
+        add("upsample_argmax align_corners", new UpsampleArgmax(13, 9, true), KERNEL_TOL, gx(1, 7, 4, 3));
     }
 }

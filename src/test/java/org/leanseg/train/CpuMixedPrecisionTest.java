@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.leanseg.backend.View;
+import org.leanseg.backend.cuda.CudaTrainStepTest;
 import org.leanseg.backend.cpu.CpuBackend;
 import org.leanseg.backend.cpu.CpuNative;
 import org.leanseg.backend.reference.ReferenceBackend;
@@ -22,13 +23,24 @@ import org.leanseg.tensor.Precision;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
+import org.leanseg.testing.StepSpread;
 
 /**
  * Note [Mixed precision] on the cpu backend: native 16-bit storage rounds as {@link DType#round}
- * does, and a bf16 step (its 16-bit ops on the reference kernels, the rest native) matches the
- * reference backend's emulation.
+ * does, and bf16 training steps on the cpu kernels match the reference backend's emulation.
  */
 class CpuMixedPrecisionTest {
+    /**
+     * Two steps, as CudaTrainStepTest compares. A third step was tried (2026-12-07): every check passed
+     * but the largest variable difference, on the momentum of the ASPP image-pooling BN's weight
+     * (momentum/aspp.convs.4.1.weight), 54 relative against a perturbed spread of 2.3. That BN
+     * normalises two values per channel (batch 2, 1x1 maps), so x̂ is ±1 or, where the two pooled bf16
+     * values round to the same number, 0: a discontinuity that one rounding flip anywhere upstream
+     * can cross, after which that gradient follows its own path; steps 1 and 2 stayed within half
+     * their tolerances.
+     */
+    private static final int STEPS = 2;
+
     @BeforeEach
     void needsCpu() {
         Assumptions.assumeTrue(CpuNative.available(), "cpu backend unavailable: " + CpuNative.unavailableReason());
@@ -61,28 +73,71 @@ class CpuMixedPrecisionTest {
         }
     }
 
-    /** Same graph, same rounding: only the native f32 kernels (the SGD update) may differ in the last bits. */
+    /**
+     * Whole bf16 training steps (CudaTrainStepTest's tiny model and data, the fused step the cpu device
+     * runs, {@link #STEPS} steps) on the cpu kernels against the reference backend's emulation, within
+     * {@link StepSpread}'s tolerance: twice the spread of the reference's own bf16 run under a 1e-6
+     * weight perturbation, measured in the same test (Note [Training-step spread]); the cpu run is
+     * bitwise repeatable.
+     */
     @Test
-    void bf16StepMatchesTheReferenceEmulation() {
-        MixedPrecisionTest.Run ref = MixedPrecisionTest.step(Precision.BF16, new ReferenceBackend());
-        MixedPrecisionTest.Run cpu = MixedPrecisionTest.step(Precision.BF16, new CpuBackend());
-        double update = MixedPrecisionTest.relativeError(cpu.updates(), ref.updates());
-        assertEquals(ref.loss(), cpu.loss(), 0f, "the forward runs the same kernels on the same 16-bit values");
-        assertTrue(update < 1e-5, "cpu vs reference bf16 updates: " + update);
+    void bf16TrainingStepsMatchTheReferenceEmulation() {
+        StepPasses passes = StepPasses.forDevice(org.leanseg.ops.Device.CPU);
+        CudaTrainStepTest.Run ref = CudaTrainStepTest.train(new ReferenceBackend(), STEPS, passes, 0, Precision.BF16);
+        CudaTrainStepTest.Run perturbed = CudaTrainStepTest.train(new ReferenceBackend(), STEPS, passes, 1e-6, Precision.BF16);
+        CudaTrainStepTest.Run got;
+        CudaTrainStepTest.Run again;
+        try (CpuBackend cpu = new CpuBackend()) {
+            got = CudaTrainStepTest.train(cpu, STEPS, passes, 0, Precision.BF16);
+        }
+        try (CpuBackend cpu = new CpuBackend()) {
+            again = CudaTrainStepTest.train(cpu, STEPS, passes, 0, Precision.BF16);
+        }
+        assertEquals(DType.BF16, got.logits().spec().dtype());
+        StepSpread.check("CpuMixedPrecisionTest (bf16, fused)", ref, perturbed, got, again);
     }
 
+    /**
+     * One fp16 step (MixedPrecisionTest's: batch 8, 64x64, loss scaling on the host fallback, the rest on
+     * the cpu's fp16 kernels) against the reference's fp16 emulation: the losses agree within 1e-3
+     * relative (measured 1.3e-4, 2026-12-07). The updates are not compared: at initialisation this step
+     * is so ill-conditioned (Note [Mixed-precision tolerances]) that the cpu's fp16 update was 36% from
+     * the reference's fp16 one while fp16 vs fp32 on the reference was 50%, too close to tell fp16 from
+     * fp32 semantics; the fp16 kernel parity cases (CpuOpsParityTest) are that check.
+     */
     @Test
-    void theLogSaysWhichOpsRunOnTheReferenceKernels() {
+    void fp16StepRunsOnTheCpuKernelsWithTheReferenceLoss() {
+        MixedPrecisionTest.Run ref = MixedPrecisionTest.step(Precision.FP16, new ReferenceBackend());
+        MixedPrecisionTest.Run cpu;
+        try (CpuBackend backend = new CpuBackend()) {
+            cpu = MixedPrecisionTest.step(Precision.FP16, backend);
+        }
+        double loss = Math.abs(cpu.loss() - ref.loss()) / ref.loss();
+        double update = MixedPrecisionTest.relativeError(cpu.updates(), ref.updates());
+        String measured = String.format("cpu fp16 vs reference fp16: loss %.3g, update %.3g", loss, update);
+        System.out.println(measured);
+        assertTrue(Float.isFinite(cpu.loss()) && loss < 1e-3 && Double.isFinite(update), measured);
+    }
+
+    /** The log line says how the convolutions run and which ops (fp16's loss scaling) still take the host fallback. */
+    @Test
+    void theLogSaysHowTheCpuRuns16BitSteps() {
+        assertTrue(precisionLine(Precision.BF16).matches("precision bf16: activations and their gradients in bf16; .*; cpu convolutions .*")
+                && !precisionLine(Precision.BF16).contains("cpu runs "), precisionLine(Precision.BF16));
+        String fp16 = precisionLine(Precision.FP16);
+        assertTrue(fp16.contains("dynamic loss scaling") && fp16.contains("cpu runs ") && fp16.contains("loss_scale")
+                && !fp16.contains("conv2d=") && !fp16.contains("sgd="), fp16);
+    }
+
+    private static String precisionLine(Precision p) {
         DeepLabV3Plus m = new DeepLabV3Plus(ModelTest.tiny());
         VariableStore store = new VariableStore();
         m.params().initialize(store, 5);
         List<String> log = new ArrayList<>();
         try (CpuBackend backend = new CpuBackend();
              StepRunner r = new StepRunner(m, 2, 32, 32, OptimizerSettings.pytorchDefault(), 1, backend, store,
-                     StepPasses.forBackend("cpu"), null, Precision.BF16, log::add)) {
-            String line = r.precisionLine();
-            assertTrue(line.startsWith("precision bf16: activations and their gradients in bf16") && line.contains("cpu runs ")
-                    && line.contains("conv2d=") && !line.contains("sgd="), line);
+                     StepPasses.forBackend("cpu"), null, p, log::add)) {
+            return r.precisionLine();
         }
     }
 }

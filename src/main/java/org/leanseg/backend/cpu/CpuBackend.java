@@ -95,6 +95,12 @@ public final class CpuBackend implements Backend {
         return new CpuView(b.address() + byteOffset, spec);
     }
 
+    /** Which way the 16-bit convolutions run on this CPU (Note [cpu 16-bit convolutions] in src/main/cpp/cpu/conv.cpp). */
+    @Override
+    public String sixteenBitNote(DType activations) {
+        return activations.isHalf() ? CpuNative.sixteenBitConvolutions(activations) : null;
+    }
+
     /** Bytes per element here: 2 for 16-bit floats, 4 for every other type (integers are exact floats, as on the reference backend). */
     private static long slotBytes(TensorSpec spec) {
         return spec.dtype().isHalf() ? 2 : 4;

@@ -16,7 +16,9 @@ import java.nio.file.StandardCopyOption;
  * {@link #unavailableReason()} says in one line why the backend cannot run here, or is null.
  *
  * <p>Addresses are raw native pointers into arenas of {@link CpuBackend}; every tensor is a plain
- * row-major float array there. Check: {@code mvn -B -q test -Dtest=CpuOpsParityTest}.
+ * row-major array there. Kernels taking an {@code int dt} run on data tensors of that element type
+ * ({@link #dtypeCode}: float32, or the bfloat16 / binary16 activations of a 16-bit step, Note [Mixed
+ * precision]); every other pointer is float32. Check: {@code mvn -B -q test -Dtest=CpuOpsParityTest}.
  */
 public final class CpuNative {
     static final String RESOURCE = "/native/linux-x86_64/libleanseg_cpu.so";
@@ -228,6 +230,88 @@ public final class CpuNative {
         return t.getClass().getSimpleName() + (m == null ? "" : ": " + m.lines().findFirst().orElse(""));
     }
 
+    /**
+     * The element-type code of a data tensor for the kernels' {@code dt} argument (src/main/cpp/cpu/cpu.h):
+     * 0 float32 (and the integer types, which are exact floats here), 1 bfloat16, 2 binary16.
+     */
+    public static int dtypeCode(org.leanseg.tensor.DType t) {
+        return switch (t) {
+            case BF16 -> 1;
+            case F16 -> 2;
+            default -> 0;
+        };
+    }
+
+    /** {@link #dtypeCode} of views that must share one element type (a kernel's data tensors); throws naming them if they do not. */
+    public static int dtypeCode(CpuView... views) {
+        org.leanseg.tensor.DType t = views[0].spec().dtype();
+        for (CpuView v : views) {
+            if (v.spec().dtype() != t) {
+                throw new IllegalArgumentException("cpu kernel: data tensors of one op must share an element type, got "
+                        + java.util.Arrays.stream(views).map(x -> x.spec().toString()).toList());
+            }
+        }
+        return dtypeCode(t);
+    }
+
+    /** oneDNN's effective instruction set for its kernels here, e.g. "avx2" or "avx512_core_amx" (dnnl_get_effective_cpu_isa). */
+    public static String effectiveIsa() {
+        if (!available()) {
+            return null;
+        }
+        int isa = org.bytedeco.dnnl.global.dnnl.dnnl_get_effective_cpu_isa();
+        for (java.util.Map.Entry<Integer, String> e : ISA_NAMES.entrySet()) {
+            if (e.getKey() == isa) {
+                return e.getValue();
+            }
+        }
+        return "isa 0x" + Integer.toHexString(isa);
+    }
+
+    private static final java.util.Map<Integer, String> ISA_NAMES = isaNames();
+
+    private static java.util.Map<Integer, String> isaNames() {
+        java.util.Map<Integer, String> m = new java.util.LinkedHashMap<>();
+        if (!available()) {
+            return m;
+        }
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_sse41, "sse41");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx, "avx");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx2, "avx2");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx2_vnni, "avx2_vnni");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx2_vnni_2, "avx2_vnni_2");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core, "avx512_core");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core_fp16, "avx512_core_fp16");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx512_core_amx_fp16, "avx512_core_amx_fp16");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx10_1_512, "avx10_1_512");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx10_1_512_amx, "avx10_1_512_amx");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx10_1_512_amx_fp16, "avx10_1_512_amx_fp16");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx10_2_512, "avx10_2_512");
+        m.put(org.bytedeco.dnnl.global.dnnl.dnnl_cpu_isa_avx10_2_512_amx_2, "avx10_2_512_amx_2");
+        return m;
+    }
+
+    /**
+     * How convolutions on 16-bit activations of type {@code t} run here (Note [cpu 16-bit convolutions]
+     * in src/main/cpp/cpu/conv.cpp), from the implementation oneDNN picks for a probe convolution
+     * (64 to 64 channels, 3x3, 2x16x16): its own 16-bit primitive, or a float32 one on 16-bit storage.
+     * E.g. "cpu convolutions compute in f32 on bf16 storage (jit:avx2 (f32 compute, bf16 storage)):
+     * oneDNN 3.11 has no bf16 convolution for this CPU's instruction set (avx2)".
+     */
+    public static String sixteenBitConvolutions(org.leanseg.tensor.DType t) {
+        int[] geo = {2, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 16, 16, dtypeCode(t)};
+        String impl = convImpl(0, geo, false);
+        String name = t.name().toLowerCase(java.util.Locale.ROOT);
+        if (impl.contains("f32 compute")) {
+            return "cpu convolutions compute in f32 on " + name + " storage (" + impl + "): oneDNN " + dnnlVersion() + " has no "
+                    + name + " convolution for this CPU's instruction set (" + effectiveIsa() + ")";
+        }
+        return "cpu convolutions in oneDNN's " + name + " primitives (" + impl + "; instruction set " + effectiveIsa() + ")";
+    }
+
     // memory
     static native long malloc(long bytes);
 
@@ -250,7 +334,7 @@ public final class CpuNative {
     public static native int threads();
 
     // convolutions through oneDNN: kind 0 forward, 1 backward data, 2 backward weights;
-    // geo = N C H W O kh kw sh sw ph pw dh dw G Ho Wo
+    // geo = N C H W O kh kw sh sw ph pw dh dw G Ho Wo dt (Note [cpu 16-bit convolutions] in src/main/cpp/cpu/conv.cpp)
     public static native long convWorkspace(int kind, int[] geo, boolean bias);
 
     public static native void conv(int kind, int[] geo, long a, long b, long bias, long out, long workspace);
@@ -258,65 +342,65 @@ public final class CpuNative {
     public static native String convImpl(int kind, int[] geo, boolean bias);
 
     // elementwise
-    public static native void add(long[] inputs, long y, long n);
+    public static native void add(long[] inputs, long y, long n, int dt);
 
-    public static native void scale(long x, long y, long n, float factor);
+    public static native void scale(long x, long y, long n, float factor, int dt);
 
-    public static native void fill(long y, long n, float value);
+    public static native void fill(long y, long n, float value, int dt);
 
-    public static native void accumulate(long acc, long x, long n);
+    public static native void accumulate(long acc, long x, long n, int dt);
 
-    public static native void activation(long x, long y, long n, float cap);
+    public static native void activation(long x, long y, long n, float cap, int dt);
 
-    public static native void activationBackward(long y, long dy, long dx, long n, float cap);
+    public static native void activationBackward(long y, long dy, long dx, long n, float cap, int dt);
 
     // batch norm
     public static native void batchNormTrain(long x, long gamma, long beta, long runMean, long runVar, long y, long saveMean,
-                                             long saveInvStd, int n, int c, int hw, double eps, double momentum);
+                                             long saveInvStd, int n, int c, int hw, double eps, double momentum, int dt);
 
     public static native void batchNormEval(long x, long gamma, long beta, long runMean, long runVar, long y, int n, int c,
-                                            int hw, double eps);
+                                            int hw, double eps, int dt);
 
     /** mode 0: from x with (mean, invStd); 1: from y with (beta, invStd); 2: eval mode with (runMean, runVar). */
     public static native void batchNormBackward(int mode, long src, long gamma, long s0, long s1, long dy, long dx, long dgamma,
-                                                long dbeta, int n, int c, int hw, double eps);
+                                                long dbeta, int n, int c, int hw, double eps, int dt);
 
-    public static native void biasGrad(long dy, long db, int n, int c, int plane);
+    public static native void biasGrad(long dy, long db, int n, int c, int plane, int dt);
 
     // shape
-    public static native void resize(long x, long y, int planes, int inH, int inW, int outH, int outW, boolean alignCorners);
+    public static native void resize(long x, long y, int planes, int inH, int inW, int outH, int outW, boolean alignCorners, int dt);
 
     public static native void resizeBackward(long dy, long dx, int planes, int inH, int inW, int outH, int outW,
-                                             boolean alignCorners);
+                                             boolean alignCorners, int dt);
 
-    public static native void globalAvgPool(long x, long y, int planes, int hw);
+    public static native void globalAvgPool(long x, long y, int planes, int hw, int dt);
 
-    public static native void globalAvgPoolBackward(long dy, long dx, int planes, int hw);
+    public static native void globalAvgPoolBackward(long dy, long dx, int planes, int hw, int dt);
 
     public static native void copyChannels(long src, int srcChannels, int srcStart, long dst, int dstChannels, int dstStart,
-                                           int count, int n, int hw);
+                                           int count, int n, int hw, int dt);
 
     // loss: the total weight, or -(1 + index) of the first label that is no class (nothing written then)
     public static native double crossEntropy(long z, long labels, long loss, int n, int classes, int h, int w, int ignore,
-                                             float[] weights);
+                                             float[] weights, int dt);
 
     public static native double crossEntropyBackward(long z, long labels, long dloss, long dz, int n, int classes, int h,
-                                                     int w, int ignore, float[] weights);
+                                                     int w, int ignore, float[] weights, int dt);
 
-    public static native void argmax(long z, long y, int n, int classes, int h, int w);
+    public static native void argmax(long z, long y, int n, int classes, int h, int w, int dt);
 
     // fused upsample loss and argmax (Note [Fused upsample loss]): logits on the [inH, inW] grid, labels/masks [outH, outW]
     public static native double upsampleCrossEntropy(long z, long labels, long loss, int n, int classes, int inH, int inW, int outH,
-                                                     int outW, boolean alignCorners, int ignore, float[] weights);
+                                                     int outW, boolean alignCorners, int ignore, float[] weights, int dt);
 
     public static native double upsampleCrossEntropyBackward(long z, long labels, long dloss, long dz, int n, int classes, int inH,
                                                              int inW, int outH, int outW, boolean alignCorners, int ignore,
-                                                             float[] weights);
+                                                             float[] weights, int dt);
 
     public static native void upsampleArgmax(long z, long y, int n, int classes, int inH, int inW, int outH, int outW,
-                                             boolean alignCorners);
+                                             boolean alignCorners, int dt);
 
-    // optimizer
+    // optimizer (float32 only)
     public static native void sgd(long param, long grad, long buf, long lr, long n, float momentum, boolean nesterov,
                                   float weightDecay, float lrScale, boolean zeroGrad);
 }

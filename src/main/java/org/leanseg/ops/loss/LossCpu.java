@@ -9,7 +9,8 @@ import org.leanseg.tensor.Tensor;
 
 /**
  * The cpu column of the loss rows ({@code Ops}): native softmax cross-entropy (forward, backward),
- * argmax, and their fused upsample forms (Note [Fused upsample loss]). A label that is no class stops the op with the reference's error (same message).
+ * argmax, and their fused upsample forms (Note [Fused upsample loss]); logits and their gradient may be 16-bit, the
+ * loss is computed and stored in float32 (Note [Mixed precision]). A label that is no class stops the op with the reference's error (same message).
  */
 public final class LossCpu {
     private LossCpu() {
@@ -18,21 +19,21 @@ public final class LossCpu {
     public static void crossEntropy(SoftmaxCrossEntropy op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
         Shape s = in[0].spec().shape();
         double total = CpuNative.crossEntropy(in[0].address(), in[1].address(), out[0].address(), s.dim(0), s.dim(1), s.dim(2),
-                s.dim(3), op.ignoreIndex(), op.classWeights());
+                s.dim(3), op.ignoreIndex(), op.classWeights(), CpuNative.dtypeCode(in[0]));
         checkLabels(total, cpu, in[1], s.dim(1), op.ignoreIndex(), op.classWeights());
     }
 
     public static void crossEntropyBackward(SoftmaxCrossEntropyBackward op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
         Shape s = in[0].spec().shape();
         double total = CpuNative.crossEntropyBackward(in[0].address(), in[1].address(), in[2].address(), out[0].address(),
-                s.dim(0), s.dim(1), s.dim(2), s.dim(3), op.ignoreIndex(), op.classWeights());
+                s.dim(0), s.dim(1), s.dim(2), s.dim(3), op.ignoreIndex(), op.classWeights(), CpuNative.dtypeCode(in[0], out[0]));
         checkLabels(total, cpu, in[1], s.dim(1), op.ignoreIndex(), op.classWeights());
     }
 
     public static void upsampleCrossEntropy(UpsampleSoftmaxCrossEntropy op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
         Shape s = in[0].spec().shape();
         double total = CpuNative.upsampleCrossEntropy(in[0].address(), in[1].address(), out[0].address(), s.dim(0), s.dim(1),
-                s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), op.classWeights());
+                s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), op.classWeights(), CpuNative.dtypeCode(in[0]));
         checkLabels(total, cpu, in[1], s.dim(1), op.ignoreIndex(), op.classWeights());
     }
 
@@ -40,14 +41,15 @@ public final class LossCpu {
                                                     CpuView[] out) {
         Shape s = in[0].spec().shape();
         double total = CpuNative.upsampleCrossEntropyBackward(in[0].address(), in[1].address(), in[2].address(), out[0].address(),
-                s.dim(0), s.dim(1), s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), op.classWeights());
+                s.dim(0), s.dim(1), s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), op.classWeights(),
+                CpuNative.dtypeCode(in[0], out[0]));
         checkLabels(total, cpu, in[1], s.dim(1), op.ignoreIndex(), op.classWeights());
     }
 
     public static void upsampleArgmax(UpsampleArgmax op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
         Shape s = in[0].spec().shape();
         CpuNative.upsampleArgmax(in[0].address(), out[0].address(), s.dim(0), s.dim(1), s.dim(2), s.dim(3), op.outH(), op.outW(),
-                op.alignCorners());
+                op.alignCorners(), CpuNative.dtypeCode(in[0]));
     }
 
     /** A negative total names a bad label: the reference's validation then throws its message. */
@@ -62,6 +64,6 @@ public final class LossCpu {
 
     public static void argmax(Argmax op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
         Shape s = in[0].spec().shape();
-        CpuNative.argmax(in[0].address(), out[0].address(), s.dim(0), s.dim(1), s.dim(2), s.dim(3));
+        CpuNative.argmax(in[0].address(), out[0].address(), s.dim(0), s.dim(1), s.dim(2), s.dim(3), CpuNative.dtypeCode(in[0]));
     }
 }

@@ -7,7 +7,8 @@ import org.leanseg.tensor.Shape;
 
 /**
  * The cpu column of the batch-norm rows ({@code Ops}): native kernels, one thread per channel,
- * double accumulators as the reference; in place where the op allows (Note [In-place BN backward]).
+ * double accumulators as the reference; in place where the op allows (Note [In-place BN backward]). Data
+ * (x, y, dY, dX) may be 16-bit (Note [Mixed precision]); statistics, gamma, beta and their gradients are float32.
  * Group norm has no cpu kernel: its rows run through the cpu device's host fallback.
  */
 public final class NormCpu {
@@ -22,7 +23,7 @@ public final class NormCpu {
         Shape s = in[0].spec().shape();
         CpuNative.batchNormTrain(in[0].address(), in[1].address(), in[2].address(), in[3].address(), in[4].address(),
                 out[0].address(), out[1].address(), out[2].address(),
-                NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), eps, momentum);
+                NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), eps, momentum, CpuNative.dtypeCode(in[0], out[0]));
     }
 
     /** in = {x, gamma, beta, runningMean, runningVar}; by mode; y may be x in the in-place modes. */
@@ -33,7 +34,8 @@ public final class NormCpu {
             case EVAL -> {
                 Shape s = in[0].spec().shape();
                 CpuNative.batchNormEval(in[0].address(), in[1].address(), in[2].address(), in[3].address(), in[4].address(),
-                        out[0].address(), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), op.eps());
+                        out[0].address(), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), op.eps(),
+                        CpuNative.dtypeCode(in[0], out[0]));
             }
         }
     }
@@ -51,6 +53,6 @@ public final class NormCpu {
         Shape s = in[0].spec().shape();
         CpuNative.batchNormBackward(mode, in[0].address(), in[1].address(), in[2].address(), in[3].address(), in[4].address(),
                 out[0].address(), out[1].address(), out[2].address(),
-                NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), op.eps());
+                NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s), op.eps(), CpuNative.dtypeCode(in[0], in[4], out[0]));
     }
 }

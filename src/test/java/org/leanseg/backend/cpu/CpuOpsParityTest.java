@@ -15,6 +15,7 @@ import org.junit.jupiter.api.TestFactory;
 import org.leanseg.ops.OpException;
 import org.leanseg.ops.loss.SoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
+import org.leanseg.tensor.DType;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.testing.BackendParity;
@@ -61,6 +62,35 @@ class CpuOpsParityTest {
         assumeCpu();
         return ParityCases.all(new Random(System.nanoTime())).stream().filter(BackendParity::hasInPlaceOutput)
                 .map(c -> DynamicTest.dynamicTest(c.name() + " aliased", () -> BackendParity.check(c, cpu, c.tolerance(), true)));
+    }
+
+    /** Note [Mixed precision]: the cpu kernels on bf16 and fp16 data against the reference's emulation (round on store). */
+    @TestFactory
+    Stream<DynamicTest> everyOpMatchesReferenceOn16BitData() {
+        assumeCpu();
+        Random rnd = new Random(System.nanoTime());
+        return Stream.of(DType.BF16, DType.F16).flatMap(t -> ParityCases.all16(rnd, t).stream())
+                .map(c -> DynamicTest.dynamicTest(c.name(), () -> BackendParity.check(c, cpu, c.tolerance(), false)));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> inPlaceOpsMatchReferenceWhenAliasedOn16BitData() {
+        assumeCpu();
+        Random rnd = new Random(System.nanoTime());
+        return Stream.of(DType.BF16, DType.F16).flatMap(t -> ParityCases.all16(rnd, t).stream()).filter(BackendParity::hasInPlaceOutput)
+                .map(c -> DynamicTest.dynamicTest(c.name() + " aliased", () -> BackendParity.check(c, cpu, c.tolerance(), true)));
+    }
+
+    /** Every 16-bit case runs on a cpu kernel, none on the host fallback: the op table says the cpu column takes 16-bit views. */
+    @Test
+    void sixteenBitCasesRunOnCpuKernels() {
+        assumeCpu();
+        for (DType t : new DType[] {DType.BF16, DType.F16}) {
+            for (ParityCases.Case c : ParityCases.all16(new Random(1), t)) {
+                List<org.leanseg.tensor.TensorSpec> in = c.inputs().stream().map(Tensor::spec).toList();
+                assertTrue(org.leanseg.ops.Ops.cell(org.leanseg.ops.Device.CPU, c.op(), in, c.op().infer(in)) != null, c.name());
+            }
+        }
     }
 
     @Test

@@ -54,6 +54,11 @@ public class CudaTrainStepTest {
      * weights alone move the results (the conditioning of the test model, backend-independent).
      */
     public static Run train(Backend backend, int steps, StepPasses passes, double perturbation) {
+        return train(backend, steps, passes, perturbation, org.leanseg.tensor.Precision.FP32);
+    }
+
+    /** As above in {@code precision} (Note [Mixed precision]): the image rounded to its 16-bit type as the step stores it. */
+    public static Run train(Backend backend, int steps, StepPasses passes, double perturbation, org.leanseg.tensor.Precision precision) {
         DeepLabV3Plus model = new DeepLabV3Plus(ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.25)
                 .withHead(new int[] {2, 3, 6}, 16, 8, 16).withClasses(5));
         ParamSet ps = model.params();
@@ -68,7 +73,7 @@ public class CudaTrainStepTest {
                 }
             }
         }
-        TrainGraph tg = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, passes);
+        TrainGraph tg = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, passes, null, precision, null);
         tg.stepGraph().markOutput(tg.logits());
         Random rnd = new Random(5);
         Tensor image = Tensor.gaussian(Shape.of(N, 3, H, W), 1, rnd);
