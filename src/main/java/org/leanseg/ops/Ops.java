@@ -288,25 +288,16 @@ public final class Ops {
                     .half(CPU, CPU_16),
             // conv: OPS-CONV
             op("conv2d", "conv", Conv2d.class).ref(Conv2d::reference)
-<<<<<<< HEAD
-                    .on(CPU, ConvCpu::forward, ConvCpu::forwardWorkspace).on(CUDA, ConvCuda::forward, ConvCuda::cudnnWorkspace),
-            op("conv2d_backward_data", "conv", Conv2dBackwardData.class).ref(Conv2dBackwardData::reference)
-                    .on(CPU, ConvCpu::backwardData, ConvCpu::backwardDataWorkspace).on(CUDA, ConvCuda::backwardData, ConvCuda::cudnnWorkspace),
-            op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class).ref(Conv2dBackwardFilter::reference)
-                    .on(CPU, ConvCpu::backwardFilter, ConvCpu::backwardFilterWorkspace).on(CUDA, ConvCuda::backwardFilter, ConvCuda::cudnnWorkspace),
-            op("conv2d_bias_grad", "conv", BiasGrad.class).ref(BiasGrad::reference).on(CPU, ConvCpu::biasGrad).on(CUDA, ConvCuda::biasGrad),
-=======
-                    .on(CPU, ConvCpu::forward, ConvCpu::forwardWorkspace).on(CUDA, ConvCuda::forward)
+                    .on(CPU, ConvCpu::forward, ConvCpu::forwardWorkspace).on(CUDA, ConvCuda::forward, ConvCuda::cudnnWorkspace)
                     .half(CPU, CPU_16),
             op("conv2d_backward_data", "conv", Conv2dBackwardData.class).ref(Conv2dBackwardData::reference)
-                    .on(CPU, ConvCpu::backwardData, ConvCpu::backwardDataWorkspace).on(CUDA, ConvCuda::backwardData)
+                    .on(CPU, ConvCpu::backwardData, ConvCpu::backwardDataWorkspace).on(CUDA, ConvCuda::backwardData, ConvCuda::cudnnWorkspace)
                     .half(CPU, CPU_16),
             op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class).ref(Conv2dBackwardFilter::reference)
-                    .on(CPU, ConvCpu::backwardFilter, ConvCpu::backwardFilterWorkspace).on(CUDA, ConvCuda::backwardFilter)
+                    .on(CPU, ConvCpu::backwardFilter, ConvCpu::backwardFilterWorkspace).on(CUDA, ConvCuda::backwardFilter, ConvCuda::cudnnWorkspace)
                     .half(CPU, CPU_16),
             op("conv2d_bias_grad", "conv", BiasGrad.class).ref(BiasGrad::reference).on(CPU, ConvCpu::biasGrad).on(CUDA, ConvCuda::biasGrad)
                     .half(CPU, CPU_16),
->>>>>>> bf16cpu
             op("relu_depthwise_conv2d, relu6_depthwise_conv2d", "conv", ActDepthwiseConv2d.class).ref(ActDepthwiseConv2d::reference)
                     .on(CPU, ConvCpu::actDepthwiseForward, ConvCpu::actDepthwiseForwardWorkspace)
                     .untested(CUDA, ConvCuda::actDepthwiseForward)
