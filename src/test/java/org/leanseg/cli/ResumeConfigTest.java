@@ -18,14 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ResumeConfigTest {
     @Test
     void resumeTakesTheRunsOwnConfigAndAFinishedRunSaysSo(@TempDir Path dir) {
-        List<String> a = new ArrayList<>(List.of("train"));
-        for (String s : List.of("model.width=0.25", "model.aspp_channels=16", "model.low_level_channels=8",
-                "model.decoder_channels=16", "data.synthetic.train_size=8", "data.synthetic.val_size=2", "train.batch=2",
-                "train.iters=3", "train.warmup_iters=0", "train.eval_interval=0", "device=reference", "work_dir=" + dir, "name=r")) {
-            a.add("--set");
-            a.add(s);
-        }
-        Object[] first = VocCommandsTest.capture(a.toArray(String[]::new));
+        Object[] first = VocCommandsTest.capture(tinyRun(dir, 3));
         assertEquals(0, first[0], first[1] + "\n" + first[2]);
         Path run = dir.resolve("r");
 
@@ -43,22 +36,21 @@ class ResumeConfigTest {
         assertTrue(out.contains("done: 5 iterations"), out);
     }
 
-    /** Tiny run settings shared by the precision/optimizer-change cases. */
-    private static String[] tinyRun(Path dir, String... more) {
+    /** A tiny reference-backend run of {@code iters} iterations into {@code dir}/r. */
+    private static String[] tinyRun(Path dir, int iters) {
         List<String> a = new ArrayList<>(List.of("train"));
         for (String s : List.of("model.width=0.25", "model.aspp_channels=16", "model.low_level_channels=8",
                 "model.decoder_channels=16", "data.synthetic.train_size=8", "data.synthetic.val_size=2", "train.batch=2",
-                "train.iters=2", "train.warmup_iters=0", "train.eval_interval=0", "device=reference", "work_dir=" + dir, "name=r")) {
+                "train.iters=" + iters, "train.warmup_iters=0", "train.eval_interval=0", "device=reference", "work_dir=" + dir, "name=r")) {
             a.add("--set");
             a.add(s);
         }
-        a.addAll(List.of(more));
         return a.toArray(String[]::new);
     }
 
     @Test
     void anFp32CheckpointResumesInFp16WithAFreshLossScale(@TempDir Path dir) {
-        Object[] first = VocCommandsTest.capture(tinyRun(dir));
+        Object[] first = VocCommandsTest.capture(tinyRun(dir, 2));
         assertEquals(0, first[0], first[1] + "\n" + first[2]);
         Object[] fp16 = VocCommandsTest.capture("train", "--resume", dir.resolve("r").toString(),
                 "--set", "train.iters=4", "--set", "train.precision=fp16");
@@ -70,7 +62,7 @@ class ResumeConfigTest {
 
     @Test
     void resumingWithAnotherOptimizerSaysWhichStateIsMissing(@TempDir Path dir) {
-        Object[] first = VocCommandsTest.capture(tinyRun(dir));
+        Object[] first = VocCommandsTest.capture(tinyRun(dir, 2));
         assertEquals(0, first[0], first[1] + "\n" + first[2]);
         Object[] adam = VocCommandsTest.capture("train", "--resume", dir.resolve("r").toString(),
                 "--set", "train.iters=4", "--set", "train.optimizer=adamw");
