@@ -48,12 +48,16 @@ class ResumeConfigTest {
         return a.toArray(String[]::new);
     }
 
-    @Test
-    void anFp32CheckpointResumesInFp16WithAFreshLossScale(@TempDir Path dir) {
+    /** A tiny run of 2 iterations, then {@code --resume} to 4 with {@code change} set; the resume's (rc, out, err). */
+    private static Object[] resumeAfterTwoIterations(Path dir, String change) {
         Object[] first = VocCommandsTest.capture(tinyRun(dir, 2));
         assertEquals(0, first[0], first[1] + "\n" + first[2]);
-        Object[] fp16 = VocCommandsTest.capture("train", "--resume", dir.resolve("r").toString(),
-                "--set", "train.iters=4", "--set", "train.precision=fp16");
+        return VocCommandsTest.capture("train", "--resume", dir.resolve("r").toString(), "--set", "train.iters=4", "--set", change);
+    }
+
+    @Test
+    void anFp32CheckpointResumesInFp16WithAFreshLossScale(@TempDir Path dir) {
+        Object[] fp16 = resumeAfterTwoIterations(dir, "train.precision=fp16");
         String out = (String) fp16[1];
         assertEquals(0, fp16[0], out + "\n" + fp16[2]);
         assertTrue(out.contains("has no fp16 loss-scaling state") && out.contains("starts at 2^16"), out);
@@ -62,10 +66,7 @@ class ResumeConfigTest {
 
     @Test
     void resumingWithAnotherOptimizerSaysWhichStateIsMissing(@TempDir Path dir) {
-        Object[] first = VocCommandsTest.capture(tinyRun(dir, 2));
-        assertEquals(0, first[0], first[1] + "\n" + first[2]);
-        Object[] adam = VocCommandsTest.capture("train", "--resume", dir.resolve("r").toString(),
-                "--set", "train.iters=4", "--set", "train.optimizer=adamw");
+        Object[] adam = resumeAfterTwoIterations(dir, "train.optimizer=adamw");
         String all = adam[1] + "\n" + adam[2];
         assertEquals(2, adam[0], all);
         assertTrue(all.contains("lacks the optimizer state train.optimizer needs") && all.contains("--load-from"), all);
