@@ -48,7 +48,7 @@ DwArgs dwArgs(JNIEnv* env, jintArray geom) {
 
 extern "C" {
 
-// ActDepthwiseConv2d forward (ls_act_dw_forward_k): y [N, C*mult, Hout, Wout] out; bias may be null.
+// ActConv2d forward (ls_act_dw_forward_k): y [N, C*mult, Hout, Wout] out; bias may be null.
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_actDepthwiseForward(
     JNIEnv* env, jclass, jfloatArray jz, jfloatArray jw, jfloatArray jbias, jintArray jgeom, jfloat cap, jfloatArray jy) {
   DwArgs a = dwArgs(env, jgeom);
@@ -66,7 +66,7 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_actDepthwiseForwar
   }
 }
 
-// ActDepthwiseConv2dBackwardFilter (ls_act_dw_filter_k): dW [C*mult, 1, kh, kw] out.
+// ActConv2dBackwardFilter (ls_act_dw_filter_k): dW [C*mult, 1, kh, kw] out.
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_actDepthwiseBackwardFilter(
     JNIEnv* env, jclass, jfloatArray jz, jfloatArray jdy, jintArray jgeom, jfloat cap, jfloatArray jdW) {
   DwArgs a = dwArgs(env, jgeom);

@@ -1,6 +1,6 @@
 // Fused ReLU/ReLU6 + depthwise convolution (PaddlePaddle's fuse_relu_before_depthwise_conv): forward and
 // backward filter; the activation is applied to each input value as it is read (conv.cuh). Backward data is
-// the stock conv2d_backward_data (cuDNN) followed by relu_backward on z. Reference: ops/conv/ActDepthwiseConv2d*.java
+// the stock conv2d_backward_data (cuDNN) followed by relu_backward on z. Reference: ops/conv/ActConv2d*.java
 // (DepthwiseKernels.java). Check: mvn test -Dgroups=gpu (CudaOpsParityTest); the per-element math also runs on
 // the CPU in HostKernelMathTest.
 #include "common.cuh"

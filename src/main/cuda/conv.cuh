@@ -1,5 +1,5 @@
-// Per-element math of the fused ReLU/ReLU6 + depthwise convolution (ops/conv/ActDepthwiseConv2d.java,
-// ActDepthwiseConv2dBackwardFilter.java, reference DepthwiseKernels.java), shared by conv.cu and the host
+// Per-element math of the fused ReLU/ReLU6 + depthwise convolution (ops/conv/ActConv2d.java,
+// ActConv2dBackwardFilter.java, reference DepthwiseKernels.java), shared by conv.cu and the host
 // build (src/main/cpp/hostmath.cpp, HostKernelMathTest). The activation is applied to each input value as
 // it is read, so act(z) never exists as a tensor (act(0) = 0 keeps the zero padding).
 #pragma once

@@ -8,7 +8,7 @@ import org.leanseg.export.onnx.OnnxProto.TensorProto;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Value;
 import org.leanseg.ops.Op;
-import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActConv2d;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.elementwise.Add;
@@ -55,7 +55,7 @@ final class OnnxLowering {
         if (op instanceof Conv2d c) {
             return conv(n, c, name(n.input(0)));
         }
-        if (op instanceof ActDepthwiseConv2d a) {
+        if (op instanceof ActConv2d a) {
             return conv(n, a.conv(), activation(a.act(), stage, name(n.input(0))));
         }
         if (op instanceof BatchNorm bn && !bn.training()) {

@@ -13,8 +13,8 @@ import org.leanseg.backend.Backend;
 import org.leanseg.backend.View;
 import org.leanseg.backend.reference.RefView;
 import org.leanseg.backend.reference.ReferenceBackend;
-import org.leanseg.ops.conv.ActDepthwiseConv2d;
-import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
+import org.leanseg.ops.conv.ActConv2d;
+import org.leanseg.ops.conv.ActConv2dBackwardFilter;
 import org.leanseg.ops.conv.ConvCpu;
 import org.leanseg.ops.conv.ConvCuda;
 import org.leanseg.ops.elementwise.ElementwiseCpu;
@@ -48,6 +48,7 @@ import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
+import org.leanseg.ops.norm.BatchNormBackwardThroughConv;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
 import org.leanseg.ops.optim.AdamW;
@@ -290,22 +291,28 @@ public final class Ops {
             op("conv2d", "conv", Conv2d.class).ref(Conv2d::reference)
                     .on(CPU, ConvCpu::forward, ConvCpu::forwardWorkspace).on(CUDA, ConvCuda::forward, ConvCuda::cudnnWorkspace)
                     .half(CPU, CPU_16),
-            op("conv2d_backward_data", "conv", Conv2dBackwardData.class).ref(Conv2dBackwardData::reference)
-                    .on(CPU, ConvCpu::backwardData, ConvCpu::backwardDataWorkspace).on(CUDA, ConvCuda::backwardData, ConvCuda::cudnnWorkspace)
+            // Note [Data gradient over its input gradient]: the in-place variant runs on the reference backend only
+            op("conv2d_backward_data, conv2d_backward_data_inplace", "conv", Conv2dBackwardData.class).ref(Conv2dBackwardData::reference)
+                    .on(CPU, ConvCpu::backwardData, ConvCpu::backwardDataWorkspace).without(CPU, "conv2d_backward_data_inplace")
+                    .on(CUDA, ConvCuda::backwardData, ConvCuda::cudnnWorkspace).without(CUDA, "conv2d_backward_data_inplace")
                     .half(CPU, CPU_16),
             op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class).ref(Conv2dBackwardFilter::reference)
                     .on(CPU, ConvCpu::backwardFilter, ConvCpu::backwardFilterWorkspace).on(CUDA, ConvCuda::backwardFilter, ConvCuda::cudnnWorkspace)
                     .half(CPU, CPU_16),
             op("conv2d_bias_grad", "conv", BiasGrad.class).ref(BiasGrad::reference).on(CPU, ConvCpu::biasGrad).on(CUDA, ConvCuda::biasGrad)
                     .half(CPU, CPU_16),
-            op("relu_depthwise_conv2d, relu6_depthwise_conv2d", "conv", ActDepthwiseConv2d.class).ref(ActDepthwiseConv2d::reference)
-                    .on(CPU, ConvCpu::actDepthwiseForward, ConvCpu::actDepthwiseForwardWorkspace)
-                    .untested(CUDA, ConvCuda::actDepthwiseForward)
+            // Note [Activation into a dense convolution]: the dense variants run on the reference backend only
+            op("relu_depthwise_conv2d, relu6_depthwise_conv2d, relu_conv2d, relu6_conv2d", "conv", ActConv2d.class).ref(ActConv2d::reference)
+                    .on(CPU, ConvCpu::actDepthwiseForward, ConvCpu::actDepthwiseForwardWorkspace).without(CPU, "relu_conv2d", "relu6_conv2d")
+                    .untested(CUDA, ConvCuda::actDepthwiseForward).without(CUDA, "relu_conv2d", "relu6_conv2d")
                     .half(CPU, CPU_16),
-            op("relu_depthwise_conv2d_backward_filter, relu6_depthwise_conv2d_backward_filter", "conv",
-                    ActDepthwiseConv2dBackwardFilter.class).ref(ActDepthwiseConv2dBackwardFilter::reference)
+            op("relu_depthwise_conv2d_backward_filter, relu6_depthwise_conv2d_backward_filter, relu_conv2d_backward_filter,"
+                            + " relu6_conv2d_backward_filter", "conv",
+                    ActConv2dBackwardFilter.class).ref(ActConv2dBackwardFilter::reference)
                     .on(CPU, ConvCpu::actDepthwiseBackwardFilter, ConvCpu::actDepthwiseBackwardFilterWorkspace)
+                    .without(CPU, "relu_conv2d_backward_filter", "relu6_conv2d_backward_filter")
                     .untested(CUDA, ConvCuda::actDepthwiseBackwardFilter)
+                    .without(CUDA, "relu_conv2d_backward_filter", "relu6_conv2d_backward_filter")
                     .half(CPU, CPU_16),
             // norm: OPS-NORM. Variants are attributes (BatchNorm.Mode, the backward's Source); CUDA's in-place
             // and replay variants have not run on a GPU, and in-place GN has no CUDA kernel.
@@ -317,6 +324,9 @@ public final class Ops {
                     .ref(BatchNormBackward::reference).on(CPU, NormCpu::batchNormBackward).on(CUDA, NormCuda::batchNormBackward)
                     .untested(CUDA, "batch_norm_backward_from_output")
                     .half(CPU, CPU_16),
+            // Note [BN backward through a 1x1 convolution]: the reference backend only
+            op("batch_norm_backward_through_relu_conv1x1, batch_norm_backward_through_relu6_conv1x1", "norm",
+                    BatchNormBackwardThroughConv.class).ref(BatchNormBackwardThroughConv::reference),
             op("group_norm, group_norm_inplace", "norm", GroupNorm.class).ref(GroupNorm::reference)
                     .on(CUDA, NormCuda::groupNorm).without(CUDA, "group_norm_inplace"),
             op("group_norm_backward, group_norm_backward_from_output", "norm", GroupNormBackward.class)
@@ -428,6 +438,11 @@ public final class Ops {
         public String label() {
             return label;
         }
+    }
+
+    /** How {@code d} runs {@code op} (this variant of its row). */
+    public static Status status(Device<?, ?> d, Op op) {
+        return status(d, entry(op), op.name());
     }
 
     /** The status of variant {@code name} of row {@code e} on {@code d}. */

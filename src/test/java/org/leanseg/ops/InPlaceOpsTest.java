@@ -13,7 +13,7 @@ import org.leanseg.backend.reference.RefView;
 import org.leanseg.graph.Graph;
 import org.leanseg.graph.GraphException;
 import org.leanseg.graph.Value;
-import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActConv2d;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.elementwise.Scale;
@@ -25,7 +25,7 @@ import org.leanseg.testing.Vjp;
 
 /**
  * In-place BN (backward from its output, Note [In-place BN backward]) and the fused
- * ReLU/ReLU6·depthwise conv: finite-difference gradients, agreement with the stock ops they
+ * ReLU/ReLU6·depthwise and ·dense conv: finite-difference gradients, agreement with the stock ops they
  * replace, the γ guard (γ = 0), and bad inputs.
  */
 class InPlaceOpsTest {
@@ -103,7 +103,7 @@ class InPlaceOpsTest {
             // 9x8 runs the phase-plane kernels; 4x3 at stride 2 (2x2 outputs) the small-plane loops
             for (int[] hw : new int[][] {{9, 8}, {4, 3}}) {
             for (Conv2d conv : List.of(Conv2d.of(1, 1, 1, 4), Conv2d.of(2, 2, 2, 4))) {
-                ActDepthwiseConv2d op = new ActDepthwiseConv2d(k, conv);
+                ActConv2d op = new ActConv2d(k, conv);
                 new GradCheck().tolerance(1e-2).maxPerInput(40).input(preActivation(Shape.of(2, 4, hw[0], hw[1]), rnd))
                         .input(Tensor.uniform(Shape.of(4, 1, 3, 3), -1, 1, rnd)).input(Tensor.uniform(Shape.of(4), -1, 1, rnd))
                         .check(op.name() + " " + conv + " " + hw[0] + "x" + hw[1], (g, in) -> List.of(g.apply1(op, in.toArray(new Value[0]))));
@@ -123,12 +123,45 @@ class InPlaceOpsTest {
         Conv2d conv = Conv2d.of(2, 2, 2, 6);
         Tensor z = preActivation(zs, rnd);
         Tensor w = Tensor.uniform(Shape.of(6, 1, 3, 3), -1, 1, rnd);
-        List<Tensor> fused = Vjp.run((g, in) -> List.of(g.apply1(new ActDepthwiseConv2d(Activation.Kind.RELU6, conv),
+        List<Tensor> fused = Vjp.run((g, in) -> List.of(g.apply1(new ActConv2d(Activation.Kind.RELU6, conv),
                 in.get(0), in.get(1))), 4, z, w);
         List<Tensor> stock = Vjp.run((g, in) -> List.of(g.apply1(conv, g.apply1(Activation.relu6(), in.get(0)),
                 in.get(1))), 4, z, w);
         for (int i = 0; i < 3; i++) {
             assertEquals(0.0, Vjp.relDiff(fused.get(i), stock.get(i)), 1e-6, "output/gradient " + i);
+        }
+    }
+
+    /** Note [Activation into a dense convolution]: 3x3 "same" with a bias, dilated, strided and 1x1. */
+    @Test
+    void fusedActivationDenseGradients() {
+        Random rnd = new Random(9);
+        for (Activation.Kind k : Activation.Kind.values()) {
+            for (Conv2d conv : List.of(Conv2d.of(1, 1, 1, 1), Conv2d.of(2, 2, 2, 1), Conv2d.of(1, 0, 1, 1))) {
+                ActConv2d op = new ActConv2d(k, conv);
+                int kk = conv.padH() == 0 ? 1 : 3;
+                new GradCheck().tolerance(1e-2).maxPerInput(40).input(preActivation(Shape.of(2, 3, 7, 6), rnd))
+                        .input(Tensor.uniform(Shape.of(5, 3, kk, kk), -1, 1, rnd)).input(Tensor.uniform(Shape.of(5), -1, 1, rnd))
+                        .check(op.name() + " " + conv, (g, in) -> List.of(g.apply1(op, in.toArray(new Value[0]))));
+            }
+        }
+    }
+
+    @Test
+    void fusedActivationDenseAgreesWithActivationThenConv() {
+        Random rnd = new Random(13);
+        // 40x40 outputs: more than one image per GEMM is not batched; 6x5: images batched into one GEMM
+        for (Shape zs : List.of(Shape.of(2, 6, 40, 40), Shape.of(3, 6, 6, 5))) {
+            for (Activation.Kind k : Activation.Kind.values()) {
+                Conv2d conv = Conv2d.of(1, 1, 1, 1);
+                Tensor z = preActivation(zs, rnd);
+                Tensor w = Tensor.uniform(Shape.of(4, 6, 3, 3), -1, 1, rnd);
+                List<Tensor> fused = Vjp.run((g, in) -> List.of(g.apply1(new ActConv2d(k, conv), in.get(0), in.get(1))), 4, z, w);
+                List<Tensor> stock = Vjp.run((g, in) -> List.of(g.apply1(conv, g.apply1(new Activation(k), in.get(0)), in.get(1))), 4, z, w);
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(0.0, Vjp.relDiff(fused.get(i), stock.get(i)), 1e-6, k + " " + zs + " output/gradient " + i);
+                }
+            }
         }
     }
 
@@ -138,7 +171,7 @@ class InPlaceOpsTest {
         Value z = g.input("z", org.leanseg.tensor.TensorSpec.f32(1, 4, 8, 8));
         Value w = g.input("w", org.leanseg.tensor.TensorSpec.f32(4, 2, 3, 3));
         GraphException e = assertThrows(GraphException.class,
-                () -> g.apply1(new ActDepthwiseConv2d(Activation.Kind.RELU, Conv2d.of(1, 1, 1, 2)), z, w));
+                () -> g.apply1(new ActConv2d(Activation.Kind.RELU, Conv2d.of(1, 1, 1, 2)), z, w));
         assertTrue(e.getMessage().contains("depthwise"), e.getMessage());
     }
 }

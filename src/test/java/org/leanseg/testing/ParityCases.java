@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.leanseg.ops.Op;
-import org.leanseg.ops.conv.ActDepthwiseConv2d;
-import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
+import org.leanseg.ops.conv.ActConv2d;
+import org.leanseg.ops.conv.ActConv2dBackwardFilter;
 import org.leanseg.ops.conv.BiasGrad;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.conv.Conv2dBackwardData;
@@ -26,6 +26,7 @@ import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.ops.norm.BatchNorm;
 import org.leanseg.ops.norm.BatchNormBackward;
+import org.leanseg.ops.norm.BatchNormBackwardThroughConv;
 import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
 import org.leanseg.ops.optim.AdamW;
@@ -212,13 +213,43 @@ public final class ParityCases {
         actDepthwise("relu6 3x3 s2", Activation.Kind.RELU6, 2, 24, 1, 17, 16, 3, 2, 1, 1, false);
         actDepthwise("relu 3x3 dil2 x2", Activation.Kind.RELU, 2, 8, 2, 15, 15, 3, 1, 2, 2, true);
         actDepthwise("relu 5x5 s2", Activation.Kind.RELU, 1, 8, 1, 33, 29, 5, 2, 2, 1, false);
+        // Note [Activation into a dense convolution] (reference only: other devices take their fallback)
+        actDense("relu 3x3 +bias", Activation.Kind.RELU, 2, 6, 11, 9, 8, 3, 1, true);
+        actDense("relu6 1x1", Activation.Kind.RELU6, 2, 8, 7, 7, 5, 1, 0, false);
+        // Note [Data gradient over its input gradient]
+        for (int[] c : new int[][] {{2, 8, 9, 7, 3, 1, 1}, {1, 6, 13, 8, 3, 2, 2}, {2, 12, 5, 6, 1, 0, 1}}) {
+            Conv2d conv = Conv2d.of(1, c[5], c[6], 1);
+            add("conv2d_backward_data_inplace " + c[4] + "x" + c[4] + " dil" + c[6], new Conv2dBackwardData(conv, c[2], c[3]).overItsInput(),
+                    CONV_TOL, gx(c[0], c[1], c[2], c[3]), g(c[1], c[1], c[4], c[4]));
+        }
+        // Note [BN backward through a 1x1 convolution]: y both sides of 0 and of ReLU6's cap
+        for (Activation.Kind act : Activation.Kind.values()) {
+            add(new BatchNormBackwardThroughConv(act).name(), new BatchNormBackwardThroughConv(act), KERNEL_TOL, ux(-3, 8, 2, 12, 9, 7),
+                    gammas(12), g(12), u(0.5, 2, 12), gx(2, 5, 9, 7), g(5, 12, 1, 1));
+        }
+    }
+
+    /** Fused activation + dense conv (groups 1): forward and filter gradient. */
+    private void actDense(String name, Activation.Kind act, int n, int cin, int h, int w, int cout, int k, int pad, boolean bias) {
+        Conv2d conv = Conv2d.of(1, pad, 1, 1);
+        ActConv2d op = new ActConv2d(act, conv);
+        Tensor z = ux(-3, 9, n, cin, h, w);
+        Tensor wt = g(cout, cin, k, k);
+        Shape y = op.infer(List.of(z.spec(), wt.spec())).get(0).shape();
+        if (bias) {
+            add(op.name() + " " + name, op, CONV_TOL, z, wt, g(cout));
+        } else {
+            add(op.name() + " " + name, op, CONV_TOL, z, wt);
+        }
+        ActConv2dBackwardFilter filter = new ActConv2dBackwardFilter(act, new Conv2dBackwardFilter(conv, k, k));
+        add(filter.name() + " " + name, filter, CONV_TOL, z, x(Tensor.gaussian(y, 1, rnd)));
     }
 
     /** Fused activation + depthwise conv (channel multiplier mult): forward and filter gradient. */
     private void actDepthwise(String name, Activation.Kind act, int n, int c, int mult, int h, int w, int k, int stride, int pad,
                               int dil, boolean bias) {
         Conv2d conv = Conv2d.of(stride, pad, dil, c);
-        ActDepthwiseConv2d op = new ActDepthwiseConv2d(act, conv);
+        ActConv2d op = new ActConv2d(act, conv);
         Tensor z = ux(-3, 9, n, c, h, w);
         Tensor wt = g(c * mult, 1, k, k);
         Shape y = op.infer(List.of(z.spec(), wt.spec())).get(0).shape();
@@ -227,7 +258,7 @@ public final class ParityCases {
         } else {
             add(op.name() + " " + name, op, KERNEL_TOL, z, wt);
         }
-        ActDepthwiseConv2dBackwardFilter filter = new ActDepthwiseConv2dBackwardFilter(act, new Conv2dBackwardFilter(conv, k, k));
+        ActConv2dBackwardFilter filter = new ActConv2dBackwardFilter(act, new Conv2dBackwardFilter(conv, k, k));
         add(filter.name() + " " + name, filter, KERNEL_TOL, z, x(Tensor.gaussian(y, 1, rnd)));
     }
 

@@ -20,13 +20,14 @@ import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.Graph;
 import org.leanseg.graph.Node;
 import org.leanseg.graph.Phase;
+import org.leanseg.graph.Role;
 import org.leanseg.graph.Value;
 import org.leanseg.graph.Variable;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.nn.ParamSet;
-import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActConv2d;
 import org.leanseg.ops.optim.Sgd;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
@@ -125,7 +126,7 @@ class FusedTrainingTest {
         DeepLabV3Plus model = new DeepLabV3Plus(TINY);
         Graph fusedGraph = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, StepPasses.FUSED).stepGraph();
         assertTrue(fusedGraph.nodes().stream().anyMatch(n -> mode(n) == BatchNorm.Mode.TRAIN_IN_PLACE));
-        assertTrue(fusedGraph.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d));
+        assertTrue(fusedGraph.nodes().stream().anyMatch(n -> n.op() instanceof ActConv2d));
         assertTrue(fusedGraph.nodes().stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE));
         Graph plainGraph = new TrainGraph(model, N, H, W, OptimizerSettings.pytorchDefault(), 1, StepPasses.NONE).stepGraph();
         assertFalse(plainGraph.nodes().stream().anyMatch(n -> mode(n) == BatchNorm.Mode.TRAIN_IN_PLACE || n.phase() == Phase.RECOMPUTE));
@@ -147,7 +148,7 @@ class FusedTrainingTest {
                 .withHead(new int[] {2, 3, 6}, 16, 8, 16).withClasses(4));
         Graph fused = new TrainGraph(model, 2, 32, 32, OptimizerSettings.pytorchDefault(), 1, StepPasses.FUSED).stepGraph();
         assertTrue(fused.nodes().stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE && mode(n) == BatchNorm.Mode.REPLAY));
-        assertTrue(fused.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d));
+        assertTrue(fused.nodes().stream().anyMatch(n -> n.op() instanceof ActConv2d));
         Run plain = train(model, StepPasses.NONE, 2, init(model), 2, 32, 32);
         Run fusedRun = train(model, StepPasses.FUSED, 2, init(model), 2, 32, 32);
         assertSame(fusedRun, plain, 2e-3, 1e-3);
@@ -172,9 +173,31 @@ class FusedTrainingTest {
 
         Run plain = train(model, StepPasses.NONE, 2, zeroGamma(init(model), gamma, beta));
         Run fallback = train(model, StepPasses.FUSED.withStockBatchNorm(e.gammas()), 2, zeroGamma(init(model), gamma, beta));
-        assertSame(fallback, plain, 2e-3, 3e-5);
+        // parameters within twice the plain step's own spread under a 1e-6 relative weight perturbation (Note
+        // [Training-step spread]; measured 2026-12-07: ~1e-4 after two steps, as the fused step's rounding
+        // moves them since the decoder's rewrites of issue 11), floor 3e-5 (the spread measured in issue 12)
+        Run perturbed = train(model, StepPasses.NONE, 2, perturb(zeroGamma(init(model), gamma, beta), model));
+        double spread = 0;
+        for (String k : plain.variables().keySet()) {
+            spread = Math.max(spread, relDiff(perturbed.variables().get(k), plain.variables().get(k), 1e-2));
+        }
+        assertSame(fallback, plain, 2e-3, Math.max(3e-5, 2 * spread));
         // dγ of the zero channel (β = 0.5 keeps it inside ReLU6's linear range) needs x̂, which only the stored input gives
         assertTrue(Math.abs(plain.gradients().get(gamma.name()).data()[3]) > 0);
+    }
+
+    /** Every parameter times 1 ± 1e-6 (random sign per element, fixed seed): float rounding of the weights. */
+    private static VariableStore perturb(VariableStore store, DeepLabV3Plus model) {
+        Random rnd = new Random(99);
+        for (ParamSet.Entry en : model.params().entries()) {
+            if (en.variable().role() == Role.PARAMETER) {
+                float[] d = store.get(en.variable()).data();
+                for (int i = 0; i < d.length; i++) {
+                    d[i] *= (float) (1 + (rnd.nextBoolean() ? 1e-6 : -1e-6));
+                }
+            }
+        }
+        return store;
     }
 
     /** The BatchNorm mode of a node's op, or null when it is no BatchNorm. */

@@ -30,7 +30,7 @@ import org.leanseg.tensor.Tensor;
 /**
  * Note [Updates in backward]: the step with each update moved right after its gradient trains bit
  * for bit as the step with the updates after backward (losses, parameters, momenta, AdamW's second
- * moments, BN buffers over three steps), for SGD and AdamW, fused and plain, under every recompute
+ * moments, BN buffers over five steps), for SGD and AdamW, fused and plain, under every recompute
  * policy; every update follows every other reader of its parameter; and the gradients are no
  * longer all live at the end of backward, so the planned peak falls.
  */
@@ -64,7 +64,10 @@ class UpdatesInBackwardTest {
             labels[i] = rnd.nextInt(10) == 0 ? 255 : rnd.nextInt(TINY.numClasses());
         }
         try (Executor e = s.executor(new ReferenceBackend(), store, Executor.Options.defaults())) {
-            for (int t = 1; t <= 3; t++) {
+            // five steps: at lr 0.05 step 2 overshoots (its loss rises in every variant) and step 3's loss moves by
+            // ±0.03 with float rounding (the ASPP image-pooling BN sees two values a channel), while step 5's is
+            // below step 1's in every variant (measured 2026-12-07: fused 2.18 -> 2.06-2.07, plain 2.18 -> 2.08)
+            for (int t = 1; t <= 5; t++) {
                 e.run(Map.of(s.train().image(), x, s.train().label(), Tensor.labels(Shape.of(N, H, W), labels),
                         s.train().lr(), Tensor.of(Shape.of(opt.hyperSize()), opt.hyper(0.05, t))));
                 losses.add(e.read(s.train().loss()).data()[0]);
@@ -98,7 +101,7 @@ class UpdatesInBackwardTest {
             for (StepPasses p : policies(StepPasses.FUSED, opt)) {
                 String what = (opt.isAdamW() ? "adamw " : "sgd ") + p.recompute() + " fused";
                 Run after = train(p.withUpdatesInBackward(false), opt);
-                assertTrue(after.losses().get(2) < after.losses().get(0), what + " makes progress: " + after.losses());
+                assertTrue(after.losses().get(4) < after.losses().get(0), what + " makes progress: " + after.losses());
                 assertIdentical(after, train(p, opt), what);
             }
         }

@@ -93,12 +93,12 @@ public final class HostMath {
                                           double eps, int gridX, int gridY, long schedule);
 
     /**
-     * ActDepthwiseConv2d forward: y out; bias may be null. {@code geom} = {N, C, mult, H, W, Hout, Wout, kh, kw,
+     * ActConv2d forward: y out; bias may be null. {@code geom} = {N, C, mult, H, W, Hout, Wout, kh, kw,
      * strideH, strideW, padH, padW, dilationH, dilationW}; {@code cap} = the activation's cap (+inf for ReLU).
      */
     public static native void actDepthwiseForward(float[] z, float[] w, float[] bias, int[] geom, float cap, float[] y);
 
-    /** ActDepthwiseConv2dBackwardFilter: dW out; {@code geom} as {@link #actDepthwiseForward}. */
+    /** ActConv2dBackwardFilter: dW out; {@code geom} as {@link #actDepthwiseForward}. */
     public static native void actDepthwiseBackwardFilter(float[] z, float[] dy, int[] geom, float cap, float[] dW);
 
     /**

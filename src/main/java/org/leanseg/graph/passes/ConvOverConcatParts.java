@@ -18,7 +18,7 @@ import org.leanseg.ops.shape.Concat;
  * ({@code groups == 1}) that is the only reader of a channel concat becomes one convolution per part
  * with that part's input channels of the weight ({@link ChannelSlice} of the weight, dim 1), summed:
  * {@code conv(concat(a, b), W) = conv(a, W[:, :Ca]) + conv(b, W[:, Ca:])} (bias, if any, on the
- * first). The concat never exists, forward or backward: DeepLabV3+'s decoder concat (304 channels at
+ * first part computed; the part made last goes first, so that it dies at its own convolution). The concat never exists, forward or backward: DeepLabV3+'s decoder concat (304 channels at
  * stride 4: 152 MiB at MobileNetV2 b8 512²) was recomputed for the first fuse convolution's filter
  * gradient, beside the upsampled ASPP output it copies; by parts each part's filter gradient reads the
  * part itself, and the concat's data gradient (another 152 MiB) becomes the parts' own. The ASPP's
@@ -42,26 +42,55 @@ public final class ConvOverConcatParts {
                 split.add(n);
             }
         }
+        Map<Node, Integer> position = new IdentityHashMap<>();
+        for (Node n : g.nodes()) {
+            position.put(n, position.size());
+        }
         Map<Value, List<Value>> parts = new IdentityHashMap<>(); // dropped concat output (old) -> its inputs (new)
+        Map<Value, List<Integer>> order = new IdentityHashMap<>(); // -> the parts' indices, latest made first
         return Rebuild.run(g, (out, n, in) -> {
             if (split.contains(n)) {
                 parts.put(n.output(0), List.copyOf(in));
+                order.put(n.output(0), latestFirst(n, position));
                 return Rebuild.DROP;
             }
             if (!(n.op() instanceof Conv2d conv) || !parts.containsKey(n.input(0))) {
                 return null;
             }
+            List<Value> inputs = parts.get(n.input(0));
+            int[] start = new int[inputs.size()];
+            for (int i = 1; i < inputs.size(); i++) {
+                start[i] = start[i - 1] + inputs.get(i - 1).spec().shape().dim(1);
+            }
             Value sum = null;
-            int start = 0;
-            for (Value part : parts.get(n.input(0))) {
-                int count = part.spec().shape().dim(1);
-                Value w = out.apply1(new ChannelSlice(start, count), in.get(1));
+            for (int i : order.get(n.input(0))) {
+                Value part = inputs.get(i);
+                Value w = out.apply1(new ChannelSlice(start[i], part.spec().shape().dim(1)), in.get(1));
                 Value y = sum == null && in.size() == 3 ? out.apply1(conv, part, w, in.get(2)) : out.apply1(conv, part, w);
                 sum = sum == null ? y : out.apply1(new Add(), sum, y);
-                start += count;
             }
             return List.of(sum);
         });
+    }
+
+    /**
+     * The concat's part indices, the part made last first: that part is often made for the concat
+     * alone (the decoder's upsampled ASPP output, 128 MiB at MobileNetV2 b8 512²), so its
+     * convolution runs while it is fresh and it dies there, instead of living beside the other
+     * parts' outputs (Note [Convolution over a concat by parts]). Inputs without a producer
+     * (graph inputs) count as made first.
+     */
+    private static List<Integer> latestFirst(Node concat, Map<Node, Integer> position) {
+        List<Integer> idx = new java.util.ArrayList<>();
+        for (int i = 0; i < concat.inputs().size(); i++) {
+            idx.add(i);
+        }
+        idx.sort((a, b) -> Integer.compare(made(concat.input(b), position), made(concat.input(a), position)));
+        return idx;
+    }
+
+    private static int made(Value v, Map<Node, Integer> position) {
+        return v.producer() == null ? -1 : position.get(v.producer());
     }
 
     /** A concat read only by one dense convolution, as its input, and not a graph output. */

@@ -12,7 +12,7 @@ import org.leanseg.graph.Phase;
 import org.leanseg.graph.Role;
 import org.leanseg.graph.Value;
 import org.leanseg.ops.Op;
-import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActConv2d;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.tensor.TensorSpec;
 
@@ -77,8 +77,8 @@ public final class RecomputeCheapOps {
 
     /** A depthwise convolution (plain or with a fused activation): one input channel per group. */
     static boolean depthwise(Node n) {
-        if (n.op() instanceof ActDepthwiseConv2d) {
-            return true;
+        if (n.op() instanceof ActConv2d a) {
+            return a.depthwise();
         }
         return n.op() instanceof Conv2d c && c.groups() > 1 && c.groups() == n.input(0).spec().shape().dim(1);
     }

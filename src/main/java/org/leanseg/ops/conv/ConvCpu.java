@@ -105,7 +105,7 @@ public final class ConvCpu {
     }
 
     /** y = conv(act(z)): act(z) into the workspace, then the oneDNN convolution (its workspace after it). */
-    public static void actDepthwiseForward(ActDepthwiseConv2d op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
+    public static void actDepthwiseForward(ActConv2d op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
         Shape z = in[0].spec().shape();
         ConvGeometry g = geometry(op.conv(), z, in[1].spec().shape());
         boolean bias = in.length == 3;
@@ -116,14 +116,14 @@ public final class ConvCpu {
         CpuNative.conv(FORWARD, geo, ws, in[1].address(), bias ? in[2].address() : 0, out[0].address(), ws + a);
     }
 
-    public static long actDepthwiseForwardWorkspace(ActDepthwiseConv2d op, List<TensorSpec> in) {
+    public static long actDepthwiseForwardWorkspace(ActConv2d op, List<TensorSpec> in) {
         Shape z = in.get(0).shape();
         return activatedBytes(in.get(0)) + CpuNative.convWorkspace(FORWARD, geo(geometry(op.conv(), z, in.get(1).shape()), in.get(0).dtype()),
                 in.size() == 3);
     }
 
     /** dW = conv_backward_filter(act(z), dY): act(z) into the workspace first. */
-    public static void actDepthwiseBackwardFilter(ActDepthwiseConv2dBackwardFilter op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
+    public static void actDepthwiseBackwardFilter(ActConv2dBackwardFilter op, CpuBackend cpu, CpuView[] in, CpuView[] out) {
         Shape z = in[0].spec().shape();
         int[] geo = geo(filterGeometry(op.filter(), z, in[1].spec().shape()), act(in[0], in[1]));
         long a = activatedBytes(in[0].spec());
@@ -132,7 +132,7 @@ public final class ConvCpu {
         CpuNative.conv(BACKWARD_WEIGHTS, geo, ws, in[1].address(), 0, out[0].address(), ws + a);
     }
 
-    public static long actDepthwiseBackwardFilterWorkspace(ActDepthwiseConv2dBackwardFilter op, List<TensorSpec> in) {
+    public static long actDepthwiseBackwardFilterWorkspace(ActConv2dBackwardFilter op, List<TensorSpec> in) {
         Shape z = in.get(0).shape();
         return activatedBytes(in.get(0))
                 + CpuNative.convWorkspace(BACKWARD_WEIGHTS, geo(filterGeometry(op.filter(), z, in.get(1).shape()), in.get(0).dtype()), false);

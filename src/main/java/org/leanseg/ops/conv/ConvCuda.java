@@ -77,7 +77,7 @@ public final class ConvCuda {
     }
 
     /** Fused activation + depthwise conv forward: in = {z, weight[, bias]}, out = {y}; one thread per output. */
-    public static void actDepthwiseForward(ActDepthwiseConv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+    public static void actDepthwiseForward(ActConv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         ConvGeometry g = geometry(op.conv(), in[0], in[1]);
         long total = out[0].numel();
         long bias = in.length == 3 ? in[2].address() : 0L;   // 0: a null pointer, no bias
@@ -86,7 +86,7 @@ public final class ConvCuda {
     }
 
     /** Fused activation + depthwise conv filter gradient: in = {z, dY}, out = {dW}; one block per (channel, tap). */
-    public static void actDepthwiseBackwardFilter(ActDepthwiseConv2dBackwardFilter op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+    public static void actDepthwiseBackwardFilter(ActConv2dBackwardFilter op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         ConvGeometry g = geometry(op.filter().forward(), in[0], out[0]);
         gpu.launchBlocks("ls_act_dw_filter_k", g.cout() * g.kh() * g.kw(), depthwiseArgs(g.n(), g, op.act().cap(), in[0].address(),
                 in[1].address(), out[0].address()));

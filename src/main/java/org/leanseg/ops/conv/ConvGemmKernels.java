@@ -6,6 +6,7 @@ import java.util.List;
 import org.leanseg.backend.reference.Parallel;
 import org.leanseg.backend.reference.RefView;
 import org.leanseg.backend.reference.Sgemm;
+import org.leanseg.ops.elementwise.Activation;
 
 /**
  * General convolution kernels on {@link Sgemm} (per image n and group g, M = Cout/g,
@@ -29,10 +30,15 @@ final class ConvGemmKernels {
     }
 
     static void forward(ConvGeometry geo, RefView x, RefView weight, RefView bias, RefView y) {
+        forward(geo, x, weight, bias, y, null);
+    }
+
+    /** {@code y = conv(act(x))}, the activation applied to each packed panel (Note [Activation into a dense convolution]); act null: none. */
+    static void forward(ConvGeometry geo, RefView x, RefView weight, RefView bias, RefView y, Activation.Kind act) {
         RefView w = liveWeights(geo, weight);
         int per = imagesPerGemm(geo, 0);
         if (per > 1) {
-            forwardBatched(geo, x, w, bias, y, per);
+            forwardBatched(geo, x, w, bias, y, per, act);
             return;
         }
         int cout = geo.cout();
@@ -51,7 +57,7 @@ final class ConvGemmKernels {
         for (int n = 0; n < geo.n(); n++) {
             for (int g = 0; g < geo.groups(); g++) {
                 int yBase = y.offset() + (n * cout + g * m) * outPlane;
-                problems.add(new Sgemm.Problem(m, outPlane, k, weights(geo, w, g), columns(geo, x, n, g), yd, yBase, outPlane));
+                problems.add(new Sgemm.Problem(m, outPlane, k, weights(geo, w, g), columns(geo, x, n, g, act), yd, yBase, outPlane));
             }
         }
         Sgemm.run(problems, true);
@@ -63,7 +69,7 @@ final class ConvGemmKernels {
      * to vectorise; the result is gathered back per image. Every element sees the same additions
      * in the same order as unbatched, so the output is bit-identical.
      */
-    private static void forwardBatched(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y, int per) {
+    private static void forwardBatched(ConvGeometry geo, RefView x, RefView w, RefView bias, RefView y, int per, Activation.Kind act) {
         int cout = geo.cout();
         int outPlane = geo.outPlane();
         int m = geo.coutPerGroup();
@@ -82,7 +88,7 @@ final class ConvGemmKernels {
             for (int g = 0; g < geo.groups(); g++) {
                 Sgemm.Source[] parts = new Sgemm.Source[count];
                 for (int i = 0; i < count; i++) {
-                    parts[i] = columns(geo, x, n0 + i, g);
+                    parts[i] = columns(geo, x, n0 + i, g, act);
                 }
                 problems.add(new Sgemm.Problem(m, width, k, weights(geo, w, g), new Sgemm.Columns(parts, outPlane), tmp,
                         base + g * m * width, width));
@@ -128,10 +134,39 @@ final class ConvGemmKernels {
         return Math.max(1, per);
     }
 
-    /** B = im2col(x[n, group g]) [K x Hout*Wout] (x itself for 1x1 stride-1 convolutions). */
-    private static Sgemm.Source columns(ConvGeometry geo, RefView x, int n, int g) {
+    /**
+     * B = im2col(act(x[n, group g])) [K x Hout*Wout] (x itself for 1x1 stride-1 convolutions); with
+     * act null, no activation. act(0) = 0, so padding packed as 0 stays right.
+     */
+    private static Sgemm.Source columns(ConvGeometry geo, RefView x, int n, int g, Activation.Kind act) {
         int xBase = x.offset() + (n * geo.cin() + g * geo.cinPerGroup()) * geo.inPlane();
-        return geo.pointwise() ? new Sgemm.Strided(x.data(), xBase, geo.outPlane(), 1) : new Im2col(geo, x.data(), xBase);
+        Sgemm.Source cols = geo.pointwise() ? new Sgemm.Strided(x.data(), xBase, geo.outPlane(), 1) : new Im2col(geo, x.data(), xBase);
+        return act == null ? cols : new Activated(cols, act.cap());
+    }
+
+    /** A source whose packed panels are clamped to [0, cap] as they are written (ReLU: cap = +inf). */
+    private record Activated(Sgemm.Source source, float cap) implements Sgemm.Source {
+        @Override
+        public void packRows(int r0, int nr, int c0, int nc, float[][] dst, int dOff) {
+            source.packRows(r0, nr, c0, nc, dst, dOff);
+            for (int r = 0; r < nr; r++) {
+                clamp(dst[r], dOff, nc);
+            }
+        }
+
+        @Override
+        public void packFlat(int r0, int nr, int c0, int nc, float[] dst, int dOff, int ld) {
+            source.packFlat(r0, nr, c0, nc, dst, dOff, ld);
+            for (int r = 0; r < nr; r++) {
+                clamp(dst, dOff + r * ld, nc);
+            }
+        }
+
+        private void clamp(float[] d, int from, int count) {
+            for (int i = from; i < from + count; i++) {
+                d[i] = Math.min(Math.max(d[i], 0f), cap);   // Activation.Kind.apply
+            }
+        }
     }
 
     /** A = W[g] [M x K], of the live-tap weight {@link #liveWeights}. */
@@ -144,7 +179,7 @@ final class ConvGemmKernels {
      * The weight with the columns of dead taps left out, [Cout x Cin/g*live taps] (the weight
      * itself when every tap is live).
      */
-    private static RefView liveWeights(ConvGeometry geo, RefView w) {
+    static RefView liveWeights(ConvGeometry geo, RefView w) {
         if (!geo.someTapsDead()) {
             return w;
         }
@@ -254,7 +289,7 @@ final class ConvGemmKernels {
     }
 
     /** A = W[g]^T as a [K x M] view of the live-tap weight {@link #liveWeights}. */
-    private static Sgemm.Strided weightTransposed(ConvGeometry geo, RefView w, int g) {
+    static Sgemm.Strided weightTransposed(ConvGeometry geo, RefView w, int g) {
         int k = geo.colRows();
         return new Sgemm.Strided(w.data(), w.offset() + g * geo.coutPerGroup() * k, 1, k);
     }
@@ -310,6 +345,11 @@ final class ConvGemmKernels {
      * row with plain copies, and only M columns of dY are gathered per panel.
      */
     static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw) {
+        backwardFilter(geo, x, dy, dw, null);
+    }
+
+    /** dW of {@code y = conv(act(x))}: the activation applied to each packed im2col panel; act null: none. */
+    static void backwardFilter(ConvGeometry geo, RefView x, RefView dy, RefView dw, Activation.Kind act) {
         int m = geo.coutPerGroup();
         int k = geo.colRows();
         int outPlane = geo.outPlane();
@@ -322,7 +362,7 @@ final class ConvGemmKernels {
                 Sgemm.Source[] cols = new Sgemm.Source[count];
                 Sgemm.Source[] dyT = new Sgemm.Source[count];
                 for (int i = 0; i < count; i++) {
-                    cols[i] = columns(geo, x, n0 + i, g);
+                    cols[i] = columns(geo, x, n0 + i, g, act);
                     dyT[i] = new Sgemm.Strided(dy.data(), dy.offset() + ((n0 + i) * geo.cout() + g * m) * outPlane, 1, outPlane);
                 }
                 Sgemm.Source a = count == 1 ? cols[0] : new Sgemm.Columns(cols, outPlane);

@@ -41,7 +41,7 @@ import org.leanseg.tensor.TensorSpec;
  * The inversion divides by γ: where |γ_c| < {@link #GAMMA_GUARD}·(1 + |β_c|) the recovered x̂ loses
  * its precision (at γ = 0 it is gone), so such a layer must keep its input: the rewrite
  * (graph/passes/InPlaceVariants) leaves it stock, and the executor checks the guard before every
- * step ({@link #guardViolation}). Cited by InPlaceVariants, BatchNormBackward, ActDepthwiseConv2d
+ * step ({@link #guardViolation}). Cited by InPlaceVariants, BatchNormBackward, ActConv2d
  * and memory.InPlace. Checked by {@code InPlaceOpsTest} (gradients, γ = 0, agreement with stock).
  *
  * <pre>{@code

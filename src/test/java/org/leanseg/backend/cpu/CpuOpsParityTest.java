@@ -81,12 +81,19 @@ class CpuOpsParityTest {
                 .map(c -> DynamicTest.dynamicTest(c.name() + " aliased", () -> BackendParity.check(c, cpu, c.tolerance(), true)));
     }
 
-    /** Every 16-bit case runs on a cpu kernel, none on the host fallback: the op table says the cpu column takes 16-bit views. */
+    /**
+     * Every 16-bit case of an op the cpu column runs runs on a cpu kernel, none on the host fallback: the op
+     * table says the cpu column takes 16-bit views. (The variants only the reference backend has, such as
+     * Note [Activation into a dense convolution]'s, take the fallback in every precision.)
+     */
     @Test
     void sixteenBitCasesRunOnCpuKernels() {
         assumeCpu();
         for (DType t : new DType[] {DType.BF16, DType.F16}) {
             for (ParityCases.Case c : ParityCases.all16(new Random(1), t)) {
+                if (org.leanseg.ops.Ops.status(org.leanseg.ops.Device.CPU, c.op()) != org.leanseg.ops.Ops.Status.YES) {
+                    continue;
+                }
                 List<org.leanseg.tensor.TensorSpec> in = c.inputs().stream().map(Tensor::spec).toList();
                 assertTrue(org.leanseg.ops.Ops.cell(org.leanseg.ops.Device.CPU, c.op(), in, c.op().infer(in)) != null, c.name());
             }

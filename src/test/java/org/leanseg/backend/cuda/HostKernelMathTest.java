@@ -9,8 +9,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.leanseg.ops.Op;
-import org.leanseg.ops.conv.ActDepthwiseConv2d;
-import org.leanseg.ops.conv.ActDepthwiseConv2dBackwardFilter;
+import org.leanseg.ops.conv.ActConv2d;
+import org.leanseg.ops.conv.ActConv2dBackwardFilter;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.conv.Conv2dBackwardFilter;
 import org.leanseg.ops.elementwise.Activation;
@@ -92,7 +92,7 @@ class HostKernelMathTest {
         for (Case k : cases) {
             String name = k.act() + " " + k.k() + "x" + k.k() + " s" + k.stride() + " p" + k.pad() + " d" + k.dil() + " x" + k.mult();
             Conv2d conv = Conv2d.of(k.stride(), k.pad(), k.dil(), k.c());
-            ActDepthwiseConv2d op = new ActDepthwiseConv2d(k.act(), conv);
+            ActConv2d op = new ActConv2d(k.act(), conv);
             Tensor z = u(-3, 9, k.n(), k.c(), k.h(), k.w());
             Tensor w = g(k.c() * k.mult(), 1, k.k(), k.k());
             Tensor bias = k.bias() ? g(k.c() * k.mult()) : null;
@@ -104,7 +104,7 @@ class HostKernelMathTest {
             check("act_dw forward " + name, y, f.output(0), EXACT);
 
             Tensor dy = Tensor.gaussian(ys, 1, rnd);
-            OpRun.Result b = ref(new ActDepthwiseConv2dBackwardFilter(k.act(), new Conv2dBackwardFilter(conv, k.k(), k.k())), z, dy);
+            OpRun.Result b = ref(new ActConv2dBackwardFilter(k.act(), new Conv2dBackwardFilter(conv, k.k(), k.k())), z, dy);
             float[] dW = new float[w.data().length];
             HostMath.actDepthwiseBackwardFilter(z.data(), dy.data(), geom, k.act().cap(), dW);
             check("act_dw filter " + name, dW, b.output(0), CLOSE);

@@ -15,7 +15,7 @@ import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.nn.Trace;
 import org.leanseg.ops.Ops;
-import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActConv2d;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.norm.BatchNorm;
@@ -60,7 +60,9 @@ class PassesTest {
         long inPlaceBn = f.nodes().stream().filter(n -> mode(n) == BatchNorm.Mode.TRAIN_IN_PLACE).count();
         assertEquals(g.nodes().stream().filter(n -> mode(n) == BatchNorm.Mode.TRAIN).count(), stockBn + inPlaceBn);
         assertTrue(inPlaceBn > stockBn, "most BN inputs are read by BN only");
-        long fusedDw = f.nodes().stream().filter(n -> n.op() instanceof ActDepthwiseConv2d).count();
+        long fusedDw = f.nodes().stream().filter(n -> n.op() instanceof ActConv2d a && a.depthwise()).count();
+        // Note [Activation into a dense convolution]: every projection after a ReLU6 (17 blocks, the first has no expansion)
+        assertTrue(f.nodes().stream().filter(n -> n.op() instanceof ActConv2d a && !a.depthwise()).count() >= 16);
         // 17 blocks; at width 0.25 block 1 is residual (8 -> 8 channels), so the stem's ReLU6 output is
         // also read by the add and must exist: that one depthwise conv stays unfused
         assertEquals(16, fusedDw);
@@ -133,11 +135,13 @@ class PassesTest {
         for (ModelConfig m : List.of(TINY, ModelConfig.of("deeplabv3plus_xception65").withWidth(0.25).withClasses(4))) {
             Graph step = new TrainGraph(new DeepLabV3Plus(m), 1, 32, 32, OptimizerSettings.pytorchDefault(), 1, StepPasses.FUSED)
                     .stepGraph();
-            assertTrue(step.nodes().stream().anyMatch(n -> n.op() instanceof ActDepthwiseConv2d), m + " has fused ops");
+            assertTrue(step.nodes().stream().anyMatch(n -> n.op() instanceof ActConv2d), m + " has fused ops");
             for (Node n : step.nodes()) {
                 // the fused loss has no CUDA kernel yet: it is a FUSED_OPS entry, so CUDA stays unfused (Note [Fused upsample loss])
                 boolean gated = StepPasses.FUSED_OPS.stream().anyMatch(o -> o.getClass() == n.op().getClass())
-                        && StepPasses.forDevice(org.leanseg.ops.Device.CUDA) == StepPasses.NONE;
+                        && StepPasses.forDevice(org.leanseg.ops.Device.CUDA) == StepPasses.NONE
+                        || StepPasses.NATIVE_ONLY_OPS.stream().anyMatch(o -> o.getClass() == n.op().getClass())
+                        && !StepPasses.forDevice(org.leanseg.ops.Device.CUDA).nativeOnly();
                 assertTrue(gated || Ops.entry(n.op()).cell(org.leanseg.ops.Device.CUDA) != null, n.op().name() + " has no CUDA kernel");
             }
         }

@@ -27,7 +27,7 @@ import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.memory.MemoryPlan;
 import org.leanseg.memory.Planner;
 import org.leanseg.nn.ParamSet;
-import org.leanseg.ops.conv.ActDepthwiseConv2d;
+import org.leanseg.ops.conv.ActConv2d;
 import org.leanseg.ops.conv.Conv2d;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.ops.elementwise.Scale;
@@ -188,11 +188,11 @@ class GroupNormInPlaceTest {
         assertEquals(2, nodes.stream().filter(n -> inPlace(n) && n.phase() == Phase.FORWARD).count());
         assertEquals(0, nodes.stream().filter(n -> n.op() instanceof GroupNorm gn && !gn.inPlace()).count());
         assertEquals(2, nodes.stream().filter(n -> n.op() instanceof GroupNormBackward b && b.source() == GroupNormBackward.Source.Y).count());
-        assertEquals(1, nodes.stream().filter(n -> n.op() instanceof ActDepthwiseConv2d && n.phase() == Phase.FORWARD).count(),
+        assertEquals(1, nodes.stream().filter(n -> n.op() instanceof ActConv2d && n.phase() == Phase.FORWARD).count(),
                 "GN → ReLU → depthwise fuses the ReLU");
         // recompute through GN: the ReLU after it, and the GN after the depthwise conv together with that conv
         assertTrue(nodes.stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE && inPlace(n)));
-        assertTrue(nodes.stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE && n.op() instanceof ActDepthwiseConv2d));
+        assertTrue(nodes.stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE && n.op() instanceof ActConv2d));
         assertTrue(nodes.stream().anyMatch(n -> n.phase() == Phase.RECOMPUTE && n.op() instanceof Activation));
         // the planner gives y the buffer of x, and dX the buffer of dY
         MemoryPlan plan = Planner.plan(fused.graph(), DeadCode.schedule(fused.graph()));
