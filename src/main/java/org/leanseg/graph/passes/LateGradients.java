@@ -28,7 +28,11 @@ import org.leanseg.graph.Value;
  * one of its inputs (the planner's in-place aliasing, {@code Op.inPlaceInput}: reading that input later
  * would cost the in-place op a buffer of its own), and its first reader, a BACKWARD node (not an
  * update, which {@link UpdatesInBackward} brings up to its gradient), is more than one node later. The
- * bytes live at each step in between then fall by the difference. No node between the two places may
+ * bytes live at each step in between then fall by the difference. A pair moves together when the node
+ * alone does not gain but the node right before it makes its large input for it alone (the dense
+ * activation convolution's backward, Note [Activation into a dense convolution]: a 1x1 data gradient
+ * of 256 channels gated by the activation backward, both moved, so that only the 48-channel gradient
+ * waits). No node between the two places may
  * write one of its inputs in place, so it reads the same values and the step computes the same bits;
  * only lifetimes change. The pass runs before {@link UpdatesInBackward}, so an update
  * of a weight the moved op reads still follows it. Checked by {@code LateGradientsTest}.
@@ -62,13 +66,21 @@ public final class LateGradients {
             while (at - 1 > i && nodes.get(at - 1).phase() == Phase.RECOMPUTE) {
                 at--;
             }
-            if (gains(n, i, at, nodes)) {
+            if (gains(List.of(n), i, at, nodes)) {
+                placeOf.put(n, nodes.get(at));
+                continue;
+            }
+            // Note [Late gradients] for a pair: n's large input made right before it, for n alone
+            Node p = i > 0 ? nodes.get(i - 1) : null;
+            if (p != null && feedsOnly(p, n) && gains(List.of(p, n), i - 1, at, nodes)) {
+                placeOf.put(p, nodes.get(at));
                 placeOf.put(n, nodes.get(at));
             }
         }
-        // a node whose reader moves too would read its inputs later than checked: it stays
+        // a node whose reader moves too (elsewhere) would read its inputs later than checked: it stays
         for (Node n : List.copyOf(placeOf.keySet())) {
-            if (placeOf.containsKey(firstReader(n, position))) {
+            Node reader = firstReader(n, position);
+            if (placeOf.containsKey(reader) && placeOf.get(reader) != placeOf.get(n)) {
                 placeOf.remove(n);
             }
         }
@@ -130,37 +142,67 @@ public final class LateGradients {
         return first;
     }
 
-    /** Whether moving {@code n} from {@code at} to just before {@code readerAt} is allowed and frees bytes. */
-    private static boolean gains(Node n, int at, int readerAt, List<Node> nodes) {
-        if (n.phase() != Phase.BACKWARD || n.op().mutatedInputs().length > 0 || readerAt <= at + 1 || n.outputs().isEmpty()) {
+    /** Whether every output of {@code p} is an activation that {@code n} alone reads. */
+    private static boolean feedsOnly(Node p, Node n) {
+        if (p.outputs().isEmpty()) {
             return false;
         }
+        for (Value o : p.outputs()) {
+            if (o.role() != Role.ACTIVATION || o.users().size() != 1 || o.users().get(0) != n) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Whether moving {@code group} (consecutive nodes from {@code at}, each feeding only the next) to
+     * just before {@code readerAt} is allowed and frees bytes: the last one's outputs against the
+     * group's activation inputs from outside it that would then live longer.
+     */
+    private static boolean gains(List<Node> group, int at, int readerAt, List<Node> nodes) {
+        Node last = group.get(group.size() - 1);
+        int lastAt = at + group.size() - 1;
+        if (readerAt <= lastAt + 1 || last.outputs().isEmpty()) {
+            return false;
+        }
+        for (Node n : group) {
+            if (n.phase() != Phase.BACKWARD || n.op().mutatedInputs().length > 0) {
+                return false;
+            }
+        }
         long outBytes = 0;
-        for (Value o : n.outputs()) {
+        for (Value o : last.outputs()) {
             if (o.role() != Role.ACTIVATION) {
                 return false;
             }
             outBytes += o.bytes();
         }
         long extended = 0;
-        for (Value in : n.inputs()) {
-            if (in.role() == Role.ACTIVATION && lastRead(in, at, nodes) < readerAt) {
-                extended += in.bytes(); // it lives on to the new place
+        Set<Value> inputs = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Node n : group) {
+            for (Value in : n.inputs()) {
+                if ((in.producer() != null && group.contains(in.producer())) || !inputs.add(in)) {
+                    continue;
+                }
+                if (in.role() == Role.ACTIVATION && lastRead(in, lastAt, nodes) < readerAt) {
+                    extended += in.bytes(); // it lives on to the new place
+                }
             }
         }
         if (outBytes <= extended) {
             return false;
         }
-        for (int j = at + 1; j < readerAt; j++) {
+        for (int j = lastAt + 1; j < readerAt; j++) {
             Node m = nodes.get(j);
             for (int k : m.op().mutatedInputs()) {
-                if (n.inputs().contains(m.input(k))) {
+                if (inputs.contains(m.input(k))) {
                     return false; // it would read a value written in between
                 }
             }
             for (int i = 0; i < m.outputs().size(); i++) {
                 int k = m.op().inPlaceInput(i);
-                if (k >= 0 && n.inputs().contains(m.input(k))) {
+                if (k >= 0 && inputs.contains(m.input(k))) {
                     return false; // m may write its output over that input now; read later, it would need its own buffer
                 }
             }

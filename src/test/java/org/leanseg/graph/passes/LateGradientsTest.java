@@ -24,6 +24,7 @@ import org.leanseg.models.DeepLabV3Plus;
 import org.leanseg.models.ModelConfig;
 import org.leanseg.ops.Op;
 import org.leanseg.ops.conv.Conv2dBackwardData;
+import org.leanseg.ops.elementwise.ActivationBackward;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.train.OptimizerSettings;
@@ -44,29 +45,43 @@ class LateGradientsTest {
         return new TrainGraph(new DeepLabV3Plus(XCEPTION), 2, 32, 32, SGD, 1, passes);
     }
 
+    /**
+     * With the cpu step's passes the projection reads a ReLU's output and its data gradient moves; with
+     * nativeOnly the ReLU is in the projection, and the data gradient moves with the activation backward
+     * that gates it (a pair, Note [Late gradients]).
+     */
     @Test
     void theLowLevelProjectionsDataGradientIsMadeWhereBlockOneReadsIt() {
-        // the cpu step's passes, where the projection reads a ReLU's output (with nativeOnly the ReLU is in the projection)
-        Graph g = graph(StepPasses.FUSED.withNativeOnly(false)).stepGraph();
-        List<Node> schedule = DeadCode.schedule(g);
-        int checked = 0;
-        for (int i = 0; i < schedule.size(); i++) {
-            Node n = schedule.get(i);
-            if (n.outputs().isEmpty()) {
-                continue;
-            }
-            boolean readInBackbone = n.output(0).users().stream().anyMatch(u -> StageGroups.group(u.stage()).startsWith("backbone"));
-            if (n.op() instanceof Conv2dBackwardData && n.stage().startsWith("decoder") && readInBackbone) {
-                int j = i + 1;
-                while (schedule.get(j).phase() == Phase.OPTIMIZER) {
-                    j++; // its weight's update follows it (Note [Updates in backward])
+        for (StepPasses passes : List.of(StepPasses.FUSED.withNativeOnly(false), StepPasses.FUSED)) {
+            Graph g = graph(passes).stepGraph();
+            List<Node> schedule = DeadCode.schedule(g);
+            int checked = 0;
+            for (int i = 0; i < schedule.size(); i++) {
+                Node n = schedule.get(i);
+                if (n.outputs().isEmpty()) {
+                    continue;
                 }
-                Node next = schedule.get(j);
-                assertTrue(next.inputs().contains(n.output(0)), n + " runs right before its reader, not " + next);
-                checked++;
+                boolean readInBackbone = n.output(0).users().stream().anyMatch(u -> StageGroups.group(u.stage()).startsWith("backbone"));
+                boolean gradient = n.op() instanceof Conv2dBackwardData || n.op() instanceof ActivationBackward;
+                if (gradient && n.stage().startsWith("decoder") && readInBackbone) {
+                    int j = i + 1;
+                    while (schedule.get(j).phase() == Phase.OPTIMIZER) {
+                        j++; // its weight's update follows it (Note [Updates in backward])
+                    }
+                    Node next = schedule.get(j);
+                    assertTrue(next.inputs().contains(n.output(0)), n + " runs right before its reader, not " + next);
+                    if (n.op() instanceof ActivationBackward) {
+                        int p = i - 1;
+                        while (schedule.get(p).phase() == Phase.OPTIMIZER) {
+                            p--; // the projection weight's update follows its data gradient, the weight's last reader
+                        }
+                        assertTrue(schedule.get(p).op() instanceof Conv2dBackwardData, "the pair moved together: " + schedule.get(p));
+                    }
+                    checked++;
+                }
             }
+            assertTrue(checked >= 1, "the low-level projection's data gradient was found (nativeOnly " + passes.nativeOnly() + ")");
         }
-        assertTrue(checked >= 1, "the low-level projection's data gradient was found");
     }
 
     @Test
