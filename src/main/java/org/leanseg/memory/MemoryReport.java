@@ -85,7 +85,9 @@ public record MemoryReport(long plannedPeakBytes, long activationPeakBytes, long
         for (int step = 0; step < schedule.size(); step++) {
             Node n = schedule.get(step);
             List<TensorSpec> specs = n.inputs().stream().map(Value::spec).toList();
-            long flops = n.op().flops(specs);
+            long redone = n.op().recomputedFlops(specs); // a fused op's own recomputation (Op.recomputedFlops)
+            long flops = n.op().flops(specs) - redone;
+            recomputeFlops += redone;
             long[] st = stages.computeIfAbsent(StageGroups.group(n.stage()), k -> new long[3]);
             if (n.phase() == Phase.FORWARD) {
                 forwardFlops += flops;

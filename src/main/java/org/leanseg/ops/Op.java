@@ -69,6 +69,15 @@ public interface Op {
     }
 
     /**
+     * The part of {@link #flops} that recomputes what the ops this one replaced computed once: a fused
+     * op that trades work for memory (Note [BN backward through a 1x1 convolution]). Plans count it
+     * as recomputation, not as the op's own phase; 0 for most ops.
+     */
+    default long recomputedFlops(List<TensorSpec> inputs) {
+        return 0;
+    }
+
+    /**
      * The variant of this op whose output 0 may take input 0's buffer and whose backward reads that
      * output instead of the input (Note [In-place BN backward]), or null. The InPlaceVariants rewrite
      * puts it in where input 0 dies at this node.

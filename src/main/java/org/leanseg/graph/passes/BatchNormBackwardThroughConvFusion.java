@@ -21,10 +21,17 @@ import org.leanseg.ops.norm.BatchNormBackwardThroughConv;
  *   (dX, dγ, dβ) = batch_norm_backward_from_output(y, γ, β, invStd, dz)
  * </pre>
  * becomes one {@link BatchNormBackwardThroughConv}{@code (y, γ, β, invStd, dOut, W)}, so dA and dz
- * are never stored (Note [BN backward through a 1x1 convolution]). Check:
+ * are never stored (Note [BN backward through a 1x1 convolution]), where the convolution widens its
+ * gradient at least {@link #WIDENING} times (K·8 ≤ C: the classifier, 21 → 256 channels): there a
+ * 2·K-FLOP recomputation spares a C-channel tensor made from a K-channel one. MobileNetV2's
+ * projections (16-32 → 96-192, 6x) would cost 2.6 GFLOP more at b8 512² (0.2% of the step) for no
+ * lower peak under `none`, `stages` or `sqrt` (measured 2026-12-07), so they stay unfused. Check:
  * {@code mvn -q test -Dtest=BatchNormBackwardThroughConvTest}.
  */
 public final class BatchNormBackwardThroughConvFusion {
+    /** Least ratio C / K of a fused 1x1 convolution's input to output channels. */
+    static final int WIDENING = 8;
+
     private BatchNormBackwardThroughConvFusion() {
     }
 
@@ -78,7 +85,8 @@ public final class BatchNormBackwardThroughConvFusion {
         var w = data.input(1).spec().shape();
         boolean pointwise = w.dim(2) == 1 && w.dim(3) == 1 && f.groups() == 1 && f.strideH() == 1 && f.strideW() == 1
                 && f.padH() == 0 && f.padW() == 0;
-        return pointwise ? new Node[] {data, gate} : null;
+        // only where dA is at least WIDENING times the gradient it is made from (K·WIDENING ≤ C)
+        return pointwise && (long) w.dim(0) * WIDENING <= w.dim(1) ? new Node[] {data, gate} : null;
     }
 
     private static boolean onlyReader(Graph g, Value v, Node reader) {

@@ -70,6 +70,12 @@ public record BatchNormBackwardThroughConv(Activation.Kind act) implements Op {
         return 2 * 2L * numel * in.get(5).shape().dim(0) + 10 * numel;
     }
 
+    /** The second data gradient: the unfused chain computed it once (plans count it as recomputation). */
+    @Override
+    public long recomputedFlops(List<TensorSpec> in) {
+        return 2L * in.get(0).shape().numel() * in.get(5).shape().dim(0);
+    }
+
     @Override
     public long workspaceBytes(List<TensorSpec> in) {
         Shape y = in.get(0).shape();
