@@ -104,6 +104,14 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * The device's peak memory bandwidth in bytes per second, what {@code profile} rates each op's
+     * achieved bandwidth against; 0 where it is not known (host backends).
+     */
+    default double peakBandwidthBytesPerSecond() {
+        return 0;
+    }
+
+    /**
      * What a new allocation could take now, for sizing inference: the device's free memory where
      * the driver reports it, else the Java heap's headroom (a backend whose arenas are native host
      * memory overrides this with {@link FreeMemory#host()}).

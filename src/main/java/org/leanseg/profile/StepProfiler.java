@@ -193,12 +193,10 @@ public final class StepProfiler {
             return "not measured per step (the backend's own peak over the run below)";
         }
 
-        /** The backend's device lines, and on cuda the ops by device time (CUDA events), largest first. */
+        /** The backend's device lines, then the ops by time (CUDA events on cuda, the host clock elsewhere), largest first. */
         private List<String> deviceReport(Map<String, long[]> opNanos, int timed) {
             List<String> lines = new ArrayList<>(backend.deviceReport());
-            if (obs.gpu != null) {
-                lines.addAll(opTimeLines(opNanos, timed, 20));
-            }
+            lines.addAll(opTimeLines(opNanos, timed, 20, obs.gpu != null, backend.peakBandwidthBytesPerSecond()));
             return List.copyOf(lines);
         }
 
@@ -238,41 +236,65 @@ public final class StepProfiler {
     }
 
     /**
-     * The {@code top} op names by time per step (CUDA events on the cuda backend): milliseconds, share of the
-     * step's summed op time, launches per step.
+     * The {@code top} op names by time per step (CUDA events on the cuda backend, else the host clock):
+     * milliseconds, share of the step's summed op time, launches per step, the bytes they move per step
+     * (each input read once and each output written once: a lower bound of the traffic), the achieved
+     * bandwidth and FLOP rate, and the bandwidth as a share of the device's peak where it is known
+     * ({@code peakBytesPerSecond} > 0). {@code opStats}: {nanos, calls, bytes, flops} per op name.
      */
-    static List<String> opTimeLines(Map<String, long[]> opNanos, int timed, int top) {
+    static List<String> opTimeLines(Map<String, long[]> opStats, int timed, int top, boolean deviceEvents, double peakBytesPerSecond) {
         long total = 0;
-        for (long[] a : opNanos.values()) {
+        for (long[] a : opStats.values()) {
             total += a[0];
         }
-        List<Map.Entry<String, long[]>> byTime = new ArrayList<>(opNanos.entrySet());
+        List<Map.Entry<String, long[]>> byTime = new ArrayList<>(opStats.entrySet());
         byTime.sort((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0]));
         List<String> lines = new ArrayList<>();
-        lines.add(String.format(java.util.Locale.ROOT, "device time per op (CUDA events, no host sync per op; per step): %.3f ms over %d op"
-                + " names", total / 1e6 / timed, opNanos.size()));
+        lines.add(String.format(java.util.Locale.ROOT, "%s per op (per step): %.3f ms over %d op names; moved = inputs read + outputs"
+                + " written%s", deviceEvents ? "device time (CUDA events, no host sync per op)" : "host time", total / 1e6 / timed,
+                opStats.size(), peakBytesPerSecond > 0 ? String.format(java.util.Locale.ROOT, "; peak bandwidth %.0f GB/s (device attributes)",
+                peakBytesPerSecond / 1e9) : ""));
         for (Map.Entry<String, long[]> e : byTime.subList(0, Math.min(top, byTime.size()))) {
             long[] a = e.getValue();
-            lines.add(String.format(java.util.Locale.ROOT, "  %-34s %9.3f ms %5.1f%% %5d launches", e.getKey(), a[0] / 1e6 / timed,
-                    total == 0 ? 0.0 : 100.0 * a[0] / total, a[1] / timed));
+            double seconds = a[0] / 1e9;
+            double gbPerSecond = seconds > 0 ? a[2] / seconds / 1e9 : 0;
+            lines.add(String.format(java.util.Locale.ROOT, "  %-40s %9.3f ms %5.1f%% %5d launches %10.1f MB %8.1f GB/s %8.1f GFLOP/s%s",
+                    e.getKey(), a[0] / 1e6 / timed, total == 0 ? 0.0 : 100.0 * a[0] / total, a[1] / timed, a[2] / 1e6 / timed, gbPerSecond,
+                    seconds > 0 ? a[3] / seconds / 1e9 : 0.0, peakBytesPerSecond > 0
+                            ? String.format(java.util.Locale.ROOT, " %5.1f%% of peak", 100 * gbPerSecond * 1e9 / peakBytesPerSecond) : ""));
         }
         return lines;
     }
 
     /**
-     * Adds op i's {@code nanos[i]} to its stage's sum and to {@code {nanos, count}} of its op name (schedule order;
+     * Adds op i's {@code nanos[i]} to its stage's sum and to {@code {nanos, count, bytes moved, FLOPs}} of its op name (schedule order;
      * the lists and array have one entry per op run).
      */
-    static void addTimes(List<String> stages, List<String> ops, long[] nanos, Map<String, Long> stageNanos, Map<String, long[]> opNanos) {
+    static void addTimes(List<String> stages, List<Node> ops, long[] nanos, Map<String, Long> stageNanos, Map<String, long[]> opStats) {
         if (stages.size() != nanos.length || ops.size() != nanos.length) {
             throw new IllegalStateException(nanos.length + " op times for " + stages.size() + " ops");
         }
         for (int i = 0; i < nanos.length; i++) {
             stageNanos.merge(stages.get(i), nanos[i], Long::sum);
-            long[] acc = opNanos.computeIfAbsent(ops.get(i), k -> new long[2]);
+            Node n = ops.get(i);
+            long[] acc = opStats.computeIfAbsent(n.op().name(), k -> new long[4]);
             acc[0] += nanos[i];
             acc[1]++;
+            acc[2] += movedBytes(n);
+            acc[3] += n.op().flops(n.inputs().stream().map(Value::spec).toList());
         }
+    }
+
+    /** Bytes an op run moves at least: each input read once, each output written once. */
+    static long movedBytes(Node n) {
+        long b = 0;
+        for (Value v : n.inputs()) {
+            b += v.bytes();
+        }
+        for (Value v : n.outputs()) {
+            b += v.bytes();
+        }
+        return b;
     }
 
     /**
@@ -284,8 +306,8 @@ public final class StepProfiler {
         private final ReferenceBackend ref;
         private final org.leanseg.backend.cuda.CudaBackend gpu;
         private final List<String> pendingStages = new ArrayList<>();
-        private final List<String> pendingOps = new ArrayList<>();
-        /** Device (cuda) or host nanoseconds per op name, over the steps after the first (the first if only one). */
+        private final List<Node> pendingOps = new ArrayList<>();
+        /** {Device (cuda) or host nanoseconds, runs, bytes moved, FLOPs} per op name, over the steps after the first (the first if only one). */
         private final Map<String, long[]> firstOpNanos = new LinkedHashMap<>();
         private final Map<String, long[]> laterOpNanos = new LinkedHashMap<>();
         private final Map<String, Long> firstNanos = new LinkedHashMap<>();
@@ -333,9 +355,9 @@ public final class StepProfiler {
             if (gpu != null) {
                 gpu.markOp();   // its device time is read after the step (endStep)
                 pendingStages.add(stage);
-                pendingOps.add(node.op().name());
+                pendingOps.add(node);
             } else {
-                addTimes(List.of(stage), List.of(node.op().name()), new long[] {nanos}, first ? firstNanos : laterNanos,
+                addTimes(List.of(stage), List.of(node), new long[] {nanos}, first ? firstNanos : laterNanos,
                         first ? firstOpNanos : laterOpNanos);
             }
             if (ref != null) {

@@ -146,6 +146,22 @@ public final class CudaBackend implements Backend {
         return startUsedBytes;
     }
 
+    /**
+     * Peak DRAM bandwidth from the device's attributes: 2 transfers a memory clock (DDR/HBM) x the bus
+     * width; 0 when the driver does not report them. Not yet read on a GPU (docs/gpu-results.md).
+     */
+    @Override
+    public double peakBandwidthBytesPerSecond() {
+        int[] clockKhz = new int[1];
+        int[] busBits = new int[1];
+        if (org.bytedeco.cuda.global.cudart.cudaDeviceGetAttribute(clockKhz, org.bytedeco.cuda.global.cudart.cudaDevAttrMemoryClockRate, 0) != 0
+                || org.bytedeco.cuda.global.cudart.cudaDeviceGetAttribute(busBits,
+                org.bytedeco.cuda.global.cudart.cudaDevAttrGlobalMemoryBusWidth, 0) != 0) {
+            return 0;
+        }
+        return 2.0 * clockKhz[0] * 1000.0 * busBits[0] / 8.0;
+    }
+
     @Override
     public java.util.List<String> deviceReport() {
         java.util.List<String> lines = new ArrayList<>();
