@@ -64,6 +64,28 @@ class CpuOpsParityTest {
                 .map(c -> DynamicTest.dynamicTest(c.name() + " aliased", () -> BackendParity.check(c, cpu, c.tolerance(), true)));
     }
 
+    /**
+     * Note [cpu convolutions by image chunks]: every convolution case of more than one image once more
+     * with a workspace limit of 1 byte, so that each image runs alone (the filter gradients summed over
+     * images), in f32 and bf16.
+     */
+    @TestFactory
+    Stream<DynamicTest> convolutionsMatchReferenceByImageChunks() {
+        assumeCpu();
+        Random rnd = new Random(System.nanoTime());
+        return Stream.concat(ParityCases.all(rnd).stream(), ParityCases.all16(rnd, DType.BF16).stream())
+                .filter(c -> c.op().getClass().getPackageName().endsWith(".conv") && c.inputs().get(0).shape().rank() == 4
+                        && c.inputs().get(0).shape().dim(0) > 1)
+                .map(c -> DynamicTest.dynamicTest(c.name() + " by image", () -> {
+                    long prev = org.leanseg.ops.conv.ConvCpu.chunkWorkspaceLimitForTests(1);
+                    try {
+                        BackendParity.check(c, cpu, c.tolerance(), false);
+                    } finally {
+                        org.leanseg.ops.conv.ConvCpu.chunkWorkspaceLimitForTests(prev);
+                    }
+                }));
+    }
+
     /** Note [Mixed precision]: the cpu kernels on bf16 and fp16 data against the reference's emulation (round on store). */
     @TestFactory
     Stream<DynamicTest> everyOpMatchesReferenceOn16BitData() {
