@@ -40,9 +40,12 @@ if want 6; then
 fi
 
 if want 7; then
-  sec "7. side by side: LeanSeg step timing (CudaStepBench; args model batch size warmup steps tf32 deterministic)"
-  for cfg in "deeplabv3plus_mobilenetv2 8 512 3 10 true false" "deeplabv3plus_mobilenetv2 16 512 3 10 true false" \
-             "deeplabv3plus_xception65 2 512 3 10 true false" "deeplabv3plus_mobilenetv2 8 512 3 10 true true"; do
+  sec "7. side by side: LeanSeg step timing (CudaStepBench; args model batch size warmup steps tf32 deterministic graphs)"
+  # whole-step graphs (Note [Whole-step graphs]) on and off at batch 2 and 16: what replaying the captured step saves
+  for cfg in "deeplabv3plus_mobilenetv2 8 512 3 10 true false true" "deeplabv3plus_mobilenetv2 16 512 3 10 true false true" \
+             "deeplabv3plus_mobilenetv2 16 512 3 10 true false false" "deeplabv3plus_mobilenetv2 2 512 3 10 true false true" \
+             "deeplabv3plus_mobilenetv2 2 512 3 10 true false false" \
+             "deeplabv3plus_xception65 2 512 3 10 true false true" "deeplabv3plus_mobilenetv2 8 512 3 10 true true true"; do
     timeout 100 "${JAVA_CP[@]}" org.leanseg.backend.cuda.CudaStepBench $cfg
     echo "bench exit code: $?"
   done

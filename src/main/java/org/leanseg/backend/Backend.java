@@ -103,6 +103,29 @@ public interface Backend extends AutoCloseable {
         return java.util.List.of();
     }
 
+    /** A captured training step (Note [Whole-step graphs] in exec.Executor): its kernels replayed with the same arguments. */
+    interface StepGraph extends AutoCloseable {
+        /** Replays the captured kernels on the backend's stream (asynchronous, as the eager launches were). */
+        void launch();
+
+        @Override
+        void close();
+    }
+
+    /**
+     * Captures the kernels {@code enqueue} launches as one graph without running them, or returns null
+     * (nothing ran) where the backend cannot: every backend but cuda, and cuda with
+     * {@code train.cuda_graphs: false} or a failed capture.
+     */
+    default StepGraph captureStep(Runnable enqueue) {
+        return null;
+    }
+
+    /** Why {@link #captureStep} gave no graph (the last time, where it can capture at all). */
+    default String stepGraphsOff() {
+        return "the " + name() + " backend runs its ops from Java (no graphs)";
+    }
+
     /**
      * The device's peak memory bandwidth in bytes per second, what {@code profile} rates each op's
      * achieved bandwidth against; 0 where it is not known (host backends).

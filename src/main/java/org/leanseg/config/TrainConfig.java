@@ -54,6 +54,9 @@ import org.leanseg.tensor.Precision;
  *     deterministic algorithms preferred); {@code false} (default): cuDNN algorithms chosen by timing each
  *     candidate once per shape ({@code cudnnFind*AlgorithmEx}), non-deterministic ones allowed. No effect on the
  *     cpu and reference backends, whose steps always repeat.
+ * @param cudaGraphs {@code true} (default): on the GPU the training step is captured once as a CUDA graph
+ *     (after one eager step) and replayed (Note [Whole-step graphs] in exec.Executor); {@code false}:
+ *     every op is launched from Java each step. No effect on the cpu and reference backends.
  */
 public record TrainConfig(BatchSize batch, int iters, double lr, double momentum, double weightDecay, boolean nesterov,
         Schedule schedule, double power, int warmupIters, double warmupRatio, int accumulate, long seed,
@@ -61,7 +64,8 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
         Optimizer optimizer, double beta1, double beta2,
         @JsonSerialize(using = ToStringSerializer.class) RecomputePolicy recompute,
         @JsonSerialize(using = ToStringSerializer.class) ByteSize memoryBudget, List<Double> classWeights,
-        @JsonSerialize(using = ToStringSerializer.class) Precision precision, DistillConfig distill, boolean deterministic) {
+        @JsonSerialize(using = ToStringSerializer.class) Precision precision, DistillConfig distill, boolean deterministic,
+        boolean cudaGraphs) {
 
     /** Optimizers, spelled in YAML as their lower-case names. */
     public enum Optimizer {
@@ -87,7 +91,7 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
     static TrainConfig defaults() {
         return new TrainConfig(BatchSize.fixed(16), 8000, 0.1, 0.9, 1e-4, false, Schedule.POLY, 0.9, 30, 0.1, 1, 0,
                 10, 1000, 1000, 2, 1.0, 0, Optimizer.SGD, 0.9, 0.999, RecomputePolicy.none(), null, null, Precision.FP32,
-                DistillConfig.defaults(), false);
+                DistillConfig.defaults(), false, true);
     }
 
     static TrainConfig read(ConfigTree t) {
@@ -126,7 +130,8 @@ public record TrainConfig(BatchSize batch, int iters, double lr, double momentum
                 t.nonNegativeRealListOrNull("train.class_weights"),
                 t.choice("train.precision", Precision.class),
                 DistillConfig.read(t),
-                t.bool("train.deterministic"));
+                t.bool("train.deterministic"),
+                t.bool("train.cuda_graphs"));
     }
 
     /** The class weights as the loss op takes them, or null. */

@@ -151,10 +151,10 @@ public final class Ops {
          */
         Entry<O> ref(RefKernel<O> k) {
             reference = k;
-            Kernel<O, ReferenceBackend, RefView> metered = (op, b, in, out) -> {
-                b.run(() -> k.run(op, in, out));
-                roundStored(op, in, out);
-            };
+            Kernel<O, ReferenceBackend, RefView> metered = (op, b, in, out) -> b.run(() -> {
+                k.run(op, in, out);
+                roundStored(op, in, out);   // inside the kernel: a captured step replays it too (Note [Whole-step graphs])
+            });
             return put(Device.REFERENCE, metered, Op::workspaceBytes, Set.of(), HALF_TYPES);
         }
 

@@ -193,7 +193,7 @@ public final class Trainer {
         LrSchedule schedule = new LrSchedule(tc.schedule() == TrainConfig.Schedule.COSINE ? LrSchedule.Kind.COSINE : LrSchedule.Kind.POLY,
                 tc.lr(), tc.iters(), tc.power(), tc.warmupIters(), tc.warmupRatio(), 0);
         org.leanseg.backend.Backends.Choice device = org.leanseg.backend.Backends.create(cfg.device().yamlName(),
-                org.leanseg.backend.cuda.CudaBackend.Options.forTraining(tc.deterministic()));
+                org.leanseg.backend.cuda.CudaBackend.Options.forTraining(tc.deterministic(), tc.cudaGraphs()));
         Backend backend = device.backend();
         log.info(device.line());
         StepPasses passes = StepPasses.forBackend(backend.name()).withRecompute(tc.recompute());

@@ -275,4 +275,14 @@ class TrainingConfigTest {
             assertEquals(expected, params, f + ": the spec's full model");
         }
     }
+
+    /** Note [Whole-step graphs]: train.cuda_graphs is on by default and can be turned off; a bad value names the key. */
+    @Test
+    void cudaGraphsSwitch() {
+        org.junit.jupiter.api.Assertions.assertTrue(TrainingConfig.load(null, java.util.List.of()).train().cudaGraphs());
+        org.junit.jupiter.api.Assertions.assertFalse(TrainingConfig.load(null, java.util.List.of("train.cuda_graphs=false")).train().cudaGraphs());
+        ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+                () -> TrainingConfig.load(null, java.util.List.of("train.cuda_graphs=maybe")));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("train.cuda_graphs"), e.getMessage());
+    }
 }

@@ -70,24 +70,30 @@ import org.leanseg.tensor.TensorSpec;
 public final class CudaBackend implements Backend {
     /**
      * Settings: TF32 convolutions, the cuDNN workspace limit (what the plan counts for every convolution,
-     * {@link #WORKSPACE_LIMIT}), and {@code deterministic} (train.deterministic): cuDNN's heuristic ranking with
+     * {@link #WORKSPACE_LIMIT}), {@code deterministic} (train.deterministic): cuDNN's heuristic ranking with
      * deterministic algorithms preferred (bitwise-repeatable steps), else the fastest algorithm by
-     * {@code cudnnFind*AlgorithmEx}, non-deterministic ones allowed.
+     * {@code cudnnFind*AlgorithmEx}, non-deterministic ones allowed; and {@code stepGraphs}
+     * (train.cuda_graphs): whether {@link #captureStep} captures steps (Note [Whole-step graphs]).
      */
-    public record Options(boolean tf32, long workspaceLimitBytes, boolean deterministic) {
-        /** Strict float32 convolutions (CUDNN_FMA_MATH), 256 MiB workspace limit, timed algorithm choice. */
+    public record Options(boolean tf32, long workspaceLimitBytes, boolean deterministic, boolean stepGraphs) {
+        /** Strict float32 convolutions (CUDNN_FMA_MATH), 256 MiB workspace limit, timed algorithm choice, step graphs. */
         public static Options defaults() {
-            return new Options(false, WORKSPACE_LIMIT, false);
+            return new Options(false, WORKSPACE_LIMIT, false, true);
         }
 
         /** As {@link #defaults()} with bitwise-repeatable algorithm choice (train.deterministic: true). */
         public static Options repeatable() {
-            return new Options(false, WORKSPACE_LIMIT, true);
+            return new Options(false, WORKSPACE_LIMIT, true, true);
         }
 
-        /** The settings of a training run: {@code train.deterministic} chooses the algorithm policy. */
-        public static Options forTraining(boolean deterministic) {
-            return new Options(false, WORKSPACE_LIMIT, deterministic);
+        /** The settings of a training run: {@code train.deterministic} and {@code train.cuda_graphs}. */
+        public static Options forTraining(boolean deterministic, boolean stepGraphs) {
+            return new Options(false, WORKSPACE_LIMIT, deterministic, stepGraphs);
+        }
+
+        /** The same settings with whole-step graphs on or off. */
+        public Options withStepGraphs(boolean on) {
+            return new Options(tf32, workspaceLimitBytes, deterministic, on);
         }
     }
 
@@ -99,6 +105,8 @@ public final class CudaBackend implements Backend {
 
     private final Options options;
     private final CUstream_st stream = new CUstream_st();
+    /** Why the last step capture gave no graph (Note [Whole-step graphs]), or null. */
+    private volatile String stepGraphsOff;
     /** The second stream: prefetched inputs (the next batch) go up on it while {@link #stream} computes. */
     private final CUstream_st copyStream = new CUstream_st();
     /** Prefetch slots, all of them (freed at close) and those free for the next prefetch. */
@@ -144,6 +152,61 @@ public final class CudaBackend implements Backend {
      */
     public long startUsedBytes() {
         return startUsedBytes;
+    }
+
+    /**
+     * Note [Whole-step graphs] on the GPU: {@code enqueue}'s launches, on the compute stream in thread-local
+     * capture mode, become one CUDA graph (cudaStreamBeginCapture / EndCapture / GraphInstantiate); launching
+     * it replays them with the same arguments (the plan's static addresses). Null, with {@link
+     * #stepGraphsOff()} saying why, when {@code train.cuda_graphs} is false or the capture failed (an op
+     * synchronised, allocated or copied synchronously: capture mode refuses those); nothing of the step then
+     * ran, and the caller runs it eagerly. Not yet run on a GPU (docs/gpu-results.md).
+     */
+    @Override
+    public StepGraph captureStep(Runnable enqueue) {
+        if (!options.stepGraphs()) {
+            stepGraphsOff = "off (train.cuda_graphs: false)";
+            return null;
+        }
+        CudaStatus.check(org.bytedeco.cuda.global.cudart.cudaStreamBeginCapture(stream,
+                org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+        org.bytedeco.cuda.cudart.CUgraph_st graph = new org.bytedeco.cuda.cudart.CUgraph_st();
+        RuntimeException failed = null;
+        try {
+            enqueue.run();
+        } catch (RuntimeException e) {
+            failed = e;
+        }
+        int end = org.bytedeco.cuda.global.cudart.cudaStreamEndCapture(stream, graph);
+        if (failed != null || end != 0) {
+            stepGraphsOff = "capture failed (" + (failed != null ? failed.getMessage() : "cudaStreamEndCapture error " + end)
+                    + "); ops launched one by one";
+            if (end == 0) {
+                org.bytedeco.cuda.global.cudart.cudaGraphDestroy(graph);
+            }
+            return null;
+        }
+        org.bytedeco.cuda.cudart.CUgraphExec_st exec = new org.bytedeco.cuda.cudart.CUgraphExec_st();
+        CudaStatus.check(org.bytedeco.cuda.global.cudart.cudaGraphInstantiate(exec, graph, 0L), "cudaGraphInstantiate");
+        stepGraphsOff = null;
+        return new StepGraph() {
+            @Override
+            public void launch() {
+                CudaStatus.check(org.bytedeco.cuda.global.cudart.cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+            }
+
+            @Override
+            public void close() {
+                org.bytedeco.cuda.global.cudart.cudaGraphExecDestroy(exec);
+                org.bytedeco.cuda.global.cudart.cudaGraphDestroy(graph);
+            }
+        };
+    }
+
+    /** Why the last {@link #captureStep} gave no graph, or null. */
+    @Override
+    public String stepGraphsOff() {
+        return stepGraphsOff;
     }
 
     /**

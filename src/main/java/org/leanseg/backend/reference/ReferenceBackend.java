@@ -31,11 +31,63 @@ import org.leanseg.tensor.TensorSpec;
  */
 public final class ReferenceBackend implements Backend {
     private final Set<float[]> adopted = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Note [Whole-step graphs]: whether {@link #captureStep} emulates capture; the kernels being recorded, or null. */
+    private final boolean emulateStepGraphs;
+    private java.util.List<Runnable> recording;
     private long arenaBytes;
     private long variableBytes;
     private long lastScratchBytes;
     private long peakScratchBytes;
     private long peakBytes;
+
+    /** The reference backend: kernels run as they are called; no step graphs. */
+    public ReferenceBackend() {
+        this(false);
+    }
+
+    private ReferenceBackend(boolean emulateStepGraphs) {
+        this.emulateStepGraphs = emulateStepGraphs;
+    }
+
+    /**
+     * A reference backend that emulates whole-step capture (Note [Whole-step graphs] in exec.Executor), so
+     * that CI checks the executor's bookkeeping without a GPU: while capturing, {@link #run} records each
+     * kernel instead of running it (as a captured stream enqueues without executing), and the graph's
+     * launch runs the recorded kernels on the same views.
+     */
+    public static ReferenceBackend withStepGraphEmulation() {
+        return new ReferenceBackend(true);
+    }
+
+    @Override
+    public StepGraph captureStep(Runnable enqueue) {
+        if (!emulateStepGraphs) {
+            return null;
+        }
+        java.util.List<Runnable> kernels = new java.util.ArrayList<>();
+        recording = kernels;
+        try {
+            enqueue.run();
+        } finally {
+            recording = null;
+        }
+        return new StepGraph() {
+            @Override
+            public void launch() {
+                kernels.forEach(ReferenceBackend.this::run);
+            }
+
+            @Override
+            public void close() {
+                kernels.clear();
+            }
+        };
+    }
+
+    /** Kernels recorded by the emulated capture so far (tests), 0 outside it. */
+    public int recordingSize() {
+        return recording == null ? 0 : recording.size();
+    }
 
     @Override
     public String name() {
@@ -90,8 +142,12 @@ public final class ReferenceBackend implements Backend {
         return new RefBuffer(host.data());
     }
 
-    /** Runs one kernel, measuring the heap scratch it allocates into {@link #peakBytes()}. */
+    /** Runs one kernel, measuring the heap scratch it allocates into {@link #peakBytes()} (while capturing: records it). */
     public void run(Runnable kernel) {
+        if (recording != null) {
+            recording.add(kernel);
+            return;
+        }
         long scratch = ScratchMeter.measure(kernel);
         synchronized (this) {
             lastScratchBytes = Math.max(0, scratch);

@@ -63,7 +63,7 @@ class ConvAlgoChoiceTest {
                 () -> TrainingConfig.load(null, List.of("train.deterministic=sometimes")));
         assertTrue(e.getMessage().contains("train.deterministic") && e.getMessage().contains("true or false")
                 && !e.getMessage().contains("\n"), e.getMessage());
-        assertEquals(true, CudaBackend.Options.forTraining(true).deterministic());
+        assertEquals(true, CudaBackend.Options.forTraining(true, true).deterministic());
         assertEquals(false, CudaBackend.Options.defaults().deterministic());
     }
 

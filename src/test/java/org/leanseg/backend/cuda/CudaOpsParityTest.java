@@ -47,7 +47,7 @@ class CudaOpsParityTest {
     static void open() {
         if (CudaProbe.usable()) {
             gpu = new CudaBackend(CudaBackend.Options.repeatable());
-            gpuTf32 = new CudaBackend(new CudaBackend.Options(true, CudaBackend.WORKSPACE_LIMIT, true));
+            gpuTf32 = new CudaBackend(new CudaBackend.Options(true, CudaBackend.WORKSPACE_LIMIT, true, false));
         }
     }
 

@@ -30,6 +30,7 @@ public final class CudaStepBench {
         int steps = args.length > 4 ? Integer.parseInt(args[4]) : 10;
         boolean tf32 = args.length > 5 && Boolean.parseBoolean(args[5]);
         boolean deterministic = args.length > 6 && Boolean.parseBoolean(args[6]);
+        boolean graphs = args.length <= 7 || Boolean.parseBoolean(args[7]);   // Note [Whole-step graphs]
         DeepLabV3Plus model = new DeepLabV3Plus(ModelConfig.of(name));
         VariableStore store = new VariableStore();
         model.params().initialize(store, 1);
@@ -43,7 +44,7 @@ public final class CudaStepBench {
         }
         Map<org.leanseg.graph.Value, Tensor> feeds = Map.of(tg.image(), image, tg.label(), Tensor.labels(Shape.of(n, size, size), labels),
                 tg.lr(), Tensor.of(Shape.of(1), 0.01f));
-        try (CudaBackend gpu = new CudaBackend(new CudaBackend.Options(tf32, CudaBackend.WORKSPACE_LIMIT, deterministic));
+        try (CudaBackend gpu = new CudaBackend(new CudaBackend.Options(tf32, CudaBackend.WORKSPACE_LIMIT, deterministic, graphs));
              Executor ex = new Executor(tg.stepGraph(), gpu, store)) {
             double[] ms = new double[steps];
             float loss = 0;
@@ -57,8 +58,8 @@ public final class CudaStepBench {
             }
             Arrays.sort(ms);
             long[] mem = gpu.memGetInfo();
-            System.out.printf("%s batch %d %dx%d tf32=%s deterministic=%s: median %.2f ms/step (min %.2f, max %.2f) over %d steps, last loss %.4f,"
-                    + " plan arena %.1f MiB, backend peak %.1f MiB, device used %.1f MiB%n", name, n, size, size, tf32, deterministic, ms[steps / 2],
+            System.out.printf("%s batch %d %dx%d tf32=%s deterministic=%s graphs=%s (%s): median %.2f ms/step (min %.2f, max %.2f) over %d steps, last loss %.4f,"
+                    + " plan arena %.1f MiB, backend peak %.1f MiB, device used %.1f MiB%n", name, n, size, size, tf32, deterministic, graphs, ex.stepGraphStatus(), ms[steps / 2],
                     ms[0], ms[steps - 1], steps, loss, ex.plan().arenaBytes() / 1048576.0, gpu.peakBytes() / 1048576.0,
                     (mem[1] - mem[0]) / 1048576.0);
         }
