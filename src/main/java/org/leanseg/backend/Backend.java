@@ -121,6 +121,13 @@ public interface Backend extends AutoCloseable {
         return null;
     }
 
+    /**
+     * Checks a step leaves on the device for after it (a kernel's error slot, read once the step is done,
+     * so that no op synchronises inside the step: Note [Whole-step graphs]); throws the first failure.
+     */
+    default void afterStep() {
+    }
+
     /** Why {@link #captureStep} gave no graph (the last time, where it can capture at all). */
     default String stepGraphsOff() {
         return "the " + name() + " backend runs its ops from Java (no graphs)";

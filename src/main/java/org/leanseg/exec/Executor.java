@@ -226,6 +226,7 @@ public final class Executor implements AutoCloseable {
         }
         backend.synchronize();
         runs++;
+        backend.afterStep();
     }
 
     /** Launches (or, on the host backends, runs) the schedule's ops in order, with poisoning and the observer. */

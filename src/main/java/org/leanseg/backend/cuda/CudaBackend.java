@@ -107,6 +107,8 @@ public final class CudaBackend implements Backend {
     private final CUstream_st stream = new CUstream_st();
     /** Why the last step capture gave no graph (Note [Whole-step graphs]), or null. */
     private volatile String stepGraphsOff;
+    /** Checks for after the step ({@link #checkAfterStep}). */
+    private final List<SlotCheck> pendingChecks = new ArrayList<>();
     /** The second stream: prefetched inputs (the next batch) go up on it while {@link #stream} computes. */
     private final CUstream_st copyStream = new CUstream_st();
     /** Prefetch slots, all of them (freed at close) and those free for the next prefetch. */
@@ -172,11 +174,16 @@ public final class CudaBackend implements Backend {
                 org.bytedeco.cuda.global.cudart.cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
         org.bytedeco.cuda.cudart.CUgraph_st graph = new org.bytedeco.cuda.cudart.CUgraph_st();
         RuntimeException failed = null;
+        List<SlotCheck> before = List.copyOf(pendingChecks);
+        pendingChecks.clear();
         try {
             enqueue.run();
         } catch (RuntimeException e) {
             failed = e;
         }
+        List<SlotCheck> graphChecks = List.copyOf(pendingChecks);   // the graph's own, after each launch
+        pendingChecks.clear();
+        pendingChecks.addAll(before);
         int end = org.bytedeco.cuda.global.cudart.cudaStreamEndCapture(stream, graph);
         if (failed != null || end != 0) {
             stepGraphsOff = "capture failed (" + (failed != null ? failed.getMessage() : "cudaStreamEndCapture error " + end)
@@ -193,6 +200,7 @@ public final class CudaBackend implements Backend {
             @Override
             public void launch() {
                 CudaStatus.check(org.bytedeco.cuda.global.cudart.cudaGraphLaunch(exec, stream), "cudaGraphLaunch");
+                graphChecks.forEach(CudaBackend.this::checkAfterStep);
             }
 
             @Override
@@ -201,6 +209,33 @@ public final class CudaBackend implements Backend {
                 org.bytedeco.cuda.global.cudart.cudaGraphDestroy(graph);
             }
         };
+    }
+
+    /**
+     * A check of an 8-byte device slot after the step: {@code failure} maps the slot's value to an error
+     * message, or null when all is well (the cross-entropy's first bad label).
+     */
+    public record SlotCheck(long address, java.util.function.LongFunction<String> failure) {
+    }
+
+    /**
+     * Registers a check for after this step ({@link #afterStep}); during capture it belongs to the graph and
+     * runs after each of its launches, since the op that registered it does not run again.
+     */
+    public synchronized void checkAfterStep(SlotCheck check) {
+        pendingChecks.add(check);
+    }
+
+    @Override
+    public synchronized void afterStep() {
+        List<SlotCheck> checks = List.copyOf(pendingChecks);
+        pendingChecks.clear();
+        for (SlotCheck c : checks) {
+            String failure = c.failure().apply(readLong(c.address()));
+            if (failure != null) {
+                throw new IllegalArgumentException(failure);   // backend imports no ops (CODE_SHAPE.md)
+            }
+        }
     }
 
     /** Why the last {@link #captureStep} gave no graph, or null. */

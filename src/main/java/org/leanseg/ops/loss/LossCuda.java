@@ -2,7 +2,6 @@ package org.leanseg.ops.loss;
 
 import org.leanseg.backend.cuda.CudaBackend;
 import org.leanseg.backend.cuda.CudaView;
-import org.leanseg.ops.OpException;
 import org.leanseg.tensor.Shape;
 
 /**
@@ -32,11 +31,11 @@ public final class LossCuda {
         gpu.launchBlocks("ls_ce_partial_k", PARTIAL_BLOCKS, pixels, k, plane, z.address(), labels.address(), op.ignoreIndex(),
                 weights, lossOut != 0 ? 1 : 0, ws, bad);
         gpu.launchBlocks("ls_ce_finalize_k", 1, PARTIAL_BLOCKS, ws, result, lossOut);
-        long badPixel = gpu.readLong(bad);
-        if (badPixel != NO_BAD_PIXEL) {
-            throw new OpException(op.name() + ": label at flat pixel " + badPixel + " of " + labels.spec()
-                    + " is not a class in [0, " + k + ") nor the ignore index " + op.ignoreIndex());
-        }
+        // read after the step, not here: a sync inside the step would break its capture (Note [Whole-step graphs]);
+        // the kernels leave a bad pixel out of the loss and its gradient meanwhile
+        String labelSpec = labels.spec().toString();
+        gpu.checkAfterStep(new CudaBackend.SlotCheck(bad, badPixel -> badPixel == NO_BAD_PIXEL ? null : op.name() + ": label at flat pixel "
+                + badPixel + " of " + labelSpec + " is not a class in [0, " + k + ") nor the ignore index " + op.ignoreIndex()));
         return new long[] {result, weights};
     }
 
