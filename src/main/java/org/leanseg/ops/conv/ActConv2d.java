@@ -92,13 +92,6 @@ public record ActConv2d(Activation.Kind act, Conv2d conv) implements Op {
 
     /** Reference kernel: in = {z, weight[, bias]}, out = {y}. */
     public static void reference(ActConv2d op, RefView[] in, RefView[] out) {
-        ConvGeometry geo = op.conv.geometry(in[0], in[1]);
-        RefView w = in[1].roundedTo(in[0].spec().dtype());
-        RefView bias = in.length == 3 ? in[2] : null;
-        if (geo.depthwise()) {
-            DepthwiseKernels.forward(geo, in[0], w, bias, out[0], op.act);
-        } else {
-            ConvGemmKernels.forward(geo, in[0], w, bias, out[0], op.act);
-        }
+        Conv2d.forward(op.conv, in, out, op.act);
     }
 }

@@ -131,13 +131,18 @@ public record Conv2d(int strideH, int strideW, int padH, int padW, int dilationH
 
     /** Reference kernel: in = {x, weight[, bias]}, out = {y}. */
     public static void reference(Conv2d op, RefView[] in, RefView[] out) {
+        forward(op, in, out, null);
+    }
+
+    /** {@code y = conv(act(x))} on the reference kernels (act null: none; ActConv2d passes its activation). */
+    static void forward(Conv2d op, RefView[] in, RefView[] out, org.leanseg.ops.elementwise.Activation.Kind act) {
         ConvGeometry geo = op.geometry(in[0], in[1]);
         RefView bias = in.length == 3 ? in[2] : null;
         RefView w = in[1].roundedTo(in[0].spec().dtype()); // Note [Mixed precision]: 16-bit operands
         if (geo.depthwise()) {
-            DepthwiseKernels.forward(geo, in[0], w, bias, out[0]);
+            DepthwiseKernels.forward(geo, in[0], w, bias, out[0], act);
         } else {
-            ConvGemmKernels.forward(geo, in[0], w, bias, out[0]);
+            ConvGemmKernels.forward(geo, in[0], w, bias, out[0], act);
         }
     }
 }

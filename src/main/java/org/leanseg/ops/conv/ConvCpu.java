@@ -164,8 +164,7 @@ public final class ConvCpu {
 
     /** Bytes of one image of an [N, C, H, W] activation. */
     private static long perImage(CpuView v) {
-        Shape s = v.spec().shape();
-        return (long) v.spec().dtype().bytes() * s.dim(1) * s.dim(2) * s.dim(3);
+        return perImage(v.spec());
     }
 
     private static long perImage(TensorSpec v) {
