@@ -8,7 +8,8 @@
 #      device used <= plan + context + allowance),
 #   7. side by side: LeanSeg's step timing (CudaStepBench) and, when a python3 with torch is on PATH, PyTorch's
 #      (tools/gpu/pytorch_baseline.py, copied into the bundle) on the same configurations, in the same run,
-#   then the norm kernel benchmark (CudaNormBench) and a 2-iteration train smoke run.
+#   then the kernel benchmarks (CudaNormBench: batch norm; CudaDwBench: depthwise, against cuDNN too) and a
+#   2-iteration train smoke run.
 # Device-tool call:  run(command="bash .bundle-cuda/run.sh", carry=[".bundle-cuda"], timeout_s=...)
 # Logs and JUnit XML under $OUT (the device tool's folder when set, else <bundle>/out).
 # PARTS picks parts (default "1 6 7 k t": profile, tests, side by side, kernel benchmark, train smoke). All of them
@@ -62,6 +63,9 @@ if want k; then
   sec "norm kernel benchmark (CudaNormBench batch reps)"
   timeout 120 "${JAVA_CP[@]}" org.leanseg.backend.cuda.CudaNormBench 8 50
   echo "norm bench exit code: $?"
+  sec "depthwise kernel benchmark (CudaDwBench batch reps)"
+  timeout 120 "${JAVA_CP[@]}" org.leanseg.backend.cuda.CudaDwBench 8 50
+  echo "depthwise bench exit code: $?"
 fi
 
 if want t; then

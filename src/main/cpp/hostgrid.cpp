@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "hostgrid.h"
+#include "dw.cuh"
 #include "norm.cuh"
 
 namespace {
@@ -106,6 +107,24 @@ struct Scratch {
     }
   }
 };
+
+// geom = the LsDwGrid fields in order (DwGrid.args), then grid x and grid y
+struct DwLaunch {
+  LsDwGrid g;
+  int gx, gy;
+};
+
+DwLaunch dwLaunchOf(JNIEnv* env, jlongArray jgeom) {
+  constexpr int F = 25;
+  if (env->GetArrayLength(jgeom) != F + 2) throw std::runtime_error("depthwise geometry: expected " + std::to_string(F + 2) + " values");
+  jlong v[F + 2];
+  env->GetLongArrayRegion(jgeom, 0, F + 2, v);
+  int f[F];
+  for (int i = 0; i < F; i++) f[i] = (int)v[i];
+  LsDwGrid g{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16],
+             f[17], f[18], f[19], f[20], f[21], f[22], f[23], f[24]};
+  return DwLaunch{g, (int)v[F], (int)v[F + 1]};
+}
 
 }  // namespace
 
@@ -199,6 +218,68 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_planeAffine(
     pins.finish();
   } catch (const std::exception& e) {
     throwJava(env, std::string("ls_plane_affine_k on the host: ") + e.what());
+  }
+}
+
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwForward(JNIEnv* env, jclass, jlongArray jgeom, jfloat cap,
+                                                                        jfloatArray jz, jfloatArray jw, jfloatArray jbias,
+                                                                        jfloatArray jy, jlong schedule) {
+  try {
+    DwLaunch l = dwLaunchOf(env, jgeom);
+    Pins pins(env);
+    float* z = pins.get(jz);
+    float* w = pins.get(jw);
+    float* bias = pins.get(jbias);
+    float* y = pins.get(jy);
+    ls_host_launch<LsDwTileShared>(l.gx, l.gy, LS_DW_BLOCK, LsSchedule{(uint64_t)schedule},
+                                   [&](const LsHostThread& t, LsDwTileShared& sh) { ls_dw_forward_body(t, sh, l.g, cap, z, w, bias, y); });
+    pins.finish();
+  } catch (const std::exception& e) {
+    throwJava(env, std::string("ls_dw_forward_k on the host: ") + e.what());
+  }
+}
+
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwBackwardData(JNIEnv* env, jclass, jlongArray jgeom,
+                                                                             jfloatArray jdy, jfloatArray jw, jfloatArray jdx,
+                                                                             jlong schedule) {
+  try {
+    DwLaunch l = dwLaunchOf(env, jgeom);
+    Pins pins(env);
+    float* dy = pins.get(jdy);
+    float* w = pins.get(jw);
+    float* dx = pins.get(jdx);
+    ls_host_launch<LsDwTileShared>(l.gx, l.gy, LS_DW_BLOCK, LsSchedule{(uint64_t)schedule},
+                                   [&](const LsHostThread& t, LsDwTileShared& sh) { ls_dw_backward_data_body(t, sh, l.g, dy, w, dx); });
+    pins.finish();
+  } catch (const std::exception& e) {
+    throwJava(env, std::string("ls_dw_backward_data_k on the host: ") + e.what());
+  }
+}
+
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwFilter(JNIEnv* env, jclass, jlongArray jgeom, jfloat cap,
+                                                                       jfloatArray jz, jfloatArray jdy, jfloatArray jdW,
+                                                                       jlong schedule) {
+  try {
+    DwLaunch l = dwLaunchOf(env, jgeom);
+    Pins pins(env);
+    float* z = pins.get(jz);
+    float* dy = pins.get(jdy);
+    float* dW = pins.get(jdW);
+    int sets = l.g.C * l.g.mult;
+    std::vector<unsigned> counters(sets, 0u);
+    std::vector<float> partials((size_t)LS_DW_TAPS * sets * l.g.chunks + 1, NAN);
+    ls_host_launch<LsDwFilterShared>(l.gx, l.gy, LS_DW_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsDwFilterShared& sh) {
+      ls_dw_filter_body(t, sh, l.g, cap, z, dy, dW, partials.data(), counters.data());
+    });
+    for (int i = 0; i < sets; i++) {
+      if (counters[i] != 0) {
+        throw std::runtime_error("counter of channel " + std::to_string(i) + " is " + std::to_string(counters[i]) +
+                                 " after the launch (the last block did not reset it)");
+      }
+    }
+    pins.finish();
+  } catch (const std::exception& e) {
+    throwJava(env, std::string("ls_dw_filter_k on the host: ") + e.what());
   }
 }
 

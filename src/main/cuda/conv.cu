@@ -47,3 +47,35 @@ extern "C" __global__ void ls_act_dw_filter_k(int N, int C, int mult, int H, int
   s = ls_block_sum(s, red);
   if (threadIdx.x == 0) dW[blockIdx.x] = (float)s;
 }
+
+// Depthwise convolutions by tiles (Note [Depthwise kernels by tiles] in dw.cuh): thin wrappers around the bodies the
+// host build runs over the same grids (HostDwGridTest). Launch with LS_DW_BLOCK (256) threads; grids and the
+// geometry arguments (LS_DW_GRID_PARAMS, in LsDwGrid's field order) from backend/cuda/DwGrid.java.
+#include "dw.cuh"
+
+#define LS_DW_GRID_PARAMS                                                                                               \
+  int N, int C, int mult, int H, int W, int Hout, int Wout, int kh, int kw, int sH, int sW, int pH, int pW, int dilH, int dilW, \
+      int act, int tileH, int tileW, int stageH, int stageW, int tilesX, int planes, int bandRows, int bands, int chunks
+#define LS_DW_GRID                                                                                                         \
+  LsDwGrid{N, C, mult, H, W, Hout, Wout, kh, kw, sH, sW, pH, pW, dilH, dilW, act, tileH, tileW, stageH, stageW, tilesX, planes, \
+           bandRows, bands, chunks}
+
+// Grid (tiles of the output plane, min(N * C * mult, 65535)). bias may be null.
+extern "C" __global__ void ls_dw_forward_k(LS_DW_GRID_PARAMS, float cap, const float* z, const float* w, const float* bias,
+                                           float* y) {
+  __shared__ LsDwTileShared sh;
+  ls_dw_forward_body(LsDevThread(), sh, LS_DW_GRID, cap, z, w, bias, y);
+}
+
+// Grid (tiles of the input plane, min(N * C, 65535)).
+extern "C" __global__ void ls_dw_backward_data_k(LS_DW_GRID_PARAMS, const float* dy, const float* w, float* dx) {
+  __shared__ LsDwTileShared sh;
+  ls_dw_backward_data_body(LsDevThread(), sh, LS_DW_GRID, dy, w, dx);
+}
+
+// Grid (chunks, min(C * mult, 65535)); partials and counters in the norm scratch (CudaBackend.normScratch).
+extern "C" __global__ void ls_dw_filter_k(LS_DW_GRID_PARAMS, float cap, const float* z, const float* dy, float* dW,
+                                          float* partials, unsigned* counters) {
+  __shared__ LsDwFilterShared sh;
+  ls_dw_filter_body(LsDevThread(), sh, LS_DW_GRID, cap, z, dy, dW, partials, counters);
+}

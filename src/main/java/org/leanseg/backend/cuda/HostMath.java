@@ -93,6 +93,19 @@ public final class HostMath {
                                           double eps, int gridX, int gridY, long schedule);
 
     /**
+     * ls_dw_forward_k run on the host over its grid: {@code geom} = {@link DwGrid#hostGeometry} (the grid fields, then
+     * grid x and y); blocks and threads in the order {@code schedule} draws. bias may be null; cap: the activation's
+     * cap where the grid has one.
+     */
+    public static native void dwForward(long[] geom, float cap, float[] z, float[] w, float[] bias, float[] y, long schedule);
+
+    /** ls_dw_backward_data_k on the host, as {@link #dwForward}. */
+    public static native void dwBackwardData(long[] geom, float[] dy, float[] w, float[] dx, long schedule);
+
+    /** ls_dw_filter_k on the host, as {@link #dwForward}; fails on a channel counter left non-zero. */
+    public static native void dwFilter(long[] geom, float cap, float[] z, float[] dy, float[] dW, long schedule);
+
+    /**
      * ActConv2d forward: y out; bias may be null. {@code geom} = {N, C, mult, H, W, Hout, Wout, kh, kw,
      * strideH, strideW, padH, padW, dilationH, dilationW}; {@code cap} = the activation's cap (+inf for ReLU).
      */
