@@ -183,6 +183,7 @@ __host__ __device__ void ls_norm_stats_body(const T& t, LsRedShared& sh, LsRedGe
 #define LS_GRAD_BN_EVAL 2   // p0 = runMean, p1 = runVar: invStd = 1 / sqrt(runVar + eps)
 #define LS_GRAD_SUM 3       // v null: out0 = sum of dy (conv bias gradient)
 #define LS_GRAD_GN_PLANE 4  // sets = planes (n, c); p0 = saveMean, p1 = saveInvStd per (n, group)
+#define LS_GRAD_GN_PLANE_Y 5  // sets = planes (n, c); p0 = beta, p1 = gamma per channel: xhat = (y - beta) / gamma
 
 // Gradient sums per set: out0[set] = sum dy, out1[set] = sum dy * xhat. BN: out0 = dBeta, out1 = dGamma.
 template <class T>
@@ -194,9 +195,11 @@ __host__ __device__ void ls_norm_grad_body(const T& t, LsRedShared& sh, LsRedGeo
     if (kind == LS_GRAD_GN_PLANE) {
       int n = set / C;
       s = n * groups + (set - n * C) / (C / groups);
+    } else if (kind == LS_GRAD_GN_PLANE_Y) {
+      s = set - (set / C) * C;  // the plane's channel
     }
     double center = kind == LS_GRAD_SUM ? 0.0 : (double)p0[s];
-    double mult = kind == LS_GRAD_BN_Y ? 1.0 / (double)p1[s]
+    double mult = (kind == LS_GRAD_BN_Y || kind == LS_GRAD_GN_PLANE_Y) ? 1.0 / (double)p1[s]
                   : kind == LS_GRAD_BN_EVAL ? ls_inv_std(p1[s], eps)
                   : kind == LS_GRAD_SUM ? 0.0 : (double)p1[s];
     LsGradAcc acc{dy, kind == LS_GRAD_SUM ? nullptr : v, (float)center};
@@ -249,6 +252,7 @@ __host__ __device__ void ls_gn_grad_finish_body(const T& t, int N, int C, int gr
 #define LS_AFF_GN 5           // v = x; p0 = saveMean, p1 = saveInvStd per (n, group); p2 = gamma, p3 = beta
 #define LS_AFF_GN_DX 6        // u = dy, v = x; p0, p1 per (n, group); p2 = gamma; p3 = gs (ls_gn_grad_finish_body)
 #define LS_AFF_BIAS 7         // v = y (out may be y); p0 = bias
+#define LS_AFF_GN_DX_FROM_Y 8 // u = dy, v = y; p0 = beta, p2 = gamma per channel; p1 = saveInvStd per (n, group); p3 = gs
 
 struct LsAffine {
   float a, k0, bb, center;
@@ -279,6 +283,10 @@ __host__ __device__ inline LsAffine ls_plane_coefficients(int kind, int n, int c
     case LS_AFF_GN_DX:
       invStd = p1[s];
       return {(float)(invStd * p2[c]), (float)(-invStd * p3[2 * s]), (float)(-invStd * invStd * p3[2 * s + 1]), p0[s]};
+    case LS_AFF_GN_DX_FROM_Y:
+      // Note [In-place GN backward]: xhat = (y - beta) / gamma
+      invStd = p1[s];
+      return {(float)(invStd * p2[c]), (float)(-invStd * p3[2 * s]), (float)(-invStd * p3[2 * s + 1] / p2[c]), p0[c]};
     default:  // LS_AFF_BIAS
       return {0.f, p0[c], 1.f, 0.f};
   }

@@ -315,7 +315,7 @@ public final class Ops {
                     .without(CUDA, "relu_conv2d_backward_filter", "relu6_conv2d_backward_filter")
                     .half(CPU, CPU_16),
             // norm: OPS-NORM. Variants are attributes (BatchNorm.Mode, the backward's Source); CUDA's in-place
-            // and replay variants have not run on a GPU, and in-place GN has no CUDA kernel.
+            // and replay variants and in-place GN have not run on a GPU.
             op("batch_norm, batch_norm_inplace, batch_norm_replay", "norm", BatchNorm.class).ref(BatchNorm::reference)
                     .on(CPU, NormCpu::batchNorm).on(CUDA, NormCuda::batchNorm)
                     .untested(CUDA, "batch_norm_inplace", "batch_norm_replay")
@@ -328,10 +328,10 @@ public final class Ops {
             op("batch_norm_backward_through_relu_conv1x1, batch_norm_backward_through_relu6_conv1x1", "norm",
                     BatchNormBackwardThroughConv.class).ref(BatchNormBackwardThroughConv::reference),
             op("group_norm, group_norm_inplace", "norm", GroupNorm.class).ref(GroupNorm::reference)
-                    .on(CUDA, NormCuda::groupNorm).without(CUDA, "group_norm_inplace"),
+                    .on(CUDA, NormCuda::groupNorm).untested(CUDA, "group_norm_inplace"),
             op("group_norm_backward, group_norm_backward_from_output", "norm", GroupNormBackward.class)
                     .ref(GroupNormBackward::reference).on(CUDA, NormCuda::groupNormBackward)
-                    .without(CUDA, "group_norm_backward_from_output"),
+                    .untested(CUDA, "group_norm_backward_from_output"),
             // resize/pool/concat: OPS-SHAPE
             op("resize_bilinear", "shape", Resize.class).ref(Resize::reference).on(CPU, ShapeCpu::resize).on(CUDA, ShapeCuda::resize)
                     .half(CPU, CPU_16),

@@ -13,6 +13,7 @@ public final class NormSteps {
     static final int GRAD_BN_EVAL = 2;
     static final int GRAD_SUM = 3;
     static final int GRAD_GN_PLANE = 4;
+    static final int GRAD_GN_PLANE_Y = 5;
     // kinds of ls_plane_affine_k (LS_AFF_* in norm.cuh)
     static final int AFF_BN_TRAIN = 0;
     static final int AFF_BN_EVAL = 1;
@@ -22,6 +23,7 @@ public final class NormSteps {
     static final int AFF_GN = 5;
     static final int AFF_GN_DX = 6;
     static final int AFF_BIAS = 7;
+    static final int AFF_GN_DX_FROM_Y = 8;
 
     private NormSteps() {
     }
@@ -105,6 +107,24 @@ public final class NormSteps {
                 planeDyXhat);
         k.gnGradFinish(n, c, groups, hw, gamma, planeDy, planeDyXhat, dGamma, dBeta, gs);
         k.affine(AFF_GN_DX, n * c, c, hw, groups, (long) (c / groups) * hw, vec(k, hw, x, dy, dx), dy, x, dx, saveMean,
+                saveInvStd, gamma, gs, null, 0);
+    }
+
+    /**
+     * In-place group norm backward from its output y (Note [In-place GN backward]): plane sums with xhat = (y - beta) /
+     * gamma, then dGamma, dBeta and the group means (one block), then dX; dx may be dy.
+     */
+    public static <P> void groupNormBackwardFromOutput(NormKernels<P> k, int n, int c, int hw, int groups, P y, P gamma, P beta,
+                                                       P saveInvStd, P dy, P dx, P dGamma, P dBeta) {
+        long planes = (long) n * c;
+        k.beginOp(2 * planes + 2L * n * groups);
+        P planeDy = k.temp(planes);
+        P planeDyXhat = k.temp(planes);
+        P gs = k.temp(2L * n * groups);
+        k.grad(NormGrid.perPlane(n, c, hw, aligned(k, y, dy)), GRAD_GN_PLANE_Y, c, groups, y, dy, beta, gamma, 0, planeDy,
+                planeDyXhat);
+        k.gnGradFinish(n, c, groups, hw, gamma, planeDy, planeDyXhat, dGamma, dBeta, gs);
+        k.affine(AFF_GN_DX_FROM_Y, n * c, c, hw, groups, (long) (c / groups) * hw, vec(k, hw, y, dy, dx), dy, y, dx, beta,
                 saveInvStd, gamma, gs, null, 0);
     }
 

@@ -37,8 +37,8 @@ import org.leanseg.ops.norm.GroupNormBackward;
  * output is read much later moved to that reader ({@link LateGradients}, Note [Late gradients]: no bit
  * changes either) and each optimizer update moved to right after its gradient ({@link UpdatesInBackward}). {@code stockBatchNorm} lists the γ of BN
  * and GN layers that must keep their input because the γ guard failed for them (Note [In-place BN
- * backward], Note [In-place GN backward]). In-place GN has no CUDA kernel yet (Ops table), so
- * {@link #forDevice} keeps CUDA unfused until it has one.
+ * backward], Note [In-place GN backward]). CUDA's fused kernels have not run on a GPU (untested
+ * in the Ops table), so {@link #forDevice} keeps CUDA unfused until they have.
  *
  * <pre>{@code
  * StepPasses p = StepPasses.FUSED.withRecompute(RecomputePolicy.parse("stages"));

@@ -62,18 +62,25 @@ public final class NormCuda {
         }
     }
 
-    /** in = {x, gamma, beta}; out = {y, saveMean, saveInvStd}. Stock GN only. */
+    /** in = {x, gamma, beta}; out = {y, saveMean, saveInvStd}; y may be x (in place: the statistics launch reads x first). */
     public static void groupNorm(GroupNorm op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
-        OpException.check(!op.inPlace(), op.name() + " has no cuda kernel yet (Ops table)");
         Shape s = in[0].spec().shape();
         NormSteps.groupNorm(new CudaNormKernels(gpu), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s),
                 op.groups(), op.eps(), a(in[0]), a(in[1]), a(in[2]), a(out[0]), a(out[1]), a(out[2]));
     }
 
-    /** in = {x, gamma, saveMean, saveInvStd, dY}; out = {dX, dGamma, dBeta}. From x only. */
+    /**
+     * From x: in = {x, gamma, saveMean, saveInvStd, dY}; from the output (in-place GN): in = {y, gamma, beta, saveInvStd,
+     * dY}, dX may be dY. out = {dX, dGamma, dBeta}.
+     */
     public static void groupNormBackward(GroupNormBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
-        OpException.check(op.source() == GroupNormBackward.Source.X, op.name() + " has no cuda kernel yet (Ops table)");
         Shape s = in[0].spec().shape();
+        if (op.source() == GroupNormBackward.Source.Y) {
+            NormSteps.groupNormBackwardFromOutput(new CudaNormKernels(gpu), NormShapes.batch(s), NormShapes.channels(s),
+                    NormShapes.spatial(s), op.groups(), a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]), a(out[0]), a(out[1]),
+                    a(out[2]));
+            return;
+        }
         NormSteps.groupNormBackward(new CudaNormKernels(gpu), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s),
                 op.groups(), a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]), a(out[0]), a(out[1]), a(out[2]));
     }

@@ -28,7 +28,8 @@ import org.leanseg.testing.OpRun;
  * each kernel body for every block and thread of its grid, barriers kept (src/main/cpp/hostgrid.h, Note
  * [Kernel bodies on two machines] in grid.cuh). Checked against the reference backend on fresh random inputs:
  * BN training forward (TRAIN, in place, REPLAY), eval forward, backward from x, from the output (dX written
- * over dY) and in eval mode, GN forward and backward, the conv bias add and its gradient.
+ * over dY) and in eval mode, GN forward and backward (stock, and in place with the backward from the output),
+ * the conv bias add and its gradient.
  *
  * <p>Structure: each case runs under three schedules (blocks in index order, then in two random orders with
  * the threads of each barrier phase shuffled too, one of them with grid y cut to 2 so the kernels stride over
@@ -247,6 +248,33 @@ class HostKernelGridTest {
                 });
                 for (int i = 0; i < 3; i++) {
                     check("gn backward output " + i + " " + at, got.get(i), b.output(i));
+                }
+
+                // in place (Note [In-place GN backward]): y over x, then the backward from y with dX over dY
+                Tensor gammaAway = signed(0.3, 2, ch);
+                OpRun.Result fi = ref(new GroupNorm(groups, EPS, true), x, gammaAway, beta);
+                got = run("gn in place " + at, k -> {
+                    float[] xs = c(x);
+                    float[] mean = new float[n * groups];
+                    float[] invStd = new float[n * groups];
+                    NormSteps.groupNorm(k, n, ch, hw, groups, EPS, xs, gammaAway.data(), beta.data(), xs, mean, invStd);
+                    return List.of(xs, mean, invStd);
+                });
+                for (int i = 0; i < 3; i++) {
+                    check("gn in place output " + i + " " + at, got.get(i), fi.output(i));
+                }
+                Tensor y = fi.output(0);
+                OpRun.Result by = ref(new GroupNormBackward(groups, GroupNormBackward.Source.Y), y, gammaAway, beta, fi.output(2), dy);
+                got = run("gn backward from y " + at, k -> {
+                    float[] dyx = c(dy);
+                    float[] dGamma = new float[ch];
+                    float[] dBeta = new float[ch];
+                    NormSteps.groupNormBackwardFromOutput(k, n, ch, hw, groups, c(y), gammaAway.data(), beta.data(), fi.output(2).data(),
+                            dyx, dyx, dGamma, dBeta);
+                    return List.of(dyx, dGamma, dBeta);
+                });
+                for (int i = 0; i < 3; i++) {
+                    check("gn backward from y output " + i + " " + at, got.get(i), by.output(i));
                 }
             }
         }
