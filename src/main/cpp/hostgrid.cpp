@@ -18,6 +18,7 @@
 
 #include "hostgrid.h"
 #include "dw.cuh"
+#include "upsample_loss.cuh"
 #include "norm.cuh"
 
 namespace {
@@ -124,6 +125,17 @@ DwLaunch dwLaunchOf(JNIEnv* env, jlongArray jgeom) {
   LsDwGrid g{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16],
              f[17], f[18], f[19], f[20], f[21], f[22], f[23], f[24]};
   return DwLaunch{g, (int)v[F], (int)v[F + 1]};
+}
+
+// geom = the LsUpCeGrid fields in order (UpLossGrid.args)
+LsUpCeGrid upCeGridOf(JNIEnv* env, jlongArray jgeom) {
+  constexpr int F = 14;
+  if (env->GetArrayLength(jgeom) != F) throw std::runtime_error("fused loss geometry: expected " + std::to_string(F) + " values");
+  jlong v[F];
+  env->GetLongArrayRegion(jgeom, 0, F, v);
+  int f[F];
+  for (int i = 0; i < F; i++) f[i] = (int)v[i];
+  return LsUpCeGrid{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13]};
 }
 
 }  // namespace
@@ -280,6 +292,51 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwFilter(JNIEnv* e
     pins.finish();
   } catch (const std::exception& e) {
     throwJava(env, std::string("ls_dw_filter_k on the host: ") + e.what());
+  }
+}
+
+JNIEXPORT jlong JNICALL Java_org_leanseg_backend_cuda_HostMath_upCePartial(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jz,
+                                                                           jfloatArray jlabels, jfloatArray jweights,
+                                                                           jdoubleArray jpartials, jlong schedule) {
+  try {
+    LsUpCeGrid g = upCeGridOf(env, jgeom);
+    Pins pins(env);
+    float* z = pins.get(jz);
+    float* labels = pins.get(jlabels);
+    float* weights = pins.get(jweights);
+    std::vector<double> partials(2 * (size_t)g.rowBlocks, NAN);
+    unsigned long long bad = ~0ULL;
+    ls_host_launch<LsUpCeFwdShared>(g.rowBlocks, 1, LS_UPCE_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsUpCeFwdShared& sh) {
+      ls_upce_partial_body(t, sh, g, z, labels, weights, partials.data(), &bad);
+    });
+    pins.finish();
+    env->SetDoubleArrayRegion(jpartials, 0, 2 * g.rowBlocks, partials.data());
+    return bad == ~0ULL ? -1 : (jlong)bad;
+  } catch (const std::exception& e) {
+    throwJava(env, std::string("ls_up_ce_partial_k on the host: ") + e.what());
+    return -1;
+  }
+}
+
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_upCeBackward(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jz,
+                                                                           jfloatArray jlabels, jfloatArray jweights, jfloat dLoss,
+                                                                           jdouble total, jfloatArray jdz, jlong schedule) {
+  try {
+    LsUpCeGrid g = upCeGridOf(env, jgeom);
+    Pins pins(env);
+    float* z = pins.get(jz);
+    float* labels = pins.get(jlabels);
+    float* weights = pins.get(jweights);
+    float* dz = pins.get(jdz);
+    double result[2] = {0, total};
+    float dl = dLoss;
+    ls_host_launch<LsUpCeBwdShared>(g.h * g.segs, g.N * g.groups, LS_UPCE_BLOCK, LsSchedule{(uint64_t)schedule},
+                                    [&](const LsHostThread& t, LsUpCeBwdShared& sh) {
+                                      ls_upce_backward_body(t, sh, g, z, labels, weights, &dl, result, dz);
+                                    });
+    pins.finish();
+  } catch (const std::exception& e) {
+    throwJava(env, std::string("ls_up_ce_backward_k on the host: ") + e.what());
   }
 }
 

@@ -36,6 +36,9 @@ struct LsHostThread {
   // Blocks run one at a time on the host, so a plain increment is the atomicAdd.
   unsigned ticket(unsigned* counter) const { return (*counter)++; }
   float load_cg(const float* p) const { return *p; }
+  void atomic_min_u64(unsigned long long* p, unsigned long long v) const {
+    if (v < *p) *p = v;
+  }
 };
 
 // Order of blocks and of threads within each barrier phase: 0 = in index order; otherwise a permutation drawn

@@ -38,6 +38,8 @@ struct LsDevThread {
   }
   // A read that bypasses the (non-coherent) L1 cache: values another block wrote before its ticket.
   __device__ float load_cg(const float* p) const { return __ldcg(p); }
+  // *p = min(*p, v), atomically (the first bad label's index, whatever the block order).
+  __device__ void atomic_min_u64(unsigned long long* p, unsigned long long v) const { atomicMin(p, v); }
 };
 #endif
 

@@ -53,3 +53,27 @@ extern "C" __global__ void ls_ce_backward_k(long long pixels, int K, long long p
     ls_ce_pixel_backward(z + base, dz + base, plane, K, y, scale, y >= 0 && weights ? (double)weights[y] : 1.0);
   }
 }
+
+// Fused bilinear upsample + cross-entropy (Note [Fused upsample loss on the GPU] in upsample_loss.cuh): thin wrappers
+// around the bodies the host build runs over the same grids (HostUpsampleLossGridTest). 256 threads per block; grids
+// and the geometry arguments (LsUpCeGrid's fields in order) from backend/cuda/UpLossGrid.java.
+#include "upsample_loss.cuh"
+
+#define LS_UPCE_GRID_PARAMS                                                                                              \
+  int N, int K, int h, int w, int outH, int outW, int alignCorners, int ignoreIndex, int rowBlocks, int segC, int segs, \
+      int kg, int groups, int span
+#define LS_UPCE_GRID LsUpCeGrid{N, K, h, w, outH, outW, alignCorners, ignoreIndex, rowBlocks, segC, segs, kg, groups, span}
+
+// Grid (rowBlocks, 1); then ls_ce_finalize_k over the rowBlocks partials.
+extern "C" __global__ void ls_up_ce_partial_k(LS_UPCE_GRID_PARAMS, const float* z, const float* labels, const float* weights,
+                                              double* partials, unsigned long long* bad) {
+  __shared__ LsUpCeFwdShared sh;
+  ls_upce_partial_body(LsDevThread(), sh, LS_UPCE_GRID, z, labels, weights, partials, bad);
+}
+
+// Grid (h * segs, N * groups); result = ls_ce_finalize_k's (result[1]: the valid pixels' weight total).
+extern "C" __global__ void __launch_bounds__(LS_UPCE_BLOCK, 2) ls_up_ce_backward_k(LS_UPCE_GRID_PARAMS, const float* z, const float* labels, const float* weights,
+                                               const float* dLoss, const double* result, float* dz) {
+  __shared__ LsUpCeBwdShared sh;
+  ls_upce_backward_body(LsDevThread(), sh, LS_UPCE_GRID, z, labels, weights, dLoss, result, dz);
+}

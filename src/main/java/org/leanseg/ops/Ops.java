@@ -356,12 +356,13 @@ public final class Ops {
             op("softmax_cross_entropy_backward", "loss", SoftmaxCrossEntropyBackward.class).ref(SoftmaxCrossEntropyBackward::reference)
                     .on(CPU, LossCpu::crossEntropyBackward).on(CUDA, LossCuda::crossEntropyBackward)
                     .half(CPU, CPU_16),
-            // Note [Fused upsample loss]: no CUDA kernel yet, so CUDA steps stay unfused (StepPasses.FUSED_OPS)
+            // Note [Fused upsample loss]; its CUDA kernels (Note [Fused upsample loss on the GPU]) have not run on a GPU
             op("upsample_softmax_cross_entropy", "loss", UpsampleSoftmaxCrossEntropy.class).ref(UpsampleSoftmaxCrossEntropy::reference)
-                    .on(CPU, LossCpu::upsampleCrossEntropy)
+                    .on(CPU, LossCpu::upsampleCrossEntropy).untested(CUDA, LossCuda::upsampleCrossEntropy)
                     .half(CPU, CPU_16),
             op("upsample_softmax_cross_entropy_backward", "loss", UpsampleSoftmaxCrossEntropyBackward.class)
                     .ref(UpsampleSoftmaxCrossEntropyBackward::reference).on(CPU, LossCpu::upsampleCrossEntropyBackward)
+                    .untested(CUDA, LossCuda::upsampleCrossEntropyBackward)
                     .half(CPU, CPU_16),
             op("upsample_argmax", "loss", UpsampleArgmax.class).ref(UpsampleArgmax::reference).on(CPU, LossCpu::upsampleArgmax)
                     .half(CPU, CPU_16),

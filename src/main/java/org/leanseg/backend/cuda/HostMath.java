@@ -106,6 +106,17 @@ public final class HostMath {
     public static native void dwFilter(long[] geom, float cap, float[] z, float[] dy, float[] dW, long schedule);
 
     /**
+     * ls_up_ce_partial_k on the host over its grid ({@code geom} = {@link UpLossGrid#hostGeometry}): writes the
+     * rowBlocks pairs (sum of w * nll, sum of w) into {@code partials}; returns the smallest bad label's flat pixel
+     * index, or -1.
+     */
+    public static native long upCePartial(long[] geom, float[] z, float[] labels, float[] weights, double[] partials, long schedule);
+
+    /** ls_up_ce_backward_k on the host: dz of the fused loss for dLoss and the valid pixels' weight total. */
+    public static native void upCeBackward(long[] geom, float[] z, float[] labels, float[] weights, float dLoss, double total,
+                                           float[] dz, long schedule);
+
+    /**
      * ActConv2d forward: y out; bias may be null. {@code geom} = {N, C, mult, H, W, Hout, Wout, kh, kw,
      * strideH, strideW, padH, padW, dilationH, dilationW}; {@code cap} = the activation's cap (+inf for ReLU).
      */

@@ -2,12 +2,15 @@ package org.leanseg.ops.loss;
 
 import org.leanseg.backend.cuda.CudaBackend;
 import org.leanseg.backend.cuda.CudaView;
+import org.leanseg.backend.cuda.UpLossGrid;
 import org.leanseg.tensor.Shape;
 
 /**
- * CUDA bindings of the loss ops (kernels in src/main/cuda/loss.cu and shape.cu). The cross-entropy
- * sums are reduced deterministically in two stages in the backend's workspace; an invalid label is
- * reported like the reference kernel does, which costs one 8-byte read (a stream sync) per call.
+ * CUDA bindings of the loss ops (kernels in src/main/cuda/loss.cu, upsample_loss.cuh and shape.cu).
+ * The cross-entropy sums are reduced deterministically in two stages in the backend's workspace; an
+ * invalid label's first pixel is kept in a device slot and reported after the step
+ * ({@link CudaBackend#checkAfterStep}), as the reference reports it. The fused upsample +
+ * cross-entropy (Note [Fused upsample loss on the GPU]) never stores the full-resolution logits.
  */
 public final class LossCuda {
     /** Blocks of the partial-sum stage: fixed, so the reduction order (and the bits) never change. */
@@ -20,23 +23,71 @@ public final class LossCuda {
     /** Workspace layout: [partials: 2 doubles per block][result: 2 doubles][bad pixel: 1 u64]. */
     private static long[] reduce(SoftmaxCrossEntropyOp op, CudaBackend gpu, CudaView z, CudaView labels, long lossOut) {
         Shape s = z.spec().shape();
-        int k = s.dim(1);
-        long plane = (long) s.dim(2) * s.dim(3);
+        return reduce(op, gpu, s.dim(1), (long) s.dim(2) * s.dim(3), lossOut != 0 ? z.address() : 0L, labels, lossOut);
+    }
+
+    /**
+     * The two-stage sums over the labels (and with {@code z} not 0 the logits [N, k, plane]): result[0] = sum of
+     * w * nll, result[1] = sum of w over the valid pixels; lossOut (not 0) = their ratio. Returns {result, weights}.
+     */
+    private static long[] reduce(SoftmaxCrossEntropyOp op, CudaBackend gpu, int k, long plane, long z, CudaView labels, long lossOut) {
         long pixels = labels.numel();
         long ws = gpu.workspace(16L * PARTIAL_BLOCKS + 16 + 8);
         long result = ws + 16L * PARTIAL_BLOCKS;
         long bad = result + 16;
         long weights = op.weights() == null ? 0L : gpu.constant(op.weights());
         gpu.memset(bad, 0xFF, 8);
-        gpu.launchBlocks("ls_ce_partial_k", PARTIAL_BLOCKS, pixels, k, plane, z.address(), labels.address(), op.ignoreIndex(),
-                weights, lossOut != 0 ? 1 : 0, ws, bad);
+        gpu.launchBlocks("ls_ce_partial_k", PARTIAL_BLOCKS, pixels, k, plane, z, labels.address(), op.ignoreIndex(),
+                weights, z != 0 ? 1 : 0, ws, bad);
         gpu.launchBlocks("ls_ce_finalize_k", 1, PARTIAL_BLOCKS, ws, result, lossOut);
-        // read after the step, not here: a sync inside the step would break its capture (Note [Whole-step graphs]);
-        // the kernels leave a bad pixel out of the loss and its gradient meanwhile
+        checkLabelsAfterStep(op, gpu, k, labels, bad);
+        return new long[] {result, weights};
+    }
+
+    /**
+     * Reads the bad-label slot after the step, not here: a sync inside the step would break its capture (Note
+     * [Whole-step graphs]); the kernels leave a bad pixel out of the loss and its gradient meanwhile.
+     */
+    private static void checkLabelsAfterStep(SoftmaxCrossEntropyOp op, CudaBackend gpu, int k, CudaView labels, long bad) {
         String labelSpec = labels.spec().toString();
         gpu.checkAfterStep(new CudaBackend.SlotCheck(bad, badPixel -> badPixel == NO_BAD_PIXEL ? null : op.name() + ": label at flat pixel "
                 + badPixel + " of " + labelSpec + " is not a class in [0, " + k + ") nor the ignore index " + op.ignoreIndex()));
-        return new long[] {result, weights};
+    }
+
+    private static UpLossGrid grid(int outH, int outW, boolean alignCorners, int ignoreIndex, CudaView z) {
+        Shape s = z.spec().shape();
+        return UpLossGrid.of(s.dim(0), s.dim(1), s.dim(2), s.dim(3), outH, outW, alignCorners, ignoreIndex);
+    }
+
+    /**
+     * Fused upsample + cross-entropy: in = {stride-4 logits, labels}; out = {loss [1]}. ls_up_ce_partial_k over the
+     * output rows, then ls_ce_finalize_k over its partials (workspace as {@link #reduce}).
+     */
+    public static void upsampleCrossEntropy(UpsampleSoftmaxCrossEntropy op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        UpLossGrid g = grid(op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), in[0]);
+        SoftmaxCrossEntropyOp a = new SoftmaxCrossEntropyOp(op.name(), op.ignoreIndex(), op.classWeights());
+        long ws = gpu.workspace(16L * g.rowBlocks() + 16 + 8);
+        long result = ws + 16L * g.rowBlocks();
+        long bad = result + 16;
+        long weights = a.weights() == null ? 0L : gpu.constant(a.weights());
+        gpu.memset(bad, 0xFF, 8);
+        gpu.launchGrid("ls_up_ce_partial_k", g.rowBlocks(), 1, UpLossGrid.BLOCK, g.args(in[0].address(), in[1].address(), weights, ws,
+                bad));
+        gpu.launchBlocks("ls_ce_finalize_k", 1, g.rowBlocks(), ws, result, out[0].address());
+        checkLabelsAfterStep(a, gpu, g.k(), in[1], bad);
+    }
+
+    /**
+     * Its backward: in = {stride-4 logits, labels, dLoss}; out = {dLogits}. The valid pixels' weight total (and the
+     * bad-label check) from the labels alone, then the gather ls_up_ce_backward_k.
+     */
+    public static void upsampleCrossEntropyBackward(UpsampleSoftmaxCrossEntropyBackward op, CudaBackend gpu, CudaView[] in,
+                                                    CudaView[] out) {
+        UpLossGrid g = grid(op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), in[0]);
+        SoftmaxCrossEntropyOp a = new SoftmaxCrossEntropyOp(op.name(), op.ignoreIndex(), op.classWeights());
+        long[] r = reduce(a, gpu, g.k(), 0, 0L, in[1], 0L);
+        gpu.launchGrid("ls_up_ce_backward_k", g.backwardGridX(), g.backwardGridY(), UpLossGrid.BLOCK, g.args(in[0].address(),
+                in[1].address(), r[1], in[2].address(), r[0], out[0].address()));
     }
 
     /** The attributes both cross-entropy ops share. */
