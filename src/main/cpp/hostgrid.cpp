@@ -340,4 +340,19 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_upCeBackward(JNIEn
   }
 }
 
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_upArgmax(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jz,
+                                                                       jfloatArray jout, jint gridX, jlong schedule) {
+  try {
+    LsUpCeGrid g = upCeGridOf(env, jgeom);
+    Pins pins(env);
+    float* z = pins.get(jz);
+    float* out = pins.get(jout);
+    ls_host_launch<LsNoShared>(gridX, 1, LS_UPCE_BLOCK, LsSchedule{(uint64_t)schedule},
+                               [&](const LsHostThread& t, LsNoShared&) { ls_upce_argmax_body(t, g, z, out); });
+    pins.finish();
+  } catch (const std::exception& e) {
+    throwJava(env, std::string("ls_up_argmax_k on the host: ") + e.what());
+  }
+}
+
 }  // extern "C"

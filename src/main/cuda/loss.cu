@@ -77,3 +77,8 @@ extern "C" __global__ void __launch_bounds__(LS_UPCE_BLOCK, 2) ls_up_ce_backward
   __shared__ LsUpCeBwdShared sh;
   ls_upce_backward_body(LsDevThread(), sh, LS_UPCE_GRID, z, labels, weights, dLoss, result, dz);
 }
+
+// Grid (min(N * outH, 2^31 - 1), 1): the eval mask of the upsampled logits, classes in float slots.
+extern "C" __global__ void ls_up_argmax_k(LS_UPCE_GRID_PARAMS, const float* z, float* out) {
+  ls_upce_argmax_body(LsDevThread(), LS_UPCE_GRID, z, out);
+}

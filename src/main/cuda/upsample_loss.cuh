@@ -214,3 +214,30 @@ __host__ __device__ inline void ls_upce_backward_body(const T& t, LsUpCeBwdShare
     dz[(((long long)n * g.K + k0 + k) * g.h + r) * g.w + c] = (float)acc[q];
   }
 }
+
+// Eval argmax of the upsampled logits (ops/loss/UpsampleArgmax.java): out[n, i, j] = the first class of largest
+// logit (NaN never wins), each logit interpolated as Resize computes it, so the mask equals the unfused
+// resize + argmax pixel for pixel. Grid (rows, 1) with rows = min(N * outH, 2^31 - 1): block x takes output rows
+// x, x + gx, ...
+template <class T>
+__host__ __device__ inline void ls_upce_argmax_body(const T& t, const LsUpCeGrid& g, const float* z, float* out) {
+  long long planeIn = (long long)g.h * g.w;
+  for (int row = t.bx(); row < g.N * g.outH; row += t.gx()) {
+    int n = row / g.outH;
+    LsTap th = ls_bilinear_tap(row - n * g.outH, g.h, g.outH, g.alignCorners);
+    const float* zn = z + (long long)n * g.K * planeIn;
+    for (int j = t.tx(); j < g.outW; j += t.bdim()) {
+      LsTap tw = ls_bilinear_tap(j, g.w, g.outW, g.alignCorners);
+      int best = 0;
+      float bv = ls_upce_logit(zn, planeIn, g.w, th, tw, 0);
+      for (int k = 1; k < g.K; k++) {
+        float v = ls_upce_logit(zn, planeIn, g.w, th, tw, k);
+        if (v > bv || (isnan(bv) && !isnan(v))) {
+          best = k;
+          bv = v;
+        }
+      }
+      out[(long long)row * g.outW + j] = (float)best;
+    }
+  }
+}

@@ -365,6 +365,7 @@ public final class Ops {
                     .untested(CUDA, LossCuda::upsampleCrossEntropyBackward)
                     .half(CPU, CPU_16),
             op("upsample_argmax", "loss", UpsampleArgmax.class).ref(UpsampleArgmax::reference).on(CPU, LossCpu::upsampleArgmax)
+                    .untested(CUDA, LossCuda::upsampleArgmax)
                     .half(CPU, CPU_16),
             // Note [Distillation loss]: no cpu kernel, so the cpu device runs the reference on host copies (Device.Fallback
             // .HOST_REFERENCE; the logits are small next to a step's activations); no CUDA kernel: distillation trains on cpu/reference

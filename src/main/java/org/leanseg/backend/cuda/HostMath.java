@@ -116,6 +116,9 @@ public final class HostMath {
     public static native void upCeBackward(long[] geom, float[] z, float[] labels, float[] weights, float dLoss, double total,
                                            float[] dz, long schedule);
 
+    /** ls_up_argmax_k on the host over grid (gridX, 1): the eval mask of the upsampled logits, classes in float slots. */
+    public static native void upArgmax(long[] geom, float[] z, float[] out, int gridX, long schedule);
+
     /**
      * ActConv2d forward: y out; bias may be null. {@code geom} = {N, C, mult, H, W, Hout, Wout, kh, kw,
      * strideH, strideW, padH, padW, dilationH, dilationW}; {@code cap} = the activation's cap (+inf for ReLU).

@@ -75,6 +75,11 @@ public record UpLossGrid(int n, int k, int h, int w, int outH, int outW, boolean
         return j;
     }
 
+    /** Grid x of ls_up_argmax_k: one block per output row (the kernel strides past 2^31 - 1). */
+    public int argmaxGridX() {
+        return (int) Math.min((long) n * outH, Integer.MAX_VALUE);
+    }
+
     /** Grid of ls_up_ce_backward_k: x = (stride-4 row, segment), y = (image, class group). */
     public int backwardGridX() {
         return h * segs;

@@ -109,6 +109,12 @@ public final class LossCuda {
                 op.ignoreIndex(), r[1], in[2].address(), r[0], out[0].address());
     }
 
+    /** Eval mask of the upsampled logits: in = {stride-4 logits}; out = {classes [N, outH, outW] in float slots}. */
+    public static void upsampleArgmax(UpsampleArgmax op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        UpLossGrid g = grid(op.outH(), op.outW(), op.alignCorners(), 0, in[0]);
+        gpu.launchGrid("ls_up_argmax_k", g.argmaxGridX(), 1, UpLossGrid.BLOCK, g.args(in[0].address(), out[0].address()));
+    }
+
     /** in = {logits}; out = {classes [N, H, W] in float slots}. */
     public static void argmax(Argmax op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape s = in[0].spec().shape();

@@ -8,6 +8,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.leanseg.ops.loss.UpsampleArgmax;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.tensor.Shape;
@@ -107,6 +108,33 @@ class HostUpsampleLossGridTest {
                 double e = GpuTests.relativeError(Tensor.of(z.spec().shape(), dzFirst), dzWant, 1e-3);
                 assertTrue(e <= FLOAT_SUMS, what + ": dz relative error " + e + " > " + FLOAT_SUMS);
             }
+        }
+    }
+
+    @Test
+    void argmaxEqualsTheReferenceMask() {
+        for (int[] c : CASES) {
+            Tensor z = Tensor.gaussian(Shape.of(c[0], c[1], c[2], c[3]), 2, rnd);
+            z.data()[3] = Float.NaN;   // NaN never wins
+            if (c[1] > 1) {
+                z.data()[c[2] * c[3] + 5] = z.data()[5];   // a tie between classes 0 and 1 at one tap: the first wins
+            }
+            UpLossGrid g = UpLossGrid.of(c[0], c[1], c[2], c[3], c[4], c[5], c[6] == 1, IGNORE);
+            Tensor want = OpRun.run(new UpsampleArgmax(c[4], c[5], c[6] == 1), z.copy()).output(0);
+            float[] first = null;
+            // one block per row, and 3 blocks striding over the rows
+            for (int gx : new int[] {g.argmaxGridX(), 3}) {
+                for (long s : SCHEDULES) {
+                    float[] out = new float[c[0] * c[4] * c[5]];
+                    java.util.Arrays.fill(out, Float.NaN);
+                    HostMath.upArgmax(g.hostGeometry(), z.data().clone(), out, gx, s);
+                    if (first == null) {
+                        first = out;
+                    }
+                    assertArrayEquals(first, out, java.util.Arrays.toString(c) + ": argmax differs under grid x " + gx + ", schedule " + s);
+                }
+            }
+            assertArrayEquals(want.data(), first, java.util.Arrays.toString(c) + ": the reference mask");
         }
     }
 
