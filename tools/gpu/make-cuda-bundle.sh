@@ -5,7 +5,7 @@
 # Needs here: JDK 17 (jlink), Maven, nvcc (for the fatbin). Contents: leanseg-bundle.tar.gz (jlink'd Java 17,
 # app + dependency jars with the fatbin, bin/leanseg), leanseg-gpu-tests.tar.gz (JUnit console, test classes,
 # shared/oracle, bin/leanseg-gpu-tests), run.sh (= run-cuda-tests.sh: profile, gpu tests, side-by-side timing
-# first), pytorch_baseline.py. Must stay <= 64 MiB (the device tool's carry limit); checked at the end.
+# first), pytorch_baseline.py, benchmarks/ (the side-by-side runner). Must stay <= 64 MiB (the device tool's carry limit); checked at the end.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -17,6 +17,10 @@ rm -rf "$B"; mkdir -p "$B"
 cp target/leanseg-bundle.tar.gz target/leanseg-gpu-tests.tar.gz "$B/"
 cp "$HERE/run-cuda-tests.sh" "$B/run.sh"
 cp "$HERE/pytorch_baseline.py" "$B/"   # the PyTorch side of the side-by-side timing (run.sh, when torch is there)
+# the one-command side-by-side runner (run.sh part 7) with the CPU runner's helpers and the PyTorch models it imports
+mkdir -p "$B/benchmarks/gpu-vs-pytorch" "$B/benchmarks/cpu-vs-pytorch"
+cp benchmarks/gpu-vs-pytorch/run.py benchmarks/gpu-vs-pytorch/torch_gpu_step.py "$B/benchmarks/gpu-vs-pytorch/"
+cp benchmarks/cpu-vs-pytorch/run.py benchmarks/cpu-vs-pytorch/pytorch_models.py "$B/benchmarks/cpu-vs-pytorch/"
 du -sh "$B"
 SIZE=$(du -sb "$B" | cut -f1)
 if [ "$SIZE" -gt $((64 * 1024 * 1024)) ]; then

@@ -6,8 +6,9 @@
 #      and the CUDA context),
 #   6. the gpu-tagged tests (fused and in-place parity cases, CudaTrainStepTest, the norm kernels, the oracle,
 #      device used <= plan + context + allowance),
-#   7. side by side: LeanSeg's step timing (CudaStepBench) and, when a python3 with torch is on PATH, PyTorch's
-#      (tools/gpu/pytorch_baseline.py, copied into the bundle) on the same configurations, in the same run,
+#   7. LeanSeg's step timing with whole-step graphs on and off (CudaStepBench), then, when a python3 with torch is on
+#      PATH, the side-by-side runner benchmarks/gpu-vs-pytorch/run.py (copied into the bundle): LeanSeg and PyTorch
+#      alternating in rounds on the configurations, the largest batch per budget, one table and JSON,
 #   then the kernel benchmarks (CudaNormBench: batch norm; CudaDwBench: depthwise, against cuDNN too) and a
 #   2-iteration train smoke run.
 # Device-tool call:  run(command="bash .bundle-cuda/run.sh", carry=[".bundle-cuda"], timeout_s=...)
@@ -43,20 +44,22 @@ fi
 if want 7; then
   sec "7. side by side: LeanSeg step timing (CudaStepBench; args model batch size warmup steps tf32 deterministic graphs)"
   # whole-step graphs (Note [Whole-step graphs]) on and off at batch 2 and 16: what replaying the captured step saves
-  for cfg in "deeplabv3plus_mobilenetv2 8 512 3 10 true false true" "deeplabv3plus_mobilenetv2 16 512 3 10 true false true" \
-             "deeplabv3plus_mobilenetv2 16 512 3 10 true false false" "deeplabv3plus_mobilenetv2 2 512 3 10 true false true" \
-             "deeplabv3plus_mobilenetv2 2 512 3 10 true false false" \
-             "deeplabv3plus_xception65 2 512 3 10 true false true" "deeplabv3plus_mobilenetv2 8 512 3 10 true true true"; do
+  # (the side-by-side figures come from the runner below)
+  for cfg in "deeplabv3plus_mobilenetv2 16 512 3 10 true false true" "deeplabv3plus_mobilenetv2 16 512 3 10 true false false" \
+             "deeplabv3plus_mobilenetv2 2 512 3 10 true false true" "deeplabv3plus_mobilenetv2 2 512 3 10 true false false"; do
     timeout 100 "${JAVA_CP[@]}" org.leanseg.backend.cuda.CudaStepBench $cfg
     echo "bench exit code: $?"
   done
-  if [ "${TORCH:-1}" != 0 ] && python3 -c "import torch" 2>/dev/null && [ -f "$B/pytorch_baseline.py" ]; then
-    sec "7. side by side: PyTorch (pytorch_baseline.py) on the same machine"
-    timeout 300 python3 "$B/pytorch_baseline.py" --out "$OUT/pytorch_baseline.json" --models mobilenetv2,xception65 --batches 2,8,16 \
-      --deadline 270 --no-verify-budget
-    echo "pytorch exit code: $?"
+  if [ "${TORCH:-1}" != 0 ] && python3 -c "import torch" 2>/dev/null && [ -f "$B/benchmarks/gpu-vs-pytorch/run.py" ]; then
+    # one command, alternating rounds: LeanSeg bench-step against PyTorch fp32 (TF32), AMP bf16 channels-last and
+    # torch.compile on MobileNetV2 b8/b16 512², Xception-65 b2 512² and b1 1024x2048, then the largest batch in 6 and
+    # 12 GiB (LeanSeg: plan + a real step; PyTorch: real steps under a memory fraction); table + $OUT/gpu-vs-pytorch.json
+    sec "7. side by side: benchmarks/gpu-vs-pytorch/run.py (alternating rounds, one table, JSON)"
+    timeout "${SIDE_TIMEOUT:-420}" python3 "$B/benchmarks/gpu-vs-pytorch/run.py" --leanseg "$L/bin/leanseg" --rounds "${ROUNDS:-2}" \
+      --warmup 3 --steps 10 --deadline "${SIDE_DEADLINE:-300}" --timeout 150 --out "$OUT/gpu-vs-pytorch.json"
+    echo "side-by-side exit code: $?"
   else
-    echo "PyTorch side skipped (TORCH=0, no python3 with torch, or no pytorch_baseline.py in the bundle)"
+    echo "PyTorch side skipped (TORCH=0, no python3 with torch, or no benchmarks/ in the bundle)"
   fi
 fi
 if want k; then
