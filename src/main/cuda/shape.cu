@@ -66,3 +66,21 @@ extern "C" __global__ void ls_argmax_k(long long pixels, int K, int HW, const fl
     out[i] = (float)best;
   }
 }
+
+// Resize by row bands (Note [Resize by row bands] in resize_grid.cuh): bodies the host build runs over the same
+// grids (HostResizeGridTest). 256 threads per block; ops/shape/ShapeCuda picks these or the kernels above.
+#include "resize_grid.cuh"
+
+// Grid (ceil(outH / LS_RS_ROWS), min(planes, 65535)).
+extern "C" __global__ void ls_resize_rows_k(int planes, int inH, int inW, int outH, int outW, int alignCorners, const float* x,
+                                            float* y) {
+  __shared__ LsResizeFwdShared sh;
+  ls_resize_fwd_body(LsDevThread(), sh, planes, inH, inW, outH, outW, alignCorners, x, y);
+}
+
+// Grid (inH, min(planes, 65535)); inW <= LS_RS_PER * 256, outW <= LS_RS_STAGE.
+extern "C" __global__ void ls_resize_backward_rows_k(int planes, int inH, int inW, int outH, int outW, int alignCorners,
+                                                     const float* dy, float* dx) {
+  __shared__ LsResizeBwdShared sh;
+  ls_resize_bwd_body(LsDevThread(), sh, planes, inH, inW, outH, outW, alignCorners, dy, dx);
+}

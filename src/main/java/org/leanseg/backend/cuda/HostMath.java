@@ -120,6 +120,13 @@ public final class HostMath {
     public static native void upArgmax(long[] geom, float[] z, float[] out, int gridX, long schedule);
 
     /**
+     * ls_resize_rows_k (forward: src x [planes, inH, inW] to dst y [planes, outH, outW]) or ls_resize_backward_rows_k
+     * (backward: src dY to dst dX) on the host over their grids, grid y capped at {@code maxGridY} when > 0.
+     */
+    public static native void resizeRows(boolean backward, int planes, int inH, int inW, int outH, int outW, boolean alignCorners,
+                                         float[] src, float[] dst, int maxGridY, long schedule);
+
+    /**
      * ActConv2d forward: y out; bias may be null. {@code geom} = {N, C, mult, H, W, Hout, Wout, kh, kw,
      * strideH, strideW, padH, padW, dilationH, dilationW}; {@code cap} = the activation's cap (+inf for ReLU).
      */

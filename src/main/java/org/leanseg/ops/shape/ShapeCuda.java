@@ -6,15 +6,34 @@ import org.leanseg.tensor.Shape;
 
 /**
  * CUDA bindings of the shape ops (kernels in src/main/cuda/shape.cu; bilinear taps in resize.cuh,
- * the same formulas as {@link BilinearAxis}). Reference: the ops' own {@code reference} kernels.
+ * the same formulas as {@link BilinearAxis}; resize by row bands in resize_grid.cuh, Note [Resize by
+ * row bands], where the shape fits). Reference: the ops' own {@code reference} kernels.
  */
 public final class ShapeCuda {
     private ShapeCuda() {
     }
 
+    /** Threads of the row-band resize kernels (LS_RS_BLOCK); output rows per forward block (LS_RS_ROWS). */
+    static final int RS_BLOCK = 256;
+    static final int RS_ROWS = 8;
+    /** Widest output row the backward stages (LS_RS_STAGE) and widest input row it owns (LS_RS_PER x 256). */
+    static final int RS_STAGE = 6144;
+    static final int RS_MAX_IN_W = 8 * 256;
+
+    /** Whether the row-band kernels (Note [Resize by row bands] in resize_grid.cuh) take this shape. */
+    public static boolean byRows(long planes, int inW, int outW) {
+        return planes <= Integer.MAX_VALUE && outW <= RS_STAGE && inW <= RS_MAX_IN_W;
+    }
+
     public static void resize(Resize op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape s = in[0].spec().shape();
         long total = out[0].numel();
+        long planes = (long) s.dim(0) * s.dim(1);
+        if (byRows(planes, s.dim(3), op.outW())) {
+            gpu.launchGrid("ls_resize_rows_k", (op.outH() + RS_ROWS - 1) / RS_ROWS, (int) Math.min(planes, 65_535), RS_BLOCK, (int) planes,
+                    s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners() ? 1 : 0, in[0].address(), out[0].address());
+            return;
+        }
         gpu.launch("ls_resize_forward_k", total, total, s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners() ? 1 : 0,
                 in[0].address(), out[0].address());
     }
@@ -22,6 +41,12 @@ public final class ShapeCuda {
     public static void resizeBackward(ResizeBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape s = in[0].spec().shape();
         long total = out[0].numel();
+        long planes = (long) s.dim(0) * s.dim(1);
+        if (byRows(planes, op.inW(), s.dim(3))) {
+            gpu.launchGrid("ls_resize_backward_rows_k", op.inH(), (int) Math.min(planes, 65_535), RS_BLOCK, (int) planes, op.inH(),
+                    op.inW(), s.dim(2), s.dim(3), op.alignCorners() ? 1 : 0, in[0].address(), out[0].address());
+            return;
+        }
         gpu.launch("ls_resize_backward_k", total, total, op.inH(), op.inW(), s.dim(2), s.dim(3), op.alignCorners() ? 1 : 0,
                 in[0].address(), out[0].address());
     }
