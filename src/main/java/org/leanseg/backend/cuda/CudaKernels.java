@@ -21,15 +21,16 @@ import org.bytedeco.javacpp.PointerPointer;
  * functions looked up by name and cached, launched with {@code cuLaunchKernel} on the backend's stream.
  * Arguments go through one reusable native block of 8-byte slots (GPU.md: kernelParams is an array
  * of pointers to each value). Arguments are Integer (int), Long (long long or a device address),
- * Float (float) or Double (double), in the kernel's order.
+ * Float (float) or Double (double), in the kernel's order, checked against the kernel's PTX signature
+ * before each launch ({@link KernelSignatures}).
  *
  * <pre>{@code
  * kernels.launch("ls_fill_k", CudaKernels.grid(n), 256, n, 1f, view.address());
  * }</pre>
  */
 final class CudaKernels implements AutoCloseable {
-    /** Argument slots (the depthwise kernels take 20: sizes, strides, pads, dilations, pointers). */
-    static final int MAX_ARGS = 24;
+    /** Argument slots (the tiled depthwise kernels take 31: their grid's 25 fields, the cap, pointers). */
+    static final int MAX_ARGS = 40;
     /** Threads per block for elementwise and reduction kernels (the .cu reductions assume 256). */
     static final int BLOCK = 256;
 
@@ -83,6 +84,10 @@ final class CudaKernels implements AutoCloseable {
     synchronized void launch(String name, int gridX, int gridY, int blockX, Object... args) {
         if (args.length > MAX_ARGS) {
             throw new IllegalArgumentException(name + ": " + args.length + " arguments, at most " + MAX_ARGS);
+        }
+        String mismatch = KernelSignatures.builtIn().check(name, args);
+        if (mismatch != null) {
+            throw new IllegalArgumentException(mismatch);
         }
         for (int i = 0; i < args.length; i++) {
             long at = 8L * i;

@@ -23,42 +23,65 @@ public final class CudaNormKernels implements NormKernels<Long> {
         return gpu.normScratch(g.sets(), g.partialFloats()) + gpu.normFloatsOffset();
     }
 
+    private static Object[] concat(Object[] head, Object... tail) {
+        Object[] all = new Object[head.length + tail.length];
+        System.arraycopy(head, 0, all, 0, head.length);
+        System.arraycopy(tail, 0, all, head.length, tail.length);
+        return all;
+    }
+
+    /** Arguments of ls_norm_stats_k (addresses; 0 = null). */
+    static Object[] statsArgs(NormGrid g, long x, long saveMean, long saveInvStd, long runMean, long runVar, double eps, double momentum,
+                              long partials, long counters) {
+        return concat(g.args(), x, saveMean, saveInvStd, runMean, runVar, eps, momentum, partials, counters);
+    }
+
+    /** Arguments of ls_norm_grad_k. */
+    static Object[] gradArgs(NormGrid g, int kind, int c, int groups, long v, long dy, long p0, long p1, double eps, long out0, long out1,
+                             long partials, long counters) {
+        return concat(g.args(), kind, c, groups, v, dy, p0, p1, eps, out0, out1, partials, counters);
+    }
+
+    /** Arguments of ls_gn_grad_finish_k. */
+    static Object[] gnGradFinishArgs(int n, int c, int groups, int hw, long gamma, long planeDy, long planeDyXhat, long dGamma, long dBeta,
+                                     long gs) {
+        return new Object[] {n, c, groups, hw, gamma, planeDy, planeDyXhat, dGamma, dBeta, gs};
+    }
+
+    /** Arguments of ls_plane_affine_k. */
+    static Object[] affineArgs(int kind, int planes, int c, int hw, int groups, long perSet, boolean vec, long u, long v, long out, long p0,
+                               long p1, long p2, long p3, long p4, double eps) {
+        return new Object[] {kind, planes, c, hw, groups, perSet, vec ? 1 : 0, u, v, out, p0, p1, p2, p3, p4, eps};
+    }
+
     @Override
     public void stats(NormGrid g, Long x, Long saveMean, Long saveInvStd, Long runMean, Long runVar, double eps, double momentum) {
         long partials = partials(g);
         long counters = gpu.normScratch(g.sets(), 0);
-        Object[] geom = g.args();
-        Object[] args = new Object[geom.length + 9];
-        System.arraycopy(geom, 0, args, 0, geom.length);
-        Object[] rest = {a(x), a(saveMean), a(saveInvStd), a(runMean), a(runVar), eps, momentum, partials, counters};
-        System.arraycopy(rest, 0, args, geom.length, rest.length);
-        gpu.launchGrid("ls_norm_stats_k", g.gridX(), g.gridY(), NormGrid.BLOCK, args);
+        gpu.launchGrid("ls_norm_stats_k", g.gridX(), g.gridY(), NormGrid.BLOCK, statsArgs(g, a(x), a(saveMean), a(saveInvStd), a(runMean),
+                a(runVar), eps, momentum, partials, counters));
     }
 
     @Override
     public void grad(NormGrid g, int kind, int c, int groups, Long v, Long dy, Long p0, Long p1, double eps, Long out0, Long out1) {
         long partials = partials(g);
         long counters = gpu.normScratch(g.sets(), 0);
-        Object[] geom = g.args();
-        Object[] rest = {kind, c, groups, a(v), a(dy), a(p0), a(p1), eps, a(out0), a(out1), partials, counters};
-        Object[] args = new Object[geom.length + rest.length];
-        System.arraycopy(geom, 0, args, 0, geom.length);
-        System.arraycopy(rest, 0, args, geom.length, rest.length);
-        gpu.launchGrid("ls_norm_grad_k", g.gridX(), g.gridY(), NormGrid.BLOCK, args);
+        gpu.launchGrid("ls_norm_grad_k", g.gridX(), g.gridY(), NormGrid.BLOCK, gradArgs(g, kind, c, groups, a(v), a(dy), a(p0), a(p1), eps,
+                a(out0), a(out1), partials, counters));
     }
 
     @Override
     public void gnGradFinish(int n, int c, int groups, int hw, Long gamma, Long planeDy, Long planeDyXhat, Long dGamma, Long dBeta,
                              Long gs) {
-        gpu.launchGrid("ls_gn_grad_finish_k", 1, 1, NormGrid.BLOCK, n, c, groups, hw, a(gamma), a(planeDy), a(planeDyXhat),
-                a(dGamma), a(dBeta), a(gs));
+        gpu.launchGrid("ls_gn_grad_finish_k", 1, 1, NormGrid.BLOCK, gnGradFinishArgs(n, c, groups, hw, a(gamma), a(planeDy),
+                a(planeDyXhat), a(dGamma), a(dBeta), a(gs)));
     }
 
     @Override
     public void affine(int kind, int planes, int c, int hw, int groups, long perSet, boolean vec, Long u, Long v, Long out, Long p0,
                        Long p1, Long p2, Long p3, Long p4, double eps) {
-        gpu.launchGrid("ls_plane_affine_k", NormGrid.planeGridX(hw), NormGrid.planeGridY(planes), NormGrid.BLOCK, kind, planes, c, hw,
-                groups, perSet, vec ? 1 : 0, a(u), a(v), a(out), a(p0), a(p1), a(p2), a(p3), a(p4), eps);
+        gpu.launchGrid("ls_plane_affine_k", NormGrid.planeGridX(hw), NormGrid.planeGridY(planes), NormGrid.BLOCK, affineArgs(kind, planes,
+                c, hw, groups, perSet, vec, a(u), a(v), a(out), a(p0), a(p1), a(p2), a(p3), a(p4), eps));
     }
 
     @Override

@@ -37,11 +37,17 @@ public final class LossCuda {
         long bad = result + 16;
         long weights = op.weights() == null ? 0L : gpu.constant(op.weights());
         gpu.memset(bad, 0xFF, 8);
-        gpu.launchBlocks("ls_ce_partial_k", PARTIAL_BLOCKS, pixels, k, plane, z, labels.address(), op.ignoreIndex(),
-                weights, z != 0 ? 1 : 0, ws, bad);
+        gpu.launchBlocks("ls_ce_partial_k", PARTIAL_BLOCKS, partialArgs(pixels, k, plane, z, labels.address(), op.ignoreIndex(), weights,
+                ws, bad));
         gpu.launchBlocks("ls_ce_finalize_k", 1, PARTIAL_BLOCKS, ws, result, lossOut);
         checkLabelsAfterStep(op, gpu, k, labels, bad);
         return new long[] {result, weights};
+    }
+
+    /** Arguments of ls_ce_partial_k; z 0: the weights and the label check only (no loss). */
+    public static Object[] partialArgs(long pixels, int k, long plane, long z, long labels, int ignoreIndex, long weights, long partials,
+                                       long bad) {
+        return new Object[] {pixels, k, plane, z, labels, ignoreIndex, weights, z != 0 ? 1 : 0, partials, bad};
     }
 
     /**
