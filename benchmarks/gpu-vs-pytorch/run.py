@@ -66,6 +66,8 @@ def parse_args(argv):
     p.add_argument("--budget-model", default=MOBILENET, help="model of the batch search (default: %(default)s)")
     p.add_argument("--budget-size", default="512x512")
     p.add_argument("--budget-variants", default="fp32,amp_bf16_cl", help="PyTorch variants searched (default: %(default)s)")
+    p.add_argument("--fused-too", action="store_true", help="also LeanSeg's fused step (peer leanseg:DEVICE+fused: its kernels not "
+                   "yet tested on the device run, LEANSEG_UNTESTED=DEVICE, Note [Running untested kernels])")
     p.add_argument("--timeout", type=int, default=600, help="seconds one run may take")
     p.add_argument("--deadline", type=float, default=0, help="seconds; stop starting runs after this (0: none)")
     p.add_argument("--out", help="JSON file (default: work_dirs/gpu-vs-pytorch/<date>.json, or $OUT/gpu-vs-pytorch.json)")
@@ -99,11 +101,20 @@ def leanseg_cmd(a, *args):
     return head + list(args)
 
 
+def leanseg_variants(a):
+    """(peer name suffix, extra environment) of each LeanSeg step measured: the default one, and with --fused-too the
+    fused step whose kernels have not passed their tests on the device yet (Note [Running untested kernels])."""
+    out = [("", {})]
+    if a.fused_too:
+        out.append(("+fused", {"LEANSEG_UNTESTED": a.device}))
+    return out
+
+
 def peers(a):
-    out = [{"name": f"leanseg:{a.device}", "kind": "leanseg",
+    out = [{"name": f"leanseg:{a.device}{suffix}", "kind": "leanseg", "env": env,
             "command": lambda m, b, s, res: leanseg_cmd(a, "bench-step", "--device", a.device, "--model", m, "--batch", str(b),
                                                         "--size", s, "--warmup", str(a.warmup), "--steps", str(a.steps),
-                                                        "--out", res)}]
+                                                        "--out", res)} for suffix, env in leanseg_variants(a)]
     for v in a.variant_list:
         out.append({"name": f"pytorch-{v}", "kind": "pytorch", "variant": v,
                     "command": lambda m, b, s, res, v=v: [a.python, str(HERE / "torch_gpu_step.py"), "--model", m, "--batch",
@@ -112,12 +123,12 @@ def peers(a):
     return out
 
 
-def run_json(cmd, result, a):
-    """Runs cmd; its JSON result, or an error line."""
+def run_json(cmd, result, a, env=None):
+    """Runs cmd (with env added to this process's environment); its JSON result, or an error line."""
     t0 = time.time()
-    rec = {"command": cmd}
+    rec = {"command": cmd, "env": env or {}}
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout, cwd=str(HERE))
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout, cwd=str(HERE), env={**os.environ, **(env or {})})
         rec["returncode"] = r.returncode
         doc = json.loads(pathlib.Path(result).read_text()) if pathlib.Path(result).is_file() else None
         if doc is not None and "error" not in doc:
@@ -213,15 +224,23 @@ def table(rows, a):
 
 def leanseg_budgets(a, tmp):
     """Largest batch per budget from LeanSeg's plan (recompute none, and the cheapest policy within 1% extra FLOPs),
-    each checked by a real training step on the device."""
+    each checked by a real training step on the device; for each LeanSeg step measured (leanseg_variants)."""
+    out = {}
+    for suffix, env in leanseg_variants(a):
+        for key, entry in leanseg_budgets_of(a, tmp, suffix, env).items():
+            out[key + suffix] = entry
+    return out
+
+
+def leanseg_budgets_of(a, tmp, suffix, env):
     out = {}
     for g in a.budget_list:
-        res = str(pathlib.Path(tmp) / f"plan-{g:g}.json")
+        res = str(pathlib.Path(tmp) / f"plan-{g:g}{suffix}.json")
         cmd = leanseg_cmd(a, "plan", "--device", a.device, "--model", a.budget_model, "--size", a.budget_size,
                           "--memory-budget", f"{g:g}GiB", "--json")
-        entry = {"command": cmd}
+        entry = {"command": cmd, "env": env}
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout, env={**os.environ, **env})
             pathlib.Path(res).write_text(r.stdout)
             policies = json.loads(r.stdout)["policies"]
         except (subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
@@ -234,16 +253,16 @@ def leanseg_budgets(a, tmp):
                            ("within1pct", max(cheap, key=lambda p: p["batch"]) if cheap else None)):
             if not pol:
                 continue
-            check = str(pathlib.Path(tmp) / f"check-{g:g}-{label}.json")
+            check = str(pathlib.Path(tmp) / f"check-{g:g}-{label}{suffix}.json")
             rec = run_json(leanseg_cmd(a, "bench-step", "--device", a.device, "--model", a.budget_model, "--batch",
                                        str(pol["batch"]), "--size", a.budget_size, "--warmup", "0", "--steps", "1",
-                                       "--out", check), check, a)
+                                       "--out", check), check, a, env)
             t = rec.get("result", {}).get("train", {})
             entry[label] = {"recompute": pol["recompute"], "choice": pol.get("choice"), "batch": pol["batch"],
                             "plannedPeakBytes": pol["plannedPeakBytes"], "recomputeRatio": pol.get("recomputeRatio"),
                             "realStep": "ran" if "result" in rec else f"failed: {rec.get('error')}",
                             "deviceRunBytes": t.get("deviceRunBytes"), "measuredPeakBytes": t.get("measuredPeakBytes")}
-            print(f"leanseg {g:g} GiB {label}: batch {pol['batch']} ({pol['recompute']}) -> {entry[label]['realStep']}",
+            print(f"leanseg{suffix} {g:g} GiB {label}: batch {pol['batch']} ({pol['recompute']}) -> {entry[label]['realStep']}",
                   file=sys.stderr)
         out[f"{g:g}GiB"] = entry
     return out
@@ -312,7 +331,7 @@ def main(argv=None):
                         skipped += 1
                         continue
                     res = str(pathlib.Path(tmp) / f"run{len(runs)}.json")
-                    r = run_json(p["command"](m, b, s, res), res, a)
+                    r = run_json(p["command"](m, b, s, res), res, a, p.get("env"))
                     r.update({"peer": p["name"], "model": m, "batch": b, "size": s, "round": rnd + 1, "position": position})
                     runs.append(r)
                     state = f"{step_figures(p, r['result'])[0]:.2f} ms/step" if "result" in r else f"FAILED: {r['error']}"
@@ -334,7 +353,7 @@ def main(argv=None):
     doc = {"date": started.isoformat(timespec="seconds"), "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
            "command": " ".join([sys.executable] + sys.argv), "git": shell(["git", "-C", str(REPO), "rev-parse", "HEAD"]),
            "machine": machine(), "gpu": gpu, "loadBefore": load_before, "loadAfter": load(),
-           "settings": {"device": a.device, "rounds": a.rounds, "warmup": a.warmup, "steps": a.steps, "variants": a.variant_list,
+           "settings": {"device": a.device, "fusedToo": a.fused_too, "rounds": a.rounds, "warmup": a.warmup, "steps": a.steps, "variants": a.variant_list,
                         "configs": [{"model": m, "batch": b, "size": s} for m, b, s in a.configs], "budgets": a.budget_list,
                         "smoke": a.smoke},
            "summary": rows, "budgets": {"leanseg": lean_b, "pytorch": torch_b}, "table": text, "runs": runs}

@@ -53,10 +53,12 @@ if want 7; then
   if [ "${TORCH:-1}" != 0 ] && python3 -c "import torch" 2>/dev/null && [ -f "$B/benchmarks/gpu-vs-pytorch/run.py" ]; then
     # one command, alternating rounds: LeanSeg bench-step against PyTorch fp32 (TF32), AMP bf16 channels-last and
     # torch.compile on MobileNetV2 b8/b16 512², Xception-65 b2 512² and b1 1024x2048, then the largest batch in 6 and
-    # 12 GiB (LeanSeg: plan + a real step; PyTorch: real steps under a memory fraction); table + $OUT/gpu-vs-pytorch.json
+    # 12 GiB (LeanSeg: plan + a real step; PyTorch: real steps under a memory fraction); table + $OUT/gpu-vs-pytorch.json.
+    # --fused-too (FUSED_TOO= to drop it) also measures LeanSeg's fused step, whose CUDA kernels part 6 has just tested
+    # (LEANSEG_UNTESTED=cuda, Note [Running untested kernels]): read its rows with part 6's results.
     sec "7. side by side: benchmarks/gpu-vs-pytorch/run.py (alternating rounds, one table, JSON)"
     timeout "${SIDE_TIMEOUT:-420}" python3 "$B/benchmarks/gpu-vs-pytorch/run.py" --leanseg "$L/bin/leanseg" --rounds "${ROUNDS:-2}" \
-      --warmup 3 --steps 10 --deadline "${SIDE_DEADLINE:-300}" --timeout 150 --out "$OUT/gpu-vs-pytorch.json"
+      --warmup 3 --steps 10 --deadline "${SIDE_DEADLINE:-300}" --timeout 150 ${FUSED_TOO:---fused-too} --out "$OUT/gpu-vs-pytorch.json"
     echo "side-by-side exit code: $?"
   else
     echo "PyTorch side skipped (TORCH=0, no python3 with torch, or no benchmarks/ in the bundle)"

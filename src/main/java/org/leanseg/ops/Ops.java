@@ -422,7 +422,41 @@ public final class Ops {
      * derived from ({@code StepPasses.forDevice}).
      */
     public static boolean runs(Device<?, ?> d, Op op) {
-        return status(d, entry(op), op.name()).runs;
+        Status s = status(d, entry(op), op.name());
+        return s.runs || s == Status.UNTESTED && untestedAllowed(d);
+    }
+
+    /** The opt-in of Note [Running untested kernels]: device names, comma-separated. */
+    public static final String UNTESTED_PROPERTY = "leanseg.untested";
+    public static final String UNTESTED_ENV = "LEANSEG_UNTESTED";
+    private static final java.util.Set<String> NOTED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /*
+     * Note [Running untested kernels]
+     * A cell marked untested has a kernel that has not passed its parity test on its device yet (CUDA's
+     * fused and in-place kernels, written and checked on the CPU only). Such a kernel never runs by
+     * default: the device keeps the plain step (StepPasses.forDevice). Setting the system property
+     * leanseg.untested or the environment variable LEANSEG_UNTESTED to a device name (e.g. cuda) lets
+     * that device's untested kernels count as running, so the fused step can be measured on a GPU in
+     * the same session that runs its tests (tools/gpu run.sh, benchmarks/gpu-vs-pytorch --fused-too),
+     * without a rebuild. It says so once on stderr. The cells become tested only in the code, after
+     * the tests pass.
+     */
+    static boolean untestedAllowed(Device<?, ?> d) {
+        String v = System.getProperty(UNTESTED_PROPERTY, System.getenv(UNTESTED_ENV));
+        if (v == null || v.isBlank()) {
+            return false;
+        }
+        for (String name : v.split(",")) {
+            if (name.strip().equalsIgnoreCase(d.key())) {
+                if (NOTED.add(d.key())) {
+                    System.err.println("note: " + d.key() + " runs kernels not yet tested on it (" + UNTESTED_ENV + "/-D" + UNTESTED_PROPERTY
+                            + " = " + v.strip() + ", Note [Running untested kernels])");
+                }
+                return true;
+            }
+        }
+        return false;
     }
 
     /** How a device runs one variant of a row: what {@code leanseg ops} prints. */

@@ -94,6 +94,27 @@ class OpsTableTest {
     }
 
     @Test
+    void untestedKernelsRunOnlyWhenOptedIn() {
+        // Note [Running untested kernels]
+        String before = System.getProperty(Ops.UNTESTED_PROPERTY);
+        try {
+            System.setProperty(Ops.UNTESTED_PROPERTY, "cuda");
+            assertTrue(Ops.runs(Device.CUDA, BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE)), "untested, opted in");
+            assertEquals(Ops.Status.UNTESTED, Ops.status(Device.CUDA, BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE)), "still shown untested");
+            assertEquals(StepPasses.FUSED.withNativeOnly(false), StepPasses.forDevice(Device.CUDA), "cuda gets the fused step");
+            System.setProperty(Ops.UNTESTED_PROPERTY, "cpu");
+            assertFalse(Ops.runs(Device.CUDA, BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE)), "another device named");
+        } finally {
+            if (before == null) {
+                System.clearProperty(Ops.UNTESTED_PROPERTY);
+            } else {
+                System.setProperty(Ops.UNTESTED_PROPERTY, before);
+            }
+        }
+        assertEquals(StepPasses.NONE, StepPasses.forDevice(Device.CUDA));
+    }
+
+    @Test
     void fusedPassesPerDeviceFollowTheTable() {
         assertEquals(StepPasses.FUSED, StepPasses.forDevice(Device.REFERENCE));
         assertEquals(StepPasses.FUSED.withNativeOnly(false), StepPasses.forDevice(Device.CPU),
