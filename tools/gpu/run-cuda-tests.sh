@@ -50,6 +50,10 @@ if want 7; then
     timeout 100 "${JAVA_CP[@]}" org.leanseg.backend.cuda.CudaStepBench $cfg
     echo "bench exit code: $?"
   done
+  # the tiled depthwise kernels against cuDNN's grouped convolution in the whole step (b16, graphs on)
+  echo "with LEANSEG_CUDA_DEPTHWISE=cudnn (depthwise convolutions on cuDNN, as before the tiled kernels):"
+  LEANSEG_CUDA_DEPTHWISE=cudnn timeout 100 "${JAVA_CP[@]}" org.leanseg.backend.cuda.CudaStepBench deeplabv3plus_mobilenetv2 16 512 3 10 true false true
+  echo "bench exit code: $?"
   if [ "${TORCH:-1}" != 0 ] && python3 -c "import torch" 2>/dev/null && [ -f "$B/benchmarks/gpu-vs-pytorch/run.py" ]; then
     # one command, alternating rounds: LeanSeg bench-step against PyTorch fp32 (TF32), AMP bf16 channels-last and
     # torch.compile on MobileNetV2 b8/b16 512², Xception-65 b2 512² and b1 1024x2048, then the largest batch in 6 and

@@ -44,22 +44,30 @@ public final class ConvCuda {
         return CudaBackend.WORKSPACE_LIMIT;
     }
 
+    /**
+     * {@code LEANSEG_CUDA_DEPTHWISE=cudnn} (or {@code -Dleanseg.cuda.depthwise=cudnn}): depthwise convolutions on
+     * cuDNN and the fused ones on the one-thread-per-output kernels, as before the tiled kernels: the A/B lever of the
+     * step-level comparison on a GPU (CudaDwBench compares the kernels alone).
+     */
+    static final boolean TILED = !"cudnn".equalsIgnoreCase(System.getProperty("leanseg.cuda.depthwise",
+            System.getenv("LEANSEG_CUDA_DEPTHWISE") == null ? "" : System.getenv("LEANSEG_CUDA_DEPTHWISE")));
+
     /** The tiled depthwise kernels' grid for {@code g}, or null (not depthwise, or a shape they do not take). */
     private static DwGrid dwForward(ConvGeometry g, boolean act) {
         Conv2d a = g.attrs();
-        return !g.depthwise() ? null : DwGrid.forward(g.n(), g.cin(), g.coutPerGroup(), g.h(), g.w(), g.hOut(), g.wOut(), g.kh(), g.kw(),
+        return !g.depthwise() || !TILED ? null : DwGrid.forward(g.n(), g.cin(), g.coutPerGroup(), g.h(), g.w(), g.hOut(), g.wOut(), g.kh(), g.kw(),
                 a.strideH(), a.strideW(), a.padH(), a.padW(), a.dilationH(), a.dilationW(), act);
     }
 
     private static DwGrid dwBackwardData(ConvGeometry g) {
         Conv2d a = g.attrs();
-        return !g.depthwise() ? null : DwGrid.backwardData(g.n(), g.cin(), g.coutPerGroup(), g.h(), g.w(), g.hOut(), g.wOut(), g.kh(),
+        return !g.depthwise() || !TILED ? null : DwGrid.backwardData(g.n(), g.cin(), g.coutPerGroup(), g.h(), g.w(), g.hOut(), g.wOut(), g.kh(),
                 g.kw(), a.strideH(), a.strideW(), a.padH(), a.padW(), a.dilationH(), a.dilationW());
     }
 
     private static DwGrid dwFilter(ConvGeometry g, boolean act) {
         Conv2d a = g.attrs();
-        return !g.depthwise() ? null : DwGrid.filter(g.n(), g.cin(), g.coutPerGroup(), g.h(), g.w(), g.hOut(), g.wOut(), g.kh(), g.kw(),
+        return !g.depthwise() || !TILED ? null : DwGrid.filter(g.n(), g.cin(), g.coutPerGroup(), g.h(), g.w(), g.hOut(), g.wOut(), g.kh(), g.kw(),
                 a.strideH(), a.strideW(), a.padH(), a.padW(), a.dilationH(), a.dilationW(), act);
     }
 
