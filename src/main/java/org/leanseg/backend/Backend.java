@@ -90,6 +90,14 @@ public interface Backend extends AutoCloseable {
      * The device's free and total memory as its driver reports them now (CUDA: cudaMemGetInfo), or
      * null for a backend on the host.
      */
+    /**
+     * Device bytes a step takes beyond its plan at most (scratch of our kernels, constants, allocation rounding): what
+     * a budget must leave free besides the planned peak. 0 where nothing is allocated outside the plan.
+     */
+    default long unplannedAllowanceBytes() {
+        return 0;
+    }
+
     default DeviceMemory deviceMemory() {
         return null;
     }

@@ -33,6 +33,34 @@ final class StepMemory {
     record Choice(int batch, String line) {
     }
 
+    /**
+     * The budget a step may plan on a device that reports its memory (cuda): {@code budget}, or less where the device
+     * has less free now than the budget plus {@code allowance} (the allocations outside the plan: scratch, constants,
+     * allocation rounding; the CUDA context is already out of the free figure). So train.memory_budget set to the
+     * card's whole memory plans within what the card can still give instead of running out of memory (issue 15 item 8).
+     * {@code note} gets one line when the budget is lowered. Null budget or device: the budget unchanged.
+     */
+    static ByteSize deviceBudget(ByteSize budget, org.leanseg.backend.DeviceMemory device, long allowance,
+                                 java.util.function.Consumer<String> note) {
+        if (budget == null || device == null) {
+            return budget;
+        }
+        long room = device.freeBytes() - allowance;
+        if (budget.bytes() <= room) {
+            return budget;
+        }
+        if (room <= 0) {
+            throw new ConfigException("train.memory_budget " + budget + ": the device has " + ByteSize.format(device.freeBytes())
+                    + " free, no room for a step beside the " + ByteSize.format(allowance) + " it needs outside the plan; "
+                    + "free the GPU (nvidia-smi shows what holds it) or train with --set device=cpu");
+        }
+        ByteSize lowered = new ByteSize(room);
+        note.accept("train.memory_budget " + budget + " is more than the device can take now: " + ByteSize.format(device.freeBytes())
+                + " free (of " + ByteSize.format(device.totalBytes()) + ") less " + ByteSize.format(allowance)
+                + " for allocations outside the plan; planning within " + lowered);
+        return lowered;
+    }
+
     /** The batch of {@code tc} ({@code auto} searched, a number checked against a budget when there is one). */
     static Choice batch(TrainConfig tc, ModelConfig model, int height, int width, OptimizerSettings optimizer, StepPasses passes) {
         return batch(tc, model, height, width, optimizer, passes, org.leanseg.memory.Workspace.OP, null);
@@ -41,8 +69,13 @@ final class StepMemory {
     /** As above, each node's workspace as the training device counts it, with the run's distillation (or null). */
     static Choice batch(TrainConfig tc, ModelConfig model, int height, int width, OptimizerSettings optimizer, StepPasses passes,
                         org.leanseg.memory.Workspace workspace, Distillation distill) {
+        return batch(tc, tc.memoryBudget(), model, height, width, optimizer, passes, workspace, distill);
+    }
+
+    /** As above within {@code budget} (tc's, or {@link #deviceBudget}'s lowered one). */
+    static Choice batch(TrainConfig tc, ByteSize budget, ModelConfig model, int height, int width, OptimizerSettings optimizer,
+                        StepPasses passes, org.leanseg.memory.Workspace workspace, Distillation distill) {
         RecomputePolicy policy = tc.recompute();
-        ByteSize budget = tc.memoryBudget();
         if (!tc.batch().isAuto()) {
             int b = tc.batch().value();
             if (budget == null) {

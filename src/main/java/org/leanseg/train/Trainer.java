@@ -207,7 +207,9 @@ public final class Trainer {
             log.info("stock batch norm (not in place) for " + state.stockBatchNorm().size() + " layer(s), as when the checkpoint was saved: "
                     + String.join(", ", state.stockBatchNorm()));
         }
-        StepMemory.Choice choice = StepMemory.batch(tc, model.config(), h, w, sgd, passes,
+        org.leanseg.memory.ByteSize budget = StepMemory.deviceBudget(tc.memoryBudget(), backend.deviceMemory(),
+                backend.unplannedAllowanceBytes(), log::info);
+        StepMemory.Choice choice = StepMemory.batch(tc, budget, model.config(), h, w, sgd, passes,
                 org.leanseg.ops.Ops.workspace(org.leanseg.ops.Device.of(backend)), distill);
         int batch = choice.batch();
         if (choice.line() != null) {

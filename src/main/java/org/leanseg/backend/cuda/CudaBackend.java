@@ -659,6 +659,18 @@ public final class CudaBackend implements Backend {
         return peakBytes;
     }
 
+    /**
+     * Device bytes outside the plan a step may take (norm and loss scratch, constants, cudaMalloc rounding of separately
+     * allocated variables, cuDNN's lazy allocations): the allowance CudaProfileTest's bound states, and what
+     * train.batch=auto leaves free besides the planned peak (StepMemory.deviceBudget).
+     */
+    public static final long UNPLANNED_ALLOWANCE = 64L << 20;
+
+    @Override
+    public long unplannedAllowanceBytes() {
+        return UNPLANNED_ALLOWANCE;
+    }
+
     @Override
     public DeviceMemory deviceMemory() {
         long[] ft = memGetInfo();

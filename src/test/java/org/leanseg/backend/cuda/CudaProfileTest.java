@@ -82,7 +82,7 @@ class CudaProfileTest {
      * (2 floats per block), constants, cudaMalloc rounding of the separately allocated variables, and what cuDNN
      * allocates lazily.
      */
-    static final long ALLOWANCE = 64L << 20;
+    static final long ALLOWANCE = CudaBackend.UNPLANNED_ALLOWANCE;
 
     /** {@code plan --device cuda}: the plan's arena and variables allocated on the GPU, measured beside the plan. */
     @Test
