@@ -139,6 +139,19 @@ LsUpCeGrid upCeGridOf(JNIEnv* env, jlongArray jgeom) {
   return LsUpCeGrid{f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13]};
 }
 
+// Runs one host launch for a JNI entry point: body(pins) pins the arrays and launches; the arrays are checked and
+// copied back after it; any failure becomes an IllegalStateException naming the kernel.
+template <class Body>
+void hostRun(JNIEnv* env, const char* kernel, Body body) {
+  try {
+    Pins pins(env);
+    body(pins);
+    pins.finish();
+  } catch (const std::exception& e) {
+    throwJava(env, std::string(kernel) + " on the host: " + e.what());
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -147,9 +160,8 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_normStats(JNIEnv* 
                                                                         jfloatArray jmean, jfloatArray jinvStd,
                                                                         jfloatArray jrunMean, jfloatArray jrunVar, jdouble eps,
                                                                         jdouble momentum, jlong schedule) {
-  try {
+  hostRun(env, "ls_norm_stats_k", [&](Pins& pins) {
     Launch l = launchOf(env, jgeom);
-    Pins pins(env);
     float* x = pins.get(jx);
     float* mean = pins.get(jmean);
     float* invStd = pins.get(jinvStd);
@@ -160,19 +172,15 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_normStats(JNIEnv* 
       ls_norm_stats_body(t, sh, l.g, x, mean, invStd, runMean, runVar, eps, momentum, sc.partials.data(), sc.counters.data());
     });
     sc.check();
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_norm_stats_k on the host: ") + e.what());
-  }
+  });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_normGrad(JNIEnv* env, jclass, jlongArray jgeom, jint kind, jint C,
                                                                        jint groups, jfloatArray jv, jfloatArray jdy,
                                                                        jfloatArray jp0, jfloatArray jp1, jdouble eps,
                                                                        jfloatArray jout0, jfloatArray jout1, jlong schedule) {
-  try {
+  hostRun(env, "ls_norm_grad_k", [&](Pins& pins) {
     Launch l = launchOf(env, jgeom);
-    Pins pins(env);
     float* v = pins.get(jv);
     float* dy = pins.get(jdy);
     float* p0 = pins.get(jp0);
@@ -184,18 +192,14 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_normGrad(JNIEnv* e
       ls_norm_grad_body(t, sh, l.g, kind, C, groups, v, dy, p0, p1, eps, out0, out1, sc.partials.data(), sc.counters.data());
     });
     sc.check();
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_norm_grad_k on the host: ") + e.what());
-  }
+  });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_gnGradFinish(JNIEnv* env, jclass, jint N, jint C, jint groups,
                                                                            jint hw, jfloatArray jgamma, jfloatArray jplaneDy,
                                                                            jfloatArray jplaneDyXhat, jfloatArray jdGamma,
                                                                            jfloatArray jdBeta, jfloatArray jgs, jlong schedule) {
-  try {
-    Pins pins(env);
+  hostRun(env, "ls_gn_grad_finish_k", [&](Pins& pins) {
     float* gamma = pins.get(jgamma);
     float* planeDy = pins.get(jplaneDy);
     float* planeDyXhat = pins.get(jplaneDyXhat);
@@ -205,18 +209,14 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_gnGradFinish(JNIEn
     ls_host_launch<LsNoShared>(1, 1, LS_NORM_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsNoShared&) {
       ls_gn_grad_finish_body(t, N, C, groups, hw, gamma, planeDy, planeDyXhat, dGamma, dBeta, gs);
     });
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_gn_grad_finish_k on the host: ") + e.what());
-  }
+  });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_planeAffine(
     JNIEnv* env, jclass, jint kind, jint planes, jint C, jint hw, jint groups, jlong perSet, jboolean vec, jfloatArray ju,
     jfloatArray jv, jfloatArray jout, jfloatArray jp0, jfloatArray jp1, jfloatArray jp2, jfloatArray jp3, jfloatArray jp4,
     jdouble eps, jint gx, jint gy, jlong schedule) {
-  try {
-    Pins pins(env);
+  hostRun(env, "ls_plane_affine_k", [&](Pins& pins) {
     float* u = pins.get(ju);
     float* v = pins.get(jv);
     float* out = pins.get(jout);
@@ -228,53 +228,41 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_planeAffine(
     ls_host_launch<LsNoShared>(gx, gy, LS_NORM_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsNoShared&) {
       ls_plane_affine_body(t, kind, planes, C, hw, groups, perSet, vec ? 1 : 0, u, v, out, p0, p1, p2, p3, p4, eps);
     });
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_plane_affine_k on the host: ") + e.what());
-  }
+  });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwForward(JNIEnv* env, jclass, jlongArray jgeom, jfloat cap,
                                                                         jfloatArray jz, jfloatArray jw, jfloatArray jbias,
                                                                         jfloatArray jy, jlong schedule) {
-  try {
+  hostRun(env, "ls_dw_forward_k", [&](Pins& pins) {
     DwLaunch l = dwLaunchOf(env, jgeom);
-    Pins pins(env);
     float* z = pins.get(jz);
     float* w = pins.get(jw);
     float* bias = pins.get(jbias);
     float* y = pins.get(jy);
     ls_host_launch<LsDwTileShared>(l.gx, l.gy, LS_DW_BLOCK, LsSchedule{(uint64_t)schedule},
                                    [&](const LsHostThread& t, LsDwTileShared& sh) { ls_dw_forward_body(t, sh, l.g, cap, z, w, bias, y); });
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_dw_forward_k on the host: ") + e.what());
-  }
+  });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwBackwardData(JNIEnv* env, jclass, jlongArray jgeom,
                                                                              jfloatArray jdy, jfloatArray jw, jfloatArray jdx,
                                                                              jlong schedule) {
-  try {
+  hostRun(env, "ls_dw_backward_data_k", [&](Pins& pins) {
     DwLaunch l = dwLaunchOf(env, jgeom);
-    Pins pins(env);
     float* dy = pins.get(jdy);
     float* w = pins.get(jw);
     float* dx = pins.get(jdx);
     ls_host_launch<LsDwTileShared>(l.gx, l.gy, LS_DW_BLOCK, LsSchedule{(uint64_t)schedule},
                                    [&](const LsHostThread& t, LsDwTileShared& sh) { ls_dw_backward_data_body(t, sh, l.g, dy, w, dx); });
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_dw_backward_data_k on the host: ") + e.what());
-  }
+  });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwFilter(JNIEnv* env, jclass, jlongArray jgeom, jfloat cap,
                                                                        jfloatArray jz, jfloatArray jdy, jfloatArray jdW,
                                                                        jlong schedule) {
-  try {
+  hostRun(env, "ls_dw_filter_k", [&](Pins& pins) {
     DwLaunch l = dwLaunchOf(env, jgeom);
-    Pins pins(env);
     float* z = pins.get(jz);
     float* dy = pins.get(jdy);
     float* dW = pins.get(jdW);
@@ -290,41 +278,32 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwFilter(JNIEnv* e
                                  " after the launch (the last block did not reset it)");
       }
     }
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_dw_filter_k on the host: ") + e.what());
-  }
+  });
 }
 
 JNIEXPORT jlong JNICALL Java_org_leanseg_backend_cuda_HostMath_upCePartial(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jz,
                                                                            jfloatArray jlabels, jfloatArray jweights,
                                                                            jdoubleArray jpartials, jlong schedule) {
-  try {
+  unsigned long long bad = ~0ULL;
+  hostRun(env, "ls_up_ce_partial_k", [&](Pins& pins) {
     LsUpCeGrid g = upCeGridOf(env, jgeom);
-    Pins pins(env);
     float* z = pins.get(jz);
     float* labels = pins.get(jlabels);
     float* weights = pins.get(jweights);
     std::vector<double> partials(2 * (size_t)g.rowBlocks, NAN);
-    unsigned long long bad = ~0ULL;
     ls_host_launch<LsUpCeFwdShared>(g.rowBlocks, 1, LS_UPCE_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsUpCeFwdShared& sh) {
       ls_upce_partial_body(t, sh, g, z, labels, weights, partials.data(), &bad);
     });
-    pins.finish();
     env->SetDoubleArrayRegion(jpartials, 0, 2 * g.rowBlocks, partials.data());
-    return bad == ~0ULL ? -1 : (jlong)bad;
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_up_ce_partial_k on the host: ") + e.what());
-    return -1;
-  }
+  });
+  return bad == ~0ULL ? -1 : (jlong)bad;
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_upCeBackward(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jz,
                                                                            jfloatArray jlabels, jfloatArray jweights, jfloat dLoss,
                                                                            jdouble total, jfloatArray jdz, jlong schedule) {
-  try {
+  hostRun(env, "ls_up_ce_backward_k", [&](Pins& pins) {
     LsUpCeGrid g = upCeGridOf(env, jgeom);
-    Pins pins(env);
     float* z = pins.get(jz);
     float* labels = pins.get(jlabels);
     float* weights = pins.get(jweights);
@@ -335,33 +314,25 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_upCeBackward(JNIEn
                                     [&](const LsHostThread& t, LsUpCeBwdShared& sh) {
                                       ls_upce_backward_body(t, sh, g, z, labels, weights, &dl, result, dz);
                                     });
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_up_ce_backward_k on the host: ") + e.what());
-  }
+  });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_upArgmax(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jz,
                                                                        jfloatArray jout, jint gridX, jlong schedule) {
-  try {
+  hostRun(env, "ls_up_argmax_k", [&](Pins& pins) {
     LsUpCeGrid g = upCeGridOf(env, jgeom);
-    Pins pins(env);
     float* z = pins.get(jz);
     float* out = pins.get(jout);
     ls_host_launch<LsNoShared>(gridX, 1, LS_UPCE_BLOCK, LsSchedule{(uint64_t)schedule},
                                [&](const LsHostThread& t, LsNoShared&) { ls_upce_argmax_body(t, g, z, out); });
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string("ls_up_argmax_k on the host: ") + e.what());
-  }
+  });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_resizeRows(JNIEnv* env, jclass, jboolean backward, jint planes, jint inH,
                                                                          jint inW, jint outH, jint outW, jboolean alignCorners,
                                                                          jfloatArray jsrc, jfloatArray jdst, jint maxGridY,
                                                                          jlong schedule) {
-  try {
-    Pins pins(env);
+  hostRun(env, backward ? "ls_resize_backward_rows_k" : "ls_resize_rows_k", [&](Pins& pins) {
     float* src = pins.get(jsrc);
     float* dst = pins.get(jdst);
     int gy = maxGridY > 0 && maxGridY < planes ? maxGridY : (planes < 65535 ? planes : 65535);
@@ -376,10 +347,7 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_resizeRows(JNIEnv*
                                           ls_resize_fwd_body(t, sh, planes, inH, inW, outH, outW, ac, src, dst);
                                         });
     }
-    pins.finish();
-  } catch (const std::exception& e) {
-    throwJava(env, std::string(backward ? "ls_resize_backward_rows_k" : "ls_resize_rows_k") + " on the host: " + e.what());
-  }
+  });
 }
 
 }  // extern "C"

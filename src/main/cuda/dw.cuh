@@ -100,6 +100,21 @@ struct LsRectWalk {
   }
 };
 
+// A tile block's place: the tile's first row and column (r0, c0) in its plane, and the column and first row this
+// thread computes, the rows it steps by (tileW is a power of two <= 64 <= bdim).
+struct LsDwTile {
+  int r0, c0, col, row0, rstep;
+  template <class T>
+  __host__ __device__ LsDwTile(const T& t, const LsDwGrid& g) {
+    int ty = t.bx() / g.tilesX;
+    r0 = ty * g.tileH;
+    c0 = (t.bx() - ty * g.tilesX) * g.tileW;
+    col = t.tx() & (g.tileW - 1);
+    row0 = t.tx() / g.tileW;
+    rstep = t.bdim() / g.tileW;
+  }
+};
+
 // Forward: y[n, co] = bias[co] + sum over taps of w[co, tap] * act(z[n, co / mult] at the tap). Grid (tiles of the
 // output plane, planes n * C * mult).
 template <class T>
@@ -107,14 +122,11 @@ __host__ __device__ inline void ls_dw_forward_body(const T& t, LsDwTileShared& s
                                                    const float* w, const float* bias, float* y) {
   int cout = g.C * g.mult;
   int taps = g.kh * g.kw;
-  int ty = t.bx() / g.tilesX;
-  int oh0 = ty * g.tileH;
-  int ow0 = (t.bx() - ty * g.tilesX) * g.tileW;
+  LsDwTile tile(t, g);
+  int oh0 = tile.r0, col = tile.col, row0 = tile.row0, rstep = tile.rstep;
   int ih0 = oh0 * g.sH - g.pH;
-  int iw0 = ow0 * g.sW - g.pW;
-  int col = t.tx() & (g.tileW - 1);
-  int row0 = t.tx() / g.tileW;
-  int rstep = t.bdim() / g.tileW;
+  int iw0 = tile.c0 * g.sW - g.pW;
+  int ow0 = tile.c0;
   int stageN = g.stageH * g.stageW;
   long long inPlane = (long long)g.H * g.W;
   long long outPlane = (long long)g.Hout * g.Wout;
@@ -168,14 +180,10 @@ __host__ __device__ inline void ls_dw_backward_data_body(const T& t, LsDwTileSha
   int cout = g.C * g.mult;
   int taps = g.kh * g.kw;
   int mw = g.mult * taps;
-  int ty = t.bx() / g.tilesX;
-  int ih0 = ty * g.tileH;
-  int iw0 = (t.bx() - ty * g.tilesX) * g.tileW;
+  LsDwTile tile(t, g);
+  int ih0 = tile.r0, iw0 = tile.c0, col = tile.col, row0 = tile.row0, rstep = tile.rstep;
   int ohLo = ls_ceil_div(ih0 + g.pH - (g.kh - 1) * g.dilH, g.sH);  // the first output any tap reaches
   int owLo = ls_ceil_div(iw0 + g.pW - (g.kw - 1) * g.dilW, g.sW);
-  int col = t.tx() & (g.tileW - 1);
-  int row0 = t.tx() / g.tileW;
-  int rstep = t.bdim() / g.tileW;
   int stageN = g.stageH * g.stageW;
   long long inPlane = (long long)g.H * g.W;
   long long outPlane = (long long)g.Hout * g.Wout;

@@ -98,16 +98,23 @@ public final class NormSteps {
     /** Group norm backward from x: plane sums, then dGamma, dBeta and the group means (one block), then dX. */
     public static <P> void groupNormBackward(NormKernels<P> k, int n, int c, int hw, int groups, P x, P gamma, P saveMean,
                                              P saveInvStd, P dy, P dx, P dGamma, P dBeta) {
+        // plane sums with xhat = (x - mean) * invStd, per (sample, group)
+        groupNormBackward(k, n, c, hw, groups, GRAD_GN_PLANE, AFF_GN_DX, x, gamma, saveMean, saveInvStd, saveMean, saveInvStd, dy, dx,
+                dGamma, dBeta);
+    }
+
+    /** Plane sums (grad kind {@code gradKind} over v with p0, p1), dGamma, dBeta and the group means, then dX (kind {@code dxKind}). */
+    private static <P> void groupNormBackward(NormKernels<P> k, int n, int c, int hw, int groups, int gradKind, int dxKind, P v, P gamma,
+                                              P p0, P p1, P center, P saveInvStd, P dy, P dx, P dGamma, P dBeta) {
         long planes = (long) n * c;
         k.beginOp(2 * planes + 2L * n * groups);
         P planeDy = k.temp(planes);
         P planeDyXhat = k.temp(planes);
         P gs = k.temp(2L * n * groups);
-        k.grad(NormGrid.perPlane(n, c, hw, aligned(k, x, dy)), GRAD_GN_PLANE, c, groups, x, dy, saveMean, saveInvStd, 0, planeDy,
-                planeDyXhat);
+        k.grad(NormGrid.perPlane(n, c, hw, aligned(k, v, dy)), gradKind, c, groups, v, dy, p0, p1, 0, planeDy, planeDyXhat);
         k.gnGradFinish(n, c, groups, hw, gamma, planeDy, planeDyXhat, dGamma, dBeta, gs);
-        k.affine(AFF_GN_DX, n * c, c, hw, groups, (long) (c / groups) * hw, vec(k, hw, x, dy, dx), dy, x, dx, saveMean,
-                saveInvStd, gamma, gs, null, 0);
+        k.affine(dxKind, n * c, c, hw, groups, (long) (c / groups) * hw, vec(k, hw, v, dy, dx), dy, v, dx, center, saveInvStd, gamma,
+                gs, null, 0);
     }
 
     /**
@@ -116,16 +123,8 @@ public final class NormSteps {
      */
     public static <P> void groupNormBackwardFromOutput(NormKernels<P> k, int n, int c, int hw, int groups, P y, P gamma, P beta,
                                                        P saveInvStd, P dy, P dx, P dGamma, P dBeta) {
-        long planes = (long) n * c;
-        k.beginOp(2 * planes + 2L * n * groups);
-        P planeDy = k.temp(planes);
-        P planeDyXhat = k.temp(planes);
-        P gs = k.temp(2L * n * groups);
-        k.grad(NormGrid.perPlane(n, c, hw, aligned(k, y, dy)), GRAD_GN_PLANE_Y, c, groups, y, dy, beta, gamma, 0, planeDy,
-                planeDyXhat);
-        k.gnGradFinish(n, c, groups, hw, gamma, planeDy, planeDyXhat, dGamma, dBeta, gs);
-        k.affine(AFF_GN_DX_FROM_Y, n * c, c, hw, groups, (long) (c / groups) * hw, vec(k, hw, y, dy, dx), dy, y, dx, beta,
-                saveInvStd, gamma, gs, null, 0);
+        groupNormBackward(k, n, c, hw, groups, GRAD_GN_PLANE_Y, AFF_GN_DX_FROM_Y, y, gamma, beta, gamma, beta, saveInvStd, dy, dx,
+                dGamma, dBeta);
     }
 
     /** Conv bias: y[n, c, :] += bias[c], in place. */
