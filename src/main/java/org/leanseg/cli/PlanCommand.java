@@ -114,6 +114,14 @@ public final class PlanCommand implements Callable<Integer> {
             System.err.println("--batch must be >= 1, got " + b);
             return 2;
         }
+        if (key.equals("cuda") && !org.leanseg.backend.cuda.CudaProbe.result().usable()) {
+            // planning for a card this machine does not have: the cuda step's plan, nothing allocated
+            if (!json) {
+                System.out.println("device: cuda (the step the cuda backend runs; planned only, nothing allocated: no usable GPU here, "
+                        + org.leanseg.backend.cuda.CudaProbe.result().reason() + ")" + (precision != Precision.FP32 ? "; precision " + precision : ""));
+            }
+            return plan(cfg, hw, b, passes, target, null);
+        }
         if (!key.equals("cuda")) {
             if (!json) {
                 System.out.println("device: " + key + " (the step the " + key + " backend runs"
