@@ -350,4 +350,22 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_resizeRows(JNIEnv*
   });
 }
 
+// Walks i = start, start + stride, ... for `steps` steps with LsDivWalk (and the (n, c) walk of ls_copy_channels_k
+// over the quotient), counting the steps where a walk disagrees with plain division.
+JNIEXPORT jlong JNICALL Java_org_leanseg_backend_cuda_HostMath_divWalkMismatches(JNIEnv*, jclass, jlong start, jlong stride, jlong d,
+                                                                                 jlong d2, jint steps) {
+  LsDivWalk p(start, stride, d);
+  LsDivWalk nc(p.q, p.dq, d2);
+  long long bad = 0;
+  long long i = start;
+  for (int s = 0; s < steps; s++, i += stride) {
+    long long q = i / d;
+    if (p.q != q || p.r != i % d || nc.q != q / d2 || nc.r != q % d2) bad++;
+    bool carry = p.next();
+    nc.next();
+    if (carry) nc.inc();
+  }
+  return bad;
+}
+
 }  // extern "C"

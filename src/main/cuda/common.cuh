@@ -19,3 +19,9 @@ __device__ inline double ls_block_sum(double v, double* shared) {
   __syncthreads();
   return r;
 }
+
+#include "grid.cuh"  // LsDivWalk
+
+// The grid-stride loop's first index and stride.
+#define LS_GRID_START ((long long)blockIdx.x * blockDim.x + threadIdx.x)
+#define LS_GRID_STEP ((long long)blockDim.x * gridDim.x)

@@ -75,3 +75,33 @@ __host__ __device__ inline void ls_tree_sum2(const T& t, V& a, V& b, V* sa, V* s
   b = sb[0];
   t.sync();
 }
+
+// (q, r) = (i / d, i % d) along a grid-stride loop (i = start, start + stride, ...), kept up to date without a
+// division per step: one 64-bit division per thread at the start, then an add and a compare per step (the
+// "(i / HW) % C in 64-bit for every element" of the old kernels). next() returns whether r wrapped (q took one
+// more than stride / d); inc() adds 1 to the walked index.
+struct LsDivWalk {
+  long long q, r, dq, dr, d;
+  __host__ __device__ LsDivWalk(long long start, long long stride, long long d_) : d(d_) {
+    q = start / d;
+    r = start - q * d;
+    dq = stride / d;
+    dr = stride - dq * d;
+  }
+  __host__ __device__ bool next() {
+    r += dr;
+    q += dq;
+    if (r >= d) {
+      r -= d;
+      q++;
+      return true;
+    }
+    return false;
+  }
+  __host__ __device__ void inc() {
+    if (++r >= d) {
+      r = 0;
+      q++;
+    }
+  }
+};

@@ -11,16 +11,14 @@ extern "C" __global__ void ls_ce_partial_k(long long pixels, int K, long long pl
                                            unsigned long long* badPixel) {
   __shared__ double sh[256];
   double loss = 0, weight = 0;
-  LS_GRID_STRIDE(i, pixels) {
+  LsDivWalk at(LS_GRID_START, LS_GRID_STEP, plane > 0 ? plane : 1);  // (image, pixel of the plane) of i; no plane without z
+  for (long long i = LS_GRID_START; i < pixels; i += LS_GRID_STEP, at.next()) {
     int y = ls_label_class(labels[i], K, ignoreIndex);
     if (y == -2) { atomicMin(badPixel, (unsigned long long)i); continue; }
     if (y < 0) continue;
     double w = weights ? (double)weights[y] : 1.0;
     weight += w;
-    if (withLoss) {
-      long long n = i / plane;
-      loss += w * ls_ce_nll(z + n * K * plane + (i % plane), plane, K, y);
-    }
+    if (withLoss) loss += w * ls_ce_nll(z + at.q * K * plane + at.r, plane, K, y);
   }
   loss = ls_block_sum(loss, sh);
   weight = ls_block_sum(weight, sh);
@@ -47,8 +45,9 @@ extern "C" __global__ void ls_ce_backward_k(long long pixels, int K, long long p
                                             const double* result, float* dz) {
   double total = result[1];
   double scale = total > 0 ? dLoss[0] / total : 0.0;
-  LS_GRID_STRIDE(i, pixels) {
-    long long base = (i / plane) * K * plane + (i % plane);
+  LsDivWalk at(LS_GRID_START, LS_GRID_STEP, plane);
+  for (long long i = LS_GRID_START; i < pixels; i += LS_GRID_STEP, at.next()) {
+    long long base = at.q * K * plane + at.r;
     int y = ls_label_class(labels[i], K, ignoreIndex);
     ls_ce_pixel_backward(z + base, dz + base, plane, K, y, scale, y >= 0 && weights ? (double)weights[y] : 1.0);
   }

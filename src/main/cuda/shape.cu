@@ -36,26 +36,32 @@ extern "C" __global__ void ls_gap_forward_k(int HW, const float* x, float* y) {
 }
 
 extern "C" __global__ void ls_gap_backward_k(long long total, int HW, const float* dy, float* dx) {
-  LS_GRID_STRIDE(i, total) dx[i] = (float)((double)dy[i / HW] / HW);
+  LsDivWalk p(LS_GRID_START, LS_GRID_STEP, HW);  // p.q: the plane of i
+  for (long long i = LS_GRID_START; i < total; i += LS_GRID_STEP, p.next()) dx[i] = (float)((double)dy[p.q] / HW);
 }
 
 // dst[n, dstStart + c] = src[n, srcStart + c] for c < count: planes of HW elements.
 extern "C" __global__ void ls_copy_channels_k(long long total, int HW, int count, int srcC, int srcStart, int dstC,
                                               int dstStart, const float* src, float* dst) {
-  LS_GRID_STRIDE(i, total) {
-    long long plane = i / HW;
-    int k = (int)(i % HW);
-    int c = (int)(plane % count);
-    long long n = plane / count;
+  LsDivWalk p(LS_GRID_START, LS_GRID_STEP, HW);  // (plane, k) of i
+  LsDivWalk nc(p.q, p.dq, count);                // (n, c) of the plane, advanced with it
+  for (long long i = LS_GRID_START; i < total; i += LS_GRID_STEP) {
+    long long n = nc.q;
+    long long c = nc.r;
+    long long k = p.r;
     dst[(n * dstC + dstStart + c) * HW + k] = src[(n * srcC + srcStart + c) * HW + k];
+    bool carry = p.next();
+    nc.next();
+    if (carry) nc.inc();
   }
 }
 
 // labels [N, H, W] (float slots, see Note [Integer tensors in float slots]) = argmax over K; first max wins, NaN never wins.
 extern "C" __global__ void ls_argmax_k(long long pixels, int K, int HW, const float* z, float* out) {
-  LS_GRID_STRIDE(i, pixels) {
-    long long n = i / HW;
-    int k0 = (int)(i % HW);
+  LsDivWalk w(LS_GRID_START, LS_GRID_STEP, HW);
+  for (long long i = LS_GRID_START; i < pixels; i += LS_GRID_STEP, w.next()) {
+    long long n = w.q;
+    int k0 = (int)w.r;
     const float* p = z + n * K * HW + k0;
     int best = 0;
     float bv = p[0];

@@ -127,6 +127,13 @@ public final class HostMath {
                                          float[] src, float[] dst, int maxGridY, long schedule);
 
     /**
+     * LsDivWalk (grid.cuh) on the host: walks start, start + stride, ... for {@code steps} steps, keeping (i / d, i % d)
+     * and, over that quotient, (q / d2, q % d2) as ls_copy_channels_k does; returns the steps where either walk
+     * disagrees with plain division (0 when right).
+     */
+    public static native long divWalkMismatches(long start, long stride, long d, long d2, int steps);
+
+    /**
      * ActConv2d forward: y out; bias may be null. {@code geom} = {N, C, mult, H, W, Hout, Wout, kh, kw,
      * strideH, strideW, padH, padW, dilationH, dilationW}; {@code cap} = the activation's cap (+inf for ReLU).
      */

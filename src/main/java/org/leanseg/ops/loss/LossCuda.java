@@ -91,7 +91,7 @@ public final class LossCuda {
                                                     CudaView[] out) {
         UpLossGrid g = grid(op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), in[0]);
         SoftmaxCrossEntropyOp a = new SoftmaxCrossEntropyOp(op.name(), op.ignoreIndex(), op.classWeights());
-        long[] r = reduce(a, gpu, g.k(), 0, 0L, in[1], 0L);
+        long[] r = reduce(a, gpu, g.k(), 1, 0L, in[1], 0L);   // labels only: no logits, so no plane (1 keeps it non-zero)
         gpu.launchGrid("ls_up_ce_backward_k", g.backwardGridX(), g.backwardGridY(), UpLossGrid.BLOCK, g.args(in[0].address(),
                 in[1].address(), r[1], in[2].address(), r[0], out[0].address()));
     }

@@ -324,6 +324,20 @@ class HostKernelGridTest {
     }
 
     @Test
+    void divisionWalksAgreeWithDivision() {
+        // the grid-stride walks that replaced a 64-bit division per element (LsDivWalk: CE sums and gradient, argmax,
+        // pooling backward, channel copies); strides below and above the divisor, divisors of 1 and primes
+        java.util.Random r = new java.util.Random(7);
+        for (int k = 0; k < 200; k++) {
+            long d = 1 + r.nextInt(k % 3 == 0 ? 5 : 70_000);
+            long d2 = 1 + r.nextInt(k % 2 == 0 ? 3 : 600);
+            long stride = 1 + r.nextInt(k % 4 == 0 ? 300 : 600_000);
+            long start = r.nextInt(1 << 20);
+            assertEquals(0, HostMath.divWalkMismatches(start, stride, d, d2, 2000), "start " + start + " stride " + stride + " d " + d + " d2 " + d2);
+        }
+    }
+
+    @Test
     void hostRunRejectsAWriteOutOfBounds() {
         // a bias add over 3 planes of 4 into an output of 8 floats: the third plane lands past its end
         float[] y = new float[12];
