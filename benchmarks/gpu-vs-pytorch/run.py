@@ -200,7 +200,7 @@ def table(rows, a):
     for r in rows:
         config = f"{SHORT.get(r['model'], r['model'])} b{r['batch']} {r['size']}"
         if not r["runs"]:
-            lines.append([config, r["peer"], f"failed: {r['error']}"])
+            lines.append([config, r["peer"], f"failed: {r['error']}" if r["error"] else "not run (--deadline)"])
             continue
         lines.append([config, r["peer"], f"{r['stepMillis']:.2f}", f"{r['imagesPerSecond']:.1f}", mib(r.get("peakBytes")),
                       mib(r.get("plannedPeakBytes")), x(r.get("speedVs_fp32")), x(r.get("speedVs_amp_bf16_cl")),
@@ -337,14 +337,18 @@ def main(argv=None):
                     state = f"{step_figures(p, r['result'])[0]:.2f} ms/step" if "result" in r else f"FAILED: {r['error']}"
                     print(f"[{len(runs)}/{total}] round {rnd + 1} {SHORT.get(m, m)} b{b} {s} {p['name']}: {state} "
                           f"({r['wallSeconds']} s)", file=sys.stderr)
-        lean_b = leanseg_budgets(a, tmp) if a.budget_list else {}
-        torch_b = pytorch_budgets(a, tmp) if a.budget_list else {}
+        late = bool(a.deadline) and time.time() - t_start > a.deadline
+        lean_b = leanseg_budgets(a, tmp) if a.budget_list and not late else {}
+        late = bool(a.deadline) and time.time() - t_start > a.deadline
+        torch_b = pytorch_budgets(a, tmp) if a.budget_list and not late else {}
+        if a.budget_list and not torch_b:
+            skipped += 1
     rows = summarise(runs, a.configs, live)
     text = table(rows, a)
     if a.budget_list:
         text += "\n" + budget_table(lean_b, torch_b)
     if skipped:
-        text += f"\n{skipped} run(s) not started: --deadline {a.deadline:g} s passed"
+        text += f"\n{skipped} run(s) or budget searches not started: --deadline {a.deadline:g} s passed"
     print(text)
     default = pathlib.Path(os.environ["OUT"]) / "gpu-vs-pytorch.json" if os.environ.get("OUT") else \
         REPO / "work_dirs" / "gpu-vs-pytorch" / f"{started.strftime('%Y%m%d-%H%M%S')}.json"

@@ -15,6 +15,9 @@
 # Logs and JUnit XML under $OUT (the device tool's folder when set, else <bundle>/out).
 # PARTS picks parts (default "1 6 7 k t": profile, tests, side by side, kernel benchmark, train smoke). All of them
 # take more than one 10-minute device call: call PARTS="1 6" then PARTS="7 k t". TORCH=0 skips PyTorch.
+# With one call only (a session has 15 minutes of device time, start included): PARTS="6 7" TESTS_TIMEOUT=270
+# SIDE_DEADLINE=150 ROUNDS=1 BUDGETS= fits 10 minutes: the tests, the graphs on/off timing, one round side by side
+# (BUDGETS= skips the largest-batch search; the runner starts nothing new once SIDE_DEADLINE has passed).
 set -u
 B=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-$B/out}; mkdir -p "$OUT"
@@ -37,7 +40,7 @@ done
 
 if want 6; then
   sec "6. gpu tests"
-  timeout 420 "$L/bin/leanseg-gpu-tests" "$OUT"
+  timeout "${TESTS_TIMEOUT:-420}" "$L/bin/leanseg-gpu-tests" "$OUT"
   echo "gpu tests exit code: $?"
 fi
 
@@ -62,7 +65,8 @@ if want 7; then
     # (LEANSEG_UNTESTED=cuda, Note [Running untested kernels]): read its rows with part 6's results.
     sec "7. side by side: benchmarks/gpu-vs-pytorch/run.py (alternating rounds, one table, JSON)"
     timeout "${SIDE_TIMEOUT:-420}" python3 "$B/benchmarks/gpu-vs-pytorch/run.py" --leanseg "$L/bin/leanseg" --rounds "${ROUNDS:-2}" \
-      --warmup 3 --steps 10 --deadline "${SIDE_DEADLINE:-300}" --timeout 150 ${FUSED_TOO:---fused-too} --out "$OUT/gpu-vs-pytorch.json"
+      --warmup 3 --steps 10 --deadline "${SIDE_DEADLINE:-300}" --timeout 150 ${FUSED_TOO:---fused-too} --budgets "${BUDGETS-6,12}" \
+      --out "$OUT/gpu-vs-pytorch.json"
     echo "side-by-side exit code: $?"
   else
     echo "PyTorch side skipped (TORCH=0, no python3 with torch, or no benchmarks/ in the bundle)"
