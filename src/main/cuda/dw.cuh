@@ -80,26 +80,6 @@ __host__ __device__ inline bool ls_exact_out(int n, int s, int limit, int& o) {
   return o < limit;
 }
 
-// Walks a rectangle of `width` columns, `rows` rows by a block's threads: (r, c) of element tx, then of every
-// bdim-th element after it, with no division per step.
-struct LsRectWalk {
-  int r, c, dq, dr, width;
-  __host__ __device__ LsRectWalk(int tx, int bdim, int width_) : width(width_) {
-    r = tx / width;
-    c = tx - r * width;
-    dq = bdim / width;
-    dr = bdim - dq * width;
-  }
-  __host__ __device__ void next() {
-    c += dr;
-    r += dq;
-    if (c >= width) {
-      c -= width;
-      r++;
-    }
-  }
-};
-
 // A tile block's place: the tile's first row and column (r0, c0) in its plane, and the column and first row this
 // thread computes, the rows it steps by (tileW is a power of two <= 64 <= bdim).
 struct LsDwTile {
@@ -135,10 +115,10 @@ __host__ __device__ inline void ls_dw_forward_body(const T& t, LsDwTileShared& s
     int co = plane - n * cout;
     const float* zp = z + ((long long)n * g.C + co / g.mult) * inPlane;
     if (t.tx() < taps) sh.w[t.tx()] = w[(long long)co * taps + t.tx()];
-    LsRectWalk s(t.tx(), t.bdim(), g.stageW);
+    LsWalk<int> s(t.tx(), t.bdim(), g.stageW);  // (row, column) of staged element i
     for (int i = t.tx(); i < stageN; i += t.bdim(), s.next()) {
-      int ih = ih0 + s.r;
-      int iw = iw0 + s.c;
+      int ih = ih0 + s.q;
+      int iw = iw0 + s.r;
       float v = 0.f;
       if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) {
         v = zp[(long long)ih * g.W + iw];
@@ -193,10 +173,10 @@ __host__ __device__ inline void ls_dw_backward_data_body(const T& t, LsDwTileSha
     if (t.tx() < mw) sh.w[t.tx()] = w[(long long)ci * mw + t.tx()];
     for (int j = 0; j < g.mult; j++) {
       const float* dyp = dy + ((long long)n * cout + (long long)ci * g.mult + j) * outPlane;
-      LsRectWalk s(t.tx(), t.bdim(), g.stageW);
+      LsWalk<int> s(t.tx(), t.bdim(), g.stageW);  // (row, column) of staged element i
       for (int i = t.tx(); i < stageN; i += t.bdim(), s.next()) {
-        int oh = ohLo + s.r;
-        int ow = owLo + s.c;
+        int oh = ohLo + s.q;
+        int ow = owLo + s.r;
         sh.stage[j * stageN + i] = (oh >= 0 && oh < g.Hout && ow >= 0 && ow < g.Wout) ? dyp[(long long)oh * g.Wout + ow] : 0.f;
       }
     }
@@ -248,9 +228,9 @@ __host__ __device__ inline void ls_dw_filter_body(const T& t, LsDwFilterShared& 
       int r1 = r0 + g.bandRows < g.Hout ? r0 + g.bandRows : g.Hout;
       const float* dyp = dy + ((long long)n * cout + set) * outPlane;
       const float* zp = z + ((long long)n * g.C + set / g.mult) * inPlane;
-      LsRectWalk e(t.tx(), t.bdim(), g.Wout);
-      for (int oh = r0 + e.r; oh < r1; oh = r0 + e.r) {
-        int ow = e.c;
+      LsWalk<int> e(t.tx(), t.bdim(), g.Wout);  // (row in the band, column) of the thread's element
+      for (int oh = r0 + e.q; oh < r1; oh = r0 + e.q) {
+        int ow = e.r;
         float gv = dyp[(long long)oh * g.Wout + ow];
         int ihb = oh * g.sH - g.pH;
         int iwb = ow * g.sW - g.pW;

@@ -76,13 +76,14 @@ __host__ __device__ inline void ls_tree_sum2(const T& t, V& a, V& b, V* sa, V* s
   t.sync();
 }
 
-// (q, r) = (i / d, i % d) along a grid-stride loop (i = start, start + stride, ...), kept up to date without a
-// division per step: one 64-bit division per thread at the start, then an add and a compare per step (the
-// "(i / HW) % C in 64-bit for every element" of the old kernels). next() returns whether r wrapped (q took one
-// more than stride / d); inc() adds 1 to the walked index.
-struct LsDivWalk {
-  long long q, r, dq, dr, d;
-  __host__ __device__ LsDivWalk(long long start, long long stride, long long d_) : d(d_) {
+// (q, r) = (i / d, i % d) along a strided loop (i = start, start + stride, ...), kept up to date without a division
+// per step: one division per thread at the start, then an add and a compare per step (the "(i / HW) % C in 64-bit
+// for every element" of the old kernels). next() returns whether r wrapped (q took one more than stride / d); inc()
+// adds 1 to the walked index. I: int for a block's threads over a tile (dw.cuh), long long over a grid.
+template <class I>
+struct LsWalk {
+  I q, r, dq, dr, d;
+  __host__ __device__ LsWalk(I start, I stride, I d_) : d(d_) {
     q = start / d;
     r = start - q * d;
     dq = stride / d;
@@ -105,3 +106,4 @@ struct LsDivWalk {
     }
   }
 };
+typedef LsWalk<long long> LsDivWalk;
