@@ -31,8 +31,9 @@ public final class CudaDwBench {
         Random rnd = new Random(1);
         float cap = 6f;
         try (CudaBackend gpu = new CudaBackend(CudaBackend.Options.defaults())) {
-            System.out.printf("%-22s %8s %9s %9s %9s %9s %7s %7s %7s %9s %9s %9s%n", "N,C,side,s,d", "MiB in", "copy GB/s", "fwd GB/s",
-                    "bwdD GB/s", "bwdW GB/s", "fwd %", "bwdD %", "bwdW %", "cudnn fwd", "cudnn bD", "cudnn bW");
+            System.out.printf("%-22s %8s %9s %9s %9s %9s %7s %7s %7s %9s %9s %9s %9s %9s%n", "N,C,side,s,d", "MiB in", "copy GB/s",
+                    "fwd GB/s", "bwdD GB/s", "bwdW GB/s", "fwd %", "bwdD %", "bwdW %", "cudnn fwd", "cudnn bD", "cudnn bW", "old fwd",
+                    "old bW");
             for (int[] l : layers) {
                 int c = l[0];
                 int side = l[1];
@@ -71,7 +72,13 @@ public final class CudaDwBench {
                 Runnable cf = () -> gpu.convForward(shape, za, wa, ya);
                 Runnable cbd = () -> gpu.convBackwardData(shape, dya, wa, dxa);
                 Runnable cbw = () -> gpu.convBackwardFilter(shape, za, dya, dwa);
-                for (Runnable r : new Runnable[] {fwd, bwdD, bwdW, copy, cf, cbd, cbw}) {
+                // the fused kernels the tiled ones replace: one thread per output, one block per (channel, tap)
+                long total = outNumel;
+                Runnable oldFwd = () -> gpu.launch("ls_act_dw_forward_k", total, total, c, 1, side, side, out, out, 3, 3, s, s, d, d, d, d, cap,
+                        za, wa, 0L, ya);
+                Runnable oldBwdW = () -> gpu.launchBlocks("ls_act_dw_filter_k", c * 9, batch, c, 1, side, side, out, out, 3, 3, s, s, d, d,
+                        d, d, cap, za, dya, dwa);
+                for (Runnable r : new Runnable[] {fwd, bwdD, bwdW, copy, cf, cbd, cbw, oldFwd, oldBwdW}) {
                     gpu.deviceMs(r, 3);   // warm-up (module load, scratch growth, cuDNN algorithm choice)
                 }
                 double copyGbs = 2.0 * 4 * inNumel / gpu.deviceMs(copy, reps) / 1e6;
@@ -82,17 +89,21 @@ public final class CudaDwBench {
                 double cfMs = gpu.deviceMs(cf, reps);
                 double cbdMs = gpu.deviceMs(cbd, reps);
                 double cbwMs = gpu.deviceMs(cbw, reps);
+                double oldFwdMs = gpu.deviceMs(oldFwd, reps);
+                double oldBwdWMs = gpu.deviceMs(oldBwdW, reps);
                 double fwdGbs = moved / fwdMs / 1e6;
                 double bwdDGbs = moved / bwdDMs / 1e6;
                 double bwdWGbs = moved / bwdWMs / 1e6;
-                System.out.printf("%-22s %8.1f %9.0f %9.0f %9.0f %9.0f %6.0f%% %6.0f%% %6.0f%% %8.2fx %8.2fx %8.2fx%n",
+                System.out.printf("%-22s %8.1f %9.0f %9.0f %9.0f %9.0f %6.0f%% %6.0f%% %6.0f%% %8.2fx %8.2fx %8.2fx %8.2fx %8.2fx%n",
                         batch + "," + c + "," + side + "," + s + "," + d, 4.0 * inNumel / 1048576, copyGbs, fwdGbs, bwdDGbs, bwdWGbs,
-                        100 * fwdGbs / copyGbs, 100 * bwdDGbs / copyGbs, 100 * bwdWGbs / copyGbs, cfMs / fwdMs, cbdMs / bwdDMs, cbwMs / bwdWMs);
+                        100 * fwdGbs / copyGbs, 100 * bwdDGbs / copyGbs, 100 * bwdWGbs / copyGbs, cfMs / fwdMs, cbdMs / bwdDMs, cbwMs / bwdWMs,
+                        oldFwdMs / fwdMs, oldBwdWMs / bwdWMs);
                 for (Buffer buf : new Buffer[] {z, dx, y, dy, w, dw}) {
                     gpu.free(buf);
                 }
             }
-            System.out.println("cudnn columns: cuDNN's time / ours on the same shape (> 1: ours faster; cuDNN without the fused ReLU6)");
+            System.out.println("cudnn columns: cuDNN's time / ours on the same shape (> 1: ours faster; cuDNN without the fused ReLU6);"
+                    + " old columns: the one-thread-per-output forward and one-block-per-tap filter gradient / the tiled kernels");
         }
     }
 }
