@@ -68,6 +68,8 @@ def parse_args(argv):
     p.add_argument("--budget-variants", default="fp32,amp_bf16_cl", help="PyTorch variants searched (default: %(default)s)")
     p.add_argument("--fused-too", action="store_true", help="also LeanSeg's fused step (peer leanseg:DEVICE+fused: its kernels not "
                    "yet tested on the device run, LEANSEG_UNTESTED=DEVICE, Note [Running untested kernels])")
+    p.add_argument("--bf16-too", action="store_true", help="also LeanSeg's bf16 step (peer leanseg:DEVICE+bf16: train.precision "
+                   "bf16, on cuda float32 kernels over widened copies of the 16-bit tensors, Note [Widened 16-bit runs])")
     p.add_argument("--timeout", type=int, default=600, help="seconds one run may take")
     p.add_argument("--deadline", type=float, default=0, help="seconds; stop starting runs after this (0: none)")
     p.add_argument("--out", help="JSON file (default: work_dirs/gpu-vs-pytorch/<date>.json, or $OUT/gpu-vs-pytorch.json)")
@@ -102,19 +104,23 @@ def leanseg_cmd(a, *args):
 
 
 def leanseg_variants(a):
-    """(peer name suffix, extra environment) of each LeanSeg step measured: the default one, and with --fused-too the
-    fused step whose kernels have not passed their tests on the device yet (Note [Running untested kernels])."""
-    out = [("", {})]
+    """(peer name suffix, extra environment, extra arguments) of each LeanSeg step measured: the default one, with
+    --fused-too the fused step whose kernels have not passed their tests on the device yet (Note [Running untested
+    kernels]), with --bf16-too the bf16 step."""
+    out = [("", {}, [])]
     if a.fused_too:
-        out.append(("+fused", {"LEANSEG_UNTESTED": a.device}))
+        out.append(("+fused", {"LEANSEG_UNTESTED": a.device}, []))
+    if a.bf16_too:
+        out.append(("+bf16", {}, ["--precision", "bf16"]))
     return out
 
 
 def peers(a):
     out = [{"name": f"leanseg:{a.device}{suffix}", "kind": "leanseg", "env": env,
-            "command": lambda m, b, s, res: leanseg_cmd(a, "bench-step", "--device", a.device, "--model", m, "--batch", str(b),
-                                                        "--size", s, "--warmup", str(a.warmup), "--steps", str(a.steps),
-                                                        "--out", res)} for suffix, env in leanseg_variants(a)]
+            "command": lambda m, b, s, res, extra=extra: leanseg_cmd(a, "bench-step", "--device", a.device, "--model", m, "--batch",
+                                                                     str(b), "--size", s, "--warmup", str(a.warmup), "--steps",
+                                                                     str(a.steps), "--out", res, *extra)}
+           for suffix, env, extra in leanseg_variants(a)]
     for v in a.variant_list:
         out.append({"name": f"pytorch-{v}", "kind": "pytorch", "variant": v,
                     "command": lambda m, b, s, res, v=v: [a.python, str(HERE / "torch_gpu_step.py"), "--model", m, "--batch",

@@ -63,9 +63,11 @@ if want 7; then
     # 12 GiB (LeanSeg: plan + a real step; PyTorch: real steps under a memory fraction); table + $OUT/gpu-vs-pytorch.json.
     # --fused-too (FUSED_TOO= to drop it) also measures LeanSeg's fused step, whose CUDA kernels part 6 has just tested
     # (LEANSEG_UNTESTED=cuda, Note [Running untested kernels]): read its rows with part 6's results.
+    # --bf16-too (BF16_TOO= to drop it) also measures LeanSeg's bf16 step (float32 kernels over widened copies, Note
+    # [Widened 16-bit runs]; CudaMixedPrecisionTest in part 6 is its check).
     sec "7. side by side: benchmarks/gpu-vs-pytorch/run.py (alternating rounds, one table, JSON)"
     timeout "${SIDE_TIMEOUT:-420}" python3 "$B/benchmarks/gpu-vs-pytorch/run.py" --leanseg "$L/bin/leanseg" --rounds "${ROUNDS:-2}" \
-      --warmup 3 --steps 10 --deadline "${SIDE_DEADLINE:-300}" --timeout 150 ${FUSED_TOO:---fused-too} --budgets "${BUDGETS-6,12}" \
+      --warmup 3 --steps 10 --deadline "${SIDE_DEADLINE:-300}" --timeout 150 ${FUSED_TOO:---fused-too} ${BF16_TOO:---bf16-too} --budgets "${BUDGETS-6,12}" \
       --out "$OUT/gpu-vs-pytorch.json"
     echo "side-by-side exit code: $?"
   else

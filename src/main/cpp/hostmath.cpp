@@ -9,6 +9,7 @@
 
 #include "conv.cuh"
 #include "elementwise.cuh"
+#include "half.cuh"
 #include "loss.cuh"
 #include "resize.cuh"
 
@@ -187,6 +188,34 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_adamw(
     v[i] = vi;
     if (zeroGrad) g[i] = 0.f;
   }
+}
+
+// ls_convert_k's element conversions (half.cuh): float32 values to 16-bit bits of type `type` (1 bf16, 2 f16),
+// through ls_store, and back through ls_load.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_toBits(JNIEnv* env, jclass, jfloatArray jx, jint type,
+                                                                     jshortArray jbits) {
+  Floats x(env, jx);
+  jsize n = env->GetArrayLength(jx);
+  jshort* b = env->GetShortArrayElements(jbits, nullptr);
+  for (jsize i = 0; i < n; i++) ls_store(b, type, i, x[i]);
+  env->ReleaseShortArrayElements(jbits, b, 0);
+}
+
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_fromBits(JNIEnv* env, jclass, jshortArray jbits, jint type,
+                                                                       jfloatArray jx) {
+  Floats x(env, jx);
+  jsize n = env->GetArrayLength(jx);
+  jshort* b = env->GetShortArrayElements(jbits, nullptr);
+  for (jsize i = 0; i < n; i++) x[i] = ls_load(b, type, i);
+  env->ReleaseShortArrayElements(jbits, b, JNI_ABORT);
+}
+
+// ls_loss_scale_update_k's state update (half.cuh): state [k, clean, skipped] updated in place.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_lossScaleUpdate(JNIEnv* env, jclass, jfloatArray jstate,
+                                                                              jboolean found, jint growthInterval,
+                                                                              jint initialLog2) {
+  Floats state(env, jstate);
+  ls_loss_scale_update(state.get(), found ? 1 : 0, growthInterval, initialLog2);
 }
 
 }  // extern "C"

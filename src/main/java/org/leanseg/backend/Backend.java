@@ -41,6 +41,33 @@ public interface Backend extends AutoCloseable {
         return null;
     }
 
+    /**
+     * Copies {@code src} into {@code dst}, a view of the same shape, converting between the float types
+     * (float32, bfloat16, binary16): into 16 bits rounded to nearest-even as {@code tensor.Half}, out of them
+     * exact. In the backend's order of work (Note [Widened 16-bit runs] in ops/Ops). This default goes
+     * through a host copy; a device backend converts on the device.
+     */
+    default void convert(View src, View dst) {
+        Tensor t = new Tensor(src.spec(), new float[src.spec().shape().size()]);
+        download(src, t);
+        upload(new Tensor(dst.spec(), t.data()), dst);
+    }
+
+    /**
+     * A buffer of at least {@code bytes} for one op's float32 copies of its 16-bit views (Note [Widened
+     * 16-bit runs] in ops/Ops), valid until {@link #releaseWidenScratch}; the op's kernel may then still ask
+     * for up to {@code kernelWorkspaceBytes} of its own workspace without moving it. The default allocates
+     * an arena (one that may hold 16-bit values).
+     */
+    default Buffer widenScratch(long bytes, long kernelWorkspaceBytes) {
+        return allocate(bytes, 2);
+    }
+
+    /** Gives back a {@link #widenScratch} buffer once its op has run. */
+    default void releaseWidenScratch(Buffer scratch) {
+        free(scratch);
+    }
+
     /** A typed window into a buffer. */
     View view(Buffer buffer, long byteOffset, TensorSpec spec);
 

@@ -11,8 +11,9 @@ final class PrecisionConverter implements ITypeConverter<Precision> {
 
     /**
      * Null where device {@code key} runs a step in {@code p}; else why not, in one line. From the op
-     * table: a device without a host fallback (cuda) needs a cell taking 16-bit views in every row
-     * (the reference device has them all).
+     * table: a device without a fallback needs a cell taking 16-bit views in every row (the reference
+     * device has them all); one that runs float32 kernels on widened copies (cuda, Note [Widened 16-bit
+     * runs]) or host copies (cpu) runs every step whose ops have a kernel there (the step's build checks).
      */
     static String unsupported(String key, Precision p) {
         org.leanseg.ops.Device<?, ?> d = org.leanseg.ops.Device.of(key);

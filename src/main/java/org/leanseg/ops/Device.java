@@ -32,14 +32,20 @@ public record Device<B extends Backend, V extends View>(String key, Class<B> bac
          * inputs it updates) back: correct on any backend, at the cost of the copies; the host copies
          * count as that op's workspace in the plan ({@link Ops#workspaceBytes}).
          */
-        HOST_REFERENCE
+        HOST_REFERENCE,
+        /**
+         * As {@link #NONE} for an op without a kernel; an op whose kernel does not take its 16-bit views runs that
+         * kernel on float32 copies of them in device scratch, converted on the device and rounded back (Note
+         * [Widened 16-bit runs] in {@link Ops}); the copies count as that op's workspace in the plan.
+         */
+        WIDEN_16
     }
 
     public static final Device<ReferenceBackend, RefView> REFERENCE = new Device<>("reference", ReferenceBackend.class, RefView[]::new, Fallback.NONE,
             "pure Java, the yardstick every other backend is checked against");
     public static final Device<CpuBackend, CpuView> CPU = new Device<>("cpu", CpuBackend.class, CpuView[]::new, Fallback.HOST_REFERENCE,
             "oneDNN convolutions and native kernels on native memory");
-    public static final Device<CudaBackend, CudaView> CUDA = new Device<>("cuda", CudaBackend.class, CudaView[]::new, Fallback.NONE,
+    public static final Device<CudaBackend, CudaView> CUDA = new Device<>("cuda", CudaBackend.class, CudaView[]::new, Fallback.WIDEN_16,
             "cuDNN convolutions and our CUDA kernels");
 
     private static final List<Device<?, ?>> ALL = List.of(REFERENCE, CPU, CUDA);

@@ -31,6 +31,16 @@ public interface Op {
         throw new OpException(name() + " has no backward rule");
     }
 
+    /**
+     * Float32 inputs the kernels compute with in the 16-bit type of the activations when those are 16-bit (Note
+     * [Mixed precision]): a convolution's weights, as PyTorch's autocast casts them. The reference kernel rounds
+     * them ({@code RefView.roundedTo}); a float32 kernel run on widened copies (Note [Widened 16-bit runs] in
+     * {@link Ops}) gets them rounded the same way.
+     */
+    default int[] roundedOperands() {
+        return new int[0];
+    }
+
     /** Inputs the kernel overwrites in place (BN running statistics, optimizer updates). */
     default int[] mutatedInputs() {
         return new int[0];

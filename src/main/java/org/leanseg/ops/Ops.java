@@ -24,6 +24,7 @@ import org.leanseg.ops.loss.LossCuda;
 import org.leanseg.ops.norm.NormCpu;
 import org.leanseg.ops.norm.NormCuda;
 import org.leanseg.ops.optim.AdamWCuda;
+import org.leanseg.ops.optim.LossScaleCuda;
 import org.leanseg.ops.optim.SgdCpu;
 import org.leanseg.ops.optim.SgdCuda;
 import org.leanseg.ops.shape.ShapeCpu;
@@ -377,9 +378,11 @@ public final class Ops {
             op("sgd", "optimizer", Sgd.class).ref(Sgd::reference).on(CPU, SgdCpu::run).on(CUDA, SgdCuda::run),
             op("adamw", "optimizer", AdamW.class).ref(AdamW::reference).on(CUDA, AdamWCuda::run),
             // Note [Dynamic loss scaling]: fp16 steps; the cpu device runs them on its host fallback
-            op("loss_scale", "optimizer", LossScale.class).ref(LossScale::reference),
-            op("loss_scale_update", "optimizer", LossScaleUpdate.class).ref(LossScaleUpdate::reference),
-            op("loss_scaled_update", "optimizer", LossScaled.class).ref(LossScaled::reference)
+            // (cuda: kernels of src/main/cuda/precision.cu, not yet run on a GPU)
+            op("loss_scale", "optimizer", LossScale.class).ref(LossScale::reference).untested(CUDA, LossScaleCuda::scale),
+            op("loss_scale_update", "optimizer", LossScaleUpdate.class).ref(LossScaleUpdate::reference)
+                    .untested(CUDA, LossScaleCuda::update),
+            op("loss_scaled_update", "optimizer", LossScaled.class).ref(LossScaled::reference).untested(CUDA, LossScaleCuda::scaled)
     );
 
     private static final Map<Class<?>, Entry<?>> BY_TYPE = new IdentityHashMap<>();
@@ -497,9 +500,14 @@ public final class Ops {
      */
     @SuppressWarnings("unchecked")
     public static <O extends Op> long workspaceBytes(Device<?, ?> d, O op, List<TensorSpec> in) {
-        Cell<O> c = (Cell<O>) cell(d, op, in, op.infer(in));
+        List<TensorSpec> outs = op.infer(in);
+        Cell<O> c = (Cell<O>) cell(d, op, in, outs);
         if (c != null) {
             return c.workspace().bytes(op, in);
+        }
+        Cell<O> wide = (Cell<O>) cell(d, op);
+        if (d.fallback() == Device.Fallback.WIDEN_16 && wide != null) {
+            return widenedBytes(op, in, outs) + wide.workspace().bytes(op, widened(in));
         }
         if (d.fallback() != Device.Fallback.HOST_REFERENCE) {
             return 0;
@@ -551,10 +559,14 @@ public final class Ops {
         List<TensorSpec> inSpecs = specs(in);
         List<TensorSpec> outSpecs = specs(out);
         Cell<?> c = cell(d, op, inSpecs, outSpecs);
-        if (c != null) {
+        if (d == widenForTests && c != null && (anyHalf(inSpecs) || anyHalf(outSpecs))) {
+            runWidened(backend, op, in, out);
+        } else if (c != null) {
             runCell(c, d, backend, op, in, out);
         } else if (d.fallback() == Device.Fallback.HOST_REFERENCE) {
             runOnHost(backend, op, in, out);
+        } else if (d.fallback() == Device.Fallback.WIDEN_16 && cell(d, op) != null) {
+            runWidened(backend, op, in, out);
         } else {
             boolean half = anyHalf(inSpecs) || anyHalf(outSpecs);
             throw new OpException(op.name() + " has no " + d + " kernel" + (half ? " for 16-bit views" : "")
@@ -606,6 +618,155 @@ public final class Ops {
         for (View v : back) {
             RefView h = host.get(v);
             backend.upload(new Tensor(v.spec(), h.data()), v);
+        }
+    }
+
+    /*
+     * Note [Widened 16-bit runs]
+     * A device whose fallback is WIDEN_16 (cuda) runs an op whose kernel does not take its 16-bit views on float32
+     * copies of them, on the device: each distinct 16-bit view (an in-place output is its input's view, so one copy)
+     * is converted to float32 in scratch memory (Backend.widenScratch, Backend.convert), the float32 kernel runs on
+     * the copies, and its outputs and the inputs it updates are converted back, rounded to nearest-even. The result
+     * is the reference backend's emulation exactly (Note [Mixed precision]: float32 compute, rounded on store), at
+     * the cost of the conversions' traffic; the step's arena still holds 16-bit values, which is where a
+     * mixed-precision step saves its memory. The copies count as the op's workspace in the plan (workspaceBytes:
+     * 4 bytes an element of every 16-bit input and output, the kernel's own workspace beside them), so plan and
+     * batch=auto see them. The conversions are kernels on the backend's stream: a captured step replays them.
+     * A kernel that takes 16-bit views (Entry.half) needs none of this. runWidened is public so that the cpu and
+     * reference backends run the same code in CI (WidenedRunTest); on cuda it has not yet run on a GPU.
+     */
+
+    private static volatile Device<?, ?> widenForTests;
+
+    /**
+     * Makes device {@code d} (null: none) run every op with 16-bit views that it has a kernel for through {@link
+     * #runWidened}, as cuda runs those its kernels do not take, so that a whole step on the cpu backend exercises that
+     * path in CI (WidenedRunTest); returns the previous setting.
+     */
+    public static Device<?, ?> widenForTests(Device<?, ?> d) {
+        Device<?, ?> prev = widenForTests;
+        widenForTests = d;
+        return prev;
+    }
+
+    /** The float32 form of specs: 16-bit floats widened, others as they are. */
+    private static List<TensorSpec> widened(List<TensorSpec> specs) {
+        return specs.stream().map(s -> s.dtype().isHalf() ? new TensorSpec(s.shape(), DType.F32) : s).toList();
+    }
+
+    /** The 16-bit type of the first 16-bit input, or null. */
+    private static DType halfType(List<TensorSpec> in) {
+        return in.stream().map(TensorSpec::dtype).filter(DType::isHalf).findFirst().orElse(null);
+    }
+
+    /**
+     * Scratch bytes of the float32 copies of the 16-bit specs (an upper bound: aliased views are copied once) and of
+     * the rounded operands (a 16-bit and a float32 copy each).
+     */
+    private static long widenedBytes(Op op, List<TensorSpec> in, List<TensorSpec> out) {
+        long bytes = 0;
+        if (halfType(in) != null) {
+            for (int i : op.roundedOperands()) {
+                if (!in.get(i).dtype().isHalf()) {
+                    long n = in.get(i).shape().numel();
+                    bytes += org.leanseg.memory.Planner.align(4L * n) + org.leanseg.memory.Planner.align(2L * n);
+                }
+            }
+        }
+        for (List<TensorSpec> l : List.of(in, out)) {
+            for (TensorSpec s : l) {
+                if (s.dtype().isHalf()) {
+                    bytes += org.leanseg.memory.Planner.align(4L * s.shape().numel());
+                }
+            }
+        }
+        return bytes;
+    }
+
+    /**
+     * Runs {@code op} with {@code backend}'s float32 kernel on float32 copies of its 16-bit views (Note [Widened
+     * 16-bit runs]), converted on the backend and rounded back; views of other types are passed as they are.
+     */
+    @SuppressWarnings("unchecked")
+    public static <O extends Op> void runWidened(Backend backend, O op, View[] in, View[] out) {
+        Device<?, ?> d = Device.of(backend);
+        Cell<O> c = (Cell<O>) cell(d, op);
+        if (c == null) {
+            throw new OpException(op.name() + " has no " + d + " kernel to run on float32 copies (Ops table)");
+        }
+        Map<View, Integer> slot = new LinkedHashMap<>();
+        for (View[] views : new View[][] {in, out}) {
+            for (View v : views) {
+                if (v.spec().dtype().isHalf()) {
+                    slot.putIfAbsent(v, slot.size());
+                }
+            }
+        }
+        List<View> halves = new ArrayList<>(slot.keySet());
+        long[] offsets = new long[halves.size()];
+        long bytes = 0;
+        for (int i = 0; i < halves.size(); i++) {
+            offsets[i] = bytes;
+            bytes += org.leanseg.memory.Planner.align(4L * halves.get(i).spec().shape().numel());
+        }
+        DType half = halfType(specs(in));
+        List<Integer> rounded = new ArrayList<>();
+        for (int i : op.roundedOperands()) {
+            if (half != null && !in[i].spec().dtype().isHalf()) {
+                rounded.add(i);
+            }
+        }
+        long[] roundedAt = new long[rounded.size()];
+        for (int r = 0; r < rounded.size(); r++) {   // a 16-bit copy, then a float32 one of it
+            roundedAt[r] = bytes;
+            long n = in[rounded.get(r)].spec().shape().numel();
+            bytes += org.leanseg.memory.Planner.align(2L * n) + org.leanseg.memory.Planner.align(4L * n);
+        }
+        List<TensorSpec> wideIn = widened(specs(in));
+        org.leanseg.backend.Buffer scratch = backend.widenScratch(bytes, c.workspace().bytes(op, wideIn));
+        try {
+            View[] copies = new View[halves.size()];
+            for (int i = 0; i < copies.length; i++) {
+                View h = halves.get(i);
+                copies[i] = backend.view(scratch, offsets[i], new TensorSpec(h.spec().shape(), DType.F32));
+            }
+            for (int i = 0; i < copies.length; i++) {   // widen what the kernel reads: every 16-bit input
+                if (List.of(in).contains(halves.get(i))) {
+                    backend.convert(halves.get(i), copies[i]);
+                }
+            }
+            View[] wIn = new View[in.length];
+            for (int i = 0; i < in.length; i++) {
+                Integer k = slot.get(in[i]);
+                wIn[i] = k == null ? in[i] : copies[k];
+            }
+            for (int r = 0; r < rounded.size(); r++) {   // the operands the kernels use in 16 bits, rounded as the reference does
+                View w = in[rounded.get(r)];
+                long n = w.spec().shape().numel();
+                View w16 = backend.view(scratch, roundedAt[r], new TensorSpec(w.spec().shape(), half));
+                View w32 = backend.view(scratch, roundedAt[r] + org.leanseg.memory.Planner.align(2L * n), w.spec());
+                backend.convert(w, w16);
+                backend.convert(w16, w32);
+                wIn[rounded.get(r)] = w32;
+            }
+            View[] wOut = new View[out.length];
+            for (int i = 0; i < out.length; i++) {
+                Integer k = slot.get(out[i]);
+                wOut[i] = k == null ? out[i] : copies[k];
+            }
+            runCell(c, d, backend, op, wIn, wOut);
+            java.util.Set<View> back = new java.util.LinkedHashSet<>(List.of(out));
+            for (int i : op.mutatedInputs()) {
+                back.add(in[i]);
+            }
+            for (View v : back) {   // round back what the kernel stored
+                Integer k = slot.get(v);
+                if (k != null) {
+                    backend.convert(copies[k], v);
+                }
+            }
+        } finally {
+            backend.releaseWidenScratch(scratch);
         }
     }
 

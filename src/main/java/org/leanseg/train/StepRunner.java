@@ -90,8 +90,8 @@ final class StepRunner implements AutoCloseable {
         graph = built.train();
         step = built.executor(backend, store, Executor.Options.defaults());
         optimizer = built.optimizerExecutor(backend, store, Executor.Options.defaults());
-        if (precision != Precision.FP32 && org.leanseg.ops.Device.of(backend).fallback() == org.leanseg.ops.Device.Fallback.NONE) {
-            java.util.Set<String> missing = withoutKernel().keySet();
+        if (precision != Precision.FP32 && org.leanseg.ops.Device.of(backend).fallback() != org.leanseg.ops.Device.Fallback.HOST_REFERENCE) {
+            java.util.Set<String> missing = withoutKernel(false).keySet();
             if (!missing.isEmpty()) {
                 close();
                 throw new ConfigException("train.precision: " + precision + " needs 16-bit " + backend.name() + " kernels for " + missing
@@ -165,19 +165,25 @@ final class StepRunner implements AutoCloseable {
             return null;
         }
         org.leanseg.ops.Device<?, ?> device = org.leanseg.ops.Device.of(backend);
-        Map<String, Integer> host = withoutKernel();
+        boolean widens = device.fallback() == org.leanseg.ops.Device.Fallback.WIDEN_16;
+        Map<String, Integer> host = withoutKernel(widens);
         int onHost = host.values().stream().mapToInt(Integer::intValue).sum();
         int ops = step.schedule().size() + (optimizer == null ? 0 : optimizer.schedule().size());
         String note = backend.sixteenBitNote(precision.activations());
         return "precision " + precision.key() + ": activations and their gradients in " + precision.activations().name().toLowerCase()
                 + "; weights, optimizer state and BN statistics in f32" + (precision.lossScaling() ? "; dynamic loss scaling" : "")
                 + (note == null ? "" : "; " + note)
-                + (onHost == 0 ? "" : "; " + device + " runs " + onHost + " of " + ops + " ops on the reference kernels with float host"
-                + " copies (no 16-bit " + device + " kernel yet): " + host);
+                + (onHost == 0 ? "" : "; " + device + " runs " + onHost + " of " + ops + (widens
+                ? " ops on float32 copies of their 16-bit views, converted on the device (no 16-bit " + device + " kernel yet): "
+                : " ops on the reference kernels with float host copies (no 16-bit " + device + " kernel yet): ") + host);
     }
 
-    /** Op name to count of the step's nodes this device has no kernel for at their types (its fallback runs them). */
-    private Map<String, Integer> withoutKernel() {
+    /**
+     * Op name to count of the step's nodes this device has no kernel for at their types (its fallback runs them);
+     * with {@code widened}, only those whose float32 kernel runs on widened copies (Note [Widened 16-bit runs]), else
+     * only those with no kernel at all where the device widens.
+     */
+    private Map<String, Integer> withoutKernel(boolean widened) {
         org.leanseg.ops.Device<?, ?> device = org.leanseg.ops.Device.of(backend);
         Map<String, Integer> missing = new java.util.TreeMap<>();
         for (Executor ex : optimizer == null ? java.util.List.of(step) : java.util.List.of(step, optimizer)) {
@@ -185,7 +191,10 @@ final class StepRunner implements AutoCloseable {
                 java.util.List<org.leanseg.tensor.TensorSpec> in = n.inputs().stream().map(Value::spec).toList();
                 java.util.List<org.leanseg.tensor.TensorSpec> out = n.outputs().stream().map(Value::spec).toList();
                 if (org.leanseg.ops.Ops.cell(device, n.op(), in, out) == null) {
-                    missing.merge(n.op().name(), 1, Integer::sum);
+                    boolean wide = device.fallback() == org.leanseg.ops.Device.Fallback.WIDEN_16 && org.leanseg.ops.Ops.cell(device, n.op()) != null;
+                    if (wide == widened || device.fallback() == org.leanseg.ops.Device.Fallback.HOST_REFERENCE) {
+                        missing.merge(n.op().name(), 1, Integer::sum);
+                    }
                 }
             }
         }

@@ -24,8 +24,19 @@ public final class BackendParity {
     private BackendParity() {
     }
 
+    /** How a backend runs one op on its views: {@link Ops#run}, or a fallback path such as {@link Ops#runWidened}. */
+    @FunctionalInterface
+    public interface Runner {
+        void run(Backend b, Op op, View[] in, View[] out);
+    }
+
     /** Runs op on a backend; returns its outputs, then its inputs as they are after the run. */
     public static List<Tensor> run(Backend b, Op op, List<Tensor> inputs, boolean aliased) {
+        return run(b, op, inputs, aliased, Ops::run);
+    }
+
+    /** As {@link #run(Backend, Op, List, boolean)}, the op run by {@code runner}. */
+    public static List<Tensor> run(Backend b, Op op, List<Tensor> inputs, boolean aliased, Runner runner) {
         List<TensorSpec> specs = inputs.stream().map(Tensor::spec).toList();
         List<TensorSpec> outSpecs = op.infer(specs);
         View[] in = new View[inputs.size()];
@@ -45,7 +56,7 @@ public final class BackendParity {
             Arrays.fill(nan, Float.NaN);
             b.upload(new Tensor(s, nan), out[i]);
         }
-        Ops.run(b, op, in, out);
+        runner.run(b, op, in, out);
         b.synchronize();
         List<Tensor> result = new ArrayList<>();
         for (View v : out) {
@@ -121,8 +132,13 @@ public final class BackendParity {
      * {@code tol}, plus for a 16-bit tensor one unit in the last place of its type ({@link ParityCases#storageUlp}).
      */
     public static void check(ParityCases.Case c, Backend backend, double tol, boolean aliased) {
+        check(c, backend, tol, aliased, Ops::run);
+    }
+
+    /** As {@link #check(ParityCases.Case, Backend, double, boolean)}, the backend's run by {@code runner}. */
+    public static void check(ParityCases.Case c, Backend backend, double tol, boolean aliased, Runner runner) {
         List<Tensor> ref = run(new ReferenceBackend(), c.op(), c.inputs(), aliased);
-        List<Tensor> got = run(backend, c.op(), c.inputs(), aliased);
+        List<Tensor> got = run(backend, c.op(), c.inputs(), aliased, runner);
         StringBuilder report = new StringBuilder();
         boolean ok = true;
         for (int i = 0; i < ref.size(); i++) {

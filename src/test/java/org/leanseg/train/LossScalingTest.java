@@ -62,6 +62,11 @@ class LossScalingTest {
      */
     @Test
     void forcedOverflowSkipsTheStepAndHalvesTheScale() {
+        forcedOverflow(new ReferenceBackend(), StepPasses.FUSED.withUpdatesInBackward(true));
+    }
+
+    /** The check of {@link #forcedOverflowSkipsTheStepAndHalvesTheScale} on {@code backend} with {@code passes} (closed after). */
+    static void forcedOverflow(org.leanseg.backend.Backend backend, StepPasses passes) {
         DeepLabV3Plus m = new DeepLabV3Plus(ModelTest.tiny());
         VariableStore store = new VariableStore();
         m.params().initialize(store, 5);
@@ -76,8 +81,7 @@ class LossScalingTest {
         Map<String, Variable> state = TrainGraph.optimizerState(m.params(), sgd, Precision.FP16);
         Variable scaling = state.get(TrainGraph.LOSS_SCALE_KEY);
         List<String> log = new ArrayList<>();
-        try (StepRunner r = new StepRunner(m, 2, 32, 32, sgd, 1, new ReferenceBackend(), store,
-                StepPasses.FUSED.withUpdatesInBackward(true), null, Precision.FP16,
+        try (backend; StepRunner r = new StepRunner(m, 2, 32, 32, sgd, 1, backend, store, passes, null, Precision.FP16,
                 log::add)) {
             for (int i = 0; i < 4; i++) { // GradScaler's first steps: the scale backs off until the gradients fit fp16
                 r.micro(x, labels, 0.01f, 1 + i);

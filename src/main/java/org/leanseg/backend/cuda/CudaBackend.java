@@ -62,7 +62,10 @@ import org.leanseg.tensor.TensorSpec;
  * <p>Note [Integer tensors in float slots]: like the reference backend, every dtype occupies a
  * 4-byte float slot holding the exact value (labels, argmax classes; exact below 2^24). Uploads and
  * downloads copy the float arrays unchanged, the planner's byte sizes hold, and the kernels read
- * labels as floats ({@code ls_label_class} in loss.cuh).
+ * labels as floats ({@code ls_label_class} in loss.cuh). The exception is the 16-bit float types of a
+ * mixed-precision step (Note [Mixed precision]): 2 bytes an element, as the plan sizes them; uploads
+ * round the floats to them as {@code tensor.Half} does, downloads widen them exactly, and {@link #convert}
+ * converts on the device (kernel ls_convert_k, src/main/cuda/half.cuh).
  *
  * <p>Variables: {@link #adopt} uploads a host tensor once and returns the same device buffer for the
  * same tensor afterwards, so executors sharing a VariableStore share device variables too.
@@ -121,6 +124,8 @@ public final class CudaBackend implements Backend {
     private final Map<String, CudaBuffer> constants = new HashMap<>();
     private BytePointer staging = new BytePointer(1L << 20);
     private CudaBuffer workspace;
+    /** Bytes at the start of {@link #workspace} held by an op's float32 copies ({@link #widenScratch}). */
+    private long workspaceReserved;
     private CudaBuffer normScratch;
     private CudaBuffer normTemp;
     private int normCounters;
@@ -333,12 +338,71 @@ public final class CudaBackend implements Backend {
     @Override
     public View view(Buffer buffer, long byteOffset, TensorSpec spec) {
         CudaBuffer b = (CudaBuffer) buffer;
-        long bytes = 4L * spec.shape().numel();
-        if (byteOffset % 4 != 0 || byteOffset < 0 || byteOffset + bytes > b.bytes()) {
+        int slot = slotBytes(spec);
+        long bytes = slot * spec.shape().numel();
+        if (byteOffset % slot != 0 || byteOffset < 0 || byteOffset + bytes > b.bytes()) {
             throw new IllegalArgumentException("view " + spec + " at offset " + byteOffset + " does not fit " + b.label()
-                    + " of " + b.bytes() + " bytes (4-byte aligned slots)");
+                    + " of " + b.bytes() + " bytes (" + slot + "-byte aligned slots)");
         }
         return new CudaView(b, byteOffset, spec);
+    }
+
+    /** Bytes an element takes here: 2 for the 16-bit float types, 4 for every other type (Note [Integer tensors in float slots]). */
+    public static int slotBytes(TensorSpec spec) {
+        return spec.dtype().isHalf() ? 2 : 4;
+    }
+
+    /** The storage type code of the kernels (half.cuh): 0 float32 (and integers in float slots), 1 bfloat16, 2 binary16. */
+    public static int typeCode(TensorSpec spec) {
+        return switch (spec.dtype()) {
+            case BF16 -> 1;
+            case F16 -> 2;
+            default -> 0;
+        };
+    }
+
+    /**
+     * Converts {@code src} into {@code dst} (same shape; float32, bfloat16 or binary16 each) on the compute
+     * stream with ls_convert_k: rounding to nearest-even into 16 bits, bit for bit as {@code tensor.Half}
+     * (half.cuh, checked on the host by HostKernelMathTest). Same-type views are copied.
+     */
+    @Override
+    public void convert(View src, View dst) {
+        CudaView s = (CudaView) src;
+        CudaView d = (CudaView) dst;
+        if (s.numel() != d.numel()) {
+            throw new IllegalArgumentException("convert of view " + s.spec() + " into view " + d.spec());
+        }
+        if (typeCode(s.spec()) == typeCode(d.spec())) {
+            copyDevice(d.address(), s.address(), slotBytes(s.spec()) * s.numel());
+            return;
+        }
+        launch("ls_convert_k", s.numel(), convertArgs(s.numel(), s.address(), typeCode(s.spec()), d.address(), typeCode(d.spec())));
+    }
+
+    /** ls_convert_k's arguments: {@code n} elements from {@code src} of type code {@code srcType} into {@code dst}. */
+    static Object[] convertArgs(long n, long src, int srcType, long dst, int dstType) {
+        return new Object[] {n, src, srcType, dst, dstType};
+    }
+
+    /**
+     * Note [Widened 16-bit runs] on the GPU: the float32 copies live at the start of the workspace buffer and
+     * {@link #workspace} hands out what follows them, so the copies and the kernel's own workspace are one region
+     * of at most the op's planned workspace ({@code Ops.workspaceBytes}), as in the plan. Sized here once for
+     * both, so the kernel's workspace call never moves the copies.
+     */
+    @Override
+    public synchronized Buffer widenScratch(long bytes, long kernelWorkspaceBytes) {
+        long copies = org.leanseg.memory.Planner.align(bytes);
+        workspaceReserved = 0;
+        workspace(copies + kernelWorkspaceBytes);
+        workspaceReserved = copies;
+        return new CudaBuffer(workspace.address(), copies, "float32 copies of 16-bit views");
+    }
+
+    @Override
+    public synchronized void releaseWidenScratch(Buffer scratch) {
+        workspaceReserved = 0;
     }
 
     @Override
@@ -360,11 +424,19 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void upload(Tensor src, View dst) {
         CudaView v = (CudaView) dst;
-        long bytes = 4L * src.data().length;
         if (src.data().length != v.numel()) {
             throw new IllegalArgumentException("upload of " + src.spec() + " into view " + v.spec());
         }
-        stage(bytes).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().put(src.data());
+        long bytes = slotBytes(v.spec()) * v.numel();
+        if (v.spec().dtype().isHalf()) {
+            java.nio.ShortBuffer sb = stage(bytes).asByteBuffer().order(ByteOrder.nativeOrder()).asShortBuffer();
+            boolean fp16 = v.spec().dtype() == org.leanseg.tensor.DType.F16;
+            for (float f : src.data()) {
+                sb.put(fp16 ? org.leanseg.tensor.Half.floatToHalf(f) : org.leanseg.tensor.Half.floatToBf16(f));
+            }
+        } else {
+            stage(bytes).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().put(src.data());
+        }
         CudaStatus.check(cudaMemcpyAsync(new DevicePointer(v.address()), staging, bytes, cudaMemcpyHostToDevice, stream),
                 "cudaMemcpyAsync(H2D " + bytes + " B)");
         synchronize();   // the staging buffer is reused by the next copy
@@ -435,8 +507,12 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("upload of a prefetched tensor of " + slot.numel + " values into view " + v.spec());
         }
         CudaStatus.check(cudaStreamWaitEvent(stream, slot.copied, 0), "cudaStreamWaitEvent(compute stream)");
-        CudaStatus.check(cudaMemcpyAsync(new DevicePointer(v.address()), new DevicePointer(slot.device.address()), 4L * slot.numel,
-                cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync(D2D prefetched " + 4L * slot.numel + " B)");
+        if (v.spec().dtype().isHalf()) {   // the prefetched floats, rounded into the 16-bit view on the device
+            launch("ls_convert_k", slot.numel, convertArgs(slot.numel, slot.device.address(), 0, v.address(), typeCode(v.spec())));
+        } else {
+            CudaStatus.check(cudaMemcpyAsync(new DevicePointer(v.address()), new DevicePointer(slot.device.address()), 4L * slot.numel,
+                    cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync(D2D prefetched " + 4L * slot.numel + " B)");
+        }
         CudaStatus.check(cudaEventRecord(slot.consumed, stream), "cudaEventRecord(prefetch consumed)");
         freeSlots.add(slot);
     }
@@ -449,7 +525,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void download(View src, Tensor dst) {
         CudaView v = (CudaView) src;
-        long bytes = 4L * v.numel();
+        long bytes = slotBytes(v.spec()) * v.numel();
         if (dst.data().length != v.numel()) {
             throw new IllegalArgumentException("download of view " + v.spec() + " into " + dst.spec());
         }
@@ -457,7 +533,17 @@ public final class CudaBackend implements Backend {
         CudaStatus.check(cudaMemcpyAsync(staging, new DevicePointer(v.address()), bytes, cudaMemcpyDeviceToHost, stream),
                 "cudaMemcpyAsync(D2H " + bytes + " B)");
         synchronize();
-        staging.asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().get(dst.data());
+        if (v.spec().dtype().isHalf()) {
+            java.nio.ShortBuffer sb = staging.asByteBuffer().order(ByteOrder.nativeOrder()).asShortBuffer();
+            float[] d = dst.data();
+            boolean fp16 = v.spec().dtype() == org.leanseg.tensor.DType.F16;
+            for (int i = 0; i < d.length; i++) {
+                short h = sb.get(i);
+                d[i] = fp16 ? org.leanseg.tensor.Half.halfToFloat(h) : org.leanseg.tensor.Half.bf16ToFloat(h);
+            }
+        } else {
+            staging.asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().get(dst.data());
+        }
     }
 
     private BytePointer stage(long bytes) {
@@ -492,13 +578,18 @@ public final class CudaBackend implements Backend {
      * partial sums); valid until the next call. Grows on demand. Not part of the memory plan yet.
      */
     public synchronized long workspace(long bytes) {
-        if (workspace == null || workspace.bytes() < bytes) {
+        long need = workspaceReserved + bytes;
+        if (workspace == null || workspace.bytes() < need) {
+            if (workspaceReserved > 0) {   // widenScratch sized it for its op: a kernel asked for more than it declared
+                throw new IllegalStateException("a kernel asked for " + bytes + " B of workspace beside " + workspaceReserved
+                        + " B of float32 copies, more than its cell declared (Note [Widened 16-bit runs])");
+            }
             if (workspace != null) {
                 free(workspace);
             }
-            workspace = malloc(Math.max(bytes, 1L << 20), "workspace");
+            workspace = malloc(Math.max(need, 1L << 20), "workspace");
         }
-        return workspace.address();
+        return workspace.address() + workspaceReserved;
     }
 
     /** A device copy of constant floats (class weights), cached by content. */

@@ -164,4 +164,13 @@ public final class HostMath {
     /** AdamW: p, m, v updated, g zeroed when zeroGrad; hyper = [lr, 1 - beta1^t, 1 - beta2^t]. */
     public static native void adamw(float[] p, float[] g, float[] m, float[] v, float[] hyper, float lrScale, float beta1,
                                     float beta2, float eps, float weightDecay, boolean zeroGrad);
+
+    /** ls_convert_k's conversion (half.cuh) of floats into 16-bit bits of storage type {@code type} (1 bfloat16, 2 binary16). */
+    public static native void toBits(float[] x, int type, short[] bits);
+
+    /** ls_convert_k's conversion of 16-bit bits of storage type {@code type} to floats. */
+    public static native void fromBits(short[] bits, int type, float[] x);
+
+    /** ls_loss_scale_update_k's update of the loss-scaling state [k, clean steps, skipped steps], in place. */
+    public static native void lossScaleUpdate(float[] state, boolean found, int growthInterval, int initialLog2);
 }

@@ -41,6 +41,12 @@ public record ActConv2d(Activation.Kind act, Conv2d conv) implements Op {
      * variant natively get the rewrite (StepPasses.forDevice): the reference backend today.
      */
 
+    /** The weights, rounded to the activations' 16-bit type (Note [Mixed precision]). */
+    @Override
+    public int[] roundedOperands() {
+        return new int[] {1};
+    }
+
     @Override
     public String name() {
         return (act == Activation.Kind.RELU ? "relu_" : "relu6_") + (depthwise() ? "depthwise_conv2d" : "conv2d");

@@ -39,6 +39,12 @@ public record Conv2d(int strideH, int strideW, int padH, int padW, int dilationH
         return new Conv2d(stride, stride, padding, padding, dilation, dilation, groups);
     }
 
+    /** The weights, rounded to the activations' 16-bit type (Note [Mixed precision]). */
+    @Override
+    public int[] roundedOperands() {
+        return new int[] {1};
+    }
+
     @Override
     public String name() {
         return "conv2d";

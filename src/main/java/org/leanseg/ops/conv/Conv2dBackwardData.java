@@ -43,6 +43,12 @@ public record Conv2dBackwardData(int strideH, int strideW, int padH, int padW, i
         return new Conv2d(strideH, strideW, padH, padW, dilationH, dilationW, groups);
     }
 
+    /** The weights, rounded to the activations' 16-bit type (Note [Mixed precision]). */
+    @Override
+    public int[] roundedOperands() {
+        return new int[] {1};
+    }
+
     @Override
     public String name() {
         return inPlace ? "conv2d_backward_data_inplace" : "conv2d_backward_data";

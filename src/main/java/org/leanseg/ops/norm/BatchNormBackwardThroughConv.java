@@ -35,6 +35,12 @@ public record BatchNormBackwardThroughConv(Activation.Kind act) implements Op {
         return Math.max(1, Math.min(plane, BAND_FLOATS / channels));
     }
 
+    /** The weights, rounded to the activations' 16-bit type (Note [Mixed precision]). */
+    @Override
+    public int[] roundedOperands() {
+        return new int[] {5};
+    }
+
     @Override
     public String name() {
         return "batch_norm_backward_through_" + (act == Activation.Kind.RELU ? "relu" : "relu6") + "_conv1x1";

@@ -227,4 +227,67 @@ class HostKernelMathTest {
             }
         }
     }
+
+    /**
+     * ls_convert_k (half.cuh) stores the same 16 bits as tensor.Half, the reference backend's rounding: every
+     * bfloat16 and binary16 bit pattern round trips, and float32 values round to nearest-even, ties both ways,
+     * overflow, subnormals, signed zeros, infinities and NaN payloads included, over every exponent.
+     */
+    @Test
+    void sixteenBitConversionsMatchHalf() {
+        java.util.List<Float> values = new java.util.ArrayList<>(List.of(0f, -0f, 1f, -1f, 65504f, 65519.99f, 65520f, -65520f, 1e-8f,
+                -3e-8f, 5.9604645e-8f, 2.9802322e-8f, 2.9802326e-8f, 6.1035156e-5f, 6.103515e-5f, Float.MIN_VALUE, Float.MAX_VALUE,
+                -Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN, Float.intBitsToFloat(0x7f800001),
+                Float.intBitsToFloat(0xffc00123), Float.intBitsToFloat(0x3f808000), Float.intBitsToFloat(0x3f818000),
+                Float.intBitsToFloat(0x3f807fff), Float.intBitsToFloat(0x7f7f8000), 1.00048828125f, 1.00146484375f));
+        for (int i = 0; i < 200_000; i++) {
+            values.add(Float.intBitsToFloat(rnd.nextInt()));   // every exponent, NaNs and subnormals among them
+        }
+        float[] x = new float[values.size()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = values.get(i);
+        }
+        for (int type : new int[] {1, 2}) {
+            short[] bits = new short[x.length];
+            HostMath.toBits(x, type, bits);
+            for (int i = 0; i < x.length; i++) {
+                short want = type == 1 ? org.leanseg.tensor.Half.floatToBf16(x[i]) : org.leanseg.tensor.Half.floatToHalf(x[i]);
+                if (bits[i] != want) {
+                    throw new AssertionError(String.format("type %d: %s (0x%08x) stored as 0x%04x, Half gives 0x%04x", type, x[i],
+                            Float.floatToRawIntBits(x[i]), bits[i] & 0xffff, want & 0xffff));
+                }
+            }
+            short[] all = new short[1 << 16];
+            for (int b = 0; b < all.length; b++) {
+                all[b] = (short) b;
+            }
+            float[] back = new float[all.length];
+            HostMath.fromBits(all, type, back);
+            for (int b = 0; b < all.length; b++) {
+                float want = type == 1 ? org.leanseg.tensor.Half.bf16ToFloat(b) : org.leanseg.tensor.Half.halfToFloat(b);
+                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(back[b]), String.format("type %d bits 0x%04x", type, b));
+            }
+        }
+    }
+
+    /** ls_loss_scale_update_k's state update against LossScaleUpdate's reference over a run of clean and overflowing steps. */
+    @Test
+    void lossScaleStateUpdatesAsTheReference() {
+        int growth = 3;
+        org.leanseg.ops.optim.LossScaleUpdate op = new org.leanseg.ops.optim.LossScaleUpdate(growth);
+        float[] state = {0, 0, 0};
+        float[] host = state.clone();
+        boolean[] found = {false, false, false, true, false, false, false, false, true, true, false, false, false};
+        for (boolean f : found) {
+            Tensor grad = Tensor.of(Shape.of(2), 1f, f ? Float.POSITIVE_INFINITY : 2f);
+            OpRun.Result r = ref(op, Tensor.of(Shape.of(3), state.clone()), grad);
+            state = r.input(0).data().clone();
+            HostMath.lossScaleUpdate(host, f, growth, org.leanseg.ops.optim.LossScale.INITIAL_LOG2);
+            assertEquals(java.util.Arrays.toString(state), java.util.Arrays.toString(host), "after a step with overflow " + f);
+        }
+        float[] top = {127 - org.leanseg.ops.optim.LossScale.INITIAL_LOG2, growth - 1, 0};   // at 2^127 the scale stops growing
+        float[] topRef = ref(op, Tensor.of(Shape.of(3), top.clone()), Tensor.of(Shape.of(1), 1f)).input(0).data();
+        HostMath.lossScaleUpdate(top, false, growth, org.leanseg.ops.optim.LossScale.INITIAL_LOG2);
+        assertEquals(java.util.Arrays.toString(topRef), java.util.Arrays.toString(top));
+    }
 }

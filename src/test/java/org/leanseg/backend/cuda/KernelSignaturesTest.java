@@ -61,6 +61,15 @@ class KernelSignaturesTest {
         fits(s, "ls_gn_grad_finish_k", CudaNormKernels.gnGradFinishArgs(2, 8, 2, 64, 1L, 2L, 3L, 4L, 5L, 6L));
         fits(s, "ls_plane_affine_k", CudaNormKernels.affineArgs(NormSteps.AFF_GN_DX_FROM_Y, 16, 8, 64, 2, 256L, true, 1L, 2L, 3L, 4L, 5L,
                 6L, 7L, 0L, 0));
+        fits(s, "ls_convert_k", CudaBackend.convertArgs(10L, 1L, 0, 2L, 1));
+        for (Object[] l : org.leanseg.ops.optim.LossScaleCuda.launchesForTests()) {
+            fits(s, (String) l[0], java.util.Arrays.copyOfRange(l, 1, l.length));
+        }
+        for (org.leanseg.ops.Op upd : List.of(new org.leanseg.ops.optim.Sgd(0.9f, true, 1e-4f, 1f, true),
+                new org.leanseg.ops.optim.AdamW(0.9f, 0.999f, 1e-8f, 1e-2f, 1f, false))) {
+            Object[] l = org.leanseg.ops.optim.LossScaleCuda.scaledLaunchForTests(new org.leanseg.ops.optim.LossScaled(upd));
+            fits(s, (String) l[0], java.util.Arrays.copyOfRange(l, 1, l.length));
+        }
     }
 
     @Test
