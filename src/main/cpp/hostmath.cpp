@@ -218,4 +218,29 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_lossScaleUpdate(JN
   ls_loss_scale_update(state.get(), found ? 1 : 0, growthInterval, initialLog2);
 }
 
+// The typed elementwise kernels' element functions (elementwise.cuh) over all elements, storage type `type` for every
+// tensor (1 bf16, 2 f16): kind 0 activation (in = x; param = cap), 1 activation backward (in = y then dy), 2 add of k
+// inputs, 3 scale (param = factor), 4 accumulate (out updated in place with in). `in` holds k tensors of n elements.
+JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_elementwiseTyped(JNIEnv* env, jclass, jint kind, jfloat param,
+                                                                                jint k, jint type, jshortArray jin,
+                                                                                jshortArray jout) {
+  jsize n = env->GetArrayLength(jout);
+  jshort* in = env->GetShortArrayElements(jin, nullptr);
+  jshort* out = env->GetShortArrayElements(jout, nullptr);
+  const void* x[8];
+  for (int j = 0; j < k && j < 8; j++) x[j] = in + (long long)j * n;
+  for (long long i = 0; i < n; i++) {
+    switch (kind) {
+      case 0: ls_act_forward_t(i, param, x[0], type, out, type); break;
+      case 1: ls_act_backward_t(i, param, x[0], type, x[1], type, out, type); break;
+      case 2: ls_add_t(i, k, type, x, out, type); break;
+      case 3: ls_scale_t(i, param, x[0], type, out, type); break;
+      default: ls_accumulate_t(i, out, type, x[0], type); break;
+    }
+  }
+  env->ReleaseShortArrayElements(jin, in, JNI_ABORT);
+  env->ReleaseShortArrayElements(jout, out, 0);
+}
+
 }  // extern "C"
+

@@ -55,3 +55,35 @@ extern "C" __global__ void ls_adamw_k(long long n, float* p, float* g, float* m,
   }
 }
 
+
+// Note [Mixed precision] on the GPU: the same ops on views of any storage type (a type code per pointer, half.cuh):
+// each element loaded to float, computed as the float32 kernels do, rounded to nearest-even when stored in 16 bits.
+
+extern "C" __global__ void ls_act_forward_t_k(long long n, float cap, const void* x, int tx, void* y, int ty) {
+  LS_GRID_STRIDE(i, n) ls_act_forward_t(i, cap, x, tx, y, ty);
+}
+
+extern "C" __global__ void ls_act_backward_t_k(long long n, float cap, const void* y, int ty, const void* dy, int tdy, void* dx,
+                                               int tdx) {
+  LS_GRID_STRIDE(i, n) ls_act_backward_t(i, cap, y, ty, dy, tdy, dx, tdx);
+}
+
+// k <= 8 inputs of one type t (ls_add_t); unused pointers are 0.
+extern "C" __global__ void ls_add_t_k(long long n, int k, int t, const void* x0, const void* x1, const void* x2,
+                                      const void* x3, const void* x4, const void* x5, const void* x6, const void* x7,
+                                      void* y, int ty) {
+  const void* x[8] = {x0, x1, x2, x3, x4, x5, x6, x7};
+  LS_GRID_STRIDE(i, n) ls_add_t(i, k, t, x, y, ty);
+}
+
+extern "C" __global__ void ls_scale_t_k(long long n, float factor, const void* x, int tx, void* y, int ty) {
+  LS_GRID_STRIDE(i, n) ls_scale_t(i, factor, x, tx, y, ty);
+}
+
+extern "C" __global__ void ls_fill_t_k(long long n, float value, void* y, int ty) {
+  LS_GRID_STRIDE(i, n) ls_store(y, ty, i, value);
+}
+
+extern "C" __global__ void ls_accumulate_t_k(long long n, void* acc, int tacc, const void* x, int tx) {
+  LS_GRID_STRIDE(i, n) ls_accumulate_t(i, acc, tacc, x, tx);
+}

@@ -56,3 +56,33 @@ __host__ __device__ inline float ls_adamw(float p, float g, float* m, float* v, 
   double denom = sqrt(vi / bc2) + eps;
   return (float)(p * decay - lr * (mi / bc1) / denom);
 }
+
+// Note [Mixed precision] on the GPU: element i of the elementwise ops on views of any storage type (type codes and
+// ls_load / ls_store in half.cuh): loaded to float, computed as the float32 kernels, rounded once when stored. The
+// *_t_k kernels of elementwise.cu and the host build (HostKernelMathTest) run these.
+#include "half.cuh"
+
+__host__ __device__ inline void ls_act_forward_t(long long i, float cap, const void* x, int tx, void* y, int ty) {
+  ls_store(y, ty, i, ls_act_forward(ls_load(x, tx, i), cap));
+}
+
+__host__ __device__ inline void ls_act_backward_t(long long i, float cap, const void* y, int ty, const void* dy, int tdy,
+                                                  void* dx, int tdx) {
+  ls_store(dx, tdx, i, ls_act_backward(ls_load(y, ty, i), ls_load(dy, tdy, i), cap));
+}
+
+// y = x[0] + x[1] + ... + x[k-1] in float, in input order (Add.reference), rounded once; y may alias an input.
+__host__ __device__ inline void ls_add_t(long long i, int k, int t, const void* const* x, void* y, int ty) {
+  float s = ls_load(x[0], t, i);
+  for (int j = 1; j < k; j++) s = ls_fadd(s, ls_load(x[j], t, i));
+  ls_store(y, ty, i, s);
+}
+
+__host__ __device__ inline void ls_scale_t(long long i, float factor, const void* x, int tx, void* y, int ty) {
+  ls_store(y, ty, i, ls_fmul(factor, ls_load(x, tx, i)));
+}
+
+__host__ __device__ inline void ls_accumulate_t(long long i, void* acc, int tacc, const void* x, int tx) {
+  ls_store(acc, tacc, i, ls_fadd(ls_load(acc, tacc, i), ls_load(x, tx, i)));
+}
+

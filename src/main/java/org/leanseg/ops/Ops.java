@@ -104,19 +104,22 @@ public final class Ops {
      * not run against the reference there ({@code untested}), those the kernel does not cover
      * ({@code absent}: for them the device's fallback applies), and the 16-bit types whose views it
      * takes ({@code halfTypes}, Note [Mixed precision]; a run with a 16-bit view of another type takes
-     * the fallback too). Every reference cell takes both: it rounds what it stores.
+     * the fallback too), of which those not yet run against the reference on the device ({@code untestedHalf}:
+     * taken only under Note [Running untested kernels], else the fallback runs them). Every reference cell
+     * takes both: it rounds what it stores.
      */
     public record Cell<O extends Op>(Device<?, ?> device, Kernel<O, ?, ?> kernel, Workspace<O> workspace, Set<String> untested,
-                                     Set<String> absent, Set<DType> halfTypes) {
+                                     Set<String> absent, Set<DType> halfTypes, Set<DType> untestedHalf) {
         public Cell {
             untested = Set.copyOf(untested);
             absent = Set.copyOf(absent);
             halfTypes = Set.copyOf(halfTypes);
+            untestedHalf = Set.copyOf(untestedHalf);
         }
 
         /** Whether the kernel takes views of 16-bit type {@code t} (always true for 32-bit types). */
         public boolean takes(DType t) {
-            return !t.isHalf() || halfTypes.contains(t);
+            return !t.isHalf() || halfTypes.contains(t) && (!untestedHalf.contains(t) || untestedAllowed(device));
         }
 
         /** Whether the kernel covers variant {@code name}. */
@@ -172,7 +175,20 @@ public final class Ops {
             Cell<O> c = existing(d);
             Set<DType> t = new java.util.HashSet<>(c.halfTypes());
             t.addAll(List.of(types));
-            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), c.absent(), t));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), c.absent(), t, c.untestedHalf()));
+            return this;
+        }
+
+        /**
+         * {@code d}'s kernel also takes views of these 16-bit types, but has not run on them against the reference
+         * there: they run only under Note [Running untested kernels]; otherwise the device's fallback runs such views.
+         */
+        Entry<O> halfUntested(Device<?, ?> d, DType... types) {
+            half(d, types);
+            Cell<O> c = existing(d);
+            Set<DType> u = new java.util.HashSet<>(c.untestedHalf());
+            u.addAll(List.of(types));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), c.absent(), c.halfTypes(), u));
             return this;
         }
 
@@ -186,7 +202,7 @@ public final class Ops {
             Cell<O> c = existing(d, names);
             Set<String> u = new java.util.HashSet<>(c.untested());
             u.addAll(List.of(names));
-            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), u, c.absent(), c.halfTypes()));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), u, c.absent(), c.halfTypes(), c.untestedHalf()));
             return this;
         }
 
@@ -195,7 +211,7 @@ public final class Ops {
             Cell<O> c = existing(d, names);
             Set<String> a = new java.util.HashSet<>(c.absent());
             a.addAll(List.of(names));
-            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), a, c.halfTypes()));
+            cells.put(d, new Cell<>(d, c.kernel(), c.workspace(), c.untested(), a, c.halfTypes(), c.untestedHalf()));
             return this;
         }
 
@@ -213,7 +229,7 @@ public final class Ops {
         }
 
         private Entry<O> put(Device<?, ?> d, Kernel<O, ?, ?> k, Workspace<O> ws, Set<String> untested, Set<DType> halfTypes) {
-            if (cells.put(d, new Cell<>(d, k, ws, untested, Set.of(), halfTypes)) != null) {
+            if (cells.put(d, new Cell<>(d, k, ws, untested, Set.of(), halfTypes, Set.of())) != null) {
                 throw new IllegalStateException(names + " has two " + d + " kernels");
             }
             return this;
@@ -267,6 +283,13 @@ public final class Ops {
      */
     private static final DType[] CPU_16 = {DType.BF16, DType.F16};
 
+    /**
+     * The 16-bit types cuda kernels take where they were written for them (the elementwise ops' {@code *_t_k}
+     * kernels): not yet run on a GPU, so marked untested there; every other cuda kernel runs 16-bit views on float32
+     * copies (Note [Widened 16-bit runs]).
+     */
+    private static final DType[] CUDA_16 = {DType.BF16, DType.F16};
+
     private static final Device<?, ?> REF = Device.REFERENCE;
     private static final Device<org.leanseg.backend.cpu.CpuBackend, org.leanseg.backend.cpu.CpuView> CPU = Device.CPU;
     private static final Device<org.leanseg.backend.cuda.CudaBackend, org.leanseg.backend.cuda.CudaView> CUDA = Device.CUDA;
@@ -274,20 +297,20 @@ public final class Ops {
     private static final List<Entry<?>> TABLE = List.of(
             // elementwise
             op("add", "elementwise", Add.class).ref(Add::reference).on(CPU, ElementwiseCpu::add).on(CUDA, ElementwiseCuda::add)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("scale", "elementwise", Scale.class).ref(Scale::reference).on(CPU, ElementwiseCpu::scale).on(CUDA, ElementwiseCuda::scale)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("fill", "elementwise", Fill.class).ref(Fill::reference).on(CPU, ElementwiseCpu::fill).on(CUDA, ElementwiseCuda::fill)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("accumulate_into", "elementwise", AccumulateInto.class).ref(AccumulateInto::reference)
                     .on(CPU, ElementwiseCpu::accumulate).on(CUDA, ElementwiseCuda::accumulate)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("relu, relu6", "elementwise", Activation.class).ref(Activation::reference)
                     .on(CPU, ElementwiseCpu::activation).on(CUDA, ElementwiseCuda::activation)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("relu_backward, relu6_backward", "elementwise", ActivationBackward.class).ref(ActivationBackward::reference)
                     .on(CPU, ElementwiseCpu::activationBackward).on(CUDA, ElementwiseCuda::activationBackward)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             // conv: OPS-CONV
             op("conv2d", "conv", Conv2d.class).ref(Conv2d::reference)
                     .on(CPU, ConvCpu::forward, ConvCpu::forwardWorkspace).on(CUDA, ConvCuda::forward, ConvCuda::cudnnWorkspace)

@@ -3,6 +3,7 @@ package org.leanseg.ops;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -96,14 +97,18 @@ class OpsTableTest {
     @Test
     void untestedKernelsRunOnlyWhenOptedIn() {
         // Note [Running untested kernels]
+        org.leanseg.ops.elementwise.Activation relu = org.leanseg.ops.elementwise.Activation.relu();
+        org.leanseg.tensor.TensorSpec bf16 = new org.leanseg.tensor.TensorSpec(org.leanseg.tensor.Shape.of(2, 3), org.leanseg.tensor.DType.BF16);
         String before = System.getProperty(Ops.UNTESTED_PROPERTY);
         try {
             System.setProperty(Ops.UNTESTED_PROPERTY, "cuda");
             assertTrue(Ops.runs(Device.CUDA, BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE)), "untested, opted in");
             assertEquals(Ops.Status.UNTESTED, Ops.status(Device.CUDA, BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE)), "still shown untested");
             assertEquals(StepPasses.FUSED.withNativeOnly(false), StepPasses.forDevice(Device.CUDA), "cuda gets the fused step");
+            assertTrue(Ops.cell(Device.CUDA, relu, List.of(bf16), List.of(bf16)) != null, "cuda's 16-bit relu kernel, opted in");
             System.setProperty(Ops.UNTESTED_PROPERTY, "cpu");
             assertFalse(Ops.runs(Device.CUDA, BatchNorm.of(BatchNorm.Mode.TRAIN_IN_PLACE)), "another device named");
+            assertNull(Ops.cell(Device.CUDA, relu, List.of(bf16), List.of(bf16)), "untested 16-bit kernel: widened copies instead");
         } finally {
             if (before == null) {
                 System.clearProperty(Ops.UNTESTED_PROPERTY);

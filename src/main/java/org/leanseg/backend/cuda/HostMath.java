@@ -173,4 +173,11 @@ public final class HostMath {
 
     /** ls_loss_scale_update_k's update of the loss-scaling state [k, clean steps, skipped steps], in place. */
     public static native void lossScaleUpdate(float[] state, boolean found, int growthInterval, int initialLog2);
+
+    /**
+     * The typed elementwise kernels' element functions (elementwise.cuh) over 16-bit tensors of storage type
+     * {@code type}: kind 0 activation (param = cap), 1 activation backward (in = y, dy), 2 add of {@code k} inputs,
+     * 3 scale (param = factor), 4 accumulate into {@code out}; {@code in} holds the k inputs one after another.
+     */
+    public static native void elementwiseTyped(int kind, float param, int k, int type, short[] in, short[] out);
 }

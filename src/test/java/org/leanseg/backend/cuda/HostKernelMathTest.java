@@ -290,4 +290,82 @@ class HostKernelMathTest {
         HostMath.lossScaleUpdate(top, false, growth, org.leanseg.ops.optim.LossScale.INITIAL_LOG2);
         assertEquals(java.util.Arrays.toString(topRef), java.util.Arrays.toString(top));
     }
+
+    /** A tensor of 16-bit type {@code t}, values rounded to it. */
+    private Tensor g16(org.leanseg.tensor.DType t, int n, double scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = t.round((float) (rnd.nextGaussian() * scale));
+        }
+        return new Tensor(new org.leanseg.tensor.TensorSpec(Shape.of(n), t), v);
+    }
+
+    private static short[] bits(org.leanseg.tensor.DType t, Tensor... ts) {
+        int n = ts[0].data().length;
+        short[] b = new short[n * ts.length];
+        for (int j = 0; j < ts.length; j++) {
+            for (int i = 0; i < n; i++) {
+                float v = ts[j].data()[i];
+                b[j * n + i] = t == org.leanseg.tensor.DType.F16 ? org.leanseg.tensor.Half.floatToHalf(v) : org.leanseg.tensor.Half.floatToBf16(v);
+            }
+        }
+        return b;
+    }
+
+    /**
+     * The typed elementwise kernels (Note [Mixed precision] on the GPU, elementwise.cuh) on bf16 and fp16 tensors equal
+     * the reference's 16-bit emulation bit for bit: activations and their backward, add of 2 and 5 inputs (summed in
+     * float and rounded once), scale, accumulate.
+     */
+    @Test
+    void typedElementwiseKernelsEqualTheReferenceOn16BitData() {
+        for (org.leanseg.tensor.DType t : new org.leanseg.tensor.DType[] {org.leanseg.tensor.DType.BF16, org.leanseg.tensor.DType.F16}) {
+            int type = t == org.leanseg.tensor.DType.BF16 ? 1 : 2;
+            int n = 4099;
+            for (Activation.Kind kind : Activation.Kind.values()) {
+                Tensor x = g16(t, n, 4);
+                short[] out = new short[n];
+                HostMath.elementwiseTyped(0, kind.cap(), 1, type, bits(t, x), out);
+                sameBits(t + " " + kind, out, ref16(new Activation(kind), x).get(0), t);
+                Tensor y = ref16(new Activation(kind), x).get(0);
+                Tensor dy = g16(t, n, 1);
+                HostMath.elementwiseTyped(1, kind.cap(), 2, type, bits(t, y, dy), out);
+                sameBits(t + " " + kind + " backward", out, ref16(new org.leanseg.ops.elementwise.ActivationBackward(kind), y, dy).get(0), t);
+            }
+            for (int k : new int[] {2, 5}) {
+                Tensor[] xs = new Tensor[k];
+                for (int j = 0; j < k; j++) {
+                    xs[j] = g16(t, n, j + 1);
+                }
+                short[] out = new short[n];
+                HostMath.elementwiseTyped(2, 0f, k, type, bits(t, xs), out);
+                sameBits(t + " add of " + k, out, ref16(new org.leanseg.ops.elementwise.Add(), xs).get(0), t);
+            }
+            Tensor x = g16(t, n, 3);
+            short[] out = new short[n];
+            HostMath.elementwiseTyped(3, -0.37f, 1, type, bits(t, x), out);
+            sameBits(t + " scale", out, ref16(new org.leanseg.ops.elementwise.Scale(-0.37f), x).get(0), t);
+            Tensor acc = g16(t, n, 2);
+            Tensor more = g16(t, n, 2);
+            short[] a = bits(t, acc);
+            HostMath.elementwiseTyped(4, 0f, 1, type, bits(t, more), a);
+            sameBits(t + " accumulate", a, ref16(new org.leanseg.ops.elementwise.AccumulateInto(), acc, more).get(0), t);
+        }
+    }
+
+    /** The reference backend's outputs, then its inputs after the run, on 16-bit tensors (Note [Mixed precision]). */
+    private static List<Tensor> ref16(Op op, Tensor... in) {
+        return org.leanseg.testing.BackendParity.run(new org.leanseg.backend.reference.ReferenceBackend(), op, List.of(in), false);
+    }
+
+    private static void sameBits(String what, short[] got, Tensor ref, org.leanseg.tensor.DType t) {
+        assertEquals(t, ref.spec().dtype(), what + ": the reference output is 16-bit");
+        short[] want = bits(t, ref);
+        for (int i = 0; i < got.length; i++) {
+            if (got[i] != want[i]) {
+                throw new AssertionError(String.format("%s: element %d is 0x%04x, the reference's 0x%04x", what, i, got[i] & 0xffff,
+                        want[i] & 0xffff));
+            }
+        }
+    }
 }

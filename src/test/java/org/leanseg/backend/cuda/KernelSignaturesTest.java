@@ -62,6 +62,7 @@ class KernelSignaturesTest {
         fits(s, "ls_plane_affine_k", CudaNormKernels.affineArgs(NormSteps.AFF_GN_DX_FROM_Y, 16, 8, 64, 2, 256L, true, 1L, 2L, 3L, 4L, 5L,
                 6L, 7L, 0L, 0));
         fits(s, "ls_convert_k", CudaBackend.convertArgs(10L, 1L, 0, 2L, 1));
+        fits(s, "ls_add_t_k", org.leanseg.ops.elementwise.ElementwiseCuda.addTypedArgs(10L, 1, new long[] {1L, 2L, 3L}, 4L, 1));
         for (Object[] l : org.leanseg.ops.optim.LossScaleCuda.launchesForTests()) {
             fits(s, (String) l[0], java.util.Arrays.copyOfRange(l, 1, l.length));
         }
