@@ -48,6 +48,13 @@ class Pins {
     return block + GUARD;
   }
 
+  // Elements of the pinned array at p.
+  jsize length(const float* p) const {
+    for (auto& q : pins_)
+      if (q.block + GUARD == p) return q.n;
+    throw std::runtime_error("not a pinned array");
+  }
+
   // Checks the guards and copies every array back; throws on a write outside an array.
   void finish() {
     for (size_t k = 0; k < pins_.size(); k++) {
@@ -76,6 +83,46 @@ class Pins {
   };
   JNIEnv* env_;
   std::vector<Pin> pins_;
+};
+
+// Note [16-bit norm kernels] on the host: copies of pinned float arrays in 16-bit storage type dt (each array once,
+// so in-place calls alias as on the GPU), between guards of 0xffff; finish() checks the guards and widens the values
+// back into the float arrays (exactly). With dt = 0 the float arrays themselves are used.
+class Halves {
+ public:
+  Halves(const Pins& pins, int dt) : pins_(pins), dt_(dt) {}
+
+  void* of(float* p) {
+    if (!p || dt_ == LS_F32) return p;
+    for (auto& h : halves_)
+      if (h.f == p) return h.bits.data() + GUARD;
+    jsize n = pins_.length(p);
+    Half h{p, n, std::vector<uint16_t>(n + 2 * GUARD, 0xffff)};
+    for (jsize i = 0; i < n; i++) ls_store(h.bits.data() + GUARD, dt_, i, p[i]);
+    halves_.push_back(std::move(h));
+    return halves_.back().bits.data() + GUARD;
+  }
+
+  void finish() {
+    for (auto& h : halves_) {
+      for (int i = 0; i < GUARD; i++) {
+        if (h.bits[i] != 0xffff || h.bits[GUARD + h.n + i] != 0xffff) {
+          throw std::runtime_error("16-bit array of " + std::to_string(h.n) + " values: written outside its bounds");
+        }
+      }
+      for (jsize i = 0; i < h.n; i++) h.f[i] = ls_load(h.bits.data() + GUARD, dt_, i);
+    }
+  }
+
+ private:
+  struct Half {
+    float* f;
+    jsize n;
+    std::vector<uint16_t> bits;
+  };
+  const Pins& pins_;
+  int dt_;
+  std::vector<Half> halves_;
 };
 
 void throwJava(JNIEnv* env, const std::string& msg) {
@@ -159,39 +206,43 @@ extern "C" {
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_normStats(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jx,
                                                                         jfloatArray jmean, jfloatArray jinvStd,
                                                                         jfloatArray jrunMean, jfloatArray jrunVar, jdouble eps,
-                                                                        jdouble momentum, jlong schedule) {
+                                                                        jdouble momentum, jlong schedule, jint dt) {
   hostRun(env, "ls_norm_stats_k", [&](Pins& pins) {
     Launch l = launchOf(env, jgeom);
-    float* x = pins.get(jx);
+    Halves halves(pins, dt);
+    const void* x = halves.of(pins.get(jx));
     float* mean = pins.get(jmean);
     float* invStd = pins.get(jinvStd);
     float* runMean = pins.get(jrunMean);
     float* runVar = pins.get(jrunVar);
     Scratch sc(l.g);
     ls_host_launch<LsRedShared>(l.gx, l.gy, LS_NORM_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsRedShared& sh) {
-      ls_norm_stats_body(t, sh, l.g, x, mean, invStd, runMean, runVar, eps, momentum, sc.partials.data(), sc.counters.data());
+      ls_norm_stats_body(t, sh, l.g, x, dt, mean, invStd, runMean, runVar, eps, momentum, sc.partials.data(), sc.counters.data());
     });
     sc.check();
+    halves.finish();
   });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_normGrad(JNIEnv* env, jclass, jlongArray jgeom, jint kind, jint C,
                                                                        jint groups, jfloatArray jv, jfloatArray jdy,
                                                                        jfloatArray jp0, jfloatArray jp1, jdouble eps,
-                                                                       jfloatArray jout0, jfloatArray jout1, jlong schedule) {
+                                                                       jfloatArray jout0, jfloatArray jout1, jlong schedule, jint dt) {
   hostRun(env, "ls_norm_grad_k", [&](Pins& pins) {
     Launch l = launchOf(env, jgeom);
-    float* v = pins.get(jv);
-    float* dy = pins.get(jdy);
+    Halves halves(pins, dt);
+    const void* v = halves.of(pins.get(jv));
+    const void* dy = halves.of(pins.get(jdy));
     float* p0 = pins.get(jp0);
     float* p1 = pins.get(jp1);
     float* out0 = pins.get(jout0);
     float* out1 = pins.get(jout1);
     Scratch sc(l.g);
     ls_host_launch<LsRedShared>(l.gx, l.gy, LS_NORM_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsRedShared& sh) {
-      ls_norm_grad_body(t, sh, l.g, kind, C, groups, v, dy, p0, p1, eps, out0, out1, sc.partials.data(), sc.counters.data());
+      ls_norm_grad_body(t, sh, l.g, kind, C, groups, v, dy, dt, p0, p1, eps, out0, out1, sc.partials.data(), sc.counters.data());
     });
     sc.check();
+    halves.finish();
   });
 }
 
@@ -215,19 +266,21 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_gnGradFinish(JNIEn
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_planeAffine(
     JNIEnv* env, jclass, jint kind, jint planes, jint C, jint hw, jint groups, jlong perSet, jboolean vec, jfloatArray ju,
     jfloatArray jv, jfloatArray jout, jfloatArray jp0, jfloatArray jp1, jfloatArray jp2, jfloatArray jp3, jfloatArray jp4,
-    jdouble eps, jint gx, jint gy, jlong schedule) {
+    jdouble eps, jint gx, jint gy, jlong schedule, jint dt) {
   hostRun(env, "ls_plane_affine_k", [&](Pins& pins) {
-    float* u = pins.get(ju);
-    float* v = pins.get(jv);
-    float* out = pins.get(jout);
+    Halves halves(pins, dt);
+    const void* u = halves.of(pins.get(ju));
+    const void* v = halves.of(pins.get(jv));
+    void* out = halves.of(pins.get(jout));
     float* p0 = pins.get(jp0);
     float* p1 = pins.get(jp1);
     float* p2 = pins.get(jp2);
     float* p3 = pins.get(jp3);
     float* p4 = pins.get(jp4);
     ls_host_launch<LsNoShared>(gx, gy, LS_NORM_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsNoShared&) {
-      ls_plane_affine_body(t, kind, planes, C, hw, groups, perSet, vec ? 1 : 0, u, v, out, p0, p1, p2, p3, p4, eps);
+      ls_plane_affine_body(t, kind, planes, C, hw, groups, perSet, vec ? 1 : 0, u, v, out, dt, p0, p1, p2, p3, p4, eps);
     });
+    halves.finish();
   });
 }
 

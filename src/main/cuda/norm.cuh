@@ -17,8 +17,13 @@
 // Elementwise passes (apply, dX, bias add) run a 2-D grid too: blockIdx.y = plane (n, c), blockIdx.x = a
 // segment of that plane; the channel (one 32-bit division) and the per-plane coefficients are computed once per
 // block, and every element is out = a*u + k0 + bb*(v - center) in float.
+//
+// Note [16-bit norm kernels]: x, y, dy, dx (the activations and their gradients) may be bfloat16 or binary16, storage
+// type `dt` (half.cuh; 0 float32): each element is loaded to float and what is stored is rounded once to nearest-even;
+// statistics, gamma, beta, partial sums and every other argument stay float32. The float4 path is float32 only.
 #pragma once
 #include "grid.cuh"
+#include "half.cuh"
 #include <math.h>
 
 #define LS_NORM_BLOCK 256
@@ -106,11 +111,12 @@ __host__ __device__ inline bool ls_reduce_set(const T& t, LsRedShared& sh, const
 
 // Statistics: sums of x - K and (x - K)^2, K the set's first element.
 struct LsStatsAcc {
-  const float* x;
+  const void* x;
+  int dt;
   float K;
-  __host__ __device__ void add(long long i, float& s0, float& s1) const { add1(x[i], s0, s1); }
+  __host__ __device__ void add(long long i, float& s0, float& s1) const { add1(ls_load(x, dt, i), s0, s1); }
   __host__ __device__ void add4(long long i, float& s0, float& s1) const {
-    float4 v = *reinterpret_cast<const float4*>(x + i);
+    float4 v = *reinterpret_cast<const float4*>((const float*)x + i);
     add1(v.x, s0, s1);
     add1(v.y, s0, s1);
     add1(v.z, s0, s1);
@@ -125,16 +131,17 @@ struct LsStatsAcc {
 
 // Gradient sums: dy and dy * (v - center) (v null: dy only).
 struct LsGradAcc {
-  const float* dy;
-  const float* v;
+  const void* dy;
+  const void* v;
+  int dt;
   float center;
   __host__ __device__ void add(long long i, float& s0, float& s1) const {
-    float g = dy[i];
+    float g = ls_load(dy, dt, i);
     s0 += g;
-    if (v) s1 = fmaf(g, v[i] - center, s1);
+    if (v) s1 = fmaf(g, ls_load(v, dt, i) - center, s1);
   }
   __host__ __device__ void add4(long long i, float& s0, float& s1) const {
-    float4 g = *reinterpret_cast<const float4*>(dy + i);
+    float4 g = *reinterpret_cast<const float4*>((const float*)dy + i);
     if (!v) {
       s0 += g.x;
       s0 += g.y;
@@ -142,7 +149,7 @@ struct LsGradAcc {
       s0 += g.w;
       return;
     }
-    float4 w = *reinterpret_cast<const float4*>(v + i);
+    float4 w = *reinterpret_cast<const float4*>((const float*)v + i);
     s0 += g.x;
     s1 = fmaf(g.x, w.x - center, s1);
     s0 += g.y;
@@ -157,11 +164,12 @@ struct LsGradAcc {
 // Norm statistics (BN training forward: sets = channels; GN forward: sets = (sample, group)): saveMean,
 // saveInvStd per set; running statistics updated when runMean is not null (BN TRAIN; REPLAY passes null).
 template <class T>
-__host__ __device__ void ls_norm_stats_body(const T& t, LsRedShared& sh, LsRedGeom g, const float* x, float* saveMean,
+__host__ __device__ void ls_norm_stats_body(const T& t, LsRedShared& sh, LsRedGeom g, const void* x, int dt, float* saveMean,
                                             float* saveInvStd, float* runMean, float* runVar, double eps, double momentum,
                                             float* partials, unsigned* counters) {
+  if (dt != LS_F32) g.vec = 0;
   for (int set = t.by(); set < g.sets; set += t.gy()) {
-    LsStatsAcc acc{x, x[set * g.setStride]};
+    LsStatsAcc acc{x, dt, ls_load(x, dt, set * g.setStride)};
     double S, Q;
     if (ls_reduce_set(t, sh, g, set, acc, partials, counters, S, Q)) {
       long long n = (long long)g.planes * g.hw;
@@ -188,8 +196,9 @@ __host__ __device__ void ls_norm_stats_body(const T& t, LsRedShared& sh, LsRedGe
 // Gradient sums per set: out0[set] = sum dy, out1[set] = sum dy * xhat. BN: out0 = dBeta, out1 = dGamma.
 template <class T>
 __host__ __device__ void ls_norm_grad_body(const T& t, LsRedShared& sh, LsRedGeom g, int kind, int C, int groups,
-                                           const float* v, const float* dy, const float* p0, const float* p1, double eps,
+                                           const void* v, const void* dy, int dt, const float* p0, const float* p1, double eps,
                                            float* out0, float* out1, float* partials, unsigned* counters) {
+  if (dt != LS_F32) g.vec = 0;
   for (int set = t.by(); set < g.sets; set += t.gy()) {
     int s = set;
     if (kind == LS_GRAD_GN_PLANE) {
@@ -202,7 +211,7 @@ __host__ __device__ void ls_norm_grad_body(const T& t, LsRedShared& sh, LsRedGeo
     double mult = (kind == LS_GRAD_BN_Y || kind == LS_GRAD_GN_PLANE_Y) ? 1.0 / (double)p1[s]
                   : kind == LS_GRAD_BN_EVAL ? ls_inv_std(p1[s], eps)
                   : kind == LS_GRAD_SUM ? 0.0 : (double)p1[s];
-    LsGradAcc acc{dy, kind == LS_GRAD_SUM ? nullptr : v, (float)center};
+    LsGradAcc acc{dy, kind == LS_GRAD_SUM ? nullptr : v, dt, (float)center};
     double S0, S1;
     if (ls_reduce_set(t, sh, g, set, acc, partials, counters, S0, S1)) {
       out0[set] = (float)S0;
@@ -302,11 +311,11 @@ __host__ __device__ inline float ls_affine(const LsAffine& k, float u, float v) 
 // vec: every pointer is 16-byte aligned (float4 loads and stores when hw % 4 == 0 too).
 template <class T>
 __host__ __device__ void ls_plane_affine_body(const T& t, int kind, int planes, int C, int hw, int groups, long long perSet,
-                                              int vec, const float* u, const float* v, float* out, const float* p0,
+                                              int vec, const void* u, const void* v, void* out, int dt, const float* p0,
                                               const float* p1, const float* p2, const float* p3, const float* p4,
                                               double eps) {
   int segs = (hw + LS_PLANE_SEG - 1) / LS_PLANE_SEG;
-  vec = vec && hw % 4 == 0;  // float4 only where every plane starts on a 16-byte boundary
+  vec = vec && hw % 4 == 0 && dt == LS_F32;  // float4 only where every plane starts on a 16-byte boundary
   for (int p = t.by(); p < planes; p += t.gy()) {
     int n = p / C;
     LsAffine k = ls_plane_coefficients(kind, n, p - n * C, C, groups, perSet, p0, p1, p2, p3, p4, eps);
@@ -315,14 +324,14 @@ __host__ __device__ void ls_plane_affine_body(const T& t, int kind, int planes, 
       int len = hw - j * LS_PLANE_SEG < LS_PLANE_SEG ? hw - j * LS_PLANE_SEG : LS_PLANE_SEG;
       if (vec) {
         for (int i = 4 * t.tx(); i < len; i += 4 * t.bdim()) {
-          float4 a = u ? *reinterpret_cast<const float4*>(u + base + i) : float4{0.f, 0.f, 0.f, 0.f};
-          float4 b = v ? *reinterpret_cast<const float4*>(v + base + i) : float4{0.f, 0.f, 0.f, 0.f};
+          float4 a = u ? *reinterpret_cast<const float4*>((const float*)u + base + i) : float4{0.f, 0.f, 0.f, 0.f};
+          float4 b = v ? *reinterpret_cast<const float4*>((const float*)v + base + i) : float4{0.f, 0.f, 0.f, 0.f};
           float4 r{ls_affine(k, a.x, b.x), ls_affine(k, a.y, b.y), ls_affine(k, a.z, b.z), ls_affine(k, a.w, b.w)};
-          *reinterpret_cast<float4*>(out + base + i) = r;
+          *reinterpret_cast<float4*>((float*)out + base + i) = r;
         }
       } else {
         for (int i = t.tx(); i < len; i += t.bdim()) {
-          out[base + i] = ls_affine(k, u ? u[base + i] : 0.f, v ? v[base + i] : 0.f);
+          ls_store(out, dt, base + i, ls_affine(k, u ? ls_load(u, dt, base + i) : 0.f, v ? ls_load(v, dt, base + i) : 0.f));
         }
       }
     }

@@ -285,8 +285,8 @@ public final class Ops {
 
     /**
      * The 16-bit types cuda kernels take where they were written for them (the elementwise ops' {@code *_t_k}
-     * kernels): not yet run on a GPU, so marked untested there; every other cuda kernel runs 16-bit views on float32
-     * copies (Note [Widened 16-bit runs]).
+     * kernels, Note [16-bit cuDNN convolutions]): not yet run on a GPU, so marked untested there; every other cuda
+     * kernel runs 16-bit views on float32 copies (Note [Widened 16-bit runs]).
      */
     private static final DType[] CUDA_16 = {DType.BF16, DType.F16};
 
@@ -314,17 +314,17 @@ public final class Ops {
             // conv: OPS-CONV
             op("conv2d", "conv", Conv2d.class).ref(Conv2d::reference)
                     .on(CPU, ConvCpu::forward, ConvCpu::forwardWorkspace).on(CUDA, ConvCuda::forward, ConvCuda::cudnnWorkspace)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),   // Note [16-bit cuDNN convolutions]
             // Note [Data gradient over its input gradient]: the in-place variant runs on the reference backend only
             op("conv2d_backward_data, conv2d_backward_data_inplace", "conv", Conv2dBackwardData.class).ref(Conv2dBackwardData::reference)
                     .on(CPU, ConvCpu::backwardData, ConvCpu::backwardDataWorkspace).without(CPU, "conv2d_backward_data_inplace")
                     .on(CUDA, ConvCuda::backwardData, ConvCuda::cudnnWorkspace).without(CUDA, "conv2d_backward_data_inplace")
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class).ref(Conv2dBackwardFilter::reference)
                     .on(CPU, ConvCpu::backwardFilter, ConvCpu::backwardFilterWorkspace).on(CUDA, ConvCuda::backwardFilter, ConvCuda::cudnnWorkspace)
                     .half(CPU, CPU_16),
             op("conv2d_bias_grad", "conv", BiasGrad.class).ref(BiasGrad::reference).on(CPU, ConvCpu::biasGrad).on(CUDA, ConvCuda::biasGrad)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             // Note [Activation into a dense convolution]: the dense variants run on the reference backend only
             op("relu_depthwise_conv2d, relu6_depthwise_conv2d, relu_conv2d, relu6_conv2d", "conv", ActConv2d.class).ref(ActConv2d::reference)
                     .on(CPU, ConvCpu::actDepthwiseForward, ConvCpu::actDepthwiseForwardWorkspace).without(CPU, "relu_conv2d", "relu6_conv2d")
@@ -343,19 +343,19 @@ public final class Ops {
             op("batch_norm, batch_norm_inplace, batch_norm_replay", "norm", BatchNorm.class).ref(BatchNorm::reference)
                     .on(CPU, NormCpu::batchNorm).on(CUDA, NormCuda::batchNorm)
                     .untested(CUDA, "batch_norm_inplace", "batch_norm_replay")
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("batch_norm_backward, batch_norm_backward_from_output, batch_norm_eval_backward", "norm", BatchNormBackward.class)
                     .ref(BatchNormBackward::reference).on(CPU, NormCpu::batchNormBackward).on(CUDA, NormCuda::batchNormBackward)
                     .untested(CUDA, "batch_norm_backward_from_output")
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             // Note [BN backward through a 1x1 convolution]: the reference backend only
             op("batch_norm_backward_through_relu_conv1x1, batch_norm_backward_through_relu6_conv1x1", "norm",
                     BatchNormBackwardThroughConv.class).ref(BatchNormBackwardThroughConv::reference),
             op("group_norm, group_norm_inplace", "norm", GroupNorm.class).ref(GroupNorm::reference)
-                    .on(CUDA, NormCuda::groupNorm).untested(CUDA, "group_norm_inplace"),
+                    .on(CUDA, NormCuda::groupNorm).untested(CUDA, "group_norm_inplace").halfUntested(CUDA, CUDA_16),
             op("group_norm_backward, group_norm_backward_from_output", "norm", GroupNormBackward.class)
                     .ref(GroupNormBackward::reference).on(CUDA, NormCuda::groupNormBackward)
-                    .untested(CUDA, "group_norm_backward_from_output"),
+                    .untested(CUDA, "group_norm_backward_from_output").halfUntested(CUDA, CUDA_16),
             // resize/pool/concat: OPS-SHAPE
             op("resize_bilinear", "shape", Resize.class).ref(Resize::reference).on(CPU, ShapeCpu::resize).on(CUDA, ShapeCuda::resize)
                     .half(CPU, CPU_16),
@@ -675,6 +675,17 @@ public final class Ops {
     /** The float32 form of specs: 16-bit floats widened, others as they are. */
     private static List<TensorSpec> widened(List<TensorSpec> specs) {
         return specs.stream().map(s -> s.dtype().isHalf() ? new TensorSpec(s.shape(), DType.F32) : s).toList();
+    }
+
+    /**
+     * What {@link #runWidened} takes as workspace for {@code op} on {@code in} on device {@code d}: the float32 copies
+     * and the float32 kernel's own workspace (for a kernel that widens some cases itself, e.g. a biased 16-bit
+     * convolution on cuda).
+     */
+    @SuppressWarnings("unchecked")
+    public static <O extends Op> long widenedWorkspaceBytes(Device<?, ?> d, O op, List<TensorSpec> in) {
+        Cell<O> c = (Cell<O>) cell(d, op);
+        return widenedBytes(op, in, op.infer(in)) + (c == null ? 0 : c.workspace().bytes(op, widened(in)));
     }
 
     /** The 16-bit type of the first 16-bit input, or null. */

@@ -7,12 +7,22 @@ package org.leanseg.backend.cuda;
  */
 public final class CudaNormKernels implements NormKernels<Long> {
     private final CudaBackend gpu;
+    private final int dt;
     private long tempBase;
     private long tempCap;
     private long tempUsed;
 
     public CudaNormKernels(CudaBackend gpu) {
+        this(gpu, 0);
+    }
+
+    /**
+     * With the activations (x, y, dy, dx) in storage type code {@code dt} ({@link CudaBackend#typeCode}; Note [16-bit norm
+     * kernels] in norm.cuh): statistics and parameters stay float32; no float4 path.
+     */
+    public CudaNormKernels(CudaBackend gpu, int dt) {
         this.gpu = gpu;
+        this.dt = dt;
     }
 
     private static long a(Long p) {
@@ -32,14 +42,14 @@ public final class CudaNormKernels implements NormKernels<Long> {
 
     /** Arguments of ls_norm_stats_k (addresses; 0 = null). */
     static Object[] statsArgs(NormGrid g, long x, long saveMean, long saveInvStd, long runMean, long runVar, double eps, double momentum,
-                              long partials, long counters) {
-        return concat(g.args(), x, saveMean, saveInvStd, runMean, runVar, eps, momentum, partials, counters);
+                              long partials, long counters, int dt) {
+        return concat(g.args(), x, saveMean, saveInvStd, runMean, runVar, eps, momentum, partials, counters, dt);
     }
 
     /** Arguments of ls_norm_grad_k. */
     static Object[] gradArgs(NormGrid g, int kind, int c, int groups, long v, long dy, long p0, long p1, double eps, long out0, long out1,
-                             long partials, long counters) {
-        return concat(g.args(), kind, c, groups, v, dy, p0, p1, eps, out0, out1, partials, counters);
+                             long partials, long counters, int dt) {
+        return concat(g.args(), kind, c, groups, v, dy, p0, p1, eps, out0, out1, partials, counters, dt);
     }
 
     /** Arguments of ls_gn_grad_finish_k. */
@@ -50,8 +60,8 @@ public final class CudaNormKernels implements NormKernels<Long> {
 
     /** Arguments of ls_plane_affine_k. */
     static Object[] affineArgs(int kind, int planes, int c, int hw, int groups, long perSet, boolean vec, long u, long v, long out, long p0,
-                               long p1, long p2, long p3, long p4, double eps) {
-        return new Object[] {kind, planes, c, hw, groups, perSet, vec ? 1 : 0, u, v, out, p0, p1, p2, p3, p4, eps};
+                               long p1, long p2, long p3, long p4, double eps, int dt) {
+        return new Object[] {kind, planes, c, hw, groups, perSet, vec ? 1 : 0, u, v, out, p0, p1, p2, p3, p4, eps, dt};
     }
 
     @Override
@@ -59,7 +69,7 @@ public final class CudaNormKernels implements NormKernels<Long> {
         long partials = partials(g);
         long counters = gpu.normScratch(g.sets(), 0);
         gpu.launchGrid("ls_norm_stats_k", g.gridX(), g.gridY(), NormGrid.BLOCK, statsArgs(g, a(x), a(saveMean), a(saveInvStd), a(runMean),
-                a(runVar), eps, momentum, partials, counters));
+                a(runVar), eps, momentum, partials, counters, dt));
     }
 
     @Override
@@ -67,7 +77,7 @@ public final class CudaNormKernels implements NormKernels<Long> {
         long partials = partials(g);
         long counters = gpu.normScratch(g.sets(), 0);
         gpu.launchGrid("ls_norm_grad_k", g.gridX(), g.gridY(), NormGrid.BLOCK, gradArgs(g, kind, c, groups, a(v), a(dy), a(p0), a(p1), eps,
-                a(out0), a(out1), partials, counters));
+                a(out0), a(out1), partials, counters, dt));
     }
 
     @Override
@@ -81,7 +91,7 @@ public final class CudaNormKernels implements NormKernels<Long> {
     public void affine(int kind, int planes, int c, int hw, int groups, long perSet, boolean vec, Long u, Long v, Long out, Long p0,
                        Long p1, Long p2, Long p3, Long p4, double eps) {
         gpu.launchGrid("ls_plane_affine_k", NormGrid.planeGridX(hw), NormGrid.planeGridY(planes), NormGrid.BLOCK, affineArgs(kind, planes,
-                c, hw, groups, perSet, vec, a(u), a(v), a(out), a(p0), a(p1), a(p2), a(p3), a(p4), eps));
+                c, hw, groups, perSet, vec, a(u), a(v), a(out), a(p0), a(p1), a(p2), a(p3), a(p4), eps, dt));
     }
 
     @Override
@@ -103,6 +113,9 @@ public final class CudaNormKernels implements NormKernels<Long> {
 
     @Override
     public boolean aligned(java.util.List<Long> buffers) {
+        if (dt != 0) {
+            return false;   // Note [16-bit norm kernels]: no float4 path
+        }
         for (Long b : buffers) {
             if (b != null && b % 16 != 0) {
                 return false;

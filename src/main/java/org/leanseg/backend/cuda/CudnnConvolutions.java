@@ -3,6 +3,7 @@ package org.leanseg.backend.cuda;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DEFAULT_MATH;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_DETERMINISTIC;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_FMA_MATH;
+import static org.bytedeco.cuda.global.cudnn.CUDNN_TENSOR_OP_MATH;
 import static org.bytedeco.cuda.global.cudnn.CUDNN_STATUS_SUCCESS;
 import static org.bytedeco.cuda.global.cudnn.cudnnConvolutionBackwardData;
 import static org.bytedeco.cuda.global.cudnn.cudnnConvolutionBackwardFilter;
@@ -54,10 +55,11 @@ final class CudnnConvolutions implements AutoCloseable {
         ConvAlgoChoice.Algo bwdFilter;
 
         Plan(ConvShape s) {
-            x = new CudnnDescriptors.Tensor4d(s.n(), s.cin(), s.h(), s.w());
-            y = new CudnnDescriptors.Tensor4d(s.n(), s.cout(), s.hOut(), s.wOut());
-            w = new CudnnDescriptors.Filter(s.cout(), s.cin() / s.groups(), s.kh(), s.kw());
-            conv = new CudnnDescriptors.Convolution(s, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+            x = new CudnnDescriptors.Tensor4d(s.n(), s.cin(), s.h(), s.w(), s.dataType());
+            y = new CudnnDescriptors.Tensor4d(s.n(), s.cout(), s.hOut(), s.wOut(), s.dataType());
+            w = new CudnnDescriptors.Filter(s.cout(), s.cin() / s.groups(), s.kh(), s.kw(), s.dataType());
+            // Note [16-bit cuDNN convolutions]: 16-bit data on tensor cores, float32 accumulation
+            conv = new CudnnDescriptors.Convolution(s, s.dataType() != 0 ? CUDNN_TENSOR_OP_MATH : tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
         }
 
         @Override

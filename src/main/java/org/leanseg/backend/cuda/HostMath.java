@@ -77,11 +77,11 @@ public final class HostMath {
      * non-zero.
      */
     public static native void normStats(long[] geom, float[] x, float[] saveMean, float[] saveInvStd, float[] runMean,
-                                        float[] runVar, double eps, double momentum, long schedule);
+                                        float[] runVar, double eps, double momentum, long schedule, int dt);
 
     /** ls_norm_grad_k on the host, as {@link #normStats}. */
     public static native void normGrad(long[] geom, int kind, int c, int groups, float[] v, float[] dy, float[] p0, float[] p1,
-                                       double eps, float[] out0, float[] out1, long schedule);
+                                       double eps, float[] out0, float[] out1, long schedule, int dt);
 
     /** ls_gn_grad_finish_k on the host (one block). */
     public static native void gnGradFinish(int n, int c, int groups, int hw, float[] gamma, float[] planeDy, float[] planeDyXhat,
@@ -90,7 +90,7 @@ public final class HostMath {
     /** ls_plane_affine_k on the host over grid (gridX, gridY). */
     public static native void planeAffine(int kind, int planes, int c, int hw, int groups, long perSet, boolean vec, float[] u,
                                           float[] v, float[] out, float[] p0, float[] p1, float[] p2, float[] p3, float[] p4,
-                                          double eps, int gridX, int gridY, long schedule);
+                                          double eps, int gridX, int gridY, long schedule, int dt);
 
     /**
      * ls_dw_forward_k run on the host over its grid: {@code geom} = {@link DwGrid#hostGeometry} (the grid fields, then

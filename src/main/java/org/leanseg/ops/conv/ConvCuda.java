@@ -23,9 +23,46 @@ public final class ConvCuda {
     }
 
     static ConvShape shape(ConvGeometry g) {
+        return shape(g, 0);
+    }
+
+    /** {@code g} with data, filter and output of storage type code {@code dataType} ({@link CudaBackend#typeCode}). */
+    static ConvShape shape(ConvGeometry g, int dataType) {
         Conv2d a = g.attrs();
         return new ConvShape(g.n(), g.cin(), g.h(), g.w(), g.cout(), g.kh(), g.kw(), g.hOut(), g.wOut(),
-                a.strideH(), a.strideW(), a.padH(), a.padW(), a.dilationH(), a.dilationW(), a.groups());
+                a.strideH(), a.strideW(), a.padH(), a.padW(), a.dilationH(), a.dilationW(), a.groups(), dataType);
+    }
+
+    /*
+     * Note [16-bit cuDNN convolutions]
+     * A convolution forward (without bias) or data gradient on bf16 or fp16 activations runs on cuDNN with 16-bit
+     * data, filter and output descriptors, float32 compute and CUDNN_TENSOR_OP_MATH (tensor cores), as PyTorch's
+     * autocast does: the float32 weights are first rounded into a 16-bit copy at the start of the workspace
+     * (CudaBackend.widenScratch, ls_convert_k), which is what the reference's 16-bit emulation multiplies by
+     * (Op.roundedOperands), and cuDNN's workspace follows it; the plan counts both (cudnnWorkspace). The output is the
+     * float32 accumulation rounded once to 16 bits, as the reference's, in another summation order. A biased
+     * forward adds the bias before that rounding in the reference, so it runs on float32 copies (Note [Widened
+     * 16-bit runs]), as does the filter gradient, whose output is float32 (cuDNN would round it to 16 bits).
+     * Depthwise convolutions take the same path (cuDNN's grouped convolution; the tiled kernels are float32).
+     * Not yet run on a GPU: the table marks these 16-bit cells untested, so without Note [Running untested kernels]
+     * cuda widens these convolutions too.
+     */
+
+    /** Whether a 16-bit convolution of these inputs runs on cuDNN's 16-bit path (Note [16-bit cuDNN convolutions]). */
+    private static boolean cudnn16(java.util.List<org.leanseg.tensor.TensorSpec> in, boolean forward) {
+        return in.get(0).dtype().isHalf() && !(forward && in.size() == 3);
+    }
+
+    /** Runs {@code conv} with the address of a 16-bit copy of float32 weights {@code w} of {@code x}'s 16-bit type. */
+    private static void withHalfWeights(CudaBackend gpu, CudaView x, CudaView w, java.util.function.LongConsumer conv) {
+        org.leanseg.backend.Buffer b = gpu.widenScratch(2 * w.numel(), CudaBackend.WORKSPACE_LIMIT);
+        try {
+            CudaView w16 = (CudaView) gpu.view(b, 0, new org.leanseg.tensor.TensorSpec(w.spec().shape(), x.spec().dtype()));
+            gpu.convert(w, w16);
+            conv.accept(w16.address());
+        } finally {
+            gpu.releaseWidenScratch(b);
+        }
     }
 
     private static ConvGeometry geometry(Conv2d attrs, CudaView x, CudaView w) {
@@ -41,6 +78,12 @@ public final class ConvCuda {
      * convolutions plans exactly one limit's worth.
      */
     public static <O> long cudnnWorkspace(O op, java.util.List<org.leanseg.tensor.TensorSpec> in) {
+        if (in.get(0).dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]
+            if (!cudnn16(in, op instanceof Conv2d)) {
+                return org.leanseg.ops.Ops.widenedWorkspaceBytes(org.leanseg.ops.Device.CUDA, (org.leanseg.ops.Op) op, in);
+            }
+            return org.leanseg.memory.Planner.align(2 * in.get(1).shape().numel()) + CudaBackend.WORKSPACE_LIMIT;
+        }
         return CudaBackend.WORKSPACE_LIMIT;
     }
 
@@ -80,6 +123,15 @@ public final class ConvCuda {
     /** in = {x, weight[, bias]}, out = {y}. */
     public static void forward(Conv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         ConvGeometry g = geometry(op, in[0], in[1]);
+        if (in[0].spec().dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]
+            if (in.length == 3) {
+                org.leanseg.ops.Ops.runWidened(gpu, op, in, out);
+            } else {
+                withHalfWeights(gpu, in[0], in[1], w16 -> gpu.convForward(shape(g, CudaBackend.typeCode(in[0].spec())), in[0].address(), w16,
+                        out[0].address()));
+            }
+            return;
+        }
         DwGrid d = dwForward(g, false);
         if (d != null) {
             long bias = in.length == 3 ? in[2].address() : 0L;
@@ -97,6 +149,11 @@ public final class ConvCuda {
     /** in = {dY, weight}, out = {dX}. */
     public static void backwardData(Conv2dBackwardData op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         ConvGeometry g = geometry(op.forward(), out[0], in[1]);
+        if (in[0].spec().dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]
+            withHalfWeights(gpu, in[0], in[1], w16 -> gpu.convBackwardData(shape(g, CudaBackend.typeCode(in[0].spec())), in[0].address(), w16,
+                    out[0].address()));
+            return;
+        }
         DwGrid d = dwBackwardData(g);
         if (d != null) {
             gpu.launchGrid("ls_dw_backward_data_k", d.gridX(), d.gridY(), DwGrid.BLOCK, d.args(in[0].address(), in[1].address(),
@@ -120,7 +177,8 @@ public final class ConvCuda {
     /** in = {dY}, out = {dB}: a two-level reduction per channel (norm.cu). */
     public static void biasGrad(BiasGrad op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         var s = in[0].spec().shape();
-        NormSteps.biasGrad(new CudaNormKernels(gpu), s.dim(0), s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
+        NormSteps.biasGrad(new CudaNormKernels(gpu, CudaBackend.typeCode(in[0].spec())), s.dim(0), s.dim(1), s.dim(2) * s.dim(3),
+                in[0].address(), out[0].address());
     }
 
     /** Arguments of the conv.cu kernels: first, then C, mult, H, W, Hout, Wout, kh, kw, strides, pads, dilations, then tail. */

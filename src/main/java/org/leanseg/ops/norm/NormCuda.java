@@ -13,7 +13,8 @@ import org.leanseg.tensor.Shape;
  * channel x chunk grid, then one elementwise pass over a plane x segment grid). The same sequences run on
  * the CPU in HostKernelGridTest, with the same grids. Each binding dispatches on its op's mode or source;
  * in-place GN and its backward from the output have no kernel here. Reference: {@link BatchNorm},
- * {@link BatchNormBackward}, {@link GroupNorm}, {@link GroupNormBackward}.
+ * {@link BatchNormBackward}, {@link GroupNorm}, {@link GroupNormBackward}. The activations may be 16-bit (Note [16-bit
+ * norm kernels] in norm.cuh: the kernels take their storage type; not yet run on a GPU, so the table marks it untested).
  */
 public final class NormCuda {
     private NormCuda() {
@@ -29,7 +30,7 @@ public final class NormCuda {
         int n = NormShapes.batch(s);
         int c = NormShapes.channels(s);
         int hw = NormShapes.spatial(s);
-        CudaNormKernels k = new CudaNormKernels(gpu);
+        CudaNormKernels k = new CudaNormKernels(gpu, CudaBackend.typeCode(in[0].spec()));
         switch (op.mode()) {
             // TRAIN_IN_PLACE (Note [In-place BN backward]): out[0] may be in[0]
             case TRAIN, TRAIN_IN_PLACE -> NormSteps.batchNormTrain(k, n, c, hw, a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]),
@@ -48,7 +49,7 @@ public final class NormCuda {
         int n = NormShapes.batch(s);
         int c = NormShapes.channels(s);
         int hw = NormShapes.spatial(s);
-        CudaNormKernels k = new CudaNormKernels(gpu);
+        CudaNormKernels k = new CudaNormKernels(gpu, CudaBackend.typeCode(in[0].spec()));
         switch (op.source()) {
             // in = {x, gamma, saveMean, saveInvStd, dY}
             case X -> NormSteps.batchNormBackward(k, n, c, hw, a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]), a(out[0]),
@@ -65,7 +66,7 @@ public final class NormCuda {
     /** in = {x, gamma, beta}; out = {y, saveMean, saveInvStd}; y may be x (in place: the statistics launch reads x first). */
     public static void groupNorm(GroupNorm op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape s = in[0].spec().shape();
-        NormSteps.groupNorm(new CudaNormKernels(gpu), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s),
+        NormSteps.groupNorm(new CudaNormKernels(gpu, CudaBackend.typeCode(in[0].spec())), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s),
                 op.groups(), op.eps(), a(in[0]), a(in[1]), a(in[2]), a(out[0]), a(out[1]), a(out[2]));
     }
 
@@ -76,12 +77,12 @@ public final class NormCuda {
     public static void groupNormBackward(GroupNormBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape s = in[0].spec().shape();
         if (op.source() == GroupNormBackward.Source.Y) {
-            NormSteps.groupNormBackwardFromOutput(new CudaNormKernels(gpu), NormShapes.batch(s), NormShapes.channels(s),
+            NormSteps.groupNormBackwardFromOutput(new CudaNormKernels(gpu, CudaBackend.typeCode(in[0].spec())), NormShapes.batch(s), NormShapes.channels(s),
                     NormShapes.spatial(s), op.groups(), a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]), a(out[0]), a(out[1]),
                     a(out[2]));
             return;
         }
-        NormSteps.groupNormBackward(new CudaNormKernels(gpu), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s),
+        NormSteps.groupNormBackward(new CudaNormKernels(gpu, CudaBackend.typeCode(in[0].spec())), NormShapes.batch(s), NormShapes.channels(s), NormShapes.spatial(s),
                 op.groups(), a(in[0]), a(in[1]), a(in[2]), a(in[3]), a(in[4]), a(out[0]), a(out[1]), a(out[2]));
     }
 }

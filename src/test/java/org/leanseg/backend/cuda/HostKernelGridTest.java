@@ -337,13 +337,160 @@ class HostKernelGridTest {
         }
     }
 
+    /** A copy of {@code t} in 16-bit type {@code dt}, its values rounded. */
+    private static Tensor as16(Tensor t, org.leanseg.tensor.DType dt) {
+        float[] v = t.data().clone();
+        for (int i = 0; i < v.length; i++) {
+            v[i] = dt.round(v[i]);
+        }
+        return new Tensor(new org.leanseg.tensor.TensorSpec(t.spec().shape(), dt), v);
+    }
+
+    /** The reference backend's outputs, then its inputs after the run, on tensors of any type (16-bit emulated). */
+    private static List<Tensor> ref16(Op op, Tensor... in) {
+        return org.leanseg.testing.BackendParity.run(new org.leanseg.backend.reference.ReferenceBackend(), op, List.of(in), false);
+    }
+
+    /** {@link #run} with the activations in storage type code {@code dt}. */
+    private static List<float[]> run16(String what, int dt, Function<HostNormKernels, List<float[]>> body) {
+        List<float[]> first = null;
+        for (long[] s : SCHEDULES) {
+            List<float[]> got = body.apply(new HostNormKernels(s[0], (int) s[1], dt));
+            if (first == null) {
+                first = got;
+                continue;
+            }
+            for (int i = 0; i < got.size(); i++) {
+                assertArrayEquals(first.get(i), got.get(i), what + ": output " + i + " differs under schedule " + s[0] + " / grid y " + s[1]);
+            }
+        }
+        return first;
+    }
+
+    /**
+     * As {@link #check}, plus for a 16-bit reference one unit in its last place, and at most 1 element in 50 (plus one)
+     * not the reference's 16-bit value (BackendParity's rule for 16-bit kernels).
+     */
+    private static void check16(String what, float[] got, Tensor ref) {
+        org.leanseg.tensor.DType t = ref.spec().dtype();
+        double tol = FLOAT_SUMS + org.leanseg.testing.ParityCases.storageUlp(t);
+        double e = GpuTests.relativeError(Tensor.of(ref.spec().shape(), got), ref, 1e-3);
+        assertTrue(e <= tol, what + ": relative error " + e + " > " + tol);
+        if (t.isHalf()) {
+            int differ = 0;
+            for (int i = 0; i < got.length; i++) {
+                differ += Float.floatToIntBits(got[i]) != Float.floatToIntBits(ref.data()[i]) ? 1 : 0;
+            }
+            assertTrue(differ <= 1 + got.length / 50, what + ": " + differ + " of " + got.length + " elements are not the reference's");
+        }
+    }
+
+    /**
+     * Note [16-bit norm kernels]: BN training forward in place, its backward from the output (dX over dY) and from x,
+     * GN forward and backward, with x, y, dy, dx in bfloat16 and binary16, over the real grids under every schedule
+     * (bitwise-equal), against the reference's 16-bit emulation; statistics and parameter gradients float32.
+     */
+    @Test
+    void normKernelsOn16BitData() {
+        for (org.leanseg.tensor.DType t : new org.leanseg.tensor.DType[] {org.leanseg.tensor.DType.BF16, org.leanseg.tensor.DType.F16}) {
+            int dt = t == org.leanseg.tensor.DType.BF16 ? 1 : 2;
+            for (int[] s : new int[][] {{2, 3, 36, 57}, {5, 3, 15, 31}}) {
+                int n = s[0];
+                int ch = s[1];
+                int hw = s[2] * s[3];
+                String at = t + " " + java.util.Arrays.toString(s);
+                Tensor x = as16(u(-2, 4, s), t);
+                Tensor gamma = signed(0.3, 2, ch);
+                Tensor beta = g(ch);
+                Tensor rm = g(ch);
+                Tensor rv = u(0.5, 2, ch);
+                List<Tensor> f = ref16(new BatchNorm(EPS, MOMENTUM, BatchNorm.Mode.TRAIN_IN_PLACE), x, gamma, beta, rm, rv);
+                List<float[]> got = run16("bn in place " + at, dt, k -> {
+                    float[] xy = c(x);
+                    float[] mean = new float[ch];
+                    float[] invStd = new float[ch];
+                    float[] runMean = c(rm);
+                    float[] runVar = c(rv);
+                    NormSteps.batchNormTrain(k, n, ch, hw, xy, gamma.data(), beta.data(), runMean, runVar, EPS, MOMENTUM, xy, mean, invStd);
+                    return List.of(xy, mean, invStd, runMean, runVar);
+                });
+                for (int i = 0; i < 3; i++) {
+                    check16("bn in place output " + i + " " + at, got.get(i), f.get(i));
+                }
+                check16("bn in place runningMean " + at, got.get(3), f.get(3 + 3));
+                check16("bn in place runningVar " + at, got.get(4), f.get(3 + 4));
+
+                Tensor y = f.get(0);
+                Tensor invStd = f.get(2);
+                Tensor mean = f.get(1);
+                Tensor dy = as16(g(s), t);
+                List<Tensor> by = ref16(BatchNormBackward.of(BatchNormBackward.Source.Y), y, gamma, beta, invStd, dy);
+                got = run16("bn backward from y " + at, dt, k -> {
+                    float[] dyx = c(dy);
+                    float[] dGamma = new float[ch];
+                    float[] dBeta = new float[ch];
+                    NormSteps.batchNormBackwardFromOutput(k, n, ch, hw, c(y), gamma.data(), beta.data(), invStd.data(), dyx, dyx, dGamma,
+                            dBeta);
+                    return List.of(dyx, dGamma, dBeta);
+                });
+                for (int i = 0; i < 3; i++) {
+                    check16("bn backward from y output " + i + " " + at, got.get(i), by.get(i));
+                }
+                List<Tensor> bx = ref16(BatchNormBackward.of(BatchNormBackward.Source.X), x, gamma, mean, invStd, dy);
+                got = run16("bn backward from x " + at, dt, k -> {
+                    float[] dx = new float[x.data().length];
+                    float[] dGamma = new float[ch];
+                    float[] dBeta = new float[ch];
+                    NormSteps.batchNormBackward(k, n, ch, hw, c(x), gamma.data(), mean.data(), invStd.data(), c(dy), dx, dGamma, dBeta);
+                    return List.of(dx, dGamma, dBeta);
+                });
+                for (int i = 0; i < 3; i++) {
+                    check16("bn backward from x output " + i + " " + at, got.get(i), bx.get(i));
+                }
+            }
+            int[] s = {2, 12, 10, 21};
+            int n = s[0];
+            int ch = s[1];
+            int hw = s[2] * s[3];
+            int groups = 3;
+            String at = t + " gn " + java.util.Arrays.toString(s);
+            Tensor x = as16(g(s), t);
+            Tensor gamma = signed(0.3, 2, ch);
+            Tensor beta = g(ch);
+            List<Tensor> f = ref16(new GroupNorm(groups, EPS), x, gamma, beta);
+            List<float[]> got = run16("gn " + at, dt, k -> {
+                float[] y = new float[x.data().length];
+                float[] mean = new float[n * groups];
+                float[] invStd = new float[n * groups];
+                NormSteps.groupNorm(k, n, ch, hw, groups, EPS, c(x), gamma.data(), beta.data(), y, mean, invStd);
+                return List.of(y, mean, invStd);
+            });
+            for (int i = 0; i < 3; i++) {
+                check16("gn output " + i + " " + at, got.get(i), f.get(i));
+            }
+            Tensor dy = as16(g(s), t);
+            List<Tensor> b = ref16(new GroupNormBackward(groups), x, gamma, f.get(1), f.get(2), dy);
+            got = run16("gn backward " + at, dt, k -> {
+                float[] dx = new float[x.data().length];
+                float[] dGamma = new float[ch];
+                float[] dBeta = new float[ch];
+                NormSteps.groupNormBackward(k, n, ch, hw, groups, c(x), gamma.data(), f.get(1).data(), f.get(2).data(), c(dy), dx, dGamma,
+                        dBeta);
+                return List.of(dx, dGamma, dBeta);
+            });
+            for (int i = 0; i < 3; i++) {
+                check16("gn backward output " + i + " " + at, got.get(i), b.get(i));
+            }
+        }
+    }
+
     @Test
     void hostRunRejectsAWriteOutOfBounds() {
         // a bias add over 3 planes of 4 into an output of 8 floats: the third plane lands past its end
         float[] y = new float[12];
         java.util.Arrays.fill(y, 1f);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> HostMath.planeAffine(7, 3, 1, 4, 0, 4, false, null,
-                y, new float[8], new float[1], null, null, null, null, 0, 1, 3, 0));
+                y, new float[8], new float[1], null, null, null, null, 0, 1, 3, 0, 0));
         assertTrue(e.getMessage().contains("outside its bounds"), e.getMessage());
     }
 

@@ -12,11 +12,18 @@ import java.util.List;
 final class HostNormKernels implements NormKernels<float[]> {
     private final long schedule;
     private final int maxGridY;
+    private final int dt;
     final List<String> launches = new ArrayList<>();
 
     HostNormKernels(long schedule, int maxGridY) {
+        this(schedule, maxGridY, 0);
+    }
+
+    /** With the activations in storage type {@code dt} (Note [16-bit norm kernels]: 1 bfloat16, 2 binary16), as CudaNormKernels. */
+    HostNormKernels(long schedule, int maxGridY, int dt) {
         this.schedule = schedule;
         this.maxGridY = maxGridY;
+        this.dt = dt;
     }
 
     private int capY(int gy) {
@@ -32,14 +39,14 @@ final class HostNormKernels implements NormKernels<float[]> {
     public void stats(NormGrid g, float[] x, float[] saveMean, float[] saveInvStd, float[] runMean, float[] runVar, double eps,
                       double momentum) {
         launches.add("ls_norm_stats_k " + g);
-        HostMath.normStats(geom(g), x, saveMean, saveInvStd, runMean, runVar, eps, momentum, schedule);
+        HostMath.normStats(geom(g), x, saveMean, saveInvStd, runMean, runVar, eps, momentum, schedule, dt);
     }
 
     @Override
     public void grad(NormGrid g, int kind, int c, int groups, float[] v, float[] dy, float[] p0, float[] p1, double eps, float[] out0,
                      float[] out1) {
         launches.add("ls_norm_grad_k kind " + kind + " " + g);
-        HostMath.normGrad(geom(g), kind, c, groups, v, dy, p0, p1, eps, out0, out1, schedule);
+        HostMath.normGrad(geom(g), kind, c, groups, v, dy, p0, p1, eps, out0, out1, schedule, dt);
     }
 
     @Override
@@ -55,7 +62,7 @@ final class HostNormKernels implements NormKernels<float[]> {
         int gx = NormGrid.planeGridX(hw);
         int gy = capY(NormGrid.planeGridY(planes));
         launches.add("ls_plane_affine_k kind " + kind + " grid " + gx + "x" + gy + (vec ? " vec" : ""));
-        HostMath.planeAffine(kind, planes, c, hw, groups, perSet, vec, u, v, out, p0, p1, p2, p3, p4, eps, gx, gy, schedule);
+        HostMath.planeAffine(kind, planes, c, hw, groups, perSet, vec, u, v, out, p0, p1, p2, p3, p4, eps, gx, gy, schedule, dt);
     }
 
     @Override
@@ -71,6 +78,6 @@ final class HostNormKernels implements NormKernels<float[]> {
 
     @Override
     public boolean aligned(List<float[]> buffers) {
-        return true;   // hostgrid.cpp copies every array to a 64-byte aligned block
+        return dt == 0;   // hostgrid.cpp copies every array to a 64-byte aligned block; 16-bit data takes no float4 path
     }
 }

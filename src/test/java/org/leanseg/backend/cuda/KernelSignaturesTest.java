@@ -56,11 +56,11 @@ class KernelSignaturesTest {
         fits(s, "ls_resize_rows_k", ShapeCuda.rowsArgs(6, 8, 8, 32, 32, false, 1L, 2L));
         fits(s, "ls_resize_backward_rows_k", ShapeCuda.rowsArgs(6, 8, 8, 32, 32, true, 1L, 2L));
         NormGrid n = NormGrid.batchNorm(2, 8, 64, true);
-        fits(s, "ls_norm_stats_k", CudaNormKernels.statsArgs(n, 1L, 2L, 3L, 0L, 0L, 1e-5, 0.1, 4L, 5L));
-        fits(s, "ls_norm_grad_k", CudaNormKernels.gradArgs(n, NormSteps.GRAD_GN_PLANE_Y, 8, 2, 1L, 2L, 3L, 4L, 0, 5L, 6L, 7L, 8L));
+        fits(s, "ls_norm_stats_k", CudaNormKernels.statsArgs(n, 1L, 2L, 3L, 0L, 0L, 1e-5, 0.1, 4L, 5L, 1));
+        fits(s, "ls_norm_grad_k", CudaNormKernels.gradArgs(n, NormSteps.GRAD_GN_PLANE_Y, 8, 2, 1L, 2L, 3L, 4L, 0, 5L, 6L, 7L, 8L, 0));
         fits(s, "ls_gn_grad_finish_k", CudaNormKernels.gnGradFinishArgs(2, 8, 2, 64, 1L, 2L, 3L, 4L, 5L, 6L));
         fits(s, "ls_plane_affine_k", CudaNormKernels.affineArgs(NormSteps.AFF_GN_DX_FROM_Y, 16, 8, 64, 2, 256L, true, 1L, 2L, 3L, 4L, 5L,
-                6L, 7L, 0L, 0));
+                6L, 7L, 0L, 0, 2));
         fits(s, "ls_convert_k", CudaBackend.convertArgs(10L, 1L, 0, 2L, 1));
         fits(s, "ls_add_t_k", org.leanseg.ops.elementwise.ElementwiseCuda.addTypedArgs(10L, 1, new long[] {1L, 2L, 3L}, 4L, 1));
         for (Object[] l : org.leanseg.ops.optim.LossScaleCuda.launchesForTests()) {
