@@ -322,7 +322,7 @@ public final class Ops {
                     .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("conv2d_backward_filter", "conv", Conv2dBackwardFilter.class).ref(Conv2dBackwardFilter::reference)
                     .on(CPU, ConvCpu::backwardFilter, ConvCpu::backwardFilterWorkspace).on(CUDA, ConvCuda::backwardFilter, ConvCuda::cudnnWorkspace)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("conv2d_bias_grad", "conv", BiasGrad.class).ref(BiasGrad::reference).on(CPU, ConvCpu::biasGrad).on(CUDA, ConvCuda::biasGrad)
                     .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             // Note [Activation into a dense convolution]: the dense variants run on the reference backend only

@@ -667,7 +667,12 @@ public final class CudaBackend implements Backend {
     }
 
     public void convBackwardFilter(ConvShape s, long x, long dy, long dw) {
-        convs.backwardFilter(s, x, dy, dw);
+        convs.backwardFilter(s, x, dy, dw, false);
+    }
+
+    /** dw += the filter gradient of {@code s} (after a first, overwriting call of the same shape chose its algorithm). */
+    public void convBackwardFilterAccumulate(ConvShape s, long x, long dy, long dw) {
+        convs.backwardFilter(s, x, dy, dw, true);
     }
 
     /**

@@ -151,9 +151,12 @@ final class CudnnConvolutions implements AutoCloseable {
                 p.x.desc, new DevicePointer(dx)), "cudnnConvolutionBackwardData(" + s + ", algo " + p.bwdData.algo() + ")");
     }
 
-    /** dw = correlation of x and dy (overwrites dw). */
-    void backwardFilter(ConvShape s, long x, long dy, long dw) {
+    /** dw = correlation of x and dy (overwrites dw), or dw += it with {@code accumulate}. */
+    void backwardFilter(ConvShape s, long x, long dy, long dw, boolean accumulate) {
         Plan p = plan(s);
+        if (p.bwdFilter == null && accumulate) {   // a timed choice would overwrite what dw holds
+            throw new IllegalStateException("an accumulating filter gradient of " + s + " before its algorithm was chosen");
+        }
         if (p.bwdFilter == null) {
             cudnnConvolutionBwdFilterAlgoPerf_t perf = new cudnnConvolutionBwdFilterAlgoPerf_t(MAX_ALGOS);
             int[] count = {0};
@@ -170,7 +173,7 @@ final class CudnnConvolutions implements AutoCloseable {
                     deterministic);
         }
         long ws = backend.workspace(p.bwdFilter.workspaceBytes());
-        CudaStatus.checkDnn(cudnnConvolutionBackwardFilter(handle, one, p.x.desc, new DevicePointer(x), p.y.desc, new DevicePointer(dy), p.conv.desc, p.bwdFilter.algo(), new DevicePointer(ws), p.bwdFilter.workspaceBytes(), zero,
+        CudaStatus.checkDnn(cudnnConvolutionBackwardFilter(handle, one, p.x.desc, new DevicePointer(x), p.y.desc, new DevicePointer(dy), p.conv.desc, p.bwdFilter.algo(), new DevicePointer(ws), p.bwdFilter.workspaceBytes(), accumulate ? one : zero,
                 p.w.desc, new DevicePointer(dw)), "cudnnConvolutionBackwardFilter(" + s + ", algo " + p.bwdFilter.algo() + ")");
     }
 

@@ -42,11 +42,75 @@ public final class ConvCuda {
      * (Op.roundedOperands), and cuDNN's workspace follows it; the plan counts both (cudnnWorkspace). The output is the
      * float32 accumulation rounded once to 16 bits, as the reference's, in another summation order. A biased
      * forward adds the bias before that rounding in the reference, so it runs on float32 copies (Note [Widened
-     * 16-bit runs]), as does the filter gradient, whose output is float32 (cuDNN would round it to 16 bits).
+     * 16-bit runs]). The filter gradient's output is float32, which cuDNN's 16-bit configurations do not give (they
+     * would round dW to 16 bits), so it runs on float32 copies of x and dY too, but by chunks of images
+     * (filterChunkImages: copies of at most FILTER_CHUNK_BYTES, all chunks of one size), accumulating into dW with
+     * cuDNN's beta = 1: the copies of one chunk instead of the whole batch.
      * Depthwise convolutions take the same path (cuDNN's grouped convolution; the tiled kernels are float32).
      * Not yet run on a GPU: the table marks these 16-bit cells untested, so without Note [Running untested kernels]
      * cuda widens these convolutions too.
      */
+
+    /** Bytes of float32 copies a 16-bit filter gradient's chunk may take (Note [16-bit cuDNN convolutions]). */
+    static final long FILTER_CHUNK_BYTES = 64L << 20;
+
+    /**
+     * Images per chunk of a 16-bit filter gradient: the largest divisor of the batch whose float32 copies of x and dY
+     * fit {@link #FILTER_CHUNK_BYTES} (at least one image), so every chunk has one shape and one cuDNN algorithm.
+     */
+    static int filterChunkImages(int n, long xPerImage, long dyPerImage) {
+        long per = 4 * (xPerImage + dyPerImage);
+        for (int k = n; k > 1; k--) {
+            if (n % k == 0 && k * per <= FILTER_CHUNK_BYTES) {
+                return k;
+            }
+        }
+        return 1;
+    }
+
+    /** Workspace of a 16-bit filter gradient: one chunk's float32 copies of x and dY, then cuDNN's. */
+    private static long filterChunkWorkspace(org.leanseg.tensor.Shape x, org.leanseg.tensor.Shape dy) {
+        long xPer = x.numel() / x.dim(0);
+        long dyPer = dy.numel() / dy.dim(0);
+        int k = filterChunkImages(x.dim(0), xPer, dyPer);
+        return org.leanseg.memory.Planner.align(4L * k * xPer) + org.leanseg.memory.Planner.align(4L * k * dyPer) + CudaBackend.WORKSPACE_LIMIT;
+    }
+
+    /** Images [i0, i0 + m) of an NCHW view. */
+    private static CudaView images(CudaView v, int i0, int m) {
+        org.leanseg.tensor.Shape s = v.spec().shape();
+        long per = v.numel() / s.dim(0);
+        return new CudaView(v.buffer(), v.byteOffset() + (long) i0 * per * CudaBackend.slotBytes(v.spec()),
+                new org.leanseg.tensor.TensorSpec(org.leanseg.tensor.Shape.of(m, s.dim(1), s.dim(2), s.dim(3)), v.spec().dtype()));
+    }
+
+    /** The filter gradient of 16-bit x and dY by chunks of images on float32 copies, accumulated in dW (Note [16-bit cuDNN convolutions]). */
+    private static void backwardFilter16(Conv2dBackwardFilter op, CudaBackend gpu, CudaView x, CudaView dy, CudaView dW) {
+        ConvGeometry g = geometry(op.forward(), x, dW);
+        long xPer = x.numel() / g.n();
+        long dyPer = dy.numel() / g.n();
+        int k = filterChunkImages(g.n(), xPer, dyPer);
+        long xBytes = org.leanseg.memory.Planner.align(4L * k * xPer);
+        org.leanseg.backend.Buffer b = gpu.widenScratch(xBytes + org.leanseg.memory.Planner.align(4L * k * dyPer), CudaBackend.WORKSPACE_LIMIT);
+        try {
+            ConvShape chunk = shape(ConvGeometry.of(op.forward(), k, g.cin(), g.h(), g.w(), g.cout(), g.kh(), g.kw()));
+            for (int i0 = 0; i0 < g.n(); i0 += k) {
+                CudaView xs = images(x, i0, k);
+                CudaView dys = images(dy, i0, k);
+                CudaView xf = (CudaView) gpu.view(b, 0, new org.leanseg.tensor.TensorSpec(xs.spec().shape(), org.leanseg.tensor.DType.F32));
+                CudaView dyf = (CudaView) gpu.view(b, xBytes, new org.leanseg.tensor.TensorSpec(dys.spec().shape(), org.leanseg.tensor.DType.F32));
+                gpu.convert(xs, xf);
+                gpu.convert(dys, dyf);
+                if (i0 == 0) {
+                    gpu.convBackwardFilter(chunk, xf.address(), dyf.address(), dW.address());
+                } else {
+                    gpu.convBackwardFilterAccumulate(chunk, xf.address(), dyf.address(), dW.address());
+                }
+            }
+        } finally {
+            gpu.releaseWidenScratch(b);
+        }
+    }
 
     /** Whether a 16-bit convolution of these inputs runs on cuDNN's 16-bit path (Note [16-bit cuDNN convolutions]). */
     private static boolean cudnn16(java.util.List<org.leanseg.tensor.TensorSpec> in, boolean forward) {
@@ -79,6 +143,9 @@ public final class ConvCuda {
      */
     public static <O> long cudnnWorkspace(O op, java.util.List<org.leanseg.tensor.TensorSpec> in) {
         if (in.get(0).dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]
+            if (op instanceof Conv2dBackwardFilter) {
+                return filterChunkWorkspace(in.get(0).shape(), in.get(1).shape());
+            }
             if (!cudnn16(in, op instanceof Conv2d)) {
                 return org.leanseg.ops.Ops.widenedWorkspaceBytes(org.leanseg.ops.Device.CUDA, (org.leanseg.ops.Op) op, in);
             }
@@ -165,6 +232,10 @@ public final class ConvCuda {
 
     /** in = {x, dY}, out = {dW}. */
     public static void backwardFilter(Conv2dBackwardFilter op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        if (in[0].spec().dtype().isHalf()) {
+            backwardFilter16(op, gpu, in[0], in[1], out[0]);
+            return;
+        }
         ConvGeometry g = geometry(op.forward(), in[0], out[0]);
         DwGrid d = dwFilter(g, false);
         if (d != null) {
