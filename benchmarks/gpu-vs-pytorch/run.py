@@ -69,7 +69,8 @@ def parse_args(argv):
     p.add_argument("--fused-too", action="store_true", help="also LeanSeg's fused step (peer leanseg:DEVICE+fused: its kernels not "
                    "yet tested on the device run, LEANSEG_UNTESTED=DEVICE, Note [Running untested kernels])")
     p.add_argument("--bf16-too", action="store_true", help="also LeanSeg's bf16 step (peer leanseg:DEVICE+bf16: train.precision "
-                   "bf16, on cuda float32 kernels over widened copies of the 16-bit tensors, Note [Widened 16-bit runs])")
+                   "bf16, on cuda float32 kernels over widened copies of the 16-bit tensors, Note [Widened 16-bit runs]); with "
+                   "--fused-too also leanseg:DEVICE+fused+bf16 (the fused step and the untested 16-bit kernels)")
     p.add_argument("--timeout", type=int, default=600, help="seconds one run may take")
     p.add_argument("--deadline", type=float, default=0, help="seconds; stop starting runs after this (0: none)")
     p.add_argument("--out", help="JSON file (default: work_dirs/gpu-vs-pytorch/<date>.json, or $OUT/gpu-vs-pytorch.json)")
@@ -112,6 +113,8 @@ def leanseg_variants(a):
         out.append(("+fused", {"LEANSEG_UNTESTED": a.device}, []))
     if a.bf16_too:
         out.append(("+bf16", {}, ["--precision", "bf16"]))
+        if a.fused_too:   # and the 16-bit kernels, untested on the device like the fused ones
+            out.append(("+fused+bf16", {"LEANSEG_UNTESTED": a.device}, ["--precision", "bf16"]))
     return out
 
 

@@ -98,6 +98,54 @@ class CudaMixedPrecisionTest {
                         () -> BackendParity.check(c, gpu, c.tolerance(), true))));
     }
 
+    /**
+     * The same cases with the 16-bit cuda kernels (marked untested until this passes: elementwise, norm, cuDNN
+     * convolutions) opted in (Note [Running untested kernels]).
+     */
+    @TestFactory
+    Stream<DynamicTest> everyOpMatchesReferenceOn16BitDataWithThe16BitKernels() {
+        GpuTests.assumeGpu();
+        Random rnd = new Random(System.nanoTime());
+        return Stream.of(DType.BF16, DType.F16).flatMap(t -> ParityCases.all16(rnd, t).stream())
+                .filter(c -> org.leanseg.ops.Ops.cell(Device.CUDA, c.op()) != null)
+                .map(c -> DynamicTest.dynamicTest(c.name() + " (16-bit kernels)", () -> optedIn(() -> BackendParity.check(c, gpu,
+                        c.tolerance(), false))));
+    }
+
+    private static void optedIn(Runnable r) {
+        String before = System.getProperty(org.leanseg.ops.Ops.UNTESTED_PROPERTY);
+        System.setProperty(org.leanseg.ops.Ops.UNTESTED_PROPERTY, "cuda");
+        try {
+            r.run();
+        } finally {
+            if (before == null) {
+                System.clearProperty(org.leanseg.ops.Ops.UNTESTED_PROPERTY);
+            } else {
+                System.setProperty(org.leanseg.ops.Ops.UNTESTED_PROPERTY, before);
+            }
+        }
+    }
+
+    /** The bf16 step with the 16-bit kernels and the fused step opted in, against the reference's same step. */
+    @Test
+    void bf16TrainingStepWithThe16BitKernelsMatchesTheReference() {
+        GpuTests.assumeGpu();
+        optedIn(() -> {
+            StepPasses passes = StepPasses.forDevice(Device.CUDA);
+            CudaTrainStepTest.Run ref = CudaTrainStepTest.train(new ReferenceBackend(), 1, passes, 0, Precision.BF16);
+            CudaTrainStepTest.Run perturbed = CudaTrainStepTest.train(new ReferenceBackend(), 1, passes, 1e-6, Precision.BF16);
+            CudaTrainStepTest.Run got;
+            CudaTrainStepTest.Run again;
+            try (CudaBackend b = new CudaBackend(CudaBackend.Options.repeatable())) {
+                got = CudaTrainStepTest.train(b, 1, passes, 0, Precision.BF16);
+            }
+            try (CudaBackend b = new CudaBackend(CudaBackend.Options.repeatable())) {
+                again = CudaTrainStepTest.train(b, 1, passes, 0, Precision.BF16);
+            }
+            StepSpread.check("CudaMixedPrecisionTest (bf16, 16-bit kernels, fused)", ref, perturbed, got, again);
+        });
+    }
+
     /** As CpuMixedPrecisionTest's: one bf16 step of the tiny model against the reference's emulation (StepSpread). */
     @Test
     void bf16TrainingStepMatchesTheReferenceEmulation() {
