@@ -197,6 +197,11 @@ public final class Ops {
             return put(d, k, (op, in) -> 0L, Set.copyOf(variants), Set.of());
         }
 
+        /** As {@link #untested(Device, Kernel)}, with its workspace. */
+        <B extends Backend, V extends View> Entry<O> untested(Device<B, V> d, Kernel<O, B, V> k, Workspace<O> ws) {
+            return put(d, k, ws, Set.copyOf(variants), Set.of());
+        }
+
         /** Marks some variants of {@code d}'s cell as never run against the reference there. */
         Entry<O> untested(Device<?, ?> d, String... names) {
             Cell<O> c = existing(d, names);
@@ -328,16 +333,16 @@ public final class Ops {
             // Note [Activation into a dense convolution]: the dense variants run on the reference backend only
             op("relu_depthwise_conv2d, relu6_depthwise_conv2d, relu_conv2d, relu6_conv2d", "conv", ActConv2d.class).ref(ActConv2d::reference)
                     .on(CPU, ConvCpu::actDepthwiseForward, ConvCpu::actDepthwiseForwardWorkspace).without(CPU, "relu_conv2d", "relu6_conv2d")
-                    .untested(CUDA, ConvCuda::actDepthwiseForward).without(CUDA, "relu_conv2d", "relu6_conv2d")
-                    .half(CPU, CPU_16),
+                    .untested(CUDA, ConvCuda::actDepthwiseForward, ConvCuda::actDepthwiseWorkspace).without(CUDA, "relu_conv2d", "relu6_conv2d")
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("relu_depthwise_conv2d_backward_filter, relu6_depthwise_conv2d_backward_filter, relu_conv2d_backward_filter,"
                             + " relu6_conv2d_backward_filter", "conv",
                     ActConv2dBackwardFilter.class).ref(ActConv2dBackwardFilter::reference)
                     .on(CPU, ConvCpu::actDepthwiseBackwardFilter, ConvCpu::actDepthwiseBackwardFilterWorkspace)
                     .without(CPU, "relu_conv2d_backward_filter", "relu6_conv2d_backward_filter")
-                    .untested(CUDA, ConvCuda::actDepthwiseBackwardFilter)
+                    .untested(CUDA, ConvCuda::actDepthwiseBackwardFilter, ConvCuda::actDepthwiseWorkspace)
                     .without(CUDA, "relu_conv2d_backward_filter", "relu6_conv2d_backward_filter")
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             // norm: OPS-NORM. Variants are attributes (BatchNorm.Mode, the backward's Source); CUDA's in-place
             // and replay variants and in-place GN have not run on a GPU.
             op("batch_norm, batch_norm_inplace, batch_norm_replay", "norm", BatchNorm.class).ref(BatchNorm::reference)
@@ -675,17 +680,6 @@ public final class Ops {
     /** The float32 form of specs: 16-bit floats widened, others as they are. */
     private static List<TensorSpec> widened(List<TensorSpec> specs) {
         return specs.stream().map(s -> s.dtype().isHalf() ? new TensorSpec(s.shape(), DType.F32) : s).toList();
-    }
-
-    /**
-     * What {@link #runWidened} takes as workspace for {@code op} on {@code in} on device {@code d}: the float32 copies
-     * and the float32 kernel's own workspace (for a kernel that widens some cases itself, e.g. a biased 16-bit
-     * convolution on cuda).
-     */
-    @SuppressWarnings("unchecked")
-    public static <O extends Op> long widenedWorkspaceBytes(Device<?, ?> d, O op, List<TensorSpec> in) {
-        Cell<O> c = (Cell<O>) cell(d, op);
-        return widenedBytes(op, in, op.infer(in)) + (c == null ? 0 : c.workspace().bytes(op, widened(in)));
     }
 
     /** The 16-bit type of the first 16-bit input, or null. */

@@ -112,6 +112,24 @@ class CudaMixedPrecisionTest {
                         c.tolerance(), false))));
     }
 
+    /** The 16-bit convolution cases again with one image a chunk (Note [16-bit cuDNN convolutions]), opted in. */
+    @TestFactory
+    Stream<DynamicTest> sixteenBitConvolutionsByChunksOfOneImage() {
+        GpuTests.assumeGpu();
+        Random rnd = new Random(System.nanoTime());
+        return Stream.of(DType.BF16, DType.F16).flatMap(t -> ParityCases.all16(rnd, t).stream())
+                .filter(c -> c.op().getClass().getPackageName().endsWith(".conv") && c.inputs().get(0).shape().rank() == 4
+                        && c.inputs().get(0).shape().dim(0) > 1 && org.leanseg.ops.Ops.cell(Device.CUDA, c.op()) != null)
+                .map(c -> DynamicTest.dynamicTest(c.name() + " by image", () -> optedIn(() -> {
+                    long prev = org.leanseg.ops.conv.ConvCuda.chunkBytesForTests(1);
+                    try {
+                        BackendParity.check(c, gpu, c.tolerance(), false);
+                    } finally {
+                        org.leanseg.ops.conv.ConvCuda.chunkBytesForTests(prev);
+                    }
+                })));
+    }
+
     private static void optedIn(Runnable r) {
         String before = System.getProperty(org.leanseg.ops.Ops.UNTESTED_PROPERTY);
         System.setProperty(org.leanseg.ops.Ops.UNTESTED_PROPERTY, "cuda");

@@ -41,8 +41,8 @@ public final class ConvCuda {
      * (CudaBackend.widenScratch, ls_convert_k), which is what the reference's 16-bit emulation multiplies by
      * (Op.roundedOperands), and cuDNN's workspace follows it; the plan counts both (cudnnWorkspace). The output is the
      * float32 accumulation rounded once to 16 bits, as the reference's, in another summation order. A biased
-     * forward adds the bias before that rounding in the reference, so it runs on float32 copies (Note [Widened
-     * 16-bit runs]). The filter gradient's output is float32, which cuDNN's 16-bit configurations do not give (they
+     * forward adds the bias before that rounding in the reference, so it runs on float32 copies by chunks of images
+     * (byImageChunks: one chunk's copies at a time), as do the fused ReLU-depthwise kernels (float32 only). The filter gradient's output is float32, which cuDNN's 16-bit configurations do not give (they
      * would round dW to 16 bits), so it runs on float32 copies of x and dY too, but by chunks of images
      * (filterChunkImages: copies of at most FILTER_CHUNK_BYTES, all chunks of one size), accumulating into dW with
      * cuDNN's beta = 1: the copies of one chunk instead of the whole batch.
@@ -51,8 +51,16 @@ public final class ConvCuda {
      * cuda widens these convolutions too.
      */
 
-    /** Bytes of float32 copies a 16-bit filter gradient's chunk may take (Note [16-bit cuDNN convolutions]). */
+    /** Bytes of float32 copies one chunk of images may take (Note [16-bit cuDNN convolutions]). */
     static final long FILTER_CHUNK_BYTES = 64L << 20;
+    private static volatile long chunkBytes = FILTER_CHUNK_BYTES;
+
+    /** Sets the chunk limit (1: one image a chunk) so that small test cases run by chunks; returns the previous one. */
+    public static long chunkBytesForTests(long bytes) {
+        long prev = chunkBytes;
+        chunkBytes = bytes;
+        return prev;
+    }
 
     /**
      * Images per chunk of a 16-bit filter gradient: the largest divisor of the batch whose float32 copies of x and dY
@@ -61,7 +69,7 @@ public final class ConvCuda {
     static int filterChunkImages(int n, long xPerImage, long dyPerImage) {
         long per = 4 * (xPerImage + dyPerImage);
         for (int k = n; k > 1; k--) {
-            if (n % k == 0 && k * per <= FILTER_CHUNK_BYTES) {
+            if (n % k == 0 && k * per <= chunkBytes) {
                 return k;
             }
         }
@@ -112,6 +120,144 @@ public final class ConvCuda {
         }
     }
 
+    /**
+     * Images per chunk when 16-bit per-image tensors of {@code perImageFloats} elements an image in all (as float32
+     * copies) are widened by chunks: the largest divisor of {@code n} whose copies fit {@link #FILTER_CHUNK_BYTES}.
+     */
+    static int chunkImages(int n, long perImageFloats) {
+        return filterChunkImages(n, perImageFloats, 0);
+    }
+
+    /**
+     * Workspace of {@link #byImageChunks}: the rounded weights (a 16-bit and a float32 copy of in[1], forward only),
+     * one chunk's float32 copies of every 16-bit tensor, a float32 dW for the later chunks of a sum, then the float32
+     * kernel's own {@code kernelWorkspace}.
+     */
+    static long chunkWorkspace(java.util.List<org.leanseg.tensor.TensorSpec> in, java.util.List<org.leanseg.tensor.TensorSpec> out,
+                               boolean sumOverImages, long kernelWorkspace) {
+        int n = in.get(0).shape().dim(0);
+        long perImage = 0;
+        for (java.util.List<org.leanseg.tensor.TensorSpec> l : java.util.List.of(in, out)) {
+            for (org.leanseg.tensor.TensorSpec s : l) {
+                perImage += s.dtype().isHalf() ? s.shape().numel() / n : 0;
+            }
+        }
+        long bytes = 0;
+        if (!sumOverImages) {
+            long w = in.get(1).shape().numel();
+            bytes += org.leanseg.memory.Planner.align(2 * w) + org.leanseg.memory.Planner.align(4 * w);
+        } else {
+            bytes += org.leanseg.memory.Planner.align(4 * out.get(0).shape().numel());
+        }
+        long k = chunkImages(n, perImage);
+        for (java.util.List<org.leanseg.tensor.TensorSpec> l : java.util.List.of(in, out)) {
+            for (org.leanseg.tensor.TensorSpec s : l) {
+                bytes += s.dtype().isHalf() ? org.leanseg.memory.Planner.align(4 * k * (s.shape().numel() / n)) : 0;
+            }
+        }
+        return bytes + kernelWorkspace;
+    }
+
+    /**
+     * Note [16-bit cuDNN convolutions]: runs a float32 kernel on float32 copies of the 16-bit tensors (all of them per
+     * image, [N, ...]) a chunk of images at a time ({@link #chunkImages}), so the copies are one chunk's, not the
+     * batch's. Forward ops (in = {x, w[, bias]}): the weights rounded to the activations' type and widened once, as the
+     * reference multiplies by them; each chunk's outputs rounded back. With {@code sumOverImages} (a filter gradient,
+     * in = {z, dY}, out = {dW} float32): the first chunk writes dW, each later one a float32 temporary added into it.
+     */
+    private static void byImageChunks(CudaBackend gpu, CudaView[] in, CudaView[] out, boolean sumOverImages, long kernelWorkspace,
+                                      java.util.function.BiConsumer<CudaView[], CudaView[]> kernel) {
+        java.util.List<org.leanseg.tensor.TensorSpec> inSpecs = java.util.Arrays.stream(in).map(CudaView::spec).toList();
+        java.util.List<org.leanseg.tensor.TensorSpec> outSpecs = java.util.Arrays.stream(out).map(CudaView::spec).toList();
+        long total = chunkWorkspace(inSpecs, outSpecs, sumOverImages, 0);
+        int n = in[0].spec().shape().dim(0);
+        long perImage = 0;
+        for (CudaView[] vs : new CudaView[][] {in, out}) {
+            for (CudaView v : vs) {
+                perImage += v.spec().dtype().isHalf() ? v.numel() / n : 0;
+            }
+        }
+        int k = chunkImages(n, perImage);
+        org.leanseg.backend.Buffer b = gpu.widenScratch(total, kernelWorkspace);
+        try {
+            long at = 0;
+            CudaView[] wIn = in.clone();
+            CudaView[] wOut = out.clone();
+            CudaView dwTemp = null;
+            if (!sumOverImages) {   // the weights, rounded as the reference's 16-bit convolution
+                CudaView w = in[1];
+                long wn = w.numel();
+                CudaView w16 = (CudaView) gpu.view(b, at, new org.leanseg.tensor.TensorSpec(w.spec().shape(), in[0].spec().dtype()));
+                at += org.leanseg.memory.Planner.align(2 * wn);
+                CudaView w32 = (CudaView) gpu.view(b, at, w.spec());
+                at += org.leanseg.memory.Planner.align(4 * wn);
+                gpu.convert(w, w16);
+                gpu.convert(w16, w32);
+                wIn[1] = w32;
+            } else {
+                dwTemp = (CudaView) gpu.view(b, at, out[0].spec());
+                at += org.leanseg.memory.Planner.align(4 * out[0].numel());
+            }
+            CudaView[] inCopies = new CudaView[in.length];
+            CudaView[] outCopies = new CudaView[out.length];
+            for (CudaView[][] pair : new CudaView[][][] {{in, inCopies}, {out, outCopies}}) {
+                for (int i = 0; i < pair[0].length; i++) {
+                    CudaView v = pair[0][i];
+                    if (v.spec().dtype().isHalf()) {
+                        org.leanseg.tensor.Shape s = v.spec().shape();
+                        pair[1][i] = (CudaView) gpu.view(b, at, new org.leanseg.tensor.TensorSpec(chunkShape(s, k), org.leanseg.tensor.DType.F32));
+                        at += org.leanseg.memory.Planner.align(4L * k * (v.numel() / n));
+                    }
+                }
+            }
+            for (int i0 = 0; i0 < n; i0 += k) {
+                for (int i = 0; i < in.length; i++) {
+                    if (inCopies[i] != null) {
+                        gpu.convert(images(in[i], i0, k), inCopies[i]);
+                        wIn[i] = inCopies[i];
+                    }
+                }
+                for (int i = 0; i < out.length; i++) {
+                    if (outCopies[i] != null) {
+                        wOut[i] = outCopies[i];
+                    }
+                }
+                if (sumOverImages && i0 > 0) {
+                    wOut[0] = dwTemp;
+                }
+                kernel.accept(wIn, wOut);
+                for (int i = 0; i < out.length; i++) {
+                    if (outCopies[i] != null) {
+                        gpu.convert(outCopies[i], images(out[i], i0, k));
+                    }
+                }
+                if (sumOverImages && i0 > 0) {
+                    gpu.launch("ls_accumulate_k", out[0].numel(), out[0].numel(), out[0].address(), dwTemp.address());
+                }
+            }
+        } finally {
+            gpu.releaseWidenScratch(b);
+        }
+    }
+
+    /** {@code s} with {@code k} images. */
+    private static org.leanseg.tensor.Shape chunkShape(org.leanseg.tensor.Shape s, int k) {
+        int[] d = new int[s.rank()];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = i == 0 ? k : s.dim(i);
+        }
+        return org.leanseg.tensor.Shape.of(d);
+    }
+
+    /** Workspace of the fused activation-depthwise cells on cuda: a 16-bit run's chunked copies (their kernels take none). */
+    public static long actDepthwiseWorkspace(Object op, java.util.List<org.leanseg.tensor.TensorSpec> in) {
+        if (!in.get(0).dtype().isHalf()) {
+            return 0;
+        }
+        org.leanseg.ops.Op o = (org.leanseg.ops.Op) op;
+        return chunkWorkspace(in, o.infer(in), o instanceof ActConv2dBackwardFilter, 0);
+    }
+
     /** Whether a 16-bit convolution of these inputs runs on cuDNN's 16-bit path (Note [16-bit cuDNN convolutions]). */
     private static boolean cudnn16(java.util.List<org.leanseg.tensor.TensorSpec> in, boolean forward) {
         return in.get(0).dtype().isHalf() && !(forward && in.size() == 3);
@@ -146,8 +292,8 @@ public final class ConvCuda {
             if (op instanceof Conv2dBackwardFilter) {
                 return filterChunkWorkspace(in.get(0).shape(), in.get(1).shape());
             }
-            if (!cudnn16(in, op instanceof Conv2d)) {
-                return org.leanseg.ops.Ops.widenedWorkspaceBytes(org.leanseg.ops.Device.CUDA, (org.leanseg.ops.Op) op, in);
+            if (!cudnn16(in, op instanceof Conv2d)) {   // a biased forward
+                return chunkWorkspace(in, ((org.leanseg.ops.Op) op).infer(in), false, CudaBackend.WORKSPACE_LIMIT);
             }
             return org.leanseg.memory.Planner.align(2 * in.get(1).shape().numel()) + CudaBackend.WORKSPACE_LIMIT;
         }
@@ -191,8 +337,8 @@ public final class ConvCuda {
     public static void forward(Conv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         ConvGeometry g = geometry(op, in[0], in[1]);
         if (in[0].spec().dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]
-            if (in.length == 3) {
-                org.leanseg.ops.Ops.runWidened(gpu, op, in, out);
+            if (in.length == 3) {   // the bias before the one rounding: float32 copies by chunks of images
+                byImageChunks(gpu, in, out, false, CudaBackend.WORKSPACE_LIMIT, (wi, wo) -> forward(op, gpu, wi, wo));
             } else {
                 withHalfWeights(gpu, in[0], in[1], w16 -> gpu.convForward(shape(g, CudaBackend.typeCode(in[0].spec())), in[0].address(), w16,
                         out[0].address()));
@@ -263,6 +409,10 @@ public final class ConvCuda {
 
     /** Fused activation + depthwise conv forward: in = {z, weight[, bias]}, out = {y}; tiled, else one thread per output. */
     public static void actDepthwiseForward(ActConv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        if (in[0].spec().dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]: the float32 kernels by chunks of images
+            byImageChunks(gpu, in, out, false, 0, (wi, wo) -> actDepthwiseForward(op, gpu, wi, wo));
+            return;
+        }
         ConvGeometry g = geometry(op.conv(), in[0], in[1]);
         long total = out[0].numel();
         long bias = in.length == 3 ? in[2].address() : 0L;   // 0: a null pointer, no bias
@@ -281,6 +431,10 @@ public final class ConvCuda {
      * (filters past 3x3) one block per (channel, tap).
      */
     public static void actDepthwiseBackwardFilter(ActConv2dBackwardFilter op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
+        if (in[0].spec().dtype().isHalf()) {
+            byImageChunks(gpu, in, out, true, 0, (wi, wo) -> actDepthwiseBackwardFilter(op, gpu, wi, wo));
+            return;
+        }
         ConvGeometry g = geometry(op.filter().forward(), in[0], out[0]);
         DwGrid d = dwFilter(g, true);
         if (d != null) {

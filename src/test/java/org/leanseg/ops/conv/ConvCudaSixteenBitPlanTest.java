@@ -51,6 +51,18 @@ class ConvCudaSixteenBitPlanTest {
             assertTrue(k < 16, "a chunk of the batch");
             assertEquals(2 * Planner.align(4L * k * per) + limit,
                     Ops.workspaceBytes(Device.CUDA, new Conv2dBackwardFilter(conv, 3, 3), List.of(x, dy)));
+            // the classifier: a biased 1x1 convolution to 21 classes, on float32 copies by chunks of images
+            Conv2d classifier = new Conv2d(1, 1, 0, 0, 1, 1, 1);
+            TensorSpec wc = TensorSpec.f32(21, 256, 1, 1);
+            long biased = Ops.workspaceBytes(Device.CUDA, classifier, List.of(x, wc, TensorSpec.f32(21)));
+            long weights = Planner.align(2L * wc.shape().numel()) + Planner.align(4L * wc.shape().numel());
+            assertTrue(biased > limit + weights && biased <= limit + weights + ConvCuda.FILTER_CHUNK_BYTES + 2 * Planner.align(1),
+                    "one chunk's copies, not the batch's: " + biased);
+            // a fused ReLU6-depthwise convolution and its filter gradient (kernels of their own: no cuDNN workspace)
+            TensorSpec z = new TensorSpec(Shape.of(16, 96, 256, 256), DType.BF16);
+            ActConv2d act = new ActConv2d(org.leanseg.ops.elementwise.Activation.Kind.RELU6, new Conv2d(1, 1, 1, 1, 1, 1, 96));
+            long fused = Ops.workspaceBytes(Device.CUDA, act, List.of(z, TensorSpec.f32(96, 1, 3, 3)));
+            assertTrue(fused > 0 && fused <= ConvCuda.FILTER_CHUNK_BYTES + 2 * Planner.align(1) + 4096, "fused forward: " + fused);
         } finally {
             if (before == null) {
                 System.clearProperty(Ops.UNTESTED_PROPERTY);
