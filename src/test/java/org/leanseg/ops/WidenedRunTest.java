@@ -77,8 +77,20 @@ class WidenedRunTest {
      */
     @Test
     void trainingStepsOnWidenedCopiesMatchTheReferenceEmulation() {
+        stepOnWidenedCopies(org.leanseg.graph.passes.StepPasses.forDevice(Device.CUDA), "cuda's step");
+    }
+
+    /**
+     * The same with the fused step the cpu device runs (in-place BN and its backward from the output writing dX over
+     * dY, fused ReLU-depthwise convolutions, the fused upsample loss): aliased views widened once and rounded back.
+     */
+    @Test
+    void fusedTrainingStepOnWidenedCopiesMatchesTheReferenceEmulation() {
+        stepOnWidenedCopies(org.leanseg.graph.passes.StepPasses.forDevice(Device.CPU), "the fused step");
+    }
+
+    private static void stepOnWidenedCopies(org.leanseg.graph.passes.StepPasses passes, String which) {
         Assumptions.assumeTrue(CpuNative.available(), "cpu backend unavailable: " + CpuNative.unavailableReason());
-        org.leanseg.graph.passes.StepPasses passes = org.leanseg.graph.passes.StepPasses.forDevice(Device.CUDA);
         org.leanseg.tensor.Precision bf16 = org.leanseg.tensor.Precision.BF16;
         org.leanseg.backend.cuda.CudaTrainStepTest.Run ref = org.leanseg.backend.cuda.CudaTrainStepTest.train(new ReferenceBackend(), 1,
                 passes, 0, bf16);
@@ -96,7 +108,7 @@ class WidenedRunTest {
             Ops.widenForTests(prev);
         }
         assertEquals(DType.BF16, got.logits().spec().dtype());
-        org.leanseg.testing.StepSpread.check("WidenedRunTest (bf16, cuda's step on widened cpu kernels)", ref, perturbed, got, again);
+        org.leanseg.testing.StepSpread.check("WidenedRunTest (bf16, " + which + " on widened cpu kernels)", ref, perturbed, got, again);
     }
 
     /** The run converts only 16-bit views; float32 and integer views go to the kernel as they are. */
