@@ -91,24 +91,14 @@ class WidenedRunTest {
 
     private static void stepOnWidenedCopies(org.leanseg.graph.passes.StepPasses passes, String which) {
         Assumptions.assumeTrue(CpuNative.available(), "cpu backend unavailable: " + CpuNative.unavailableReason());
-        org.leanseg.tensor.Precision bf16 = org.leanseg.tensor.Precision.BF16;
-        org.leanseg.backend.cuda.CudaTrainStepTest.Run ref = org.leanseg.backend.cuda.CudaTrainStepTest.train(new ReferenceBackend(), 1,
-                passes, 0, bf16);
-        org.leanseg.backend.cuda.CudaTrainStepTest.Run perturbed = org.leanseg.backend.cuda.CudaTrainStepTest.train(
-                new ReferenceBackend(), 1, passes, 1e-6, bf16);
         Device<?, ?> prev = Ops.widenForTests(Device.CPU);
-        org.leanseg.backend.cuda.CudaTrainStepTest.Run got;
-        org.leanseg.backend.cuda.CudaTrainStepTest.Run again;
-        try (CpuBackend b = new CpuBackend()) {
-            got = org.leanseg.backend.cuda.CudaTrainStepTest.train(b, 1, passes, 0, bf16);
-        }
-        try (CpuBackend b = new CpuBackend()) {
-            again = org.leanseg.backend.cuda.CudaTrainStepTest.train(b, 1, passes, 0, bf16);
+        try {
+            org.leanseg.backend.cuda.CudaTrainStepTest.Run got = org.leanseg.backend.cuda.CudaTrainStepTest.checkBf16Step(
+                    "WidenedRunTest (bf16, " + which + " on widened cpu kernels)", passes, CpuBackend::new);
+            assertEquals(DType.BF16, got.logits().spec().dtype());
         } finally {
             Ops.widenForTests(prev);
         }
-        assertEquals(DType.BF16, got.logits().spec().dtype());
-        org.leanseg.testing.StepSpread.check("WidenedRunTest (bf16, " + which + " on widened cpu kernels)", ref, perturbed, got, again);
     }
 
     /** The run converts only 16-bit views; float32 and integer views go to the kernel as they are. */

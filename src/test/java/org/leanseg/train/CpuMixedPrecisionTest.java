@@ -13,7 +13,6 @@ import org.leanseg.backend.View;
 import org.leanseg.backend.cuda.CudaTrainStepTest;
 import org.leanseg.backend.cpu.CpuBackend;
 import org.leanseg.backend.cpu.CpuNative;
-import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.exec.VariableStore;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.models.DeepLabV3Plus;
@@ -85,19 +84,9 @@ class CpuMixedPrecisionTest {
      */
     @Test
     void bf16TrainingStepsMatchTheReferenceEmulation() {
-        StepPasses passes = StepPasses.forDevice(org.leanseg.ops.Device.CPU);
-        CudaTrainStepTest.Run ref = CudaTrainStepTest.train(new ReferenceBackend(), STEPS, passes, 0, Precision.BF16);
-        CudaTrainStepTest.Run perturbed = CudaTrainStepTest.train(new ReferenceBackend(), STEPS, passes, 1e-6, Precision.BF16);
-        CudaTrainStepTest.Run got;
-        CudaTrainStepTest.Run again;
-        try (CpuBackend cpu = new CpuBackend()) {
-            got = CudaTrainStepTest.train(cpu, STEPS, passes, 0, Precision.BF16);
-        }
-        try (CpuBackend cpu = new CpuBackend()) {
-            again = CudaTrainStepTest.train(cpu, STEPS, passes, 0, Precision.BF16);
-        }
+        CudaTrainStepTest.Run got = CudaTrainStepTest.checkBf16Step("CpuMixedPrecisionTest (bf16, fused)",
+                StepPasses.forDevice(org.leanseg.ops.Device.CPU), CpuBackend::new);
         assertEquals(DType.BF16, got.logits().spec().dtype());
-        StepSpread.check("CpuMixedPrecisionTest (bf16, fused)", ref, perturbed, got, again);
     }
 
     /**
@@ -110,16 +99,7 @@ class CpuMixedPrecisionTest {
      */
     @Test
     void fp16StepRunsOnTheCpuKernelsWithTheReferenceLoss() {
-        MixedPrecisionTest.Run ref = MixedPrecisionTest.step(Precision.FP16, new ReferenceBackend());
-        MixedPrecisionTest.Run cpu;
-        try (CpuBackend backend = new CpuBackend()) {
-            cpu = MixedPrecisionTest.step(Precision.FP16, backend);
-        }
-        double loss = Math.abs(cpu.loss() - ref.loss()) / ref.loss();
-        double update = MixedPrecisionTest.relativeError(cpu.updates(), ref.updates());
-        String measured = String.format("cpu fp16 vs reference fp16: loss %.3g, update %.3g", loss, update);
-        System.out.println(measured);
-        assertTrue(Float.isFinite(cpu.loss()) && loss < 1e-3 && Double.isFinite(update), measured);
+        MixedPrecisionTest.checkFp16Loss("cpu", new CpuBackend());
     }
 
     /** The log line says how the convolutions run and which ops (fp16's loss scaling) still take the host fallback. */

@@ -16,17 +16,14 @@ import org.leanseg.backend.cuda.CudaBackend;
 import org.leanseg.backend.cuda.CudaProbe;
 import org.leanseg.backend.cuda.CudaTrainStepTest;
 import org.leanseg.backend.cuda.GpuTests;
-import org.leanseg.backend.reference.ReferenceBackend;
 import org.leanseg.graph.passes.StepPasses;
 import org.leanseg.ops.Device;
 import org.leanseg.tensor.DType;
-import org.leanseg.tensor.Precision;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
 import org.leanseg.tensor.TensorSpec;
 import org.leanseg.testing.BackendParity;
 import org.leanseg.testing.ParityCases;
-import org.leanseg.testing.StepSpread;
 
 /**
  * Note [Mixed precision] on the cuda backend: 16-bit storage (2 bytes an element; uploads, downloads and the
@@ -121,11 +118,11 @@ class CudaMixedPrecisionTest {
                 .filter(c -> c.op().getClass().getPackageName().endsWith(".conv") && c.inputs().get(0).shape().rank() == 4
                         && c.inputs().get(0).shape().dim(0) > 1 && org.leanseg.ops.Ops.cell(Device.CUDA, c.op()) != null)
                 .map(c -> DynamicTest.dynamicTest(c.name() + " by image", () -> optedIn(() -> {
-                    long prev = org.leanseg.ops.conv.ConvCuda.chunkBytesForTests(1);
+                    long prev = org.leanseg.ops.conv.ConvCpu.chunkWorkspaceLimitForTests(1);
                     try {
                         BackendParity.check(c, gpu, c.tolerance(), false);
                     } finally {
-                        org.leanseg.ops.conv.ConvCuda.chunkBytesForTests(prev);
+                        org.leanseg.ops.conv.ConvCpu.chunkWorkspaceLimitForTests(prev);
                     }
                 })));
     }
@@ -148,55 +145,24 @@ class CudaMixedPrecisionTest {
     @Test
     void bf16TrainingStepWithThe16BitKernelsMatchesTheReference() {
         GpuTests.assumeGpu();
-        optedIn(() -> {
-            StepPasses passes = StepPasses.forDevice(Device.CUDA);
-            CudaTrainStepTest.Run ref = CudaTrainStepTest.train(new ReferenceBackend(), 1, passes, 0, Precision.BF16);
-            CudaTrainStepTest.Run perturbed = CudaTrainStepTest.train(new ReferenceBackend(), 1, passes, 1e-6, Precision.BF16);
-            CudaTrainStepTest.Run got;
-            CudaTrainStepTest.Run again;
-            try (CudaBackend b = new CudaBackend(CudaBackend.Options.repeatable())) {
-                got = CudaTrainStepTest.train(b, 1, passes, 0, Precision.BF16);
-            }
-            try (CudaBackend b = new CudaBackend(CudaBackend.Options.repeatable())) {
-                again = CudaTrainStepTest.train(b, 1, passes, 0, Precision.BF16);
-            }
-            StepSpread.check("CudaMixedPrecisionTest (bf16, 16-bit kernels, fused)", ref, perturbed, got, again);
-        });
+        optedIn(() -> CudaTrainStepTest.checkBf16Step("CudaMixedPrecisionTest (bf16, 16-bit kernels, fused)",
+                StepPasses.forDevice(Device.CUDA), () -> new CudaBackend(CudaBackend.Options.repeatable())));
     }
 
     /** As CpuMixedPrecisionTest's: one bf16 step of the tiny model against the reference's emulation (StepSpread). */
     @Test
     void bf16TrainingStepMatchesTheReferenceEmulation() {
         GpuTests.assumeGpu();
-        StepPasses passes = StepPasses.forDevice(Device.CUDA);
-        CudaTrainStepTest.Run ref = CudaTrainStepTest.train(new ReferenceBackend(), 1, passes, 0, Precision.BF16);
-        CudaTrainStepTest.Run perturbed = CudaTrainStepTest.train(new ReferenceBackend(), 1, passes, 1e-6, Precision.BF16);
-        CudaTrainStepTest.Run got;
-        CudaTrainStepTest.Run again;
-        try (CudaBackend b = new CudaBackend(CudaBackend.Options.repeatable())) {
-            got = CudaTrainStepTest.train(b, 1, passes, 0, Precision.BF16);
-        }
-        try (CudaBackend b = new CudaBackend(CudaBackend.Options.repeatable())) {
-            again = CudaTrainStepTest.train(b, 1, passes, 0, Precision.BF16);
-        }
+        CudaTrainStepTest.Run got = CudaTrainStepTest.checkBf16Step("CudaMixedPrecisionTest (bf16)", StepPasses.forDevice(Device.CUDA),
+                () -> new CudaBackend(CudaBackend.Options.repeatable()));
         assertEquals(DType.BF16, got.logits().spec().dtype());
-        StepSpread.check("CudaMixedPrecisionTest (bf16)", ref, perturbed, got, again);
     }
 
     /** As CpuMixedPrecisionTest's fp16 step: the loss within 1e-3 of the reference's fp16 emulation, updates finite. */
     @Test
     void fp16StepRunsWithTheReferenceLoss() {
         GpuTests.assumeGpu();
-        MixedPrecisionTest.Run ref = MixedPrecisionTest.step(Precision.FP16, new ReferenceBackend());
-        MixedPrecisionTest.Run cuda;
-        try (CudaBackend b = new CudaBackend(CudaBackend.Options.repeatable())) {
-            cuda = MixedPrecisionTest.step(Precision.FP16, b);
-        }
-        double loss = Math.abs(cuda.loss() - ref.loss()) / ref.loss();
-        double update = MixedPrecisionTest.relativeError(cuda.updates(), ref.updates());
-        String measured = String.format("cuda fp16 vs reference fp16: loss %.3g, update %.3g", loss, update);
-        System.out.println(measured);
-        assertTrue(Float.isFinite(cuda.loss()) && loss < 1e-3 && Double.isFinite(update), measured);
+        MixedPrecisionTest.checkFp16Loss("cuda", new CudaBackend(CudaBackend.Options.repeatable()));
     }
 
     /** LossScalingTest's forced overflow on cuda: the step is skipped on the device, the scale halves, nothing else moves. */

@@ -101,6 +101,23 @@ class MixedPrecisionTest {
     }
 
     /** One SGD step of the tiny model from seed 5 on fixed random data; each parameter's update. */
+    /**
+     * One fp16 step on {@code backend} (closed after) against the reference's fp16 emulation: the losses within 1e-3
+     * relative, the updates finite (Note [Mixed-precision tolerances]: too ill-conditioned here to compare them).
+     */
+    static void checkFp16Loss(String device, Backend backend) {
+        Run ref = step(Precision.FP16, new org.leanseg.backend.reference.ReferenceBackend());
+        Run got;
+        try (backend) {
+            got = step(Precision.FP16, backend);
+        }
+        double loss = Math.abs(got.loss() - ref.loss()) / ref.loss();
+        double update = relativeError(got.updates(), ref.updates());
+        String measured = String.format("%s fp16 vs reference fp16: loss %.3g, update %.3g", device, loss, update);
+        System.out.println(measured);
+        org.junit.jupiter.api.Assertions.assertTrue(Float.isFinite(got.loss()) && loss < 1e-3 && Double.isFinite(update), measured);
+    }
+
     static Run step(Precision precision, Backend backend) {
         return step(precision, backend, null);
     }

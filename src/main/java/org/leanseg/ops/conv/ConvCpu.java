@@ -76,6 +76,11 @@ public final class ConvCpu {
      * Sets the chunking limit and returns the previous one: for tests only, which force image chunks on
      * small cases (CpuOpsParityTest). Plans made under one limit are only valid under it.
      */
+    /** The chunking limit now ({@link #CHUNK_WORKSPACE_BYTES} but in tests). */
+    static long chunkLimit() {
+        return chunkLimitBytes;
+    }
+
     public static long chunkWorkspaceLimitForTests(long bytes) {
         long prev = chunkLimitBytes;
         chunkLimitBytes = bytes;

@@ -51,16 +51,11 @@ public final class ConvCuda {
      * cuda widens these convolutions too.
      */
 
-    /** Bytes of float32 copies one chunk of images may take (Note [16-bit cuDNN convolutions]). */
-    static final long FILTER_CHUNK_BYTES = 64L << 20;
-    private static volatile long chunkBytes = FILTER_CHUNK_BYTES;
-
-    /** Sets the chunk limit (1: one image a chunk) so that small test cases run by chunks; returns the previous one. */
-    public static long chunkBytesForTests(long bytes) {
-        long prev = chunkBytes;
-        chunkBytes = bytes;
-        return prev;
-    }
+    /**
+     * Bytes of float32 copies one chunk of images may take (Note [16-bit cuDNN convolutions]): the cpu's chunk limit
+     * (Note [cpu convolutions by image chunks]), and its test setting ({@code ConvCpu.chunkWorkspaceLimitForTests}).
+     */
+    static final long FILTER_CHUNK_BYTES = ConvCpu.CHUNK_WORKSPACE_BYTES;
 
     /**
      * Images per chunk of a 16-bit filter gradient: the largest divisor of the batch whose float32 copies of x and dY
@@ -69,7 +64,7 @@ public final class ConvCuda {
     static int filterChunkImages(int n, long xPerImage, long dyPerImage) {
         long per = 4 * (xPerImage + dyPerImage);
         for (int k = n; k > 1; k--) {
-            if (n % k == 0 && k * per <= chunkBytes) {
+            if (n % k == 0 && k * per <= ConvCpu.chunkLimit()) {
                 return k;
             }
         }

@@ -57,6 +57,25 @@ public class CudaTrainStepTest {
         return train(backend, steps, passes, perturbation, org.leanseg.tensor.Precision.FP32);
     }
 
+    /**
+     * Note [Mixed precision]: one bf16 step of this model on two fresh backends from {@code backends} (closed after)
+     * against the reference's emulation of the same step, within {@link org.leanseg.testing.StepSpread}'s tolerance
+     * (twice the reference's spread under a 1e-6 weight perturbation) and bitwise repeatable; returns the first run.
+     */
+    public static Run checkBf16Step(String label, StepPasses passes, java.util.function.Supplier<Backend> backends) {
+        org.leanseg.tensor.Precision bf16 = org.leanseg.tensor.Precision.BF16;
+        Run ref = train(new org.leanseg.backend.reference.ReferenceBackend(), 1, passes, 0, bf16);
+        Run perturbed = train(new org.leanseg.backend.reference.ReferenceBackend(), 1, passes, 1e-6, bf16);
+        Run[] runs = new Run[2];
+        for (int i = 0; i < 2; i++) {
+            try (Backend b = backends.get()) {
+                runs[i] = train(b, 1, passes, 0, bf16);
+            }
+        }
+        org.leanseg.testing.StepSpread.check(label, ref, perturbed, runs[0], runs[1]);
+        return runs[0];
+    }
+
     /** As above in {@code precision} (Note [Mixed precision]): the image rounded to its 16-bit type as the step stores it. */
     public static Run train(Backend backend, int steps, StepPasses passes, double perturbation, org.leanseg.tensor.Precision precision) {
         DeepLabV3Plus model = new DeepLabV3Plus(ModelConfig.of("deeplabv3plus_mobilenetv2").withWidth(0.25)

@@ -97,18 +97,46 @@ class HostKernelGridTest {
      * demands bitwise-equal outputs, and returns those of the first schedule.
      */
     private static List<float[]> run(String what, Function<HostNormKernels, List<float[]>> body) {
-        List<float[]> first = null;
-        for (long[] s : SCHEDULES) {
-            List<float[]> got = body.apply(new HostNormKernels(s[0], (int) s[1]));
-            if (first == null) {
-                first = got;
-                continue;
-            }
-            for (int i = 0; i < got.size(); i++) {
-                assertArrayEquals(first.get(i), got.get(i), what + ": output " + i + " differs under schedule " + s[0] + " / grid y " + s[1]);
-            }
-        }
-        return first;
+        return run16(what, 0, body);
+    }
+
+    /** BN backward from the output with dX written over dY, as the in-place step does: {dx, dGamma, dBeta}. */
+    private static List<float[]> bnBackwardFromY(HostNormKernels k, int n, int ch, int hw, Tensor y, Tensor gamma, Tensor beta,
+                                                 Tensor invStd, Tensor dy) {
+        float[] dyx = c(dy);
+        float[] dGamma = new float[ch];
+        float[] dBeta = new float[ch];
+        NormSteps.batchNormBackwardFromOutput(k, n, ch, hw, c(y), gamma.data(), beta.data(), invStd.data(), dyx, dyx, dGamma, dBeta);
+        return List.of(dyx, dGamma, dBeta);
+    }
+
+    /** BN backward from x: {dx, dGamma, dBeta}. */
+    private static List<float[]> bnBackwardFromX(HostNormKernels k, int n, int ch, int hw, Tensor x, Tensor gamma, Tensor mean,
+                                                 Tensor invStd, Tensor dy) {
+        float[] dx = new float[x.data().length];
+        float[] dGamma = new float[ch];
+        float[] dBeta = new float[ch];
+        NormSteps.batchNormBackward(k, n, ch, hw, c(x), gamma.data(), mean.data(), invStd.data(), c(dy), dx, dGamma, dBeta);
+        return List.of(dx, dGamma, dBeta);
+    }
+
+    /** GN forward: {y, saveMean, saveInvStd}. */
+    private static List<float[]> gnForward(HostNormKernels k, int n, int ch, int hw, int groups, Tensor x, Tensor gamma, Tensor beta) {
+        float[] y = new float[x.data().length];
+        float[] mean = new float[n * groups];
+        float[] invStd = new float[n * groups];
+        NormSteps.groupNorm(k, n, ch, hw, groups, EPS, c(x), gamma.data(), beta.data(), y, mean, invStd);
+        return List.of(y, mean, invStd);
+    }
+
+    /** GN backward from x: {dx, dGamma, dBeta}. */
+    private static List<float[]> gnBackward(HostNormKernels k, int n, int ch, int hw, int groups, Tensor x, Tensor gamma, Tensor mean,
+                                            Tensor invStd, Tensor dy) {
+        float[] dx = new float[x.data().length];
+        float[] dGamma = new float[ch];
+        float[] dBeta = new float[ch];
+        NormSteps.groupNormBackward(k, n, ch, hw, groups, c(x), gamma.data(), mean.data(), invStd.data(), c(dy), dx, dGamma, dBeta);
+        return List.of(dx, dGamma, dBeta);
     }
 
     private static void check(String what, float[] got, Tensor ref) {
@@ -173,27 +201,14 @@ class HostKernelGridTest {
             Tensor invStd = f.output(2);
 
             OpRun.Result bx = ref(BatchNormBackward.of(BatchNormBackward.Source.X), x, gamma, mean, invStd, dy);
-            List<float[]> got = run("bn backward x " + at, k -> {
-                float[] dx = new float[x.data().length];
-                float[] dGamma = new float[ch];
-                float[] dBeta = new float[ch];
-                NormSteps.batchNormBackward(k, n, ch, hw, c(x), gamma.data(), mean.data(), invStd.data(), c(dy), dx, dGamma, dBeta);
-                return List.of(dx, dGamma, dBeta);
-            });
+            List<float[]> got = run("bn backward x " + at, k -> bnBackwardFromX(k, n, ch, hw, x, gamma, mean, invStd, dy));
             for (int i = 0; i < 3; i++) {
                 check("bn backward x output " + i + " " + at, got.get(i), bx.output(i));
             }
 
             Tensor y = f.output(0);
             OpRun.Result by = ref(BatchNormBackward.of(BatchNormBackward.Source.Y), y, gamma, beta, invStd, dy);
-            got = run("bn backward from y " + at, k -> {
-                float[] dyx = c(dy);   // dX written over dY, as the in-place step does
-                float[] dGamma = new float[ch];
-                float[] dBeta = new float[ch];
-                NormSteps.batchNormBackwardFromOutput(k, n, ch, hw, c(y), gamma.data(), beta.data(), invStd.data(), dyx, dyx, dGamma,
-                        dBeta);
-                return List.of(dyx, dGamma, dBeta);
-            });
+            got = run("bn backward from y " + at, k -> bnBackwardFromY(k, n, ch, hw, y, gamma, beta, invStd, dy));
             for (int i = 0; i < 3; i++) {
                 check("bn backward from y output " + i + " " + at, got.get(i), by.output(i));
             }
@@ -226,26 +241,13 @@ class HostKernelGridTest {
                 Tensor gamma = g(ch);
                 Tensor beta = g(ch);
                 OpRun.Result f = ref(new GroupNorm(groups, EPS), x, gamma, beta);
-                List<float[]> got = run("gn " + at, k -> {
-                    float[] y = new float[x.data().length];
-                    float[] mean = new float[n * groups];
-                    float[] invStd = new float[n * groups];
-                    NormSteps.groupNorm(k, n, ch, hw, groups, EPS, c(x), gamma.data(), beta.data(), y, mean, invStd);
-                    return List.of(y, mean, invStd);
-                });
+                List<float[]> got = run("gn " + at, k -> gnForward(k, n, ch, hw, groups, x, gamma, beta));
                 for (int i = 0; i < 3; i++) {
                     check("gn output " + i + " " + at, got.get(i), f.output(i));
                 }
                 Tensor dy = g(s);
                 OpRun.Result b = ref(new GroupNormBackward(groups), x, gamma, f.output(1), f.output(2), dy);
-                got = run("gn backward " + at, k -> {
-                    float[] dx = new float[x.data().length];
-                    float[] dGamma = new float[ch];
-                    float[] dBeta = new float[ch];
-                    NormSteps.groupNormBackward(k, n, ch, hw, groups, c(x), gamma.data(), f.output(1).data(), f.output(2).data(), c(dy),
-                            dx, dGamma, dBeta);
-                    return List.of(dx, dGamma, dBeta);
-                });
+                got = run("gn backward " + at, k -> gnBackward(k, n, ch, hw, groups, x, gamma, f.output(1), f.output(2), dy));
                 for (int i = 0; i < 3; i++) {
                     check("gn backward output " + i + " " + at, got.get(i), b.output(i));
                 }
@@ -351,7 +353,7 @@ class HostKernelGridTest {
         return org.leanseg.testing.BackendParity.run(new org.leanseg.backend.reference.ReferenceBackend(), op, List.of(in), false);
     }
 
-    /** {@link #run} with the activations in storage type code {@code dt}. */
+    /** {@link #run} with the activations in storage type code {@code dt} (0: float32). */
     private static List<float[]> run16(String what, int dt, Function<HostNormKernels, List<float[]>> body) {
         List<float[]> first = null;
         for (long[] s : SCHEDULES) {
@@ -425,25 +427,12 @@ class HostKernelGridTest {
                 Tensor mean = f.get(1);
                 Tensor dy = as16(g(s), t);
                 List<Tensor> by = ref16(BatchNormBackward.of(BatchNormBackward.Source.Y), y, gamma, beta, invStd, dy);
-                got = run16("bn backward from y " + at, dt, k -> {
-                    float[] dyx = c(dy);
-                    float[] dGamma = new float[ch];
-                    float[] dBeta = new float[ch];
-                    NormSteps.batchNormBackwardFromOutput(k, n, ch, hw, c(y), gamma.data(), beta.data(), invStd.data(), dyx, dyx, dGamma,
-                            dBeta);
-                    return List.of(dyx, dGamma, dBeta);
-                });
+                got = run16("bn backward from y " + at, dt, k -> bnBackwardFromY(k, n, ch, hw, y, gamma, beta, invStd, dy));
                 for (int i = 0; i < 3; i++) {
                     check16("bn backward from y output " + i + " " + at, got.get(i), by.get(i));
                 }
                 List<Tensor> bx = ref16(BatchNormBackward.of(BatchNormBackward.Source.X), x, gamma, mean, invStd, dy);
-                got = run16("bn backward from x " + at, dt, k -> {
-                    float[] dx = new float[x.data().length];
-                    float[] dGamma = new float[ch];
-                    float[] dBeta = new float[ch];
-                    NormSteps.batchNormBackward(k, n, ch, hw, c(x), gamma.data(), mean.data(), invStd.data(), c(dy), dx, dGamma, dBeta);
-                    return List.of(dx, dGamma, dBeta);
-                });
+                got = run16("bn backward from x " + at, dt, k -> bnBackwardFromX(k, n, ch, hw, x, gamma, mean, invStd, dy));
                 for (int i = 0; i < 3; i++) {
                     check16("bn backward from x output " + i + " " + at, got.get(i), bx.get(i));
                 }
@@ -458,26 +447,13 @@ class HostKernelGridTest {
             Tensor gamma = signed(0.3, 2, ch);
             Tensor beta = g(ch);
             List<Tensor> f = ref16(new GroupNorm(groups, EPS), x, gamma, beta);
-            List<float[]> got = run16("gn " + at, dt, k -> {
-                float[] y = new float[x.data().length];
-                float[] mean = new float[n * groups];
-                float[] invStd = new float[n * groups];
-                NormSteps.groupNorm(k, n, ch, hw, groups, EPS, c(x), gamma.data(), beta.data(), y, mean, invStd);
-                return List.of(y, mean, invStd);
-            });
+            List<float[]> got = run16("gn " + at, dt, k -> gnForward(k, n, ch, hw, groups, x, gamma, beta));
             for (int i = 0; i < 3; i++) {
                 check16("gn output " + i + " " + at, got.get(i), f.get(i));
             }
             Tensor dy = as16(g(s), t);
             List<Tensor> b = ref16(new GroupNormBackward(groups), x, gamma, f.get(1), f.get(2), dy);
-            got = run16("gn backward " + at, dt, k -> {
-                float[] dx = new float[x.data().length];
-                float[] dGamma = new float[ch];
-                float[] dBeta = new float[ch];
-                NormSteps.groupNormBackward(k, n, ch, hw, groups, c(x), gamma.data(), f.get(1).data(), f.get(2).data(), c(dy), dx, dGamma,
-                        dBeta);
-                return List.of(dx, dGamma, dBeta);
-            });
+            got = run16("gn backward " + at, dt, k -> gnBackward(k, n, ch, hw, groups, x, gamma, f.get(1), f.get(2), dy));
             for (int i = 0; i < 3; i++) {
                 check16("gn backward output " + i + " " + at, got.get(i), b.get(i));
             }
