@@ -40,9 +40,11 @@ extern "C" __global__ void ls_gap_backward_k(long long total, int HW, const floa
   for (long long i = LS_GRID_START; i < total; i += LS_GRID_STEP, p.next()) dx[i] = (float)((double)dy[p.q] / HW);
 }
 
-// dst[n, dstStart + c] = src[n, srcStart + c] for c < count: planes of HW elements.
-extern "C" __global__ void ls_copy_channels_k(long long total, int HW, int count, int srcC, int srcStart, int dstC,
-                                              int dstStart, const float* src, float* dst) {
+// dst[n, dstStart + c] = src[n, srcStart + c] for c < count: planes of HW elements of type E (4 or 2 bytes: a copy,
+// exact in every storage type).
+template <class E>
+__device__ void ls_copy_channels(long long total, int HW, int count, int srcC, int srcStart, int dstC, int dstStart,
+                                 const E* src, E* dst) {
   LsDivWalk p(LS_GRID_START, LS_GRID_STEP, HW);  // (plane, k) of i
   LsDivWalk nc(p.q, p.dq, count);                // (n, c) of the plane, advanced with it
   for (long long i = LS_GRID_START; i < total; i += LS_GRID_STEP) {
@@ -54,6 +56,17 @@ extern "C" __global__ void ls_copy_channels_k(long long total, int HW, int count
     nc.next();
     if (carry) nc.inc();
   }
+}
+
+extern "C" __global__ void ls_copy_channels_k(long long total, int HW, int count, int srcC, int srcStart, int dstC,
+                                              int dstStart, const float* src, float* dst) {
+  ls_copy_channels(total, HW, count, srcC, srcStart, dstC, dstStart, src, dst);
+}
+
+// The same for 16-bit storage (Note [Mixed precision]: bf16 / fp16 activations).
+extern "C" __global__ void ls_copy_channels16_k(long long total, int HW, int count, int srcC, int srcStart, int dstC,
+                                                int dstStart, const unsigned short* src, unsigned short* dst) {
+  ls_copy_channels(total, HW, count, srcC, srcStart, dstC, dstStart, src, dst);
 }
 
 // labels [N, H, W] (float slots, see Note [Integer tensors in float slots]) = argmax over K; first max wins, NaN never wins.

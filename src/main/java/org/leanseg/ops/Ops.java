@@ -290,7 +290,7 @@ public final class Ops {
 
     /**
      * The 16-bit types cuda kernels take where they were written for them (the elementwise ops' {@code *_t_k}
-     * kernels, Note [16-bit cuDNN convolutions]): not yet run on a GPU, so marked untested there; every other cuda
+     * kernels, Note [16-bit norm kernels], Note [16-bit cuDNN convolutions], the channel copies of concat and slice): not yet run on a GPU, so marked untested there; every other cuda
      * kernel runs 16-bit views on float32 copies (Note [Widened 16-bit runs]).
      */
     private static final DType[] CUDA_16 = {DType.BF16, DType.F16};
@@ -374,10 +374,10 @@ public final class Ops {
                     .on(CPU, ShapeCpu::globalAvgPoolBackward).on(CUDA, ShapeCuda::globalAvgPoolBackward)
                     .half(CPU, CPU_16),
             op("concat", "shape", Concat.class).ref(Concat::reference).on(CPU, ShapeCpu::concat).on(CUDA, ShapeCuda::concat)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("channel_slice", "shape", ChannelSlice.class).ref(ChannelSlice::reference)
                     .on(CPU, ShapeCpu::channelSlice).on(CUDA, ShapeCuda::channelSlice)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             // loss: OPS-LOSS
             op("softmax_cross_entropy", "loss", SoftmaxCrossEntropy.class).ref(SoftmaxCrossEntropy::reference)
                     .on(CPU, LossCpu::crossEntropy).on(CUDA, LossCuda::crossEntropy)

@@ -66,6 +66,11 @@ public final class ShapeCuda {
         gpu.launch("ls_gap_backward_k", total, total, op.height() * op.width(), in[0].address(), out[0].address());
     }
 
+    /** The channel copy kernel for views of {@code v}'s type: 2-byte elements for 16-bit storage (Note [Mixed precision]). */
+    private static String copyKernel(CudaView v) {
+        return v.spec().dtype().isHalf() ? "ls_copy_channels16_k" : "ls_copy_channels_k";
+    }
+
     public static void concat(Concat op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape y = out[0].spec().shape();
         int hw = y.dim(2) * y.dim(3);
@@ -73,7 +78,7 @@ public final class ShapeCuda {
         for (CudaView x : in) {
             int count = x.spec().shape().dim(1);
             long total = x.numel();
-            gpu.launch("ls_copy_channels_k", total, total, hw, count, count, 0, y.dim(1), start, x.address(), out[0].address());
+            gpu.launch(copyKernel(x), total, total, hw, count, count, 0, y.dim(1), start, x.address(), out[0].address());
             start += count;
         }
     }
@@ -82,7 +87,7 @@ public final class ShapeCuda {
         Shape x = in[0].spec().shape();
         int hw = x.dim(2) * x.dim(3);
         long total = out[0].numel();
-        gpu.launch("ls_copy_channels_k", total, total, hw, op.count(), x.dim(1), op.start(), op.count(), 0,
+        gpu.launch(copyKernel(in[0]), total, total, hw, op.count(), x.dim(1), op.start(), op.count(), 0,
                 in[0].address(), out[0].address());
     }
 }
