@@ -384,22 +384,24 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_upArgmax(JNIEnv* e
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_resizeRows(JNIEnv* env, jclass, jboolean backward, jint planes, jint inH,
                                                                          jint inW, jint outH, jint outW, jboolean alignCorners,
                                                                          jfloatArray jsrc, jfloatArray jdst, jint maxGridY,
-                                                                         jlong schedule) {
+                                                                         jlong schedule, jint dt) {
   hostRun(env, backward ? "ls_resize_backward_rows_k" : "ls_resize_rows_k", [&](Pins& pins) {
-    float* src = pins.get(jsrc);
-    float* dst = pins.get(jdst);
+    Halves halves(pins, dt);
+    const void* src = halves.of(pins.get(jsrc));
+    void* dst = halves.of(pins.get(jdst));
     int gy = maxGridY > 0 && maxGridY < planes ? maxGridY : (planes < 65535 ? planes : 65535);
     int ac = alignCorners ? 1 : 0;
     if (backward) {
       ls_host_launch<LsResizeBwdShared>(inH, gy, LS_RS_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsResizeBwdShared& sh) {
-        ls_resize_bwd_body(t, sh, planes, inH, inW, outH, outW, ac, src, dst);
+        ls_resize_bwd_body(t, sh, planes, inH, inW, outH, outW, ac, src, dst, dt);
       });
     } else {
       ls_host_launch<LsResizeFwdShared>((outH + LS_RS_ROWS - 1) / LS_RS_ROWS, gy, LS_RS_BLOCK, LsSchedule{(uint64_t)schedule},
                                         [&](const LsHostThread& t, LsResizeFwdShared& sh) {
-                                          ls_resize_fwd_body(t, sh, planes, inH, inW, outH, outW, ac, src, dst);
+                                          ls_resize_fwd_body(t, sh, planes, inH, inW, outH, outW, ac, src, dst, dt);
                                         });
     }
+    halves.finish();
   });
 }
 

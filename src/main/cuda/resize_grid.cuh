@@ -14,8 +14,11 @@
 //    input column it owns (at most LS_RS_PER), the column taps' weights times the staged values, and the row's
 //    weight times that into a double accumulator. Each dY row is read by the 1-2 blocks of the rows its taps reach.
 // Shapes past LS_RS_STAGE output columns or LS_RS_PER * 256 input columns keep the one-thread-per-element kernels.
+// x, y, dy, dx may be 16-bit (storage type dt, half.cuh; Note [Mixed precision]): loaded to float, the same arithmetic,
+// each stored value rounded once more, as the reference rounds what it stores.
 #pragma once
 #include "grid.cuh"
+#include "half.cuh"
 #include "resize.cuh"
 #include "upsample_loss.cuh"  // ls_dmul, ls_dadd
 
@@ -36,7 +39,7 @@ struct LsResizeBwdShared {
 // y [planes, outH, outW] = x [planes, inH, inW] resized. Grid (ceil(outH / LS_RS_ROWS), min(planes, 65535)).
 template <class T>
 __host__ __device__ inline void ls_resize_fwd_body(const T& t, LsResizeFwdShared& sh, int planes, int inH, int inW, int outH,
-                                                   int outW, int alignCorners, const float* x, float* y) {
+                                                   int outW, int alignCorners, const void* x, void* y, int dt) {
   int r0 = t.bx() * LS_RS_ROWS;
   int nr = outH - r0 < LS_RS_ROWS ? outH - r0 : LS_RS_ROWS;
   if (t.tx() < nr) {
@@ -48,16 +51,16 @@ __host__ __device__ inline void ls_resize_fwd_body(const T& t, LsResizeFwdShared
   }
   t.sync();
   for (int p = t.by(); p < planes; p += t.gy()) {
-    const float* xp = x + (long long)p * inH * inW;
-    float* yp = y + (long long)p * outH * outW;
+    long long xp = (long long)p * inH * inW;
+    long long yp = (long long)p * outH * outW;
     for (int j = t.tx(); j < outW; j += t.bdim()) {
       LsTap tw = ls_bilinear_tap(j, inW, outW, alignCorners);
       for (int r = 0; r < nr; r++) {
-        const float* a = xp + (long long)sh.i0[r] * inW;
-        const float* b = xp + (long long)sh.i1[r] * inW;
-        double top = ls_dadd(ls_dmul(tw.w0, a[tw.i0]), ls_dmul(tw.w1, a[tw.i1]));
-        double bottom = ls_dadd(ls_dmul(tw.w0, b[tw.i0]), ls_dmul(tw.w1, b[tw.i1]));
-        yp[(long long)(r0 + r) * outW + j] = (float)ls_dadd(ls_dmul(sh.w0[r], top), ls_dmul(sh.w1[r], bottom));
+        long long a = xp + (long long)sh.i0[r] * inW;
+        long long b = xp + (long long)sh.i1[r] * inW;
+        double top = ls_dadd(ls_dmul(tw.w0, ls_load(x, dt, a + tw.i0)), ls_dmul(tw.w1, ls_load(x, dt, a + tw.i1)));
+        double bottom = ls_dadd(ls_dmul(tw.w0, ls_load(x, dt, b + tw.i0)), ls_dmul(tw.w1, ls_load(x, dt, b + tw.i1)));
+        ls_store(y, dt, yp + (long long)(r0 + r) * outW + j, (float)ls_dadd(ls_dmul(sh.w0[r], top), ls_dmul(sh.w1[r], bottom)));
       }
     }
   }
@@ -66,7 +69,7 @@ __host__ __device__ inline void ls_resize_fwd_body(const T& t, LsResizeFwdShared
 // dx [planes, inH, inW] from dy [planes, outH, outW]. Grid (inH, min(planes, 65535)).
 template <class T>
 __host__ __device__ inline void ls_resize_bwd_body(const T& t, LsResizeBwdShared& sh, int planes, int inH, int inW, int outH,
-                                                   int outW, int alignCorners, const float* dy, float* dx) {
+                                                   int outW, int alignCorners, const void* dy, void* dx, int dt) {
   int ky = t.bx();
   // the first output column whose taps can reach each owned input column (taps are monotone)
   int first[LS_RS_PER];
@@ -79,7 +82,7 @@ __host__ __device__ inline void ls_resize_bwd_body(const T& t, LsResizeBwdShared
   }
   int rFirst = ls_first_tap_at_least(ky - 1, inH, outH, alignCorners);
   for (int p = t.by(); p < planes; p += t.gy()) {
-    const float* dyp = dy + (long long)p * outH * outW;
+    long long dyp = (long long)p * outH * outW;
     double acc[LS_RS_PER];
     for (int q = 0; q < LS_RS_PER; q++) acc[q] = 0;
     for (int r = rFirst; r < outH; r++) {
@@ -87,7 +90,7 @@ __host__ __device__ inline void ls_resize_bwd_body(const T& t, LsResizeBwdShared
       if (th.i0 > ky) break;  // the same for every thread
       double rw = ls_tap_weight(th, ky);
       if (rw == 0.0) continue;
-      for (int c = t.tx(); c < outW; c += t.bdim()) sh.row[c] = dyp[(long long)r * outW + c];
+      for (int c = t.tx(); c < outW; c += t.bdim()) sh.row[c] = ls_load(dy, dt, dyp + (long long)r * outW + c);
       t.sync();
       for (int q = 0; q < own; q++) {
         int kx = t.tx() + q * t.bdim();
@@ -102,7 +105,7 @@ __host__ __device__ inline void ls_resize_bwd_body(const T& t, LsResizeBwdShared
       t.sync();  // the next row overwrites the stage
     }
     for (int q = 0; q < own; q++) {
-      dx[((long long)p * inH + ky) * inW + t.tx() + q * t.bdim()] = (float)acc[q];
+      ls_store(dx, dt, ((long long)p * inH + ky) * inW + t.tx() + q * t.bdim(), (float)acc[q]);
     }
   }
 }

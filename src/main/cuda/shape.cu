@@ -91,15 +91,16 @@ extern "C" __global__ void ls_argmax_k(long long pixels, int K, int HW, const fl
 #include "resize_grid.cuh"
 
 // Grid (ceil(outH / LS_RS_ROWS), min(planes, 65535)).
-extern "C" __global__ void ls_resize_rows_k(int planes, int inH, int inW, int outH, int outW, int alignCorners, const float* x,
-                                            float* y) {
+// dt: the storage type of x and y (half.cuh).
+extern "C" __global__ void ls_resize_rows_k(int planes, int inH, int inW, int outH, int outW, int alignCorners, const void* x,
+                                            void* y, int dt) {
   __shared__ LsResizeFwdShared sh;
-  ls_resize_fwd_body(LsDevThread(), sh, planes, inH, inW, outH, outW, alignCorners, x, y);
+  ls_resize_fwd_body(LsDevThread(), sh, planes, inH, inW, outH, outW, alignCorners, x, y, dt);
 }
 
 // Grid (inH, min(planes, 65535)); inW <= LS_RS_PER * 256, outW <= LS_RS_STAGE.
 extern "C" __global__ void ls_resize_backward_rows_k(int planes, int inH, int inW, int outH, int outW, int alignCorners,
-                                                     const float* dy, float* dx) {
+                                                     const void* dy, void* dx, int dt) {
   __shared__ LsResizeBwdShared sh;
-  ls_resize_bwd_body(LsDevThread(), sh, planes, inH, inW, outH, outW, alignCorners, dy, dx);
+  ls_resize_bwd_body(LsDevThread(), sh, planes, inH, inW, outH, outW, alignCorners, dy, dx, dt);
 }

@@ -290,7 +290,7 @@ public final class Ops {
 
     /**
      * The 16-bit types cuda kernels take where they were written for them (the elementwise ops' {@code *_t_k}
-     * kernels, Note [16-bit norm kernels], Note [16-bit cuDNN convolutions], the channel copies of concat and slice): not yet run on a GPU, so marked untested there; every other cuda
+     * kernels, Note [16-bit norm kernels], Note [16-bit cuDNN convolutions], the channel copies of concat and slice, resize by rows): not yet run on a GPU, so marked untested there; every other cuda
      * kernel runs 16-bit views on float32 copies (Note [Widened 16-bit runs]).
      */
     private static final DType[] CUDA_16 = {DType.BF16, DType.F16};
@@ -363,10 +363,10 @@ public final class Ops {
                     .untested(CUDA, "group_norm_backward_from_output").halfUntested(CUDA, CUDA_16),
             // resize/pool/concat: OPS-SHAPE
             op("resize_bilinear", "shape", Resize.class).ref(Resize::reference).on(CPU, ShapeCpu::resize).on(CUDA, ShapeCuda::resize)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("resize_bilinear_backward", "shape", ResizeBackward.class).ref(ResizeBackward::reference)
                     .on(CPU, ShapeCpu::resizeBackward).on(CUDA, ShapeCuda::resizeBackward)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("global_avg_pool", "shape", GlobalAvgPool.class).ref(GlobalAvgPool::reference)
                     .on(CPU, ShapeCpu::globalAvgPool).on(CUDA, ShapeCuda::globalAvgPool)
                     .half(CPU, CPU_16),

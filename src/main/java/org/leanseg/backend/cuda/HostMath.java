@@ -124,7 +124,7 @@ public final class HostMath {
      * (backward: src dY to dst dX) on the host over their grids, grid y capped at {@code maxGridY} when > 0.
      */
     public static native void resizeRows(boolean backward, int planes, int inH, int inW, int outH, int outW, boolean alignCorners,
-                                         float[] src, float[] dst, int maxGridY, long schedule);
+                                         float[] src, float[] dst, int maxGridY, long schedule, int dt);
 
     /**
      * LsDivWalk (grid.cuh) on the host: walks start, start + stride, ... for {@code steps} steps, keeping (i / d, i % d)

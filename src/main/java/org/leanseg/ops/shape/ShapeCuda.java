@@ -20,9 +20,9 @@ public final class ShapeCuda {
     static final int RS_STAGE = 6144;
     static final int RS_MAX_IN_W = 8 * 256;
 
-    /** Arguments of ls_resize_rows_k and ls_resize_backward_rows_k: sizes, then source and destination. */
-    public static Object[] rowsArgs(long planes, int inH, int inW, int outH, int outW, boolean alignCorners, long src, long dst) {
-        return new Object[] {(int) planes, inH, inW, outH, outW, alignCorners ? 1 : 0, src, dst};
+    /** Arguments of ls_resize_rows_k and ls_resize_backward_rows_k: sizes, source and destination, their storage type. */
+    public static Object[] rowsArgs(long planes, int inH, int inW, int outH, int outW, boolean alignCorners, long src, long dst, int dt) {
+        return new Object[] {(int) planes, inH, inW, outH, outW, alignCorners ? 1 : 0, src, dst, dt};
     }
 
     /** Whether the row-band kernels (Note [Resize by row bands] in resize_grid.cuh) take this shape. */
@@ -36,7 +36,12 @@ public final class ShapeCuda {
         long planes = (long) s.dim(0) * s.dim(1);
         if (byRows(planes, s.dim(3), op.outW())) {
             gpu.launchGrid("ls_resize_rows_k", (op.outH() + RS_ROWS - 1) / RS_ROWS, (int) Math.min(planes, 65_535), RS_BLOCK,
-                    rowsArgs(planes, s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners(), in[0].address(), out[0].address()));
+                    rowsArgs(planes, s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners(), in[0].address(), out[0].address(),
+                            CudaBackend.typeCode(in[0].spec())));
+            return;
+        }
+        if (in[0].spec().dtype().isHalf()) {   // the one-thread-per-element kernels are float32: float32 copies
+            org.leanseg.ops.Ops.runWidened(gpu, op, in, out);
             return;
         }
         gpu.launch("ls_resize_forward_k", total, total, s.dim(2), s.dim(3), op.outH(), op.outW(), op.alignCorners() ? 1 : 0,
@@ -49,7 +54,12 @@ public final class ShapeCuda {
         long planes = (long) s.dim(0) * s.dim(1);
         if (byRows(planes, op.inW(), s.dim(3))) {
             gpu.launchGrid("ls_resize_backward_rows_k", op.inH(), (int) Math.min(planes, 65_535), RS_BLOCK,
-                    rowsArgs(planes, op.inH(), op.inW(), s.dim(2), s.dim(3), op.alignCorners(), in[0].address(), out[0].address()));
+                    rowsArgs(planes, op.inH(), op.inW(), s.dim(2), s.dim(3), op.alignCorners(), in[0].address(), out[0].address(),
+                            CudaBackend.typeCode(in[0].spec())));
+            return;
+        }
+        if (in[0].spec().dtype().isHalf()) {
+            org.leanseg.ops.Ops.runWidened(gpu, op, in, out);
             return;
         }
         gpu.launch("ls_resize_backward_k", total, total, op.inH(), op.inW(), s.dim(2), s.dim(3), op.alignCorners() ? 1 : 0,

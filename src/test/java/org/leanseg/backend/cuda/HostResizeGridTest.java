@@ -44,11 +44,16 @@ class HostResizeGridTest {
     };
 
     private static float[] run(String what, boolean backward, int[] c, float[] src, int outLen) {
+        return run(what, backward, c, src, outLen, 0);
+    }
+
+    /** With source and destination in storage type code {@code dt} (1 bfloat16, 2 binary16; Note [Mixed precision]). */
+    private static float[] run(String what, boolean backward, int[] c, float[] src, int outLen, int dt) {
         float[] first = null;
         for (long[] s : SCHEDULES) {
             float[] dst = new float[outLen];
             java.util.Arrays.fill(dst, Float.NaN);   // every element must be written
-            HostMath.resizeRows(backward, c[0], c[1], c[2], c[3], c[4], c[5] == 1, src.clone(), dst, (int) s[1], s[0]);
+            HostMath.resizeRows(backward, c[0], c[1], c[2], c[3], c[4], c[5] == 1, src.clone(), dst, (int) s[1], s[0], dt);
             if (first == null) {
                 first = dst;
             } else {
@@ -80,5 +85,47 @@ class HostResizeGridTest {
             double e = GpuTests.relativeError(Tensor.of(want.spec().shape(), got), want, 1e-3);
             assertTrue(e <= FLOAT_SUMS, what + ": relative error " + e + " > " + FLOAT_SUMS);
         }
+    }
+
+    /**
+     * On bf16 and fp16 data (Note [Mixed precision]): the forward still bit for bit equal to the reference's 16-bit
+     * emulation (the same arithmetic, then one rounding); the backward within FLOAT_SUMS plus one unit in the last
+     * place, at most 1 element in 50 (plus one) not the reference's 16-bit value.
+     */
+    @Test
+    void sixteenBitDataMatchesTheReferenceEmulation() {
+        for (org.leanseg.tensor.DType t : new org.leanseg.tensor.DType[] {org.leanseg.tensor.DType.BF16, org.leanseg.tensor.DType.F16}) {
+            int dt = t == org.leanseg.tensor.DType.BF16 ? 1 : 2;
+            for (int[] c : CASES) {
+                String what = t + " resize " + java.util.Arrays.toString(c);
+                Tensor x = as16(Tensor.gaussian(Shape.of(1, c[0], c[1], c[2]), 1, rnd), t);
+                Tensor want = ref16(new Resize(c[3], c[4], c[5] == 1), x);
+                assertArrayEquals(want.data(), run(what, false, c, x.data(), c[0] * c[3] * c[4], dt), what);
+                Tensor dy = as16(Tensor.gaussian(Shape.of(1, c[0], c[3], c[4]), 1, rnd), t);
+                Tensor wantDx = ref16(new ResizeBackward(c[1], c[2], c[5] == 1), dy);
+                float[] got = run(what + " backward", true, c, dy.data(), c[0] * c[1] * c[2], dt);
+                double e = GpuTests.relativeError(Tensor.of(wantDx.spec().shape(), got), wantDx, 1e-3);
+                double tol = FLOAT_SUMS + org.leanseg.testing.ParityCases.storageUlp(t);
+                assertTrue(e <= tol, what + " backward: relative error " + e + " > " + tol);
+                int differ = 0;
+                for (int i = 0; i < got.length; i++) {
+                    differ += Float.floatToIntBits(got[i]) != Float.floatToIntBits(wantDx.data()[i]) ? 1 : 0;
+                }
+                assertTrue(differ <= 1 + got.length / 50, what + " backward: " + differ + " of " + got.length + " elements differ");
+            }
+        }
+    }
+
+    private static Tensor as16(Tensor t, org.leanseg.tensor.DType dt) {
+        float[] v = t.data().clone();
+        for (int i = 0; i < v.length; i++) {
+            v[i] = dt.round(v[i]);
+        }
+        return new Tensor(new org.leanseg.tensor.TensorSpec(t.spec().shape(), dt), v);
+    }
+
+    private static Tensor ref16(org.leanseg.ops.Op op, Tensor x) {
+        return org.leanseg.testing.BackendParity.run(new org.leanseg.backend.reference.ReferenceBackend(), op, java.util.List.of(x), false)
+                .get(0);
     }
 }

@@ -53,8 +53,8 @@ class KernelSignaturesTest {
         fits(s, "ls_up_argmax_k", u.args(1L, 2L));
         fits(s, "ls_ce_finalize_k", new Object[] {u.rowBlocks(), 1L, 2L, 3L});
         fits(s, "ls_ce_partial_k", LossCuda.partialArgs(100L, 21, 0L, 0L, 1L, 255, 0L, 2L, 3L));
-        fits(s, "ls_resize_rows_k", ShapeCuda.rowsArgs(6, 8, 8, 32, 32, false, 1L, 2L));
-        fits(s, "ls_resize_backward_rows_k", ShapeCuda.rowsArgs(6, 8, 8, 32, 32, true, 1L, 2L));
+        fits(s, "ls_resize_rows_k", ShapeCuda.rowsArgs(6, 8, 8, 32, 32, false, 1L, 2L, 0));
+        fits(s, "ls_resize_backward_rows_k", ShapeCuda.rowsArgs(6, 8, 8, 32, 32, true, 1L, 2L, 1));
         NormGrid n = NormGrid.batchNorm(2, 8, 64, true);
         fits(s, "ls_norm_stats_k", CudaNormKernels.statsArgs(n, 1L, 2L, 3L, 0L, 0L, 1e-5, 0.1, 4L, 5L, 1));
         fits(s, "ls_norm_grad_k", CudaNormKernels.gradArgs(n, NormSteps.GRAD_GN_PLANE_Y, 8, 2, 1L, 2L, 3L, 4L, 0, 5L, 6L, 7L, 8L, 0));
