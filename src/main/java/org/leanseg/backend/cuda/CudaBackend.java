@@ -284,8 +284,9 @@ public final class CudaBackend implements Backend {
                 largest / 1048576.0, workspace == null ? 0.0 : workspace.bytes() / 1048576.0, chosen.size()));
         String[] dirs = {"fwd", "bwd data", "bwd filter"};
         chosen.forEach((s, a) -> {
-            StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "  conv %dx%dx%dx%d -> %d k%dx%d s%d p%d d%d g%d:", s.n(),
-                    s.cin(), s.h(), s.w(), s.cout(), s.kh(), s.kw(), s.strideH(), s.padH(), s.dilationH(), s.groups()));
+            StringBuilder b = new StringBuilder(String.format(java.util.Locale.ROOT, "  conv %dx%dx%dx%d -> %d k%dx%d s%d p%d d%d g%d%s:", s.n(),
+                    s.cin(), s.h(), s.w(), s.cout(), s.kh(), s.kw(), s.strideH(), s.padH(), s.dilationH(), s.groups(),
+                    s.dataType() == 1 ? " bf16 tensor-op" : s.dataType() == 2 ? " fp16 tensor-op" : ""));
             for (int i = 0; i < 3; i++) {
                 ConvAlgoChoice.Algo x = a[i];
                 if (x != null) {
