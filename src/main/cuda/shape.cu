@@ -3,6 +3,7 @@
 // The resize backward gathers (each dX element sums the dY elements whose taps reach it, found by
 // binary search over the monotone taps): deterministic, no atomics.
 #include "common.cuh"
+#include "half.cuh"
 #include "resize.cuh"
 
 extern "C" __global__ void ls_resize_forward_k(long long total, int inH, int inW, int outH, int outW, int alignCorners,
@@ -38,6 +39,21 @@ extern "C" __global__ void ls_gap_forward_k(int HW, const float* x, float* y) {
 extern "C" __global__ void ls_gap_backward_k(long long total, int HW, const float* dy, float* dx) {
   LsDivWalk p(LS_GRID_START, LS_GRID_STEP, HW);  // p.q: the plane of i
   for (long long i = LS_GRID_START; i < total; i += LS_GRID_STEP, p.next()) dx[i] = (float)((double)dy[p.q] / HW);
+}
+
+// The same two on data of storage type dt (half.cuh; Note [Mixed precision]): loaded to float, stored rounded once.
+extern "C" __global__ void ls_gap_forward_t_k(int HW, const void* x, void* y, int dt) {
+  __shared__ double sh[256];
+  long long base = (long long)blockIdx.x * HW;
+  double s = 0;
+  for (int i = threadIdx.x; i < HW; i += blockDim.x) s += ls_load(x, dt, base + i);
+  s = ls_block_sum(s, sh);
+  if (threadIdx.x == 0) ls_store(y, dt, blockIdx.x, (float)(s / HW));
+}
+
+extern "C" __global__ void ls_gap_backward_t_k(long long total, int HW, const void* dy, void* dx, int dt) {
+  LsDivWalk p(LS_GRID_START, LS_GRID_STEP, HW);
+  for (long long i = LS_GRID_START; i < total; i += LS_GRID_STEP, p.next()) ls_store(dx, dt, i, (float)((double)ls_load(dy, dt, p.q) / HW));
 }
 
 // dst[n, dstStart + c] = src[n, srcStart + c] for c < count: planes of HW elements of type E (4 or 2 bytes: a copy,

@@ -290,7 +290,7 @@ public final class Ops {
 
     /**
      * The 16-bit types cuda kernels take where they were written for them (the elementwise ops' {@code *_t_k}
-     * kernels, Note [16-bit norm kernels], Note [16-bit cuDNN convolutions], the channel copies of concat and slice, resize by rows): not yet run on a GPU, so marked untested there; every other cuda
+     * kernels, Note [16-bit norm kernels], Note [16-bit cuDNN convolutions], the channel copies of concat and slice, resize by rows, global average pooling): not yet run on a GPU, so marked untested there; every other cuda
      * kernel runs 16-bit views on float32 copies (Note [Widened 16-bit runs]).
      */
     private static final DType[] CUDA_16 = {DType.BF16, DType.F16};
@@ -369,10 +369,10 @@ public final class Ops {
                     .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("global_avg_pool", "shape", GlobalAvgPool.class).ref(GlobalAvgPool::reference)
                     .on(CPU, ShapeCpu::globalAvgPool).on(CUDA, ShapeCuda::globalAvgPool)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("global_avg_pool_backward", "shape", GlobalAvgPoolBackward.class).ref(GlobalAvgPoolBackward::reference)
                     .on(CPU, ShapeCpu::globalAvgPoolBackward).on(CUDA, ShapeCuda::globalAvgPoolBackward)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("concat", "shape", Concat.class).ref(Concat::reference).on(CPU, ShapeCpu::concat).on(CUDA, ShapeCuda::concat)
                     .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("channel_slice", "shape", ChannelSlice.class).ref(ChannelSlice::reference)

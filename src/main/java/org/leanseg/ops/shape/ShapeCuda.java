@@ -68,11 +68,21 @@ public final class ShapeCuda {
 
     public static void globalAvgPool(GlobalAvgPool op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape s = in[0].spec().shape();
+        if (in[0].spec().dtype().isHalf()) {   // Note [Mixed precision]: the storage type's kernel
+            gpu.launchBlocks("ls_gap_forward_t_k", s.dim(0) * s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address(),
+                    CudaBackend.typeCode(in[0].spec()));
+            return;
+        }
         gpu.launchBlocks("ls_gap_forward_k", s.dim(0) * s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
     }
 
     public static void globalAvgPoolBackward(GlobalAvgPoolBackward op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         long total = out[0].numel();
+        if (in[0].spec().dtype().isHalf()) {
+            gpu.launch("ls_gap_backward_t_k", total, total, op.height() * op.width(), in[0].address(), out[0].address(),
+                    CudaBackend.typeCode(in[0].spec()));
+            return;
+        }
         gpu.launch("ls_gap_backward_k", total, total, op.height() * op.width(), in[0].address(), out[0].address());
     }
 
