@@ -286,44 +286,49 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_planeAffine(
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwForward(JNIEnv* env, jclass, jlongArray jgeom, jfloat cap,
                                                                         jfloatArray jz, jfloatArray jw, jfloatArray jbias,
-                                                                        jfloatArray jy, jlong schedule) {
+                                                                        jfloatArray jy, jlong schedule, jint dt) {
   hostRun(env, "ls_dw_forward_k", [&](Pins& pins) {
     DwLaunch l = dwLaunchOf(env, jgeom);
-    float* z = pins.get(jz);
+    Halves halves(pins, dt);
+    const void* z = halves.of(pins.get(jz));
     float* w = pins.get(jw);
     float* bias = pins.get(jbias);
-    float* y = pins.get(jy);
+    void* y = halves.of(pins.get(jy));
     ls_host_launch<LsDwTileShared>(l.gx, l.gy, LS_DW_BLOCK, LsSchedule{(uint64_t)schedule},
-                                   [&](const LsHostThread& t, LsDwTileShared& sh) { ls_dw_forward_body(t, sh, l.g, cap, z, w, bias, y); });
+                                   [&](const LsHostThread& t, LsDwTileShared& sh) { ls_dw_forward_body(t, sh, l.g, cap, z, w, bias, y, dt); });
+    halves.finish();
   });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwBackwardData(JNIEnv* env, jclass, jlongArray jgeom,
                                                                              jfloatArray jdy, jfloatArray jw, jfloatArray jdx,
-                                                                             jlong schedule) {
+                                                                             jlong schedule, jint dt) {
   hostRun(env, "ls_dw_backward_data_k", [&](Pins& pins) {
     DwLaunch l = dwLaunchOf(env, jgeom);
-    float* dy = pins.get(jdy);
+    Halves halves(pins, dt);
+    const void* dy = halves.of(pins.get(jdy));
     float* w = pins.get(jw);
-    float* dx = pins.get(jdx);
+    void* dx = halves.of(pins.get(jdx));
     ls_host_launch<LsDwTileShared>(l.gx, l.gy, LS_DW_BLOCK, LsSchedule{(uint64_t)schedule},
-                                   [&](const LsHostThread& t, LsDwTileShared& sh) { ls_dw_backward_data_body(t, sh, l.g, dy, w, dx); });
+                                   [&](const LsHostThread& t, LsDwTileShared& sh) { ls_dw_backward_data_body(t, sh, l.g, dy, w, dx, dt); });
+    halves.finish();
   });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwFilter(JNIEnv* env, jclass, jlongArray jgeom, jfloat cap,
                                                                        jfloatArray jz, jfloatArray jdy, jfloatArray jdW,
-                                                                       jlong schedule) {
+                                                                       jlong schedule, jint dt) {
   hostRun(env, "ls_dw_filter_k", [&](Pins& pins) {
     DwLaunch l = dwLaunchOf(env, jgeom);
-    float* z = pins.get(jz);
-    float* dy = pins.get(jdy);
+    Halves halves(pins, dt);
+    const void* z = halves.of(pins.get(jz));
+    const void* dy = halves.of(pins.get(jdy));
     float* dW = pins.get(jdW);
     int sets = l.g.C * l.g.mult;
     std::vector<unsigned> counters(sets, 0u);
     std::vector<float> partials((size_t)LS_DW_TAPS * sets * l.g.chunks + 1, NAN);
     ls_host_launch<LsDwFilterShared>(l.gx, l.gy, LS_DW_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsDwFilterShared& sh) {
-      ls_dw_filter_body(t, sh, l.g, cap, z, dy, dW, partials.data(), counters.data());
+      ls_dw_filter_body(t, sh, l.g, cap, z, dy, dW, partials.data(), counters.data(), dt);
     });
     for (int i = 0; i < sets; i++) {
       if (counters[i] != 0) {
@@ -331,6 +336,7 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwFilter(JNIEnv* e
                                  " after the launch (the last block did not reset it)");
       }
     }
+    halves.finish();
   });
 }
 

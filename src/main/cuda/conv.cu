@@ -61,21 +61,22 @@ extern "C" __global__ void ls_act_dw_filter_k(int N, int C, int mult, int H, int
            bandRows, bands, chunks}
 
 // Grid (tiles of the output plane, min(N * C * mult, 65535)). bias may be null.
-extern "C" __global__ void ls_dw_forward_k(LS_DW_GRID_PARAMS, float cap, const float* z, const float* w, const float* bias,
-                                           float* y) {
+// dt: the storage type of z and y (dw.cuh).
+extern "C" __global__ void ls_dw_forward_k(LS_DW_GRID_PARAMS, float cap, const void* z, const float* w, const float* bias,
+                                           void* y, int dt) {
   __shared__ LsDwTileShared sh;
-  ls_dw_forward_body(LsDevThread(), sh, LS_DW_GRID, cap, z, w, bias, y);
+  ls_dw_forward_body(LsDevThread(), sh, LS_DW_GRID, cap, z, w, bias, y, dt);
 }
 
 // Grid (tiles of the input plane, min(N * C, 65535)).
-extern "C" __global__ void ls_dw_backward_data_k(LS_DW_GRID_PARAMS, const float* dy, const float* w, float* dx) {
+extern "C" __global__ void ls_dw_backward_data_k(LS_DW_GRID_PARAMS, const void* dy, const float* w, void* dx, int dt) {
   __shared__ LsDwTileShared sh;
-  ls_dw_backward_data_body(LsDevThread(), sh, LS_DW_GRID, dy, w, dx);
+  ls_dw_backward_data_body(LsDevThread(), sh, LS_DW_GRID, dy, w, dx, dt);
 }
 
 // Grid (chunks, min(C * mult, 65535)); partials and counters in the norm scratch (CudaBackend.normScratch).
-extern "C" __global__ void ls_dw_filter_k(LS_DW_GRID_PARAMS, float cap, const float* z, const float* dy, float* dW,
-                                          float* partials, unsigned* counters) {
+extern "C" __global__ void ls_dw_filter_k(LS_DW_GRID_PARAMS, float cap, const void* z, const void* dy, float* dW,
+                                          float* partials, unsigned* counters, int dt) {
   __shared__ LsDwFilterShared sh;
-  ls_dw_filter_body(LsDevThread(), sh, LS_DW_GRID, cap, z, dy, dW, partials, counters);
+  ls_dw_filter_body(LsDevThread(), sh, LS_DW_GRID, cap, z, dy, dW, partials, counters, dt);
 }

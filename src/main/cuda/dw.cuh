@@ -25,6 +25,11 @@
 #pragma once
 #include "elementwise.cuh"
 #include "grid.cuh"
+#include "half.cuh"
+
+// z, y, dy, dx may be 16-bit (storage type dt, half.cuh; Note [Mixed precision]): each value loaded to float, the
+// weights rounded to dt as the reference's 16-bit convolutions use them (Op.roundedOperands), the same arithmetic, and
+// each stored y or dx rounded once; dW stays float32. dt = 0 is the float32 kernel, bit for bit.
 
 #define LS_DW_BLOCK 256
 // Floats of the staged rectangle (24 KiB of shared memory).
@@ -98,8 +103,8 @@ struct LsDwTile {
 // Forward: y[n, co] = bias[co] + sum over taps of w[co, tap] * act(z[n, co / mult] at the tap). Grid (tiles of the
 // output plane, planes n * C * mult).
 template <class T>
-__host__ __device__ inline void ls_dw_forward_body(const T& t, LsDwTileShared& sh, const LsDwGrid& g, float cap, const float* z,
-                                                   const float* w, const float* bias, float* y) {
+__host__ __device__ inline void ls_dw_forward_body(const T& t, LsDwTileShared& sh, const LsDwGrid& g, float cap, const void* z,
+                                                   const float* w, const float* bias, void* y, int dt) {
   int cout = g.C * g.mult;
   int taps = g.kh * g.kw;
   LsDwTile tile(t, g);
@@ -113,15 +118,15 @@ __host__ __device__ inline void ls_dw_forward_body(const T& t, LsDwTileShared& s
   for (int plane = t.by(); plane < g.planes; plane += t.gy()) {
     int n = plane / cout;
     int co = plane - n * cout;
-    const float* zp = z + ((long long)n * g.C + co / g.mult) * inPlane;
-    if (t.tx() < taps) sh.w[t.tx()] = w[(long long)co * taps + t.tx()];
+    long long zp = ((long long)n * g.C + co / g.mult) * inPlane;
+    if (t.tx() < taps) sh.w[t.tx()] = ls_round(w[(long long)co * taps + t.tx()], dt);
     LsWalk<int> s(t.tx(), t.bdim(), g.stageW);  // (row, column) of staged element i
     for (int i = t.tx(); i < stageN; i += t.bdim(), s.next()) {
       int ih = ih0 + s.q;
       int iw = iw0 + s.r;
       float v = 0.f;
       if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) {
-        v = zp[(long long)ih * g.W + iw];
+        v = ls_load(z, dt, zp + (long long)ih * g.W + iw);
         if (g.act) v = ls_act_forward(v, cap);
       }
       sh.stage[i] = v;
@@ -129,7 +134,7 @@ __host__ __device__ inline void ls_dw_forward_body(const T& t, LsDwTileShared& s
     t.sync();
     float b = bias ? bias[co] : 0.f;
     int ow = ow0 + col;
-    float* yp = y + (long long)plane * outPlane;
+    long long yp = (long long)plane * outPlane;
     for (int r = row0; r < g.tileH; r += rstep) {
       int oh = oh0 + r;
       if (oh >= g.Hout || ow >= g.Wout) continue;
@@ -146,7 +151,7 @@ __host__ __device__ inline void ls_dw_forward_body(const T& t, LsDwTileShared& s
           acc = ls_fadd(acc, ls_fmul(sh.w[ky * g.kw + kx], srow[sc]));
         }
       }
-      yp[(long long)oh * g.Wout + ow] = acc;
+      ls_store(y, dt, yp + (long long)oh * g.Wout + ow, acc);
     }
     t.sync();  // the next plane overwrites the stage
   }
@@ -155,8 +160,8 @@ __host__ __device__ inline void ls_dw_forward_body(const T& t, LsDwTileShared& s
 // Data gradient: dx[n, ci] = sum over j < mult, taps of w[ci * mult + j, tap] * dy[n, ci * mult + j] at the output the
 // tap reaches (none between strided outputs or past the edges). Grid (tiles of the input plane, planes n * C).
 template <class T>
-__host__ __device__ inline void ls_dw_backward_data_body(const T& t, LsDwTileShared& sh, const LsDwGrid& g, const float* dy,
-                                                         const float* w, float* dx) {
+__host__ __device__ inline void ls_dw_backward_data_body(const T& t, LsDwTileShared& sh, const LsDwGrid& g, const void* dy,
+                                                         const float* w, void* dx, int dt) {
   int cout = g.C * g.mult;
   int taps = g.kh * g.kw;
   int mw = g.mult * taps;
@@ -170,19 +175,19 @@ __host__ __device__ inline void ls_dw_backward_data_body(const T& t, LsDwTileSha
   for (int plane = t.by(); plane < g.planes; plane += t.gy()) {
     int n = plane / g.C;
     int ci = plane - n * g.C;
-    if (t.tx() < mw) sh.w[t.tx()] = w[(long long)ci * mw + t.tx()];
+    if (t.tx() < mw) sh.w[t.tx()] = ls_round(w[(long long)ci * mw + t.tx()], dt);
     for (int j = 0; j < g.mult; j++) {
-      const float* dyp = dy + ((long long)n * cout + (long long)ci * g.mult + j) * outPlane;
+      long long dyp = ((long long)n * cout + (long long)ci * g.mult + j) * outPlane;
       LsWalk<int> s(t.tx(), t.bdim(), g.stageW);  // (row, column) of staged element i
       for (int i = t.tx(); i < stageN; i += t.bdim(), s.next()) {
         int oh = ohLo + s.q;
         int ow = owLo + s.r;
-        sh.stage[j * stageN + i] = (oh >= 0 && oh < g.Hout && ow >= 0 && ow < g.Wout) ? dyp[(long long)oh * g.Wout + ow] : 0.f;
+        sh.stage[j * stageN + i] = (oh >= 0 && oh < g.Hout && ow >= 0 && ow < g.Wout) ? ls_load(dy, dt, dyp + (long long)oh * g.Wout + ow) : 0.f;
       }
     }
     t.sync();
     int iw = iw0 + col;
-    float* dxp = dx + (long long)plane * inPlane;
+    long long dxp = (long long)plane * inPlane;
     for (int r = row0; r < g.tileH; r += rstep) {
       int ih = ih0 + r;
       if (ih >= g.H || iw >= g.W) continue;
@@ -199,7 +204,7 @@ __host__ __device__ inline void ls_dw_backward_data_body(const T& t, LsDwTileSha
           }
         }
       }
-      dxp[(long long)ih * g.W + iw] = acc;
+      ls_store(dx, dt, dxp + (long long)ih * g.W + iw, acc);
     }
     t.sync();  // the next plane overwrites the stage and weights
   }
@@ -209,8 +214,8 @@ __host__ __device__ inline void ls_dw_backward_data_body(const T& t, LsDwTileSha
 // Grid (chunks, min(C * mult, 65535)); partials [C * mult][chunks][LS_DW_TAPS], counters [C * mult] (0 before and
 // after the launch). Kernels up to LS_DW_KMAX x LS_DW_KMAX.
 template <class T>
-__host__ __device__ inline void ls_dw_filter_body(const T& t, LsDwFilterShared& sh, const LsDwGrid& g, float cap, const float* z,
-                                                  const float* dy, float* dW, float* partials, unsigned* counters) {
+__host__ __device__ inline void ls_dw_filter_body(const T& t, LsDwFilterShared& sh, const LsDwGrid& g, float cap, const void* z,
+                                                  const void* dy, float* dW, float* partials, unsigned* counters, int dt) {
   int cout = g.C * g.mult;
   int taps = g.kh * g.kw;
   int units = g.N * g.bands;
@@ -226,24 +231,24 @@ __host__ __device__ inline void ls_dw_filter_body(const T& t, LsDwFilterShared& 
       int n = u / g.bands;
       int r0 = (u - n * g.bands) * g.bandRows;
       int r1 = r0 + g.bandRows < g.Hout ? r0 + g.bandRows : g.Hout;
-      const float* dyp = dy + ((long long)n * cout + set) * outPlane;
-      const float* zp = z + ((long long)n * g.C + set / g.mult) * inPlane;
+      long long dyp = ((long long)n * cout + set) * outPlane;
+      long long zp = ((long long)n * g.C + set / g.mult) * inPlane;
       LsWalk<int> e(t.tx(), t.bdim(), g.Wout);  // (row in the band, column) of the thread's element
       for (int oh = r0 + e.q; oh < r1; oh = r0 + e.q) {
         int ow = e.r;
-        float gv = dyp[(long long)oh * g.Wout + ow];
+        float gv = ls_load(dy, dt, dyp + (long long)oh * g.Wout + ow);
         int ihb = oh * g.sH - g.pH;
         int iwb = ow * g.sW - g.pW;
         LS_UNROLL
         for (int ky = 0; ky < LS_DW_KMAX; ky++) {
           int ih = ihb + ky * g.dilH;
           if (ky >= g.kh || ih < 0 || ih >= g.H) continue;
-          const float* zrow = zp + (long long)ih * g.W;
+          long long zrow = zp + (long long)ih * g.W;
           LS_UNROLL
           for (int kx = 0; kx < LS_DW_KMAX; kx++) {
             int iw = iwb + kx * g.dilW;
             if (kx >= g.kw || iw < 0 || iw >= g.W) continue;
-            float v = zrow[iw];
+            float v = ls_load(z, dt, zrow + iw);
             if (g.act) v = ls_act_forward(v, cap);
             s[ky * LS_DW_KMAX + kx] = fmaf(gv, v, s[ky * LS_DW_KMAX + kx]);
           }

@@ -86,6 +86,13 @@ __host__ __device__ inline uint16_t ls_f32_to_f16(float f) {
   return (uint16_t)(sign | (((uint32_t)e << 10) + ls_round_shift(mant, 13)));  // a carry bumps the exponent
 }
 
+// v as storage type `type` holds it (rounded to nearest-even into 16 bits; float32 unchanged).
+__host__ __device__ inline float ls_round(float v, int type) {
+  if (type == LS_BF16) return ls_bf16_to_f32(ls_f32_to_bf16(v));
+  if (type == LS_F16) return ls_f16_to_f32(ls_f32_to_f16(v));
+  return v;
+}
+
 // Element i of a buffer of storage type `type`, as float.
 __host__ __device__ inline float ls_load(const void* p, int type, long long i) {
   if (type == LS_BF16) return ls_bf16_to_f32(((const uint16_t*)p)[i]);

@@ -97,13 +97,13 @@ public final class HostMath {
      * grid x and y); blocks and threads in the order {@code schedule} draws. bias may be null; cap: the activation's
      * cap where the grid has one.
      */
-    public static native void dwForward(long[] geom, float cap, float[] z, float[] w, float[] bias, float[] y, long schedule);
+    public static native void dwForward(long[] geom, float cap, float[] z, float[] w, float[] bias, float[] y, long schedule, int dt);
 
     /** ls_dw_backward_data_k on the host, as {@link #dwForward}. */
-    public static native void dwBackwardData(long[] geom, float[] dy, float[] w, float[] dx, long schedule);
+    public static native void dwBackwardData(long[] geom, float[] dy, float[] w, float[] dx, long schedule, int dt);
 
     /** ls_dw_filter_k on the host, as {@link #dwForward}; fails on a channel counter left non-zero. */
-    public static native void dwFilter(long[] geom, float cap, float[] z, float[] dy, float[] dW, long schedule);
+    public static native void dwFilter(long[] geom, float cap, float[] z, float[] dy, float[] dW, long schedule, int dt);
 
     /**
      * ls_up_ce_partial_k on the host over its grid ({@code geom} = {@link UpLossGrid#hostGeometry}): writes the

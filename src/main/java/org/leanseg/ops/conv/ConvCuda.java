@@ -42,11 +42,13 @@ public final class ConvCuda {
      * (Op.roundedOperands), and cuDNN's workspace follows it; the plan counts both (cudnnWorkspace). The output is the
      * float32 accumulation rounded once to 16 bits, as the reference's, in another summation order. A biased
      * forward adds the bias before that rounding in the reference, so it runs on float32 copies by chunks of images
-     * (byImageChunks: one chunk's copies at a time), as do the fused ReLU-depthwise kernels (float32 only). The filter gradient's output is float32, which cuDNN's 16-bit configurations do not give (they
+     * (byImageChunks: one chunk's copies at a time), as do the fused ReLU-depthwise shapes the tiled kernels do not take. The filter gradient's output is float32, which cuDNN's 16-bit configurations do not give (they
      * would round dW to 16 bits), so it runs on float32 copies of x and dY too, but by chunks of images
      * (filterChunkImages: copies of at most FILTER_CHUNK_BYTES, all chunks of one size), accumulating into dW with
      * cuDNN's beta = 1: the copies of one chunk instead of the whole batch.
-     * Depthwise convolutions take the same path (cuDNN's grouped convolution; the tiled kernels are float32).
+     * Depthwise convolutions the tiled kernels take run there on 16-bit data directly (dw.cuh: the weights rounded
+     * inside the kernel, bit for bit the reference's 16-bit emulation, HostDwGridTest); other depthwise shapes take
+     * the paths above.
      * Not yet run on a GPU: the table marks these 16-bit cells untested, so without Note [Running untested kernels]
      * cuda widens these convolutions too.
      */
@@ -322,15 +324,23 @@ public final class ConvCuda {
                 a.strideH(), a.strideW(), a.padH(), a.padW(), a.dilationH(), a.dilationW(), act);
     }
 
-    private static void launchDwFilter(CudaBackend gpu, DwGrid d, float cap, long z, long dy, long dW) {
+    /** The tiled filter gradient; {@code dt}: the storage type of z and dY ({@link CudaBackend#typeCode}). */
+    private static void launchDwFilter(CudaBackend gpu, DwGrid d, float cap, long z, long dy, long dW, int dt) {
         long counters = gpu.normScratch(d.c() * d.mult(), d.partialFloats());
         long partials = counters + gpu.normFloatsOffset();
-        gpu.launchGrid("ls_dw_filter_k", d.gridX(), d.gridY(), DwGrid.BLOCK, d.args(cap, z, dy, dW, partials, counters));
+        gpu.launchGrid("ls_dw_filter_k", d.gridX(), d.gridY(), DwGrid.BLOCK, d.args(cap, z, dy, dW, partials, counters, dt));
     }
 
     /** in = {x, weight[, bias]}, out = {y}. */
     public static void forward(Conv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         ConvGeometry g = geometry(op, in[0], in[1]);
+        DwGrid d = dwForward(g, false);
+        if (d != null) {   // the tiled kernels take 16-bit data too (dw.cuh), the bias before the one rounding
+            long bias = in.length == 3 ? in[2].address() : 0L;
+            gpu.launchGrid("ls_dw_forward_k", d.gridX(), d.gridY(), DwGrid.BLOCK, d.args(0f, in[0].address(), in[1].address(), bias,
+                    out[0].address(), CudaBackend.typeCode(in[0].spec())));
+            return;
+        }
         if (in[0].spec().dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]
             if (in.length == 3) {   // the bias before the one rounding: float32 copies by chunks of images
                 byImageChunks(gpu, in, out, false, CudaBackend.WORKSPACE_LIMIT, (wi, wo) -> forward(op, gpu, wi, wo));
@@ -338,13 +348,6 @@ public final class ConvCuda {
                 withHalfWeights(gpu, in[0], in[1], w16 -> gpu.convForward(shape(g, CudaBackend.typeCode(in[0].spec())), in[0].address(), w16,
                         out[0].address()));
             }
-            return;
-        }
-        DwGrid d = dwForward(g, false);
-        if (d != null) {
-            long bias = in.length == 3 ? in[2].address() : 0L;
-            gpu.launchGrid("ls_dw_forward_k", d.gridX(), d.gridY(), DwGrid.BLOCK, d.args(0f, in[0].address(), in[1].address(), bias,
-                    out[0].address()));
             return;
         }
         gpu.convForward(shape(g), in[0].address(), in[1].address(), out[0].address());
@@ -357,14 +360,14 @@ public final class ConvCuda {
     /** in = {dY, weight}, out = {dX}. */
     public static void backwardData(Conv2dBackwardData op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         ConvGeometry g = geometry(op.forward(), out[0], in[1]);
-        if (in[0].spec().dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]
-            withHalfWeights(gpu, in[0], in[1], w16 -> gpu.convBackwardData(shape(g, CudaBackend.typeCode(in[0].spec())), in[0].address(), w16,
-                    out[0].address()));
-            return;
-        }
         DwGrid d = dwBackwardData(g);
         if (d != null) {
             gpu.launchGrid("ls_dw_backward_data_k", d.gridX(), d.gridY(), DwGrid.BLOCK, d.args(in[0].address(), in[1].address(),
+                    out[0].address(), CudaBackend.typeCode(in[0].spec())));
+            return;
+        }
+        if (in[0].spec().dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]
+            withHalfWeights(gpu, in[0], in[1], w16 -> gpu.convBackwardData(shape(g, CudaBackend.typeCode(in[0].spec())), in[0].address(), w16,
                     out[0].address()));
             return;
         }
@@ -373,14 +376,14 @@ public final class ConvCuda {
 
     /** in = {x, dY}, out = {dW}. */
     public static void backwardFilter(Conv2dBackwardFilter op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
-        if (in[0].spec().dtype().isHalf()) {
-            backwardFilter16(op, gpu, in[0], in[1], out[0]);
-            return;
-        }
         ConvGeometry g = geometry(op.forward(), in[0], out[0]);
         DwGrid d = dwFilter(g, false);
         if (d != null) {
-            launchDwFilter(gpu, d, 0f, in[0].address(), in[1].address(), out[0].address());
+            launchDwFilter(gpu, d, 0f, in[0].address(), in[1].address(), out[0].address(), CudaBackend.typeCode(in[0].spec()));
+            return;
+        }
+        if (in[0].spec().dtype().isHalf()) {
+            backwardFilter16(op, gpu, in[0], in[1], out[0]);
             return;
         }
         gpu.convBackwardFilter(shape(g), in[0].address(), in[1].address(), out[0].address());
@@ -404,17 +407,17 @@ public final class ConvCuda {
 
     /** Fused activation + depthwise conv forward: in = {z, weight[, bias]}, out = {y}; tiled, else one thread per output. */
     public static void actDepthwiseForward(ActConv2d op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
-        if (in[0].spec().dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]: the float32 kernels by chunks of images
-            byImageChunks(gpu, in, out, false, 0, (wi, wo) -> actDepthwiseForward(op, gpu, wi, wo));
-            return;
-        }
         ConvGeometry g = geometry(op.conv(), in[0], in[1]);
         long total = out[0].numel();
         long bias = in.length == 3 ? in[2].address() : 0L;   // 0: a null pointer, no bias
         DwGrid d = dwForward(g, true);
-        if (d != null) {
+        if (d != null) {   // 16-bit data too (dw.cuh)
             gpu.launchGrid("ls_dw_forward_k", d.gridX(), d.gridY(), DwGrid.BLOCK, d.args(op.act().cap(), in[0].address(), in[1].address(),
-                    bias, out[0].address()));
+                    bias, out[0].address(), CudaBackend.typeCode(in[0].spec())));
+            return;
+        }
+        if (in[0].spec().dtype().isHalf()) {   // Note [16-bit cuDNN convolutions]: the float32 kernels by chunks of images
+            byImageChunks(gpu, in, out, false, 0, (wi, wo) -> actDepthwiseForward(op, gpu, wi, wo));
             return;
         }
         gpu.launch("ls_act_dw_forward_k", total, depthwiseArgs(total, g, op.act().cap(), in[0].address(), in[1].address(), bias,
@@ -426,14 +429,14 @@ public final class ConvCuda {
      * (filters past 3x3) one block per (channel, tap).
      */
     public static void actDepthwiseBackwardFilter(ActConv2dBackwardFilter op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
-        if (in[0].spec().dtype().isHalf()) {
-            byImageChunks(gpu, in, out, true, 0, (wi, wo) -> actDepthwiseBackwardFilter(op, gpu, wi, wo));
-            return;
-        }
         ConvGeometry g = geometry(op.filter().forward(), in[0], out[0]);
         DwGrid d = dwFilter(g, true);
         if (d != null) {
-            launchDwFilter(gpu, d, op.act().cap(), in[0].address(), in[1].address(), out[0].address());
+            launchDwFilter(gpu, d, op.act().cap(), in[0].address(), in[1].address(), out[0].address(), CudaBackend.typeCode(in[0].spec()));
+            return;
+        }
+        if (in[0].spec().dtype().isHalf()) {
+            byImageChunks(gpu, in, out, true, 0, (wi, wo) -> actDepthwiseBackwardFilter(op, gpu, wi, wo));
             return;
         }
         gpu.launchBlocks("ls_act_dw_filter_k", g.cout() * g.kh() * g.kw(), depthwiseArgs(g.n(), g, op.act().cap(), in[0].address(),

@@ -61,12 +61,12 @@ public final class CudaDwBench {
                 DwGrid b = DwGrid.backwardData(batch, c, 1, side, side, out, out, 3, 3, s, s, d, d, d, d);
                 DwGrid g = DwGrid.filter(batch, c, 1, side, side, out, out, 3, 3, s, s, d, d, d, d, true);
                 ConvShape shape = new ConvShape(batch, c, side, side, c, 3, 3, out, out, s, s, d, d, d, d, c);
-                Runnable fwd = () -> gpu.launchGrid("ls_dw_forward_k", f.gridX(), f.gridY(), DwGrid.BLOCK, f.args(cap, za, wa, 0L, ya));
-                Runnable bwdD = () -> gpu.launchGrid("ls_dw_backward_data_k", b.gridX(), b.gridY(), DwGrid.BLOCK, b.args(dya, wa, dxa));
+                Runnable fwd = () -> gpu.launchGrid("ls_dw_forward_k", f.gridX(), f.gridY(), DwGrid.BLOCK, f.args(cap, za, wa, 0L, ya, 0));
+                Runnable bwdD = () -> gpu.launchGrid("ls_dw_backward_data_k", b.gridX(), b.gridY(), DwGrid.BLOCK, b.args(dya, wa, dxa, 0));
                 Runnable bwdW = () -> {
                     long counters = gpu.normScratch(g.c(), g.partialFloats());
                     gpu.launchGrid("ls_dw_filter_k", g.gridX(), g.gridY(), DwGrid.BLOCK, g.args(cap, za, dya, dwa, counters + gpu.normFloatsOffset(),
-                            counters));
+                            counters, 0));
                 };
                 Runnable copy = () -> gpu.copyDevice(dxa, za, 4 * inNumel);
                 Runnable cf = () -> gpu.convForward(shape, za, wa, ya);

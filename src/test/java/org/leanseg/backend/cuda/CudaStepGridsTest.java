@@ -67,7 +67,7 @@ class CudaStepGridsTest {
                                 wt.dim(3), conv.strideH(), conv.strideW(), conv.padH(), conv.padW(), conv.dilationH(), conv.dilationW(),
                                 n.op() instanceof ActConv2d);
                         depthwise++;
-                        if (g == null || check("ls_dw_forward_k", g.args(0f, A, A, A, A)) != null) {
+                        if (g == null || check("ls_dw_forward_k", g.args(0f, A, A, A, A, 0)) != null) {
                             missing.add(at + " forward");
                         }
                     }
@@ -77,7 +77,7 @@ class CudaStepGridsTest {
                         Shape dx = n.output(0).spec().shape();
                         DwGrid g = DwGrid.backwardData(dx.dim(0), dx.dim(1), wt.dim(0) / dx.dim(1), dx.dim(2), dx.dim(3), dy.dim(2), dy.dim(3),
                                 wt.dim(2), wt.dim(3), bd.strideH(), bd.strideW(), bd.padH(), bd.padW(), bd.dilationH(), bd.dilationW());
-                        if (g == null || check("ls_dw_backward_data_k", g.args(A, A, A)) != null) {
+                        if (g == null || check("ls_dw_backward_data_k", g.args(A, A, A, 0)) != null) {
                             missing.add(at);
                         }
                     }
@@ -90,7 +90,7 @@ class CudaStepGridsTest {
                         DwGrid g = DwGrid.filter(x.dim(0), x.dim(1), dw.dim(0) / x.dim(1), x.dim(2), x.dim(3), dy.dim(2), dy.dim(3), dw.dim(2),
                                 dw.dim(3), bf.strideH(), bf.strideW(), bf.padH(), bf.padW(), bf.dilationH(), bf.dilationW(),
                                 n.op() instanceof ActConv2dBackwardFilter);
-                        if (g == null || check("ls_dw_filter_k", g.args(0f, A, A, A, A, A)) != null) {
+                        if (g == null || check("ls_dw_filter_k", g.args(0f, A, A, A, A, A, 0)) != null) {
                             missing.add(at);
                         }
                     }

@@ -130,7 +130,7 @@ class HostDwGridTest {
             assertNotNull(d, name(c));
             float[] got = run("forward " + name(c), (s, gy) -> {
                 float[] y = new float[(int) ys.numel()];
-                HostMath.dwForward(d.hostGeometry(gy), cap(a), z.data().clone(), w.data().clone(), b == null ? null : b.data().clone(), y, s);
+                HostMath.dwForward(d.hostGeometry(gy), cap(a), z.data().clone(), w.data().clone(), b == null ? null : b.data().clone(), y, s, 0);
                 return y;
             });
             exact("forward " + name(c), got, r.output(0));
@@ -150,7 +150,7 @@ class HostDwGridTest {
             assertNotNull(d, name(c));
             float[] got = run("data gradient " + name(c), (s, gy) -> {
                 float[] dx = new float[c[0] * c[1] * c[3] * c[4]];
-                HostMath.dwBackwardData(d.hostGeometry(gy), dy.data().clone(), w.data().clone(), dx, s);
+                HostMath.dwBackwardData(d.hostGeometry(gy), dy.data().clone(), w.data().clone(), dx, s, 0);
                 return dx;
             });
             exact("data gradient " + name(c), got, r.output(0));
@@ -178,13 +178,79 @@ class HostDwGridTest {
             tiled++;
             float[] got = run("filter gradient " + name(c), (s, gy) -> {
                 float[] dw = new float[(int) w.spec().shape().numel()];
-                HostMath.dwFilter(d.hostGeometry(gy), cap(a), z.data().clone(), dy.data().clone(), dw, s);
+                HostMath.dwFilter(d.hostGeometry(gy), cap(a), z.data().clone(), dy.data().clone(), dw, s, 0);
                 return dw;
             });
             double e = GpuTests.relativeError(Tensor.of(r.output(0).spec().shape(), got), r.output(0), 1e-3);
             assertTrue(e <= FLOAT_SUMS, "filter gradient " + name(c) + ": relative error " + e + " > " + FLOAT_SUMS);
         }
         assertEquals(CASES.length - 1, tiled);
+    }
+
+    private static Tensor as16(Tensor t, org.leanseg.tensor.DType dt) {
+        float[] v = t.data().clone();
+        for (int i = 0; i < v.length; i++) {
+            v[i] = dt.round(v[i]);
+        }
+        return new Tensor(new org.leanseg.tensor.TensorSpec(t.spec().shape(), dt), v);
+    }
+
+    private static Tensor ref16(Op op, Tensor... in) {
+        return org.leanseg.testing.BackendParity.run(new org.leanseg.backend.reference.ReferenceBackend(), op, List.of(in), false).get(0);
+    }
+
+    /**
+     * The tiled kernels on bf16 and fp16 data (z, y, dY, dX 16-bit, the weights rounded to it inside the kernel, dW
+     * float32), the first cases: forward and data gradient bit for bit equal to the reference's 16-bit emulation (the
+     * same arithmetic, one rounding), the filter gradient within FLOAT_SUMS; three schedules, bitwise-equal.
+     */
+    @Test
+    void sixteenBitDataMatchesTheReferenceEmulation() {
+        for (org.leanseg.tensor.DType t : new org.leanseg.tensor.DType[] {org.leanseg.tensor.DType.BF16, org.leanseg.tensor.DType.F16}) {
+            int dt = t == org.leanseg.tensor.DType.BF16 ? 1 : 2;
+            for (int[] c : java.util.Arrays.copyOf(CASES, 4)) {
+                String at = t + " " + name(c);
+                Activation.Kind a = act(c[9]);
+                Conv2d conv = Conv2d.of(c[6], c[7], c[8], c[1]);
+                Tensor z = as16(Tensor.uniform(Shape.of(c[0], c[1], c[3], c[4]), -3, 9, rnd), t);
+                Tensor w = Tensor.gaussian(Shape.of(c[1] * c[2], 1, c[5], c[5]), 1, rnd);
+                Tensor b = c[10] == 1 ? Tensor.gaussian(Shape.of(c[1] * c[2]), 1, rnd) : null;
+                Op op = a == null ? conv : new ActConv2d(a, conv);
+                Tensor y = b == null ? ref16(op, z, w) : ref16(op, z, w, b);
+                Shape ys = y.spec().shape();
+                DwGrid f = DwGrid.forward(c[0], c[1], c[2], c[3], c[4], ys.dim(2), ys.dim(3), c[5], c[5], c[6], c[6], c[7], c[7], c[8],
+                        c[8], a != null);
+                exact("forward " + at, run("forward " + at, (s, gy) -> {
+                    float[] out = new float[(int) ys.numel()];
+                    HostMath.dwForward(f.hostGeometry(gy), cap(a), z.data().clone(), w.data().clone(), b == null ? null : b.data().clone(),
+                            out, s, dt);
+                    return out;
+                }), y);
+                Tensor dy = as16(Tensor.gaussian(ys, 1, rnd), t);
+                Tensor dx = ref16(new Conv2dBackwardData(conv, c[3], c[4]), dy, w);
+                DwGrid bd = DwGrid.backwardData(c[0], c[1], c[2], c[3], c[4], ys.dim(2), ys.dim(3), c[5], c[5], c[6], c[6], c[7], c[7],
+                        c[8], c[8]);
+                exact("data gradient " + at, run("data gradient " + at, (s, gy) -> {
+                    float[] out = new float[c[0] * c[1] * c[3] * c[4]];
+                    HostMath.dwBackwardData(bd.hostGeometry(gy), dy.data().clone(), w.data().clone(), out, s, dt);
+                    return out;
+                }), dx);
+                if (c[5] > DwGrid.KMAX) {
+                    continue;   // filters past 3x3: the per-tap kernel (float32 copies by chunks of images on cuda)
+                }
+                Conv2dBackwardFilter plain = new Conv2dBackwardFilter(conv, c[5], c[5]);
+                Tensor dW = ref16(a == null ? plain : new ActConv2dBackwardFilter(a, plain), z, dy);
+                DwGrid fg = DwGrid.filter(c[0], c[1], c[2], c[3], c[4], ys.dim(2), ys.dim(3), c[5], c[5], c[6], c[6], c[7], c[7], c[8],
+                        c[8], a != null);
+                float[] got = run("filter gradient " + at, (s, gy) -> {
+                    float[] out = new float[(int) w.spec().shape().numel()];
+                    HostMath.dwFilter(fg.hostGeometry(gy), cap(a), z.data().clone(), dy.data().clone(), out, s, dt);
+                    return out;
+                });
+                double e = GpuTests.relativeError(Tensor.of(dW.spec().shape(), got), dW, 1e-3);
+                assertTrue(e <= FLOAT_SUMS, "filter gradient " + at + ": relative error " + e + " > " + FLOAT_SUMS);
+            }
+        }
     }
 
     @Test

@@ -42,11 +42,11 @@ class KernelSignaturesTest {
     void argumentBuildersMatchTheirKernels() {
         KernelSignatures s = sigs();
         DwGrid f = DwGrid.forward(2, 8, 1, 33, 35, 33, 35, 3, 3, 1, 1, 1, 1, 1, 1, true);
-        fits(s, "ls_dw_forward_k", f.args(6f, 1L, 2L, 0L, 3L));
+        fits(s, "ls_dw_forward_k", f.args(6f, 1L, 2L, 0L, 3L, 1));
         DwGrid b = DwGrid.backwardData(2, 8, 1, 33, 35, 17, 18, 3, 3, 2, 2, 1, 1, 1, 1);
-        fits(s, "ls_dw_backward_data_k", b.args(1L, 2L, 3L));
+        fits(s, "ls_dw_backward_data_k", b.args(1L, 2L, 3L, 0));
         DwGrid g = DwGrid.filter(2, 8, 1, 33, 35, 33, 35, 3, 3, 1, 1, 1, 1, 1, 1, true);
-        fits(s, "ls_dw_filter_k", g.args(6f, 1L, 2L, 3L, 4L, 5L));
+        fits(s, "ls_dw_filter_k", g.args(6f, 1L, 2L, 3L, 4L, 5L, 2));
         UpLossGrid u = UpLossGrid.of(2, 21, 16, 16, 64, 64, false, 255);
         fits(s, "ls_up_ce_partial_k", u.args(1L, 2L, 0L, 3L, 4L));
         fits(s, "ls_up_ce_backward_k", u.args(1L, 2L, 0L, 3L, 4L, 5L));
