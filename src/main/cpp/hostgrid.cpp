@@ -342,17 +342,19 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_dwFilter(JNIEnv* e
 
 JNIEXPORT jlong JNICALL Java_org_leanseg_backend_cuda_HostMath_upCePartial(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jz,
                                                                            jfloatArray jlabels, jfloatArray jweights,
-                                                                           jdoubleArray jpartials, jlong schedule) {
+                                                                           jdoubleArray jpartials, jlong schedule, jint dt) {
   unsigned long long bad = ~0ULL;
   hostRun(env, "ls_up_ce_partial_k", [&](Pins& pins) {
     LsUpCeGrid g = upCeGridOf(env, jgeom);
-    float* z = pins.get(jz);
+    Halves halves(pins, dt);
+    const void* z = halves.of(pins.get(jz));
     float* labels = pins.get(jlabels);
     float* weights = pins.get(jweights);
     std::vector<double> partials(2 * (size_t)g.rowBlocks, NAN);
     ls_host_launch<LsUpCeFwdShared>(g.rowBlocks, 1, LS_UPCE_BLOCK, LsSchedule{(uint64_t)schedule}, [&](const LsHostThread& t, LsUpCeFwdShared& sh) {
-      ls_upce_partial_body(t, sh, g, z, labels, weights, partials.data(), &bad);
+      ls_upce_partial_body(t, sh, g, z, labels, weights, partials.data(), &bad, dt);
     });
+    halves.finish();
     env->SetDoubleArrayRegion(jpartials, 0, 2 * g.rowBlocks, partials.data());
   });
   return bad == ~0ULL ? -1 : (jlong)bad;
@@ -360,30 +362,34 @@ JNIEXPORT jlong JNICALL Java_org_leanseg_backend_cuda_HostMath_upCePartial(JNIEn
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_upCeBackward(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jz,
                                                                            jfloatArray jlabels, jfloatArray jweights, jfloat dLoss,
-                                                                           jdouble total, jfloatArray jdz, jlong schedule) {
+                                                                           jdouble total, jfloatArray jdz, jlong schedule, jint dt) {
   hostRun(env, "ls_up_ce_backward_k", [&](Pins& pins) {
     LsUpCeGrid g = upCeGridOf(env, jgeom);
-    float* z = pins.get(jz);
+    Halves halves(pins, dt);
+    const void* z = halves.of(pins.get(jz));
     float* labels = pins.get(jlabels);
     float* weights = pins.get(jweights);
-    float* dz = pins.get(jdz);
+    void* dz = halves.of(pins.get(jdz));
     double result[2] = {0, total};
     float dl = dLoss;
     ls_host_launch<LsUpCeBwdShared>(g.h * g.segs, g.N * g.groups, LS_UPCE_BLOCK, LsSchedule{(uint64_t)schedule},
                                     [&](const LsHostThread& t, LsUpCeBwdShared& sh) {
-                                      ls_upce_backward_body(t, sh, g, z, labels, weights, &dl, result, dz);
+                                      ls_upce_backward_body(t, sh, g, z, labels, weights, &dl, result, dz, dt);
                                     });
+    halves.finish();
   });
 }
 
 JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_upArgmax(JNIEnv* env, jclass, jlongArray jgeom, jfloatArray jz,
-                                                                       jfloatArray jout, jint gridX, jlong schedule) {
+                                                                       jfloatArray jout, jint gridX, jlong schedule, jint dt) {
   hostRun(env, "ls_up_argmax_k", [&](Pins& pins) {
     LsUpCeGrid g = upCeGridOf(env, jgeom);
-    float* z = pins.get(jz);
+    Halves halves(pins, dt);
+    const void* z = halves.of(pins.get(jz));
     float* out = pins.get(jout);
     ls_host_launch<LsNoShared>(gridX, 1, LS_UPCE_BLOCK, LsSchedule{(uint64_t)schedule},
-                               [&](const LsHostThread& t, LsNoShared&) { ls_upce_argmax_body(t, g, z, out); });
+                               [&](const LsHostThread& t, LsNoShared&) { ls_upce_argmax_body(t, g, z, out, dt); });
+    halves.finish();
   });
 }
 

@@ -64,20 +64,21 @@ extern "C" __global__ void ls_ce_backward_k(long long pixels, int K, long long p
 #define LS_UPCE_GRID LsUpCeGrid{N, K, h, w, outH, outW, alignCorners, ignoreIndex, rowBlocks, segC, segs, kg, groups, span}
 
 // Grid (rowBlocks, 1); then ls_ce_finalize_k over the rowBlocks partials.
-extern "C" __global__ void ls_up_ce_partial_k(LS_UPCE_GRID_PARAMS, const float* z, const float* labels, const float* weights,
-                                              double* partials, unsigned long long* bad) {
+// dt: the storage type of z (and of dz below; half.cuh).
+extern "C" __global__ void ls_up_ce_partial_k(LS_UPCE_GRID_PARAMS, const void* z, const float* labels, const float* weights,
+                                              double* partials, unsigned long long* bad, int dt) {
   __shared__ LsUpCeFwdShared sh;
-  ls_upce_partial_body(LsDevThread(), sh, LS_UPCE_GRID, z, labels, weights, partials, bad);
+  ls_upce_partial_body(LsDevThread(), sh, LS_UPCE_GRID, z, labels, weights, partials, bad, dt);
 }
 
 // Grid (h * segs, N * groups); result = ls_ce_finalize_k's (result[1]: the valid pixels' weight total).
-extern "C" __global__ void __launch_bounds__(LS_UPCE_BLOCK, 2) ls_up_ce_backward_k(LS_UPCE_GRID_PARAMS, const float* z, const float* labels, const float* weights,
-                                               const float* dLoss, const double* result, float* dz) {
+extern "C" __global__ void __launch_bounds__(LS_UPCE_BLOCK, 2) ls_up_ce_backward_k(LS_UPCE_GRID_PARAMS, const void* z, const float* labels, const float* weights,
+                                               const float* dLoss, const double* result, void* dz, int dt) {
   __shared__ LsUpCeBwdShared sh;
-  ls_upce_backward_body(LsDevThread(), sh, LS_UPCE_GRID, z, labels, weights, dLoss, result, dz);
+  ls_upce_backward_body(LsDevThread(), sh, LS_UPCE_GRID, z, labels, weights, dLoss, result, dz, dt);
 }
 
 // Grid (min(N * outH, 2^31 - 1), 1): the eval mask of the upsampled logits, classes in float slots.
-extern "C" __global__ void ls_up_argmax_k(LS_UPCE_GRID_PARAMS, const float* z, float* out) {
-  ls_upce_argmax_body(LsDevThread(), LS_UPCE_GRID, z, out);
+extern "C" __global__ void ls_up_argmax_k(LS_UPCE_GRID_PARAMS, const void* z, float* out, int dt) {
+  ls_upce_argmax_body(LsDevThread(), LS_UPCE_GRID, z, out, dt);
 }

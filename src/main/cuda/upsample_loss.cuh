@@ -24,6 +24,7 @@
 #include <math.h>
 
 #include "grid.cuh"
+#include "half.cuh"
 #include "loss.cuh"
 #include "resize.cuh"
 
@@ -68,30 +69,33 @@ __host__ __device__ inline double ls_dadd(double a, double b) {
 #endif
 }
 
-// Logit k of the output pixel with taps (th, tw), zn = image n's class 0 plane: Resize's arithmetic (ls_resize_at).
-__host__ __device__ inline float ls_upce_logit(const float* zn, long long planeIn, int w, const LsTap& th, const LsTap& tw, int k) {
-  const float* p = zn + k * planeIn;
-  const float* r0 = p + (long long)th.i0 * w;
-  const float* r1 = p + (long long)th.i1 * w;
-  double top = ls_dadd(ls_dmul(tw.w0, r0[tw.i0]), ls_dmul(tw.w1, r0[tw.i1]));
-  double bottom = ls_dadd(ls_dmul(tw.w0, r1[tw.i0]), ls_dmul(tw.w1, r1[tw.i1]));
+// Logit k of the output pixel with taps (th, tw), zn = the index of image n's class 0 plane in z, whose storage type is
+// dt (half.cuh: 16-bit logits are loaded to float; the interpolated logit is not rounded again, as the reference's
+// fused op computes it): Resize's arithmetic (ls_resize_at).
+__host__ __device__ inline float ls_upce_logit(const void* z, int dt, long long zn, long long planeIn, int w, const LsTap& th,
+                                               const LsTap& tw, int k) {
+  long long p = zn + k * planeIn;
+  long long r0 = p + (long long)th.i0 * w;
+  long long r1 = p + (long long)th.i1 * w;
+  double top = ls_dadd(ls_dmul(tw.w0, ls_load(z, dt, r0 + tw.i0)), ls_dmul(tw.w1, ls_load(z, dt, r0 + tw.i1)));
+  double bottom = ls_dadd(ls_dmul(tw.w0, ls_load(z, dt, r1 + tw.i0)), ls_dmul(tw.w1, ls_load(z, dt, r1 + tw.i1)));
   return (float)ls_dadd(ls_dmul(th.w0, top), ls_dmul(th.w1, bottom));
 }
 
 // Max and sum of exp(v - max) over the pixel's K logits (CrossEntropyMath.shiftedExps, in double).
-__host__ __device__ inline void ls_upce_softmax(const float* zn, long long planeIn, int w, const LsTap& th, const LsTap& tw, int K,
-                                                double& m, double& s) {
+__host__ __device__ inline void ls_upce_softmax(const void* z, int dt, long long zn, long long planeIn, int w, const LsTap& th,
+                                                const LsTap& tw, int K, double& m, double& s) {
   m = -INFINITY;
-  for (int k = 0; k < K; k++) m = fmax(m, (double)ls_upce_logit(zn, planeIn, w, th, tw, k));
+  for (int k = 0; k < K; k++) m = fmax(m, (double)ls_upce_logit(z, dt, zn, planeIn, w, th, tw, k));
   s = 0;
-  for (int k = 0; k < K; k++) s += exp((double)ls_upce_logit(zn, planeIn, w, th, tw, k) - m);
+  for (int k = 0; k < K; k++) s += exp((double)ls_upce_logit(z, dt, zn, planeIn, w, th, tw, k) - m);
 }
 
 // Forward: partials[2b] = sum of w[y] * nll, partials[2b + 1] = sum of w[y] over block b's rows (grid (rowBlocks, 1)).
 template <class T>
-__host__ __device__ inline void ls_upce_partial_body(const T& t, LsUpCeFwdShared& sh, const LsUpCeGrid& g, const float* z,
+__host__ __device__ inline void ls_upce_partial_body(const T& t, LsUpCeFwdShared& sh, const LsUpCeGrid& g, const void* z,
                                                      const float* labels, const float* weights, double* partials,
-                                                     unsigned long long* bad) {
+                                                     unsigned long long* bad, int dt) {
   int rows = g.N * g.outH;
   int r0 = (int)((long long)rows * t.bx() / g.rowBlocks);
   int r1 = (int)((long long)rows * (t.bx() + 1) / g.rowBlocks);
@@ -100,7 +104,7 @@ __host__ __device__ inline void ls_upce_partial_body(const T& t, LsUpCeFwdShared
   for (int row = r0; row < r1; row++) {
     int n = row / g.outH;
     LsTap th = ls_bilinear_tap(row - n * g.outH, g.h, g.outH, g.alignCorners);
-    const float* zn = z + (long long)n * g.K * planeIn;
+    long long zn = (long long)n * g.K * planeIn;
     const float* lab = labels + (long long)row * g.outW;
     for (int j = t.tx(); j < g.outW; j += t.bdim()) {
       int y = ls_label_class(lab[j], g.K, g.ignoreIndex);
@@ -111,10 +115,10 @@ __host__ __device__ inline void ls_upce_partial_body(const T& t, LsUpCeFwdShared
       if (y < 0) continue;
       LsTap tw = ls_bilinear_tap(j, g.w, g.outW, g.alignCorners);
       double m, s;
-      ls_upce_softmax(zn, planeIn, g.w, th, tw, g.K, m, s);
+      ls_upce_softmax(z, dt, zn, planeIn, g.w, th, tw, g.K, m, s);
       double wy = weights ? (double)weights[y] : 1.0;
       weight += wy;
-      loss += wy * (m + log(s) - (double)ls_upce_logit(zn, planeIn, g.w, th, tw, y));
+      loss += wy * (m + log(s) - (double)ls_upce_logit(z, dt, zn, planeIn, g.w, th, tw, y));
     }
   }
   ls_tree_sum2(t, loss, weight, sh.a, sh.b);
@@ -128,9 +132,9 @@ __host__ __device__ inline void ls_upce_partial_body(const T& t, LsUpCeFwdShared
 // gather (Note [Fused upsample loss on the GPU]). result[1] = total of the valid pixels' weights (ls_ce_finalize_k).
 // Grid (h * segs, N * groups).
 template <class T>
-__host__ __device__ inline void ls_upce_backward_body(const T& t, LsUpCeBwdShared& sh, const LsUpCeGrid& g, const float* z,
+__host__ __device__ inline void ls_upce_backward_body(const T& t, LsUpCeBwdShared& sh, const LsUpCeGrid& g, const void* z,
                                                       const float* labels, const float* weights, const float* dLoss,
-                                                      const double* result, float* dz) {
+                                                      const double* result, void* dz, int dt) {
   double total = result[1];
   double scale = total > 0 ? dLoss[0] / total : 0.0;
   int r = t.bx() / g.segs;
@@ -143,7 +147,7 @@ __host__ __device__ inline void ls_upce_backward_body(const T& t, LsUpCeBwdShare
   int jLo = ls_first_tap_at_least(c0 - 1, g.w, g.outW, g.alignCorners);
   int nj = ls_first_tap_at_least(c0 + nc, g.w, g.outW, g.alignCorners) - jLo;  // <= span (UpLossGrid)
   long long planeIn = (long long)g.h * g.w;
-  const float* zn = z + (long long)n * g.K * planeIn;
+  long long zn = (long long)n * g.K * planeIn;
   for (int q = t.tx(); q < nj; q += t.bdim()) {
     LsTap tw = ls_bilinear_tap(jLo + q, g.w, g.outW, g.alignCorners);
     sh.ti0[q] = tw.i0;
@@ -184,11 +188,11 @@ __host__ __device__ inline void ls_upce_backward_body(const T& t, LsUpCeBwdShare
       }
       LsTap tw = {sh.ti0[q], sh.ti1[q], sh.tw0[q], sh.tw1[q]};
       double m, s;
-      ls_upce_softmax(zn, planeIn, g.w, th, tw, g.K, m, s);
+      ls_upce_softmax(z, dt, zn, planeIn, g.w, th, tw, g.K, m, s);
       double inv = 1.0 / s;
       double gy = scale * (weights ? (double)weights[y] : 1.0);
       for (int k = 0; k < nk; k++) {
-        double p = exp((double)ls_upce_logit(zn, planeIn, g.w, th, tw, k0 + k) - m) * inv;
+        double p = exp((double)ls_upce_logit(z, dt, zn, planeIn, g.w, th, tw, k0 + k) - m) * inv;
         sh.g[k * g.span + q] = (float)(gy * (p - (k0 + k == y ? 1 : 0)));
       }
     }
@@ -211,7 +215,7 @@ __host__ __device__ inline void ls_upce_backward_body(const T& t, LsUpCeBwdShare
     int o = t.tx() + q * t.bdim();
     int k = o / nc;
     int c = c0 + (o - k * nc);
-    dz[(((long long)n * g.K + k0 + k) * g.h + r) * g.w + c] = (float)acc[q];
+    ls_store(dz, dt, (((long long)n * g.K + k0 + k) * g.h + r) * g.w + c, (float)acc[q]);
   }
 }
 
@@ -220,18 +224,18 @@ __host__ __device__ inline void ls_upce_backward_body(const T& t, LsUpCeBwdShare
 // resize + argmax pixel for pixel. Grid (rows, 1) with rows = min(N * outH, 2^31 - 1): block x takes output rows
 // x, x + gx, ...
 template <class T>
-__host__ __device__ inline void ls_upce_argmax_body(const T& t, const LsUpCeGrid& g, const float* z, float* out) {
+__host__ __device__ inline void ls_upce_argmax_body(const T& t, const LsUpCeGrid& g, const void* z, float* out, int dt) {
   long long planeIn = (long long)g.h * g.w;
   for (int row = t.bx(); row < g.N * g.outH; row += t.gx()) {
     int n = row / g.outH;
     LsTap th = ls_bilinear_tap(row - n * g.outH, g.h, g.outH, g.alignCorners);
-    const float* zn = z + (long long)n * g.K * planeIn;
+    long long zn = (long long)n * g.K * planeIn;
     for (int j = t.tx(); j < g.outW; j += t.bdim()) {
       LsTap tw = ls_bilinear_tap(j, g.w, g.outW, g.alignCorners);
       int best = 0;
-      float bv = ls_upce_logit(zn, planeIn, g.w, th, tw, 0);
+      float bv = ls_upce_logit(z, dt, zn, planeIn, g.w, th, tw, 0);
       for (int k = 1; k < g.K; k++) {
-        float v = ls_upce_logit(zn, planeIn, g.w, th, tw, k);
+        float v = ls_upce_logit(z, dt, zn, planeIn, g.w, th, tw, k);
         if (v > bv || (isnan(bv) && !isnan(v))) {
           best = k;
           bv = v;

@@ -290,7 +290,7 @@ public final class Ops {
 
     /**
      * The 16-bit types cuda kernels take where they were written for them (the elementwise ops' {@code *_t_k}
-     * kernels, Note [16-bit norm kernels], Note [16-bit cuDNN convolutions], the channel copies of concat and slice, resize by rows, global average pooling): not yet run on a GPU, so marked untested there; every other cuda
+     * kernels, Note [16-bit norm kernels], Note [16-bit cuDNN convolutions], the channel copies of concat and slice, resize by rows, global average pooling, the fused upsample loss and eval mask): not yet run on a GPU, so marked untested there; every other cuda
      * kernel runs 16-bit views on float32 copies (Note [Widened 16-bit runs]).
      */
     private static final DType[] CUDA_16 = {DType.BF16, DType.F16};
@@ -388,14 +388,14 @@ public final class Ops {
             // Note [Fused upsample loss]; its CUDA kernels (Note [Fused upsample loss on the GPU]) have not run on a GPU
             op("upsample_softmax_cross_entropy", "loss", UpsampleSoftmaxCrossEntropy.class).ref(UpsampleSoftmaxCrossEntropy::reference)
                     .on(CPU, LossCpu::upsampleCrossEntropy).untested(CUDA, LossCuda::upsampleCrossEntropy)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("upsample_softmax_cross_entropy_backward", "loss", UpsampleSoftmaxCrossEntropyBackward.class)
                     .ref(UpsampleSoftmaxCrossEntropyBackward::reference).on(CPU, LossCpu::upsampleCrossEntropyBackward)
                     .untested(CUDA, LossCuda::upsampleCrossEntropyBackward)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("upsample_argmax", "loss", UpsampleArgmax.class).ref(UpsampleArgmax::reference).on(CPU, LossCpu::upsampleArgmax)
                     .untested(CUDA, LossCuda::upsampleArgmax)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             // Note [Distillation loss]: no cpu kernel, so the cpu device runs the reference on host copies (Device.Fallback
             // .HOST_REFERENCE; the logits are small next to a step's activations); no CUDA kernel: distillation trains on cpu/reference
             op("distill_kl_pixel, distill_kl_channel", "loss", DistillKl.class).ref(DistillKl::reference),

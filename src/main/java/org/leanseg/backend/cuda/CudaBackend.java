@@ -124,6 +124,11 @@ public final class CudaBackend implements Backend {
     private final Map<String, CudaBuffer> constants = new HashMap<>();
     private BytePointer staging = new BytePointer(1L << 20);
     private CudaBuffer workspace;
+    /**
+     * Workspace {@link #widenScratch} leaves beside the copies at least: the cross-entropy kernels take their partial
+     * sums (a few KiB) from {@link #workspace} without declaring them to the plan (within {@link #UNPLANNED_ALLOWANCE}).
+     */
+    static final long KERNEL_SCRATCH = 1L << 20;
     /** Bytes at the start of {@link #workspace} held by an op's float32 copies ({@link #widenScratch}). */
     private long workspaceReserved;
     private CudaBuffer normScratch;
@@ -396,7 +401,7 @@ public final class CudaBackend implements Backend {
     public synchronized Buffer widenScratch(long bytes, long kernelWorkspaceBytes) {
         long copies = org.leanseg.memory.Planner.align(bytes);
         workspaceReserved = 0;
-        workspace(copies + kernelWorkspaceBytes);
+        workspace(copies + Math.max(kernelWorkspaceBytes, KERNEL_SCRATCH));   // also within a captured step: sized by the first, eager one
         workspaceReserved = copies;
         return new CudaBuffer(workspace.address(), copies, "float32 copies of 16-bit views");
     }

@@ -110,14 +110,15 @@ public final class HostMath {
      * rowBlocks pairs (sum of w * nll, sum of w) into {@code partials}; returns the smallest bad label's flat pixel
      * index, or -1.
      */
-    public static native long upCePartial(long[] geom, float[] z, float[] labels, float[] weights, double[] partials, long schedule);
+    public static native long upCePartial(long[] geom, float[] z, float[] labels, float[] weights, double[] partials, long schedule,
+                                          int dt);
 
     /** ls_up_ce_backward_k on the host: dz of the fused loss for dLoss and the valid pixels' weight total. */
     public static native void upCeBackward(long[] geom, float[] z, float[] labels, float[] weights, float dLoss, double total,
-                                           float[] dz, long schedule);
+                                           float[] dz, long schedule, int dt);
 
     /** ls_up_argmax_k on the host over grid (gridX, 1): the eval mask of the upsampled logits, classes in float slots. */
-    public static native void upArgmax(long[] geom, float[] z, float[] out, int gridX, long schedule);
+    public static native void upArgmax(long[] geom, float[] z, float[] out, int gridX, long schedule, int dt);
 
     /**
      * ls_resize_rows_k (forward: src x [planes, inH, inW] to dst y [planes, outH, outW]) or ls_resize_backward_rows_k

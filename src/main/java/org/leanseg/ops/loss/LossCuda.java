@@ -78,7 +78,7 @@ public final class LossCuda {
         long weights = a.weights() == null ? 0L : gpu.constant(a.weights());
         gpu.memset(bad, 0xFF, 8);
         gpu.launchGrid("ls_up_ce_partial_k", g.rowBlocks(), 1, UpLossGrid.BLOCK, g.args(in[0].address(), in[1].address(), weights, ws,
-                bad));
+                bad, CudaBackend.typeCode(in[0].spec())));
         gpu.launchBlocks("ls_ce_finalize_k", 1, g.rowBlocks(), ws, result, out[0].address());
         checkLabelsAfterStep(a, gpu, g.k(), in[1], bad);
     }
@@ -93,7 +93,7 @@ public final class LossCuda {
         SoftmaxCrossEntropyOp a = new SoftmaxCrossEntropyOp(op.name(), op.ignoreIndex(), op.classWeights());
         long[] r = reduce(a, gpu, g.k(), 1, 0L, in[1], 0L);   // labels only: no logits, so no plane (1 keeps it non-zero)
         gpu.launchGrid("ls_up_ce_backward_k", g.backwardGridX(), g.backwardGridY(), UpLossGrid.BLOCK, g.args(in[0].address(),
-                in[1].address(), r[1], in[2].address(), r[0], out[0].address()));
+                in[1].address(), r[1], in[2].address(), r[0], out[0].address(), CudaBackend.typeCode(in[0].spec())));
     }
 
     /** The attributes both cross-entropy ops share. */
@@ -118,7 +118,8 @@ public final class LossCuda {
     /** Eval mask of the upsampled logits: in = {stride-4 logits}; out = {classes [N, outH, outW] in float slots}. */
     public static void upsampleArgmax(UpsampleArgmax op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         UpLossGrid g = grid(op.outH(), op.outW(), op.alignCorners(), 0, in[0]);
-        gpu.launchGrid("ls_up_argmax_k", g.argmaxGridX(), 1, UpLossGrid.BLOCK, g.args(in[0].address(), out[0].address()));
+        gpu.launchGrid("ls_up_argmax_k", g.argmaxGridX(), 1, UpLossGrid.BLOCK, g.args(in[0].address(), out[0].address(),
+                CudaBackend.typeCode(in[0].spec())));
     }
 
     /** in = {logits}; out = {classes [N, H, W] in float slots}. */

@@ -98,14 +98,14 @@ class CudaStepGridsTest {
                         Shape z = in(n, 0);
                         UpLossGrid g = UpLossGrid.of(z.dim(0), z.dim(1), z.dim(2), z.dim(3), l.outH(), l.outW(), l.alignCorners(), l.ignoreIndex());
                         losses++;
-                        if (check("ls_up_ce_partial_k", g.args(A, A, A, A, A)) != null) {
+                        if (check("ls_up_ce_partial_k", g.args(A, A, A, A, A, 0)) != null) {
                             missing.add(at);
                         }
                     }
                     if (n.op() instanceof UpsampleSoftmaxCrossEntropyBackward l) {
                         Shape z = in(n, 0);
                         UpLossGrid g = UpLossGrid.of(z.dim(0), z.dim(1), z.dim(2), z.dim(3), l.outH(), l.outW(), l.alignCorners(), l.ignoreIndex());
-                        if (check("ls_up_ce_backward_k", g.args(A, A, A, A, A, A)) != null) {
+                        if (check("ls_up_ce_backward_k", g.args(A, A, A, A, A, A, 0)) != null) {
                             missing.add(at);
                         }
                     }

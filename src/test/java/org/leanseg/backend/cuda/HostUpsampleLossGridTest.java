@@ -74,7 +74,7 @@ class HostUpsampleLossGridTest {
                 double[] first = null;
                 for (long s : SCHEDULES) {
                     double[] partials = new double[2 * g.rowBlocks()];
-                    long bad = HostMath.upCePartial(g.hostGeometry(), z.data().clone(), lab.data().clone(), weights, partials, s);
+                    long bad = HostMath.upCePartial(g.hostGeometry(), z.data().clone(), lab.data().clone(), weights, partials, s, 0);
                     assertEquals(-1, bad, what + ": no bad label");
                     if (first == null) {
                         first = partials;
@@ -98,7 +98,7 @@ class HostUpsampleLossGridTest {
                 for (long s : SCHEDULES) {
                     float[] dz = new float[z.data().length];
                     java.util.Arrays.fill(dz, Float.NaN);   // every element must be written
-                    HostMath.upCeBackward(g.hostGeometry(), z.data().clone(), lab.data().clone(), weights, dLoss, total, dz, s);
+                    HostMath.upCeBackward(g.hostGeometry(), z.data().clone(), lab.data().clone(), weights, dLoss, total, dz, s, 0);
                     if (dzFirst == null) {
                         dzFirst = dz;
                     } else {
@@ -107,6 +107,58 @@ class HostUpsampleLossGridTest {
                 }
                 double e = GpuTests.relativeError(Tensor.of(z.spec().shape(), dzFirst), dzWant, 1e-3);
                 assertTrue(e <= FLOAT_SUMS, what + ": dz relative error " + e + " > " + FLOAT_SUMS);
+            }
+        }
+    }
+
+    /**
+     * On bf16 and fp16 logits (Note [Mixed precision]): the loss within 1e-6 of the reference's 16-bit emulation, dz
+     * (stored in 16 bits) within FLOAT_SUMS plus one unit in its last place with at most 1 element in 50 (plus one) not
+     * the reference's value, the eval mask equal.
+     */
+    @Test
+    void sixteenBitLogitsMatchTheReferenceEmulation() {
+        for (org.leanseg.tensor.DType t : new org.leanseg.tensor.DType[] {org.leanseg.tensor.DType.BF16, org.leanseg.tensor.DType.F16}) {
+            int dt = t == org.leanseg.tensor.DType.BF16 ? 1 : 2;
+            for (int[] c : java.util.Arrays.copyOf(CASES, 4)) {
+                float[] zv = Tensor.gaussian(Shape.of(c[0], c[1], c[2], c[3]), 2, rnd).data();
+                for (int i = 0; i < zv.length; i++) {
+                    zv[i] = t.round(zv[i]);
+                }
+                Tensor z = new Tensor(new org.leanseg.tensor.TensorSpec(Shape.of(c[0], c[1], c[2], c[3]), t), zv);
+                Tensor lab = labels(c[1], c[0], c[4], c[5]);
+                UpLossGrid g = UpLossGrid.of(c[0], c[1], c[2], c[3], c[4], c[5], c[6] == 1, IGNORE);
+                String what = t + " " + java.util.Arrays.toString(c);
+                org.leanseg.backend.reference.ReferenceBackend ref = new org.leanseg.backend.reference.ReferenceBackend();
+                float want = org.leanseg.testing.BackendParity.run(ref, new UpsampleSoftmaxCrossEntropy(c[4], c[5], c[6] == 1, IGNORE, null),
+                        java.util.List.of(z, lab), false).get(0).data()[0];
+                double[] partials = new double[2 * g.rowBlocks()];
+                assertEquals(-1, HostMath.upCePartial(g.hostGeometry(), z.data().clone(), lab.data().clone(), null, partials, 20261207, dt));
+                double loss = 0;
+                double total = 0;
+                for (int b = 0; b < g.rowBlocks(); b++) {
+                    loss += partials[2 * b];
+                    total += partials[2 * b + 1];
+                }
+                assertEquals(want, (float) (loss / total), 1e-6 * Math.abs(want), what + ": loss");
+                Tensor dzWant = org.leanseg.testing.BackendParity.run(ref, new UpsampleSoftmaxCrossEntropyBackward(c[4], c[5], c[6] == 1,
+                        IGNORE, null), java.util.List.of(z, lab, Tensor.of(Shape.of(1), 0.7f)), false).get(0);
+                float[] dz = new float[zv.length];
+                java.util.Arrays.fill(dz, Float.NaN);
+                HostMath.upCeBackward(g.hostGeometry(), z.data().clone(), lab.data().clone(), null, 0.7f, total, dz, 977, dt);
+                double e = GpuTests.relativeError(Tensor.of(z.spec().shape(), dz), dzWant, 1e-3);
+                double tol = FLOAT_SUMS + org.leanseg.testing.ParityCases.storageUlp(t);
+                assertTrue(e <= tol, what + ": dz relative error " + e + " > " + tol);
+                int differ = 0;
+                for (int i = 0; i < dz.length; i++) {
+                    differ += Float.floatToIntBits(dz[i]) != Float.floatToIntBits(dzWant.data()[i]) ? 1 : 0;
+                }
+                assertTrue(differ <= 1 + dz.length / 50, what + ": " + differ + " of " + dz.length + " dz elements differ");
+                Tensor mask = org.leanseg.testing.BackendParity.run(ref, new UpsampleArgmax(c[4], c[5], c[6] == 1), java.util.List.of(z), false)
+                        .get(0);
+                float[] out = new float[c[0] * c[4] * c[5]];
+                HostMath.upArgmax(g.hostGeometry(), z.data().clone(), out, g.argmaxGridX(), 0, dt);
+                assertArrayEquals(mask.data(), out, what + ": the reference mask");
             }
         }
     }
@@ -127,7 +179,7 @@ class HostUpsampleLossGridTest {
                 for (long s : SCHEDULES) {
                     float[] out = new float[c[0] * c[4] * c[5]];
                     java.util.Arrays.fill(out, Float.NaN);
-                    HostMath.upArgmax(g.hostGeometry(), z.data().clone(), out, gx, s);
+                    HostMath.upArgmax(g.hostGeometry(), z.data().clone(), out, gx, s, 0);
                     if (first == null) {
                         first = out;
                     }
@@ -146,7 +198,7 @@ class HostUpsampleLossGridTest {
         l[200] = -1;
         UpLossGrid g = UpLossGrid.of(2, 4, 3, 3, 12, 12, false, IGNORE);
         long bad = HostMath.upCePartial(g.hostGeometry(), z.data(), Tensor.labels(Shape.of(2, 12, 12), l).data(), null,
-                new double[2 * g.rowBlocks()], 20261207);
+                new double[2 * g.rowBlocks()], 20261207, 0);
         assertEquals(150, bad);
     }
 

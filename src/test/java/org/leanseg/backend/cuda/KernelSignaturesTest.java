@@ -48,9 +48,9 @@ class KernelSignaturesTest {
         DwGrid g = DwGrid.filter(2, 8, 1, 33, 35, 33, 35, 3, 3, 1, 1, 1, 1, 1, 1, true);
         fits(s, "ls_dw_filter_k", g.args(6f, 1L, 2L, 3L, 4L, 5L, 2));
         UpLossGrid u = UpLossGrid.of(2, 21, 16, 16, 64, 64, false, 255);
-        fits(s, "ls_up_ce_partial_k", u.args(1L, 2L, 0L, 3L, 4L));
-        fits(s, "ls_up_ce_backward_k", u.args(1L, 2L, 0L, 3L, 4L, 5L));
-        fits(s, "ls_up_argmax_k", u.args(1L, 2L));
+        fits(s, "ls_up_ce_partial_k", u.args(1L, 2L, 0L, 3L, 4L, 1));
+        fits(s, "ls_up_ce_backward_k", u.args(1L, 2L, 0L, 3L, 4L, 5L, 2));
+        fits(s, "ls_up_argmax_k", u.args(1L, 2L, 0));
         fits(s, "ls_ce_finalize_k", new Object[] {u.rowBlocks(), 1L, 2L, 3L});
         fits(s, "ls_ce_partial_k", LossCuda.partialArgs(100L, 21, 0L, 0L, 1L, 255, 0L, 2L, 3L));
         fits(s, "ls_resize_rows_k", ShapeCuda.rowsArgs(6, 8, 8, 32, 32, false, 1L, 2L, 0));
