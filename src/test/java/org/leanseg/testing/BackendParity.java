@@ -96,6 +96,23 @@ public final class BackendParity {
         return differ;
     }
 
+    /**
+     * Asserts a kernel's output {@code got} against the reference's {@code ref} as {@link #check} does: relative error
+     * within {@code tol} plus, for a 16-bit reference, one unit in its last place and at most 1 element in
+     * {@link #ROUNDING_MISMATCH_DIVISOR} (plus one) not the reference's 16-bit value.
+     */
+    public static void assertClose(String what, float[] got, Tensor ref, double tol) {
+        double t = tol + ParityCases.storageUlp(ref.spec().dtype());
+        double e = relativeError(new Tensor(ref.spec(), got), ref, 1e-3);
+        assertTrue(e <= t, what + ": relative error " + e + " > " + t);
+        if (ref.spec().dtype().isHalf()) {
+            int differ = differing(new Tensor(ref.spec(), got), ref);
+            int allowed = 1 + got.length / ROUNDING_MISMATCH_DIVISOR;
+            assertTrue(differ <= allowed, what + ": " + differ + " of " + got.length + " elements are not the reference's (at most "
+                    + allowed + ")");
+        }
+    }
+
     /** Whether some output of op may overwrite an input ({@link Op#inPlaceInput}). */
     public static boolean hasInPlaceOutput(ParityCases.Case c) {
         int outputs = c.op().infer(c.inputs().stream().map(Tensor::spec).toList()).size();

@@ -374,18 +374,9 @@ class HostKernelGridTest {
      * not the reference's 16-bit value (BackendParity's rule for 16-bit kernels).
      */
     private static void check16(String what, float[] got, Tensor ref) {
-        org.leanseg.tensor.DType t = ref.spec().dtype();
-        double tol = FLOAT_SUMS + org.leanseg.testing.ParityCases.storageUlp(t);
-        double e = GpuTests.relativeError(Tensor.of(ref.spec().shape(), got), ref, 1e-3);
-        assertTrue(e <= tol, what + ": relative error " + e + " > " + tol);
-        if (t.isHalf()) {
-            int differ = 0;
-            for (int i = 0; i < got.length; i++) {
-                differ += Float.floatToIntBits(got[i]) != Float.floatToIntBits(ref.data()[i]) ? 1 : 0;
-            }
-            assertTrue(differ <= 1 + got.length / 50, what + ": " + differ + " of " + got.length + " elements are not the reference's");
-        }
+        org.leanseg.testing.BackendParity.assertClose(what, got, ref, FLOAT_SUMS);
     }
+
 
     /**
      * Note [16-bit norm kernels]: BN training forward in place, its backward from the output (dX over dY) and from x,

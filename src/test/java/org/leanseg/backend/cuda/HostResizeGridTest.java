@@ -104,14 +104,7 @@ class HostResizeGridTest {
                 Tensor dy = as16(Tensor.gaussian(Shape.of(1, c[0], c[3], c[4]), 1, rnd), t);
                 Tensor wantDx = ref16(new ResizeBackward(c[1], c[2], c[5] == 1), dy);
                 float[] got = run(what + " backward", true, c, dy.data(), c[0] * c[1] * c[2], dt);
-                double e = GpuTests.relativeError(Tensor.of(wantDx.spec().shape(), got), wantDx, 1e-3);
-                double tol = FLOAT_SUMS + org.leanseg.testing.ParityCases.storageUlp(t);
-                assertTrue(e <= tol, what + " backward: relative error " + e + " > " + tol);
-                int differ = 0;
-                for (int i = 0; i < got.length; i++) {
-                    differ += Float.floatToIntBits(got[i]) != Float.floatToIntBits(wantDx.data()[i]) ? 1 : 0;
-                }
-                assertTrue(differ <= 1 + got.length / 50, what + " backward: " + differ + " of " + got.length + " elements differ");
+                org.leanseg.testing.BackendParity.assertClose(what + " backward", got, wantDx, FLOAT_SUMS);
             }
         }
     }
