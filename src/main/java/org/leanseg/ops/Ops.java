@@ -301,7 +301,8 @@ public final class Ops {
 
     private static final List<Entry<?>> TABLE = List.of(
             // elementwise
-            op("add", "elementwise", Add.class).ref(Add::reference).on(CPU, ElementwiseCpu::add).on(CUDA, ElementwiseCuda::add)
+            op("add", "elementwise", Add.class).ref(Add::reference).on(CPU, ElementwiseCpu::add)
+                    .on(CUDA, ElementwiseCuda::add, ElementwiseCuda::addWorkspace)
                     .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("scale", "elementwise", Scale.class).ref(Scale::reference).on(CPU, ElementwiseCpu::scale).on(CUDA, ElementwiseCuda::scale)
                     .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),

@@ -45,6 +45,14 @@ public final class ElementwiseCuda {
         return a;
     }
 
+    /** The plan's workspace of an add on cuda: float32 copies of a 16-bit add of more than {@link #ADD_INPUTS} inputs. */
+    public static long addWorkspace(Add op, java.util.List<org.leanseg.tensor.TensorSpec> in) {
+        if (in.size() <= ADD_INPUTS || !in.get(0).dtype().isHalf()) {
+            return 0;
+        }
+        return (in.size() + 1) * org.leanseg.memory.Planner.align(4L * in.get(0).shape().numel());
+    }
+
     public static void add(Add op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         long n = out[0].numel();
         if (anyHalf(in, out)) {
