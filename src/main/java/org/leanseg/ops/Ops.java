@@ -508,6 +508,23 @@ public final class Ops {
         }
     }
 
+    /**
+     * How {@code d} runs variant {@code name} of row {@code e} on 16-bit data (Note [Mixed precision]; bfloat16 and
+     * binary16 are always declared together): its kernel takes them ({@code yes}, or {@code untested} where they have
+     * not run on the device yet), its float32 kernel runs on float32 copies ({@code widened}, Note [Widened 16-bit
+     * runs]), the host fallback runs it ({@code host}), or it cannot run ({@code -}).
+     */
+    public static String status16(Device<?, ?> d, Entry<?> e, String name) {
+        Cell<?> c = e.cell(d, name);
+        if (c != null && c.halfTypes().contains(DType.BF16)) {
+            return c.untestedHalf().contains(DType.BF16) ? "untested" : "yes";
+        }
+        if (d.fallback() == Device.Fallback.HOST_REFERENCE) {
+            return "host";
+        }
+        return c != null && d.fallback() == Device.Fallback.WIDEN_16 ? "widened" : "-";
+    }
+
     /** How {@code d} runs {@code op} (this variant of its row). */
     public static Status status(Device<?, ?> d, Op op) {
         return status(d, entry(op), op.name());

@@ -43,6 +43,10 @@ class CliTest {
         Run r = run("ops");
         assertEquals(0, r.code());
         assertTrue(r.out().contains("conv2d") && r.out().contains("batch_norm") && r.out().contains("sgd"), r.out());
+        String sgd = r.out().lines().filter(l -> l.startsWith("sgd ")).findFirst().orElseThrow();
+        assertTrue(sgd.matches("sgd +optimizer +yes +yes +yes +yes +host +widened *"), "sgd's parameters are float32: " + sgd);
+        String conv = r.out().lines().filter(l -> l.startsWith("conv2d ")).findFirst().orElseThrow();
+        assertTrue(conv.matches("conv2d +conv +yes +yes +yes +yes +yes +untested *"), conv);
     }
 
     @Test
