@@ -363,10 +363,10 @@ public final class Ops {
                     .ref(GroupNormBackward::reference).on(CUDA, NormCuda::groupNormBackward)
                     .untested(CUDA, "group_norm_backward_from_output").halfUntested(CUDA, CUDA_16),
             // resize/pool/concat: OPS-SHAPE
-            op("resize_bilinear", "shape", Resize.class).ref(Resize::reference).on(CPU, ShapeCpu::resize).on(CUDA, ShapeCuda::resize)
+            op("resize_bilinear", "shape", Resize.class).ref(Resize::reference).on(CPU, ShapeCpu::resize).on(CUDA, ShapeCuda::resize, ShapeCuda::resizeWorkspace)
                     .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("resize_bilinear_backward", "shape", ResizeBackward.class).ref(ResizeBackward::reference)
-                    .on(CPU, ShapeCpu::resizeBackward).on(CUDA, ShapeCuda::resizeBackward)
+                    .on(CPU, ShapeCpu::resizeBackward).on(CUDA, ShapeCuda::resizeBackward, ShapeCuda::resizeWorkspace)
                     .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("global_avg_pool", "shape", GlobalAvgPool.class).ref(GlobalAvgPool::reference)
                     .on(CPU, ShapeCpu::globalAvgPool).on(CUDA, ShapeCuda::globalAvgPool)

@@ -101,6 +101,18 @@ class WidenedRunTest {
         }
     }
 
+    /** A 16-bit resize the row-band kernels do not take (input rows past 2,048) plans its float32 copies on cuda; others none. */
+    @Test
+    void wideSixteenBitResizePlansItsCopies() {
+        org.leanseg.ops.shape.Resize wide = new org.leanseg.ops.shape.Resize(2, 1024, false);
+        TensorSpec x = new TensorSpec(Shape.of(1, 2, 2, 4096), DType.BF16);
+        long copies = org.leanseg.memory.Planner.align(4L * 2 * 2 * 4096) + org.leanseg.memory.Planner.align(4L * 2 * 2 * 1024);
+        assertEquals(0, org.leanseg.ops.shape.ShapeCuda.resizeWorkspace(wide, List.of(new TensorSpec(x.shape(), DType.F32))));
+        assertEquals(copies, org.leanseg.ops.shape.ShapeCuda.resizeWorkspace(wide, List.of(x)));
+        org.leanseg.ops.shape.Resize x4 = new org.leanseg.ops.shape.Resize(64, 64, false);
+        assertEquals(0, org.leanseg.ops.shape.ShapeCuda.resizeWorkspace(x4, List.of(new TensorSpec(Shape.of(2, 8, 16, 16), DType.BF16))));
+    }
+
     /** The run converts only 16-bit views; float32 and integer views go to the kernel as they are. */
     @Test
     void onlySixteenBitViewsAreCopied() {

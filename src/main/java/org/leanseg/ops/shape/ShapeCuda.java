@@ -30,6 +30,23 @@ public final class ShapeCuda {
         return planes <= Integer.MAX_VALUE && outW <= RS_STAGE && inW <= RS_MAX_IN_W;
     }
 
+    /**
+     * The plan's workspace of a resize or its backward on cuda: float32 copies of a 16-bit one the row-band kernels do
+     * not take (Note [Widened 16-bit runs]); none otherwise.
+     */
+    public static long resizeWorkspace(org.leanseg.ops.Op op, java.util.List<org.leanseg.tensor.TensorSpec> in) {
+        org.leanseg.tensor.TensorSpec x = in.get(0);
+        org.leanseg.tensor.TensorSpec y = op.infer(in).get(0);
+        Shape src = x.shape();
+        boolean backward = op instanceof ResizeBackward;
+        long planes = (long) src.dim(0) * src.dim(1);
+        boolean rows = backward ? byRows(planes, y.shape().dim(3), src.dim(3)) : byRows(planes, src.dim(3), y.shape().dim(3));
+        if (!x.dtype().isHalf() || rows) {
+            return 0;
+        }
+        return org.leanseg.memory.Planner.align(4L * x.shape().numel()) + org.leanseg.memory.Planner.align(4L * y.shape().numel());
+    }
+
     public static void resize(Resize op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape s = in[0].spec().shape();
         long total = out[0].numel();
