@@ -7,6 +7,8 @@
 // no GPU. JNI surface: float/int arrays in, float arrays out (written in place), scalars by value.
 #include <jni.h>
 
+#include <vector>
+
 #include "conv.cuh"
 #include "elementwise.cuh"
 #include "half.cuh"
@@ -96,9 +98,15 @@ JNIEXPORT void JNICALL Java_org_leanseg_backend_cuda_HostMath_actDepthwiseBackwa
 // label returns NaN (the kernels report its pixel; the reference throws).
 JNIEXPORT jdouble JNICALL Java_org_leanseg_backend_cuda_HostMath_crossEntropy(
     JNIEnv* env, jclass, jfloatArray jz, jfloatArray jlabels, jint N, jint K, jint HW, jint ignoreIndex,
-    jfloatArray jweights, jfloat dLoss, jfloatArray jdz) {
+    jfloatArray jweights, jfloat dLoss, jfloatArray jdz, jint dt) {
   Floats z(env, jz), labels(env, jlabels), weights(env, jweights), dz(env, jdz);
   long long pixels = (long long)N * HW;
+  long long n = (long long)N * K * HW;
+  // 16-bit logits and dz (storage type dt): copies in that type, dz widened back at the end
+  std::vector<uint16_t> z16(dt ? n : 0), dz16(dt ? n : 0);
+  for (long long i = 0; dt && i < n; i++) ls_store(z16.data(), dt, i, z[i]);
+  const void* zp = dt ? (const void*)z16.data() : (const void*)z.get();
+  void* dzp = dt ? (void*)dz16.data() : (void*)dz.get();
   double loss = 0, total = 0;
   for (long long i = 0; i < pixels; i++) {
     int y = ls_label_class(labels[i], K, ignoreIndex);
@@ -106,14 +114,15 @@ JNIEXPORT jdouble JNICALL Java_org_leanseg_backend_cuda_HostMath_crossEntropy(
     if (y < 0) continue;
     double w = weights.get() ? (double)weights[y] : 1.0;
     total += w;
-    loss += w * ls_ce_nll(z.get() + (i / HW) * K * HW + (i % HW), HW, K, y);
+    loss += w * ls_ce_nll_t(zp, dt, (i / HW) * K * HW + (i % HW), HW, K, y);
   }
   double scale = total > 0 ? dLoss / total : 0.0;
   for (long long i = 0; i < pixels; i++) {
     long long base = (i / HW) * K * HW + (i % HW);
     int y = ls_label_class(labels[i], K, ignoreIndex);
-    ls_ce_pixel_backward(z.get() + base, dz.get() + base, HW, K, y, scale, y >= 0 && weights.get() ? (double)weights[y] : 1.0);
+    ls_ce_pixel_backward_t(zp, dzp, dt, base, HW, K, y, scale, y >= 0 && weights.get() ? (double)weights[y] : 1.0);
   }
+  for (long long i = 0; dt && i < n; i++) dz[i] = ls_load(dz16.data(), dt, i);
   return total > 0 ? (double)(float)(loss / total) : 0.0;
 }
 

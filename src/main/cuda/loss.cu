@@ -6,9 +6,10 @@
 #include "loss.cuh"
 
 // partials[2b] = sum w*nll, partials[2b+1] = sum w over block b's pixels; 256 threads per block.
-extern "C" __global__ void ls_ce_partial_k(long long pixels, int K, long long plane, const float* z, const float* labels,
+// dt: the storage type of z (half.cuh).
+extern "C" __global__ void ls_ce_partial_k(long long pixels, int K, long long plane, const void* z, const float* labels,
                                            int ignoreIndex, const float* weights, int withLoss, double* partials,
-                                           unsigned long long* badPixel) {
+                                           unsigned long long* badPixel, int dt) {
   __shared__ double sh[256];
   double loss = 0, weight = 0;
   LsDivWalk at(LS_GRID_START, LS_GRID_STEP, plane > 0 ? plane : 1);  // (image, pixel of the plane) of i; no plane without z
@@ -18,7 +19,7 @@ extern "C" __global__ void ls_ce_partial_k(long long pixels, int K, long long pl
     if (y < 0) continue;
     double w = weights ? (double)weights[y] : 1.0;
     weight += w;
-    if (withLoss) loss += w * ls_ce_nll(z + at.q * K * plane + at.r, plane, K, y);
+    if (withLoss) loss += w * ls_ce_nll_t(z, dt, at.q * K * plane + at.r, plane, K, y);
   }
   loss = ls_block_sum(loss, sh);
   weight = ls_block_sum(weight, sh);
@@ -40,16 +41,16 @@ extern "C" __global__ void ls_ce_finalize_k(int blocks, const double* partials, 
 }
 
 // dz = dLoss * w[y] / W * (softmax(z) - onehot(y)); 0 for ignored pixels or W = 0. One thread per pixel.
-extern "C" __global__ void ls_ce_backward_k(long long pixels, int K, long long plane, const float* z, const float* labels,
+extern "C" __global__ void ls_ce_backward_k(long long pixels, int K, long long plane, const void* z, const float* labels,
                                             int ignoreIndex, const float* weights, const float* dLoss,
-                                            const double* result, float* dz) {
+                                            const double* result, void* dz, int dt) {
   double total = result[1];
   double scale = total > 0 ? dLoss[0] / total : 0.0;
   LsDivWalk at(LS_GRID_START, LS_GRID_STEP, plane);
   for (long long i = LS_GRID_START; i < pixels; i += LS_GRID_STEP, at.next()) {
     long long base = at.q * K * plane + at.r;
     int y = ls_label_class(labels[i], K, ignoreIndex);
-    ls_ce_pixel_backward(z + base, dz + base, plane, K, y, scale, y >= 0 && weights ? (double)weights[y] : 1.0);
+    ls_ce_pixel_backward_t(z, dz, dt, base, plane, K, y, scale, y >= 0 && weights ? (double)weights[y] : 1.0);
   }
 }
 

@@ -86,16 +86,17 @@ extern "C" __global__ void ls_copy_channels16_k(long long total, int HW, int cou
 }
 
 // labels [N, H, W] (float slots, see Note [Integer tensors in float slots]) = argmax over K; first max wins, NaN never wins.
-extern "C" __global__ void ls_argmax_k(long long pixels, int K, int HW, const float* z, float* out) {
+// dt: the storage type of z (half.cuh).
+extern "C" __global__ void ls_argmax_k(long long pixels, int K, int HW, const void* z, float* out, int dt) {
   LsDivWalk w(LS_GRID_START, LS_GRID_STEP, HW);
   for (long long i = LS_GRID_START; i < pixels; i += LS_GRID_STEP, w.next()) {
     long long n = w.q;
     int k0 = (int)w.r;
-    const float* p = z + n * K * HW + k0;
+    long long p = n * K * HW + k0;
     int best = 0;
-    float bv = p[0];
+    float bv = ls_load(z, dt, p);
     for (int k = 1; k < K; k++) {
-      float v = p[(long long)k * HW];
+      float v = ls_load(z, dt, p + (long long)k * HW);
       if (v > bv || (isnan(bv) && !isnan(v))) { best = k; bv = v; }
     }
     out[i] = (float)best;

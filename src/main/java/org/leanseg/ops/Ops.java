@@ -290,7 +290,7 @@ public final class Ops {
 
     /**
      * The 16-bit types cuda kernels take where they were written for them (the elementwise ops' {@code *_t_k}
-     * kernels, Note [16-bit norm kernels], Note [16-bit cuDNN convolutions], the channel copies of concat and slice, resize by rows, global average pooling, the fused upsample loss and eval mask): not yet run on a GPU, so marked untested there; every other cuda
+     * kernels, Note [16-bit norm kernels], Note [16-bit cuDNN convolutions], the channel copies of concat and slice, resize by rows, global average pooling, the cross-entropy, fused upsample loss and eval masks): not yet run on a GPU, so marked untested there; every other cuda
      * kernel runs 16-bit views on float32 copies (Note [Widened 16-bit runs]).
      */
     private static final DType[] CUDA_16 = {DType.BF16, DType.F16};
@@ -382,10 +382,10 @@ public final class Ops {
             // loss: OPS-LOSS
             op("softmax_cross_entropy", "loss", SoftmaxCrossEntropy.class).ref(SoftmaxCrossEntropy::reference)
                     .on(CPU, LossCpu::crossEntropy).on(CUDA, LossCuda::crossEntropy)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             op("softmax_cross_entropy_backward", "loss", SoftmaxCrossEntropyBackward.class).ref(SoftmaxCrossEntropyBackward::reference)
                     .on(CPU, LossCpu::crossEntropyBackward).on(CUDA, LossCuda::crossEntropyBackward)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             // Note [Fused upsample loss]; its CUDA kernels (Note [Fused upsample loss on the GPU]) have not run on a GPU
             op("upsample_softmax_cross_entropy", "loss", UpsampleSoftmaxCrossEntropy.class).ref(UpsampleSoftmaxCrossEntropy::reference)
                     .on(CPU, LossCpu::upsampleCrossEntropy).untested(CUDA, LossCuda::upsampleCrossEntropy)
@@ -402,7 +402,7 @@ public final class Ops {
             op("distill_kl_pixel, distill_kl_channel", "loss", DistillKl.class).ref(DistillKl::reference),
             op("distill_kl_pixel_backward, distill_kl_channel_backward", "loss", DistillKlBackward.class).ref(DistillKlBackward::reference),
             op("argmax", "loss", Argmax.class).ref(Argmax::reference).on(CPU, LossCpu::argmax).on(CUDA, LossCuda::argmax)
-                    .half(CPU, CPU_16),
+                    .half(CPU, CPU_16).halfUntested(CUDA, CUDA_16),
             // optimizer: OPS-OPTIM
             op("sgd", "optimizer", Sgd.class).ref(Sgd::reference).on(CPU, SgdCpu::run).on(CUDA, SgdCuda::run),
             op("adamw", "optimizer", AdamW.class).ref(AdamW::reference).on(CUDA, AdamWCuda::run),

@@ -148,7 +148,7 @@ public final class HostMath {
      * an invalid label) and writes dz for the upstream gradient dLoss; weights may be null.
      */
     public static native double crossEntropy(float[] z, float[] labels, int n, int k, int hw, int ignoreIndex, float[] weights,
-                                             float dLoss, float[] dz);
+                                             float dLoss, float[] dz, int dt);
 
     /** Bilinear taps of one axis: i0, i1 (exact small integers as floats), w0, w1, each of length {@code out}. */
     public static native void bilinearTaps(int in, int out, boolean alignCorners, float[] i0, float[] i1, double[] w0,

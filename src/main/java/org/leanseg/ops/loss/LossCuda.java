@@ -23,14 +23,16 @@ public final class LossCuda {
     /** Workspace layout: [partials: 2 doubles per block][result: 2 doubles][bad pixel: 1 u64]. */
     private static long[] reduce(SoftmaxCrossEntropyOp op, CudaBackend gpu, CudaView z, CudaView labels, long lossOut) {
         Shape s = z.spec().shape();
-        return reduce(op, gpu, s.dim(1), (long) s.dim(2) * s.dim(3), lossOut != 0 ? z.address() : 0L, labels, lossOut);
+        return reduce(op, gpu, s.dim(1), (long) s.dim(2) * s.dim(3), lossOut != 0 ? z.address() : 0L, labels, lossOut,
+                CudaBackend.typeCode(z.spec()));
     }
 
     /**
      * The two-stage sums over the labels (and with {@code z} not 0 the logits [N, k, plane]): result[0] = sum of
      * w * nll, result[1] = sum of w over the valid pixels; lossOut (not 0) = their ratio. Returns {result, weights}.
      */
-    private static long[] reduce(SoftmaxCrossEntropyOp op, CudaBackend gpu, int k, long plane, long z, CudaView labels, long lossOut) {
+    private static long[] reduce(SoftmaxCrossEntropyOp op, CudaBackend gpu, int k, long plane, long z, CudaView labels, long lossOut,
+                                 int dt) {
         long pixels = labels.numel();
         long ws = gpu.workspace(16L * PARTIAL_BLOCKS + 16 + 8);
         long result = ws + 16L * PARTIAL_BLOCKS;
@@ -38,16 +40,16 @@ public final class LossCuda {
         long weights = op.weights() == null ? 0L : gpu.constant(op.weights());
         gpu.memset(bad, 0xFF, 8);
         gpu.launchBlocks("ls_ce_partial_k", PARTIAL_BLOCKS, partialArgs(pixels, k, plane, z, labels.address(), op.ignoreIndex(), weights,
-                ws, bad));
+                ws, bad, dt));
         gpu.launchBlocks("ls_ce_finalize_k", 1, PARTIAL_BLOCKS, ws, result, lossOut);
         checkLabelsAfterStep(op, gpu, k, labels, bad);
         return new long[] {result, weights};
     }
 
-    /** Arguments of ls_ce_partial_k; z 0: the weights and the label check only (no loss). */
+    /** Arguments of ls_ce_partial_k; z 0: the weights and the label check only (no loss); dt: z's storage type. */
     public static Object[] partialArgs(long pixels, int k, long plane, long z, long labels, int ignoreIndex, long weights, long partials,
-                                       long bad) {
-        return new Object[] {pixels, k, plane, z, labels, ignoreIndex, weights, z != 0 ? 1 : 0, partials, bad};
+                                       long bad, int dt) {
+        return new Object[] {pixels, k, plane, z, labels, ignoreIndex, weights, z != 0 ? 1 : 0, partials, bad, dt};
     }
 
     /**
@@ -91,7 +93,7 @@ public final class LossCuda {
                                                     CudaView[] out) {
         UpLossGrid g = grid(op.outH(), op.outW(), op.alignCorners(), op.ignoreIndex(), in[0]);
         SoftmaxCrossEntropyOp a = new SoftmaxCrossEntropyOp(op.name(), op.ignoreIndex(), op.classWeights());
-        long[] r = reduce(a, gpu, g.k(), 1, 0L, in[1], 0L);   // labels only: no logits, so no plane (1 keeps it non-zero)
+        long[] r = reduce(a, gpu, g.k(), 1, 0L, in[1], 0L, 0);   // labels only: no logits, so no plane (1 keeps it non-zero)
         gpu.launchGrid("ls_up_ce_backward_k", g.backwardGridX(), g.backwardGridY(), UpLossGrid.BLOCK, g.args(in[0].address(),
                 in[1].address(), r[1], in[2].address(), r[0], out[0].address(), CudaBackend.typeCode(in[0].spec())));
     }
@@ -112,7 +114,7 @@ public final class LossCuda {
         Shape s = in[0].spec().shape();
         long pixels = in[1].numel();
         gpu.launch("ls_ce_backward_k", pixels, pixels, s.dim(1), (long) s.dim(2) * s.dim(3), in[0].address(), in[1].address(),
-                op.ignoreIndex(), r[1], in[2].address(), r[0], out[0].address());
+                op.ignoreIndex(), r[1], in[2].address(), r[0], out[0].address(), CudaBackend.typeCode(in[0].spec()));
     }
 
     /** Eval mask of the upsampled logits: in = {stride-4 logits}; out = {classes [N, outH, outW] in float slots}. */
@@ -126,6 +128,7 @@ public final class LossCuda {
     public static void argmax(Argmax op, CudaBackend gpu, CudaView[] in, CudaView[] out) {
         Shape s = in[0].spec().shape();
         long pixels = out[0].numel();
-        gpu.launch("ls_argmax_k", pixels, pixels, s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address());
+        gpu.launch("ls_argmax_k", pixels, pixels, s.dim(1), s.dim(2) * s.dim(3), in[0].address(), out[0].address(),
+                CudaBackend.typeCode(in[0].spec()));
     }
 }

@@ -128,16 +128,35 @@ class HostKernelMathTest {
             Tensor dLoss = Tensor.of(Shape.of(1), 0.7f);
             OpRun.Result b = ref(new SoftmaxCrossEntropyBackward(255, weights), z, label, dLoss);
             float[] dz = new float[z.data().length];
-            double got = HostMath.crossEntropy(z.data(), label.data(), 2, 5, 9 * 11, 255, weights, 0.7f, dz);
+            double got = HostMath.crossEntropy(z.data(), label.data(), 2, 5, 9 * 11, 255, weights, 0.7f, dz, 0);
             assertEquals(loss, got, 1e-6 * Math.abs(loss), "ce loss, weights " + (weights != null));
             check("ce dz, weights " + (weights != null), dz, b.output(0), CLOSE);
         }
         Tensor all = Tensor.labels(Shape.of(1, 1, 2), 255, 255);
         float[] dz = new float[3 * 2];
-        assertEquals(0, HostMath.crossEntropy(new float[6], all.data(), 1, 3, 2, 255, null, 1f, dz), "all pixels ignored");
+        assertEquals(0, HostMath.crossEntropy(new float[6], all.data(), 1, 3, 2, 255, null, 1f, dz, 0), "all pixels ignored");
         assertEquals(0, Tensor.of(Shape.of(6), dz).maxAbs(), "all pixels ignored: dz = 0");
         float[] bad = Tensor.labels(Shape.of(1, 1, 2), 1, 7).data();
-        assertTrue(Double.isNaN(HostMath.crossEntropy(new float[6], bad, 1, 3, 2, 255, null, 1f, dz)), "label 7 of 3 classes");
+        assertTrue(Double.isNaN(HostMath.crossEntropy(new float[6], bad, 1, 3, 2, 255, null, 1f, dz, 0)), "label 7 of 3 classes");
+    }
+
+    /** The same on bf16 and fp16 logits (Note [Mixed precision]) against the reference's 16-bit emulation. */
+    @Test
+    void softmaxCrossEntropyOn16BitLogits() {
+        for (org.leanseg.tensor.DType t : new org.leanseg.tensor.DType[] {org.leanseg.tensor.DType.BF16, org.leanseg.tensor.DType.F16}) {
+            float[] v = Tensor.gaussian(Shape.of(2, 5, 9, 11), 3, rnd).data();
+            for (int i = 0; i < v.length; i++) {
+                v[i] = t.round(v[i]);
+            }
+            Tensor z = new Tensor(new org.leanseg.tensor.TensorSpec(Shape.of(2, 5, 9, 11), t), v);
+            Tensor label = labels(5, 2, 9, 11);
+            float loss = ref16(new SoftmaxCrossEntropy(255, null), z, label).get(0).data()[0];
+            Tensor dzWant = ref16(new SoftmaxCrossEntropyBackward(255, null), z, label, Tensor.of(Shape.of(1), 0.7f)).get(0);
+            float[] dz = new float[v.length];
+            double got = HostMath.crossEntropy(z.data(), label.data(), 2, 5, 9 * 11, 255, null, 0.7f, dz, t == org.leanseg.tensor.DType.BF16 ? 1 : 2);
+            assertEquals(loss, got, 1e-6 * Math.abs(loss), t + " ce loss");
+            org.leanseg.testing.BackendParity.assertClose(t + " ce dz", dz, dzWant, CLOSE);
+        }
     }
 
     @Test

@@ -52,7 +52,7 @@ class KernelSignaturesTest {
         fits(s, "ls_up_ce_backward_k", u.args(1L, 2L, 0L, 3L, 4L, 5L, 2));
         fits(s, "ls_up_argmax_k", u.args(1L, 2L, 0));
         fits(s, "ls_ce_finalize_k", new Object[] {u.rowBlocks(), 1L, 2L, 3L});
-        fits(s, "ls_ce_partial_k", LossCuda.partialArgs(100L, 21, 0L, 0L, 1L, 255, 0L, 2L, 3L));
+        fits(s, "ls_ce_partial_k", LossCuda.partialArgs(100L, 21, 0L, 0L, 1L, 255, 0L, 2L, 3L, 1));
         fits(s, "ls_resize_rows_k", ShapeCuda.rowsArgs(6, 8, 8, 32, 32, false, 1L, 2L, 0));
         fits(s, "ls_resize_backward_rows_k", ShapeCuda.rowsArgs(6, 8, 8, 32, 32, true, 1L, 2L, 1));
         NormGrid n = NormGrid.batchNorm(2, 8, 64, true);
