@@ -30,6 +30,20 @@ public final class BackendParity {
         void run(Backend b, Op op, View[] in, View[] out);
     }
 
+    /** A copy of {@code t} in 16-bit type {@code half}, its values rounded to it (Note [Mixed precision]). */
+    public static Tensor rounded(Tensor t, org.leanseg.tensor.DType half) {
+        float[] v = t.data().clone();
+        for (int i = 0; i < v.length; i++) {
+            v[i] = half.round(v[i]);
+        }
+        return new Tensor(new TensorSpec(t.spec().shape(), half), v);
+    }
+
+    /** The reference backend's outputs of {@code op}, then its inputs after the run, on tensors of any type (16-bit emulated). */
+    public static List<Tensor> reference(Op op, Tensor... in) {
+        return run(new ReferenceBackend(), op, List.of(in), false);
+    }
+
     /** Runs op on a backend; returns its outputs, then its inputs as they are after the run. */
     public static List<Tensor> run(Backend b, Op op, List<Tensor> inputs, boolean aliased) {
         return run(b, op, inputs, aliased, Ops::run);

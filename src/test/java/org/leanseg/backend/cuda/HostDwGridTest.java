@@ -21,6 +21,7 @@ import org.leanseg.ops.conv.Conv2dBackwardFilter;
 import org.leanseg.ops.elementwise.Activation;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
+import org.leanseg.testing.BackendParity;
 import org.leanseg.testing.OpRun;
 
 /**
@@ -187,18 +188,6 @@ class HostDwGridTest {
         assertEquals(CASES.length - 1, tiled);
     }
 
-    private static Tensor as16(Tensor t, org.leanseg.tensor.DType dt) {
-        float[] v = t.data().clone();
-        for (int i = 0; i < v.length; i++) {
-            v[i] = dt.round(v[i]);
-        }
-        return new Tensor(new org.leanseg.tensor.TensorSpec(t.spec().shape(), dt), v);
-    }
-
-    private static Tensor ref16(Op op, Tensor... in) {
-        return org.leanseg.testing.BackendParity.run(new org.leanseg.backend.reference.ReferenceBackend(), op, List.of(in), false).get(0);
-    }
-
     /**
      * The tiled kernels on bf16 and fp16 data (z, y, dY, dX 16-bit, the weights rounded to it inside the kernel, dW
      * float32), the first cases: forward and data gradient bit for bit equal to the reference's 16-bit emulation (the
@@ -212,11 +201,11 @@ class HostDwGridTest {
                 String at = t + " " + name(c);
                 Activation.Kind a = act(c[9]);
                 Conv2d conv = Conv2d.of(c[6], c[7], c[8], c[1]);
-                Tensor z = as16(Tensor.uniform(Shape.of(c[0], c[1], c[3], c[4]), -3, 9, rnd), t);
+                Tensor z = BackendParity.rounded(Tensor.uniform(Shape.of(c[0], c[1], c[3], c[4]), -3, 9, rnd), t);
                 Tensor w = Tensor.gaussian(Shape.of(c[1] * c[2], 1, c[5], c[5]), 1, rnd);
                 Tensor b = c[10] == 1 ? Tensor.gaussian(Shape.of(c[1] * c[2]), 1, rnd) : null;
                 Op op = a == null ? conv : new ActConv2d(a, conv);
-                Tensor y = b == null ? ref16(op, z, w) : ref16(op, z, w, b);
+                Tensor y = (b == null ? BackendParity.reference(op, z, w) : BackendParity.reference(op, z, w, b)).get(0);
                 Shape ys = y.spec().shape();
                 DwGrid f = DwGrid.forward(c[0], c[1], c[2], c[3], c[4], ys.dim(2), ys.dim(3), c[5], c[5], c[6], c[6], c[7], c[7], c[8],
                         c[8], a != null);
@@ -226,8 +215,8 @@ class HostDwGridTest {
                             out, s, dt);
                     return out;
                 }), y);
-                Tensor dy = as16(Tensor.gaussian(ys, 1, rnd), t);
-                Tensor dx = ref16(new Conv2dBackwardData(conv, c[3], c[4]), dy, w);
+                Tensor dy = BackendParity.rounded(Tensor.gaussian(ys, 1, rnd), t);
+                Tensor dx = BackendParity.reference(new Conv2dBackwardData(conv, c[3], c[4]), dy, w).get(0);
                 DwGrid bd = DwGrid.backwardData(c[0], c[1], c[2], c[3], c[4], ys.dim(2), ys.dim(3), c[5], c[5], c[6], c[6], c[7], c[7],
                         c[8], c[8]);
                 exact("data gradient " + at, run("data gradient " + at, (s, gy) -> {
@@ -239,7 +228,7 @@ class HostDwGridTest {
                     continue;   // filters past 3x3: the per-tap kernel (float32 copies by chunks of images on cuda)
                 }
                 Conv2dBackwardFilter plain = new Conv2dBackwardFilter(conv, c[5], c[5]);
-                Tensor dW = ref16(a == null ? plain : new ActConv2dBackwardFilter(a, plain), z, dy);
+                Tensor dW = BackendParity.reference(a == null ? plain : new ActConv2dBackwardFilter(a, plain), z, dy).get(0);
                 DwGrid fg = DwGrid.filter(c[0], c[1], c[2], c[3], c[4], ys.dim(2), ys.dim(3), c[5], c[5], c[6], c[6], c[7], c[7], c[8],
                         c[8], a != null);
                 float[] got = run("filter gradient " + at, (s, gy) -> {

@@ -20,6 +20,7 @@ import org.leanseg.ops.norm.GroupNorm;
 import org.leanseg.ops.norm.GroupNormBackward;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
+import org.leanseg.testing.BackendParity;
 import org.leanseg.testing.OpRun;
 
 /**
@@ -339,20 +340,6 @@ class HostKernelGridTest {
         }
     }
 
-    /** A copy of {@code t} in 16-bit type {@code dt}, its values rounded. */
-    private static Tensor as16(Tensor t, org.leanseg.tensor.DType dt) {
-        float[] v = t.data().clone();
-        for (int i = 0; i < v.length; i++) {
-            v[i] = dt.round(v[i]);
-        }
-        return new Tensor(new org.leanseg.tensor.TensorSpec(t.spec().shape(), dt), v);
-    }
-
-    /** The reference backend's outputs, then its inputs after the run, on tensors of any type (16-bit emulated). */
-    private static List<Tensor> ref16(Op op, Tensor... in) {
-        return org.leanseg.testing.BackendParity.run(new org.leanseg.backend.reference.ReferenceBackend(), op, List.of(in), false);
-    }
-
     /** {@link #run} with the activations in storage type code {@code dt} (0: float32). */
     private static List<float[]> run16(String what, int dt, Function<HostNormKernels, List<float[]>> body) {
         List<float[]> first = null;
@@ -374,9 +361,8 @@ class HostKernelGridTest {
      * not the reference's 16-bit value (BackendParity's rule for 16-bit kernels).
      */
     private static void check16(String what, float[] got, Tensor ref) {
-        org.leanseg.testing.BackendParity.assertClose(what, got, ref, FLOAT_SUMS);
+        BackendParity.assertClose(what, got, ref, FLOAT_SUMS);
     }
-
 
     /**
      * Note [16-bit norm kernels]: BN training forward in place, its backward from the output (dX over dY) and from x,
@@ -392,12 +378,12 @@ class HostKernelGridTest {
                 int ch = s[1];
                 int hw = s[2] * s[3];
                 String at = t + " " + java.util.Arrays.toString(s);
-                Tensor x = as16(u(-2, 4, s), t);
+                Tensor x = BackendParity.rounded(u(-2, 4, s), t);
                 Tensor gamma = signed(0.3, 2, ch);
                 Tensor beta = g(ch);
                 Tensor rm = g(ch);
                 Tensor rv = u(0.5, 2, ch);
-                List<Tensor> f = ref16(new BatchNorm(EPS, MOMENTUM, BatchNorm.Mode.TRAIN_IN_PLACE), x, gamma, beta, rm, rv);
+                List<Tensor> f = BackendParity.reference(new BatchNorm(EPS, MOMENTUM, BatchNorm.Mode.TRAIN_IN_PLACE), x, gamma, beta, rm, rv);
                 List<float[]> got = run16("bn in place " + at, dt, k -> {
                     float[] xy = c(x);
                     float[] mean = new float[ch];
@@ -416,13 +402,13 @@ class HostKernelGridTest {
                 Tensor y = f.get(0);
                 Tensor invStd = f.get(2);
                 Tensor mean = f.get(1);
-                Tensor dy = as16(g(s), t);
-                List<Tensor> by = ref16(BatchNormBackward.of(BatchNormBackward.Source.Y), y, gamma, beta, invStd, dy);
+                Tensor dy = BackendParity.rounded(g(s), t);
+                List<Tensor> by = BackendParity.reference(BatchNormBackward.of(BatchNormBackward.Source.Y), y, gamma, beta, invStd, dy);
                 got = run16("bn backward from y " + at, dt, k -> bnBackwardFromY(k, n, ch, hw, y, gamma, beta, invStd, dy));
                 for (int i = 0; i < 3; i++) {
                     check16("bn backward from y output " + i + " " + at, got.get(i), by.get(i));
                 }
-                List<Tensor> bx = ref16(BatchNormBackward.of(BatchNormBackward.Source.X), x, gamma, mean, invStd, dy);
+                List<Tensor> bx = BackendParity.reference(BatchNormBackward.of(BatchNormBackward.Source.X), x, gamma, mean, invStd, dy);
                 got = run16("bn backward from x " + at, dt, k -> bnBackwardFromX(k, n, ch, hw, x, gamma, mean, invStd, dy));
                 for (int i = 0; i < 3; i++) {
                     check16("bn backward from x output " + i + " " + at, got.get(i), bx.get(i));
@@ -434,16 +420,16 @@ class HostKernelGridTest {
             int hw = s[2] * s[3];
             int groups = 3;
             String at = t + " gn " + java.util.Arrays.toString(s);
-            Tensor x = as16(g(s), t);
+            Tensor x = BackendParity.rounded(g(s), t);
             Tensor gamma = signed(0.3, 2, ch);
             Tensor beta = g(ch);
-            List<Tensor> f = ref16(new GroupNorm(groups, EPS), x, gamma, beta);
+            List<Tensor> f = BackendParity.reference(new GroupNorm(groups, EPS), x, gamma, beta);
             List<float[]> got = run16("gn " + at, dt, k -> gnForward(k, n, ch, hw, groups, x, gamma, beta));
             for (int i = 0; i < 3; i++) {
                 check16("gn output " + i + " " + at, got.get(i), f.get(i));
             }
-            Tensor dy = as16(g(s), t);
-            List<Tensor> b = ref16(new GroupNormBackward(groups), x, gamma, f.get(1), f.get(2), dy);
+            Tensor dy = BackendParity.rounded(g(s), t);
+            List<Tensor> b = BackendParity.reference(new GroupNormBackward(groups), x, gamma, f.get(1), f.get(2), dy);
             got = run16("gn backward " + at, dt, k -> gnBackward(k, n, ch, hw, groups, x, gamma, f.get(1), f.get(2), dy));
             for (int i = 0; i < 3; i++) {
                 check16("gn backward output " + i + " " + at, got.get(i), b.get(i));

@@ -23,6 +23,7 @@ import org.leanseg.ops.shape.ResizeBackward;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.ShapeMath;
 import org.leanseg.tensor.Tensor;
+import org.leanseg.testing.BackendParity;
 import org.leanseg.testing.OpRun;
 
 /**
@@ -144,18 +145,14 @@ class HostKernelMathTest {
     @Test
     void softmaxCrossEntropyOn16BitLogits() {
         for (org.leanseg.tensor.DType t : new org.leanseg.tensor.DType[] {org.leanseg.tensor.DType.BF16, org.leanseg.tensor.DType.F16}) {
-            float[] v = Tensor.gaussian(Shape.of(2, 5, 9, 11), 3, rnd).data();
-            for (int i = 0; i < v.length; i++) {
-                v[i] = t.round(v[i]);
-            }
-            Tensor z = new Tensor(new org.leanseg.tensor.TensorSpec(Shape.of(2, 5, 9, 11), t), v);
+            Tensor z = BackendParity.rounded(Tensor.gaussian(Shape.of(2, 5, 9, 11), 3, rnd), t);
             Tensor label = labels(5, 2, 9, 11);
-            float loss = ref16(new SoftmaxCrossEntropy(255, null), z, label).get(0).data()[0];
-            Tensor dzWant = ref16(new SoftmaxCrossEntropyBackward(255, null), z, label, Tensor.of(Shape.of(1), 0.7f)).get(0);
-            float[] dz = new float[v.length];
+            float loss = BackendParity.reference(new SoftmaxCrossEntropy(255, null), z, label).get(0).data()[0];
+            Tensor dzWant = BackendParity.reference(new SoftmaxCrossEntropyBackward(255, null), z, label, Tensor.of(Shape.of(1), 0.7f)).get(0);
+            float[] dz = new float[z.data().length];
             double got = HostMath.crossEntropy(z.data(), label.data(), 2, 5, 9 * 11, 255, null, 0.7f, dz, t == org.leanseg.tensor.DType.BF16 ? 1 : 2);
             assertEquals(loss, got, 1e-6 * Math.abs(loss), t + " ce loss");
-            org.leanseg.testing.BackendParity.assertClose(t + " ce dz", dz, dzWant, CLOSE);
+            BackendParity.assertClose(t + " ce dz", dz, dzWant, CLOSE);
         }
     }
 
@@ -345,11 +342,11 @@ class HostKernelMathTest {
                 Tensor x = g16(t, n, 4);
                 short[] out = new short[n];
                 HostMath.elementwiseTyped(0, kind.cap(), 1, type, bits(t, x), out);
-                sameBits(t + " " + kind, out, ref16(new Activation(kind), x).get(0), t);
-                Tensor y = ref16(new Activation(kind), x).get(0);
+                sameBits(t + " " + kind, out, BackendParity.reference(new Activation(kind), x).get(0), t);
+                Tensor y = BackendParity.reference(new Activation(kind), x).get(0);
                 Tensor dy = g16(t, n, 1);
                 HostMath.elementwiseTyped(1, kind.cap(), 2, type, bits(t, y, dy), out);
-                sameBits(t + " " + kind + " backward", out, ref16(new org.leanseg.ops.elementwise.ActivationBackward(kind), y, dy).get(0), t);
+                sameBits(t + " " + kind + " backward", out, BackendParity.reference(new org.leanseg.ops.elementwise.ActivationBackward(kind), y, dy).get(0), t);
             }
             for (int k : new int[] {2, 5}) {
                 Tensor[] xs = new Tensor[k];
@@ -358,23 +355,18 @@ class HostKernelMathTest {
                 }
                 short[] out = new short[n];
                 HostMath.elementwiseTyped(2, 0f, k, type, bits(t, xs), out);
-                sameBits(t + " add of " + k, out, ref16(new org.leanseg.ops.elementwise.Add(), xs).get(0), t);
+                sameBits(t + " add of " + k, out, BackendParity.reference(new org.leanseg.ops.elementwise.Add(), xs).get(0), t);
             }
             Tensor x = g16(t, n, 3);
             short[] out = new short[n];
             HostMath.elementwiseTyped(3, -0.37f, 1, type, bits(t, x), out);
-            sameBits(t + " scale", out, ref16(new org.leanseg.ops.elementwise.Scale(-0.37f), x).get(0), t);
+            sameBits(t + " scale", out, BackendParity.reference(new org.leanseg.ops.elementwise.Scale(-0.37f), x).get(0), t);
             Tensor acc = g16(t, n, 2);
             Tensor more = g16(t, n, 2);
             short[] a = bits(t, acc);
             HostMath.elementwiseTyped(4, 0f, 1, type, bits(t, more), a);
-            sameBits(t + " accumulate", a, ref16(new org.leanseg.ops.elementwise.AccumulateInto(), acc, more).get(0), t);
+            sameBits(t + " accumulate", a, BackendParity.reference(new org.leanseg.ops.elementwise.AccumulateInto(), acc, more).get(0), t);
         }
-    }
-
-    /** The reference backend's outputs, then its inputs after the run, on 16-bit tensors (Note [Mixed precision]). */
-    private static List<Tensor> ref16(Op op, Tensor... in) {
-        return org.leanseg.testing.BackendParity.run(new org.leanseg.backend.reference.ReferenceBackend(), op, List.of(in), false);
     }
 
     private static void sameBits(String what, short[] got, Tensor ref, org.leanseg.tensor.DType t) {

@@ -12,6 +12,7 @@ import org.leanseg.ops.shape.ResizeBackward;
 import org.leanseg.ops.shape.ShapeCuda;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
+import org.leanseg.testing.BackendParity;
 import org.leanseg.testing.OpRun;
 
 /**
@@ -98,27 +99,14 @@ class HostResizeGridTest {
             int dt = t == org.leanseg.tensor.DType.BF16 ? 1 : 2;
             for (int[] c : CASES) {
                 String what = t + " resize " + java.util.Arrays.toString(c);
-                Tensor x = as16(Tensor.gaussian(Shape.of(1, c[0], c[1], c[2]), 1, rnd), t);
-                Tensor want = ref16(new Resize(c[3], c[4], c[5] == 1), x);
+                Tensor x = BackendParity.rounded(Tensor.gaussian(Shape.of(1, c[0], c[1], c[2]), 1, rnd), t);
+                Tensor want = BackendParity.reference(new Resize(c[3], c[4], c[5] == 1), x).get(0);
                 assertArrayEquals(want.data(), run(what, false, c, x.data(), c[0] * c[3] * c[4], dt), what);
-                Tensor dy = as16(Tensor.gaussian(Shape.of(1, c[0], c[3], c[4]), 1, rnd), t);
-                Tensor wantDx = ref16(new ResizeBackward(c[1], c[2], c[5] == 1), dy);
+                Tensor dy = BackendParity.rounded(Tensor.gaussian(Shape.of(1, c[0], c[3], c[4]), 1, rnd), t);
+                Tensor wantDx = BackendParity.reference(new ResizeBackward(c[1], c[2], c[5] == 1), dy).get(0);
                 float[] got = run(what + " backward", true, c, dy.data(), c[0] * c[1] * c[2], dt);
-                org.leanseg.testing.BackendParity.assertClose(what + " backward", got, wantDx, FLOAT_SUMS);
+                BackendParity.assertClose(what + " backward", got, wantDx, FLOAT_SUMS);
             }
         }
-    }
-
-    private static Tensor as16(Tensor t, org.leanseg.tensor.DType dt) {
-        float[] v = t.data().clone();
-        for (int i = 0; i < v.length; i++) {
-            v[i] = dt.round(v[i]);
-        }
-        return new Tensor(new org.leanseg.tensor.TensorSpec(t.spec().shape(), dt), v);
-    }
-
-    private static Tensor ref16(org.leanseg.ops.Op op, Tensor x) {
-        return org.leanseg.testing.BackendParity.run(new org.leanseg.backend.reference.ReferenceBackend(), op, java.util.List.of(x), false)
-                .get(0);
     }
 }

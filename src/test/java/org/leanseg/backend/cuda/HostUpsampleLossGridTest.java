@@ -13,6 +13,7 @@ import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropy;
 import org.leanseg.ops.loss.UpsampleSoftmaxCrossEntropyBackward;
 import org.leanseg.tensor.Shape;
 import org.leanseg.tensor.Tensor;
+import org.leanseg.testing.BackendParity;
 import org.leanseg.testing.OpRun;
 
 /**
@@ -121,17 +122,12 @@ class HostUpsampleLossGridTest {
         for (org.leanseg.tensor.DType t : new org.leanseg.tensor.DType[] {org.leanseg.tensor.DType.BF16, org.leanseg.tensor.DType.F16}) {
             int dt = t == org.leanseg.tensor.DType.BF16 ? 1 : 2;
             for (int[] c : java.util.Arrays.copyOf(CASES, 4)) {
-                float[] zv = Tensor.gaussian(Shape.of(c[0], c[1], c[2], c[3]), 2, rnd).data();
-                for (int i = 0; i < zv.length; i++) {
-                    zv[i] = t.round(zv[i]);
-                }
-                Tensor z = new Tensor(new org.leanseg.tensor.TensorSpec(Shape.of(c[0], c[1], c[2], c[3]), t), zv);
+                Tensor z = BackendParity.rounded(Tensor.gaussian(Shape.of(c[0], c[1], c[2], c[3]), 2, rnd), t);
                 Tensor lab = labels(c[1], c[0], c[4], c[5]);
                 UpLossGrid g = UpLossGrid.of(c[0], c[1], c[2], c[3], c[4], c[5], c[6] == 1, IGNORE);
                 String what = t + " " + java.util.Arrays.toString(c);
-                org.leanseg.backend.reference.ReferenceBackend ref = new org.leanseg.backend.reference.ReferenceBackend();
-                float want = org.leanseg.testing.BackendParity.run(ref, new UpsampleSoftmaxCrossEntropy(c[4], c[5], c[6] == 1, IGNORE, null),
-                        java.util.List.of(z, lab), false).get(0).data()[0];
+                float want = BackendParity.reference(new UpsampleSoftmaxCrossEntropy(c[4], c[5], c[6] == 1, IGNORE, null),
+                        z, lab).get(0).data()[0];
                 double[] partials = new double[2 * g.rowBlocks()];
                 assertEquals(-1, HostMath.upCePartial(g.hostGeometry(), z.data().clone(), lab.data().clone(), null, partials, 20261207, dt));
                 double loss = 0;
@@ -141,13 +137,13 @@ class HostUpsampleLossGridTest {
                     total += partials[2 * b + 1];
                 }
                 assertEquals(want, (float) (loss / total), 1e-6 * Math.abs(want), what + ": loss");
-                Tensor dzWant = org.leanseg.testing.BackendParity.run(ref, new UpsampleSoftmaxCrossEntropyBackward(c[4], c[5], c[6] == 1,
-                        IGNORE, null), java.util.List.of(z, lab, Tensor.of(Shape.of(1), 0.7f)), false).get(0);
-                float[] dz = new float[zv.length];
+                Tensor dzWant = BackendParity.reference(new UpsampleSoftmaxCrossEntropyBackward(c[4], c[5], c[6] == 1,
+                        IGNORE, null), z, lab, Tensor.of(Shape.of(1), 0.7f)).get(0);
+                float[] dz = new float[z.data().length];
                 java.util.Arrays.fill(dz, Float.NaN);
                 HostMath.upCeBackward(g.hostGeometry(), z.data().clone(), lab.data().clone(), null, 0.7f, total, dz, 977, dt);
-                org.leanseg.testing.BackendParity.assertClose(what + " dz", dz, dzWant, FLOAT_SUMS);
-                Tensor mask = org.leanseg.testing.BackendParity.run(ref, new UpsampleArgmax(c[4], c[5], c[6] == 1), java.util.List.of(z), false)
+                BackendParity.assertClose(what + " dz", dz, dzWant, FLOAT_SUMS);
+                Tensor mask = BackendParity.reference(new UpsampleArgmax(c[4], c[5], c[6] == 1), z)
                         .get(0);
                 float[] out = new float[c[0] * c[4] * c[5]];
                 HostMath.upArgmax(g.hostGeometry(), z.data().clone(), out, g.argmaxGridX(), 0, dt);
